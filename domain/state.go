@@ -1,0 +1,161 @@
+package domain
+
+import (
+	"fmt"
+	"slices"
+)
+
+// ExecutionState is the lifecycle state of an execution (SPEC §3).
+type ExecutionState string
+
+// Execution states.
+const (
+	ExecutionPending   ExecutionState = "pending"
+	ExecutionRunning   ExecutionState = "running"
+	ExecutionCompleted ExecutionState = "completed"
+	ExecutionFailed    ExecutionState = "failed"
+	ExecutionTimedOut  ExecutionState = "timed_out"
+	ExecutionCancelled ExecutionState = "cancelled"
+)
+
+// ExecutionStates lists every execution state in lifecycle order.
+var ExecutionStates = []ExecutionState{
+	ExecutionPending, ExecutionRunning, ExecutionCompleted,
+	ExecutionFailed, ExecutionTimedOut, ExecutionCancelled,
+}
+
+// Terminal reports whether s is final (completed, failed, timed_out,
+// cancelled). Only a replay moves an execution out of failed.
+func (s ExecutionState) Terminal() bool {
+	switch s {
+	case ExecutionCompleted, ExecutionFailed, ExecutionTimedOut, ExecutionCancelled:
+		return true
+	}
+	return false
+}
+
+// Valid reports whether s is a known execution state.
+func (s ExecutionState) Valid() bool { return slices.Contains(ExecutionStates, s) }
+
+// ParseExecutionState validates a state name, e.g. from a CLI filter.
+func ParseExecutionState(s string) (ExecutionState, error) {
+	st := ExecutionState(s)
+	if !st.Valid() {
+		return "", InvalidArgument("unknown execution state %q; allowed: %s", s, joinStates(ExecutionStates))
+	}
+	return st, nil
+}
+
+// TaskState is the lifecycle state of a task (SPEC §3).
+type TaskState string
+
+// Task states.
+const (
+	TaskPending   TaskState = "pending"
+	TaskRunning   TaskState = "running"
+	TaskCompleted TaskState = "completed"
+	TaskFailed    TaskState = "failed"
+	TaskCancelled TaskState = "cancelled"
+)
+
+// TaskStates lists every task state in lifecycle order.
+var TaskStates = []TaskState{TaskPending, TaskRunning, TaskCompleted, TaskFailed, TaskCancelled}
+
+// Terminal reports whether s is completed, failed or cancelled.
+func (s TaskState) Terminal() bool {
+	return s == TaskCompleted || s == TaskFailed || s == TaskCancelled
+}
+
+// Live reports whether s is pending or running.
+func (s TaskState) Live() bool { return s == TaskPending || s == TaskRunning }
+
+// Valid reports whether s is a known task state.
+func (s TaskState) Valid() bool { return slices.Contains(TaskStates, s) }
+
+// ParseTaskState validates a state name.
+func ParseTaskState(s string) (TaskState, error) {
+	st := TaskState(s)
+	if !st.Valid() {
+		return "", InvalidArgument("unknown task state %q; allowed: %s", s, joinStates(TaskStates))
+	}
+	return st, nil
+}
+
+// executionTransitions is the execution table of SPEC §3.
+var executionTransitions = map[ExecutionState][]ExecutionState{
+	ExecutionPending: {ExecutionRunning, ExecutionTimedOut, ExecutionCancelled},
+	ExecutionRunning: {ExecutionCompleted, ExecutionFailed, ExecutionTimedOut, ExecutionCancelled},
+	ExecutionFailed:  {ExecutionPending}, // replay of the root
+}
+
+// taskTransitions is the task table of SPEC §3.
+var taskTransitions = map[TaskState][]TaskState{
+	// claim; sleep wake-up, signal delivery, link owner finishing; cancel.
+	TaskPending: {TaskRunning, TaskCompleted, TaskFailed, TaskCancelled},
+	// reclaim after lease expiry; finish; retry, drain/release; cancel.
+	TaskRunning:   {TaskRunning, TaskCompleted, TaskFailed, TaskPending, TaskCancelled},
+	TaskFailed:    {TaskPending}, // newer-generation parent, or replay
+	TaskCancelled: {TaskPending}, // newer-generation parent
+	TaskCompleted: {TaskPending}, // newer-generation parent resetting a mismatched non-root step
+}
+
+// CheckExecutionTransition returns nil if the execution may move from one
+// state to the other, else a *TransitionError naming both states (it matches
+// ErrInvalidTransition).
+func CheckExecutionTransition(from, to ExecutionState) error {
+	if slices.Contains(executionTransitions[from], to) {
+		return nil
+	}
+	return &TransitionError{Entity: "execution", From: string(from), To: string(to)}
+}
+
+// CheckTaskTransition returns nil if a task may move from one state to the
+// other, else a *TransitionError naming both states.
+func CheckTaskTransition(from, to TaskState) error {
+	if slices.Contains(taskTransitions[from], to) {
+		return nil
+	}
+	return &TransitionError{Entity: "task", From: string(from), To: string(to)}
+}
+
+// TaskKind is what a task is for.
+type TaskKind string
+
+// Task kinds. Only orchestrator and activity tasks are ever claimed by a
+// worker; sleep, signal and link records are completed by the engine.
+const (
+	KindOrchestrator TaskKind = "orchestrator" // the root task of an execution
+	KindActivity     TaskKind = "activity"     // a child call of a durable function
+	KindSleep        TaskKind = "sleep"        // a durable sleep step
+	KindSignal       TaskKind = "signal"       // a wait for an external signal
+	KindLink         TaskKind = "link"         // an idempotent call attached to another task's run
+)
+
+// TaskKinds lists every kind.
+var TaskKinds = []TaskKind{KindOrchestrator, KindActivity, KindSleep, KindSignal, KindLink}
+
+// Claimable reports whether workers claim tasks of this kind.
+func (k TaskKind) Claimable() bool { return k == KindOrchestrator || k == KindActivity }
+
+// Valid reports whether k is a known kind.
+func (k TaskKind) Valid() bool { return slices.Contains(TaskKinds, k) }
+
+// ParseTaskKind validates a kind name.
+func ParseTaskKind(s string) (TaskKind, error) {
+	k := TaskKind(s)
+	if !k.Valid() {
+		return "", InvalidArgument("unknown task kind %q; allowed: %s", s, joinStates(TaskKinds))
+	}
+	return k, nil
+}
+
+func joinStates[S ~string](states []S) string {
+	out := ""
+	for i, s := range states {
+		if i > 0 {
+			out += ", "
+		}
+		out += fmt.Sprint(s)
+	}
+	return out
+}

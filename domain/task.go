@@ -1,0 +1,92 @@
+package domain
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Task is a unit of work: the root of an execution, a child call, a sleep, a
+// signal wait or a link. All times are UTC.
+type Task struct {
+	ID           string   `json:"id"`
+	ExecutionID  string   `json:"execution_id"`
+	ParentTaskID string   `json:"parent_task_id,omitempty"`
+	Position     int      `json:"position"` // 1-based call number within the parent; 0 for a root
+	Kind         TaskKind `json:"kind"`
+	// StepName is the durable function's name; "signal:<name>" for a
+	// signal step and "stent.sleep" for a sleep.
+	StepName  string          `json:"step_name"`
+	State     TaskState       `json:"state"`
+	Input     json.RawMessage `json:"input,omitempty"`
+	Result    json.RawMessage `json:"result,omitempty"`
+	Error     *TaskError      `json:"error,omitempty"`
+	LastError *TaskError      `json:"last_error,omitempty"`
+	// Attempt counts claims; a reclaim after lease expiry counts too.
+	Attempt int `json:"attempt"`
+	// Generation is bumped when the task re-runs after a failure (retry,
+	// replay), never after a crash.
+	Generation int `json:"generation"`
+	// ParentGeneration is the parent's generation when this record was
+	// created or last reset.
+	ParentGeneration int         `json:"parent_generation"`
+	RetryPolicy      RetryPolicy `json:"retry_policy"`
+	// MaxConcurrent is the function's cluster-wide limit of running tasks;
+	// 0 means none.
+	MaxConcurrent  int      `json:"max_concurrent,omitempty"`
+	Tags           []string `json:"tags,omitempty"`
+	Priority       int      `json:"priority"`
+	Queue          string   `json:"queue"`
+	IdempotencyKey string   `json:"idempotency_key,omitempty"`
+	LinkOwnerID    string   `json:"link_owner_id,omitempty"`
+	CacheKey       string   `json:"cache_key,omitempty"`
+	// ScheduledFor is when a pending task becomes due; for a sleep it is
+	// the wake-up time.
+	ScheduledFor   *time.Time `json:"scheduled_for,omitempty"`
+	WorkerID       string     `json:"worker_id,omitempty"`
+	ClaimToken     string     `json:"claim_token,omitempty"`
+	LeaseExpiresAt *time.Time `json:"lease_expires_at,omitempty"`
+	// Deadline is the execution's deadline, copied onto every task.
+	Deadline     *time.Time        `json:"deadline,omitempty"`
+	TraceContext map[string]string `json:"trace_context,omitempty"`
+	CreatedAt    time.Time         `json:"created_at"`
+	UpdatedAt    time.Time         `json:"updated_at"`
+	StartedAt    *time.Time        `json:"started_at,omitempty"`
+	FinishedAt   *time.Time        `json:"finished_at,omitempty"`
+}
+
+// Fence identifies one claim of a task: a finishing write must match all
+// three fields while the task is running.
+type Fence struct {
+	TaskID   string `json:"task_id"`
+	WorkerID string `json:"worker_id"`
+	Token    string `json:"token"`
+}
+
+// Fence returns the task's current claim fence.
+func (t Task) Fence() Fence {
+	return Fence{TaskID: t.ID, WorkerID: t.WorkerID, Token: t.ClaimToken}
+}
+
+// IsRoot reports whether the task is its execution's orchestrator.
+func (t Task) IsRoot() bool { return t.ParentTaskID == "" && t.Kind == KindOrchestrator }
+
+// Due reports whether a pending task may be claimed or fired at now.
+func (t Task) Due(now time.Time) bool {
+	return t.ScheduledFor == nil || !t.ScheduledFor.After(now)
+}
+
+// SignalStepName returns the step name of a wait for the named signal.
+func SignalStepName(name string) string { return "signal:" + name }
+
+// SleepStepName is the step name of a durable sleep.
+const SleepStepName = "stent.sleep"
+
+// ReservedPrefix is reserved for Stent's own step names.
+const ReservedPrefix = "stent."
+
+// TimePrecision is the precision at which every store keeps times.
+const TimePrecision = time.Microsecond
+
+// NormalizeTime returns t in UTC truncated to TimePrecision, the form every
+// store returns.
+func NormalizeTime(t time.Time) time.Time { return t.UTC().Truncate(TimePrecision) }

@@ -1,0 +1,447 @@
+package ports
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/stenthq/stent/domain"
+)
+
+// Store is everything the engine persists. It is composed of role
+// interfaces so each use case depends on the smallest one. Adapters:
+// memstore (reference, in memory), sqlitestore and pgxstore; all three pass
+// the same contract suite (tests/contract.RunStore).
+type Store interface {
+	ExecutionStore
+	StepStore
+	ClaimStore
+	SignalStore
+	DeadLetterStore
+	StatsStore
+	Maintenance
+}
+
+// ExecutionStore creates, reads and ends executions.
+type ExecutionStore interface {
+	// CreateExecution inserts exec (state pending) and its root task (kind
+	// orchestrator, position 0, state pending) in one transaction. The
+	// caller fills exec.ID, root.ID, exec.RootTaskID = root.ID,
+	// root.ExecutionID = exec.ID, routing and timestamps; the store sets
+	// states and copies exec.Deadline onto root.Deadline.
+	//
+	// If exec.IdempotencyKey is set and already used by another execution,
+	// nothing is written and that execution's id is returned with
+	// created=false. If exec.ID already exists, nothing is written and
+	// exec.ID is returned with created=false, unless the existing execution
+	// runs a different root function: then ErrConflict. Bad input
+	// (empty ids or function, root.ID != exec.RootTaskID) is
+	// ErrInvalidArgument.
+	CreateExecution(ctx context.Context, exec domain.Execution, root domain.Task) (id string, created bool, err error)
+
+	// GetExecution returns one execution, or ErrNotFound.
+	GetExecution(ctx context.Context, id string) (domain.Execution, error)
+
+	// ListExecutions returns executions matching f, newest first (created_at
+	// desc, then id desc). A negative Limit or Offset is ErrInvalidArgument;
+	// Limit 0 means 100; an unknown state is ErrInvalidArgument.
+	ListExecutions(ctx context.Context, f ExecutionFilter) ([]domain.Execution, error)
+
+	// ListProgress returns the execution's step timeline: one entry per task
+	// of the execution, ordered by created_at then position. ErrNotFound if
+	// the execution does not exist.
+	ListProgress(ctx context.Context, executionID string) ([]domain.ProgressEntry, error)
+
+	// GetExecutionData returns the execution's counters and custom state
+	// (empty, non-nil maps when there are none). ErrNotFound if the
+	// execution does not exist.
+	GetExecutionData(ctx context.Context, executionID string) (domain.ExecutionData, error)
+
+	// CancelExecution moves a pending or running execution to cancelled
+	// (error code "cancelled", message "execution cancelled", finished_at =
+	// now) and, in the same transaction, every live (pending or running)
+	// task of the execution to cancelled, clearing their leases. Idempotency
+	// keys held by cancelled tasks are handed to the oldest live link of
+	// another execution, or released if there is none (see FailTask).
+	// Returns the execution as stored and whether this call changed it; a
+	// terminal execution is returned unchanged with changed=false and a nil
+	// error. ErrNotFound for an unknown id.
+	CancelExecution(ctx context.Context, id string, now time.Time) (exec domain.Execution, changed bool, err error)
+
+	// TimeoutExecution moves a pending or running execution whose deadline
+	// is <= now to timed_out (error code "timed_out", matching ErrTimedOut
+	// and ErrExpired) and cancels its live tasks like CancelExecution. It
+	// returns changed=false, nil when the execution is terminal, has no
+	// deadline or is not yet due. No dead letters are written. ErrNotFound
+	// for an unknown id.
+	TimeoutExecution(ctx context.Context, id string, now time.Time) (exec domain.Execution, changed bool, err error)
+
+	// ExpireOverdue times out up to limit live executions whose deadline is
+	// <= now (the expiry sweep) and returns their ids. limit <= 0 is
+	// ErrInvalidArgument.
+	ExpireOverdue(ctx context.Context, now time.Time, limit int) ([]string, error)
+
+	// GetTask returns one task, or ErrNotFound.
+	GetTask(ctx context.Context, id string) (domain.Task, error)
+
+	// GetTasks returns the tasks with these ids that exist, in the order of
+	// ids (missing ids are skipped, never an error).
+	GetTasks(ctx context.Context, ids []string) ([]domain.Task, error)
+
+	// ListTasks returns tasks matching f, newest first (created_at desc, id
+	// desc). Limit/Offset rules as ListExecutions; unknown states or kinds
+	// are ErrInvalidArgument.
+	ListTasks(ctx context.Context, f TaskFilter) ([]domain.Task, error)
+}
+
+// ExecutionFilter selects executions. Zero fields do not filter.
+type ExecutionFilter struct {
+	States   []domain.ExecutionState
+	Function string
+	Queue    string
+	Limit    int
+	Offset   int
+}
+
+// TaskFilter selects tasks. Zero fields do not filter.
+type TaskFilter struct {
+	ExecutionID  string
+	ParentTaskID string
+	Queue        string
+	Kinds        []domain.TaskKind
+	States       []domain.TaskState
+	StepName     string
+	Limit        int
+	Offset       int
+}
+
+// StepSpec describes a child record a running task wants to exist: an
+// activity call, a sleep or a signal wait at a position.
+type StepSpec struct {
+	// ID is domain.StepID(execution, parent, Position).
+	ID       string
+	Position int
+	Kind     domain.TaskKind // activity, sleep or signal
+	// StepName: the function name; domain.SleepStepName for a sleep;
+	// domain.SignalStepName(name) for a signal wait.
+	StepName      string
+	Input         json.RawMessage
+	RetryPolicy   domain.RetryPolicy
+	MaxConcurrent int
+	Tags          []string
+	Priority      int
+	Queue         string
+	// IdempotencyKey, when set, makes the call idempotent: a stored
+	// idempotency record completes the step at once; a key held by a live
+	// task makes the step a link to that task.
+	IdempotencyKey string
+	// CacheKey, when set, lets an unexpired cache entry complete the step
+	// at once.
+	CacheKey string
+	// ScheduledFor: for a sleep, the wake-up time (now + d on the first run).
+	ScheduledFor *time.Time
+	TraceContext map[string]string
+}
+
+// StepStore creates and maintains the positional child records of a
+// running task (SPEC §4).
+type StepStore interface {
+	// CreateSteps makes sure a record exists for every spec and returns
+	// every record as stored, in the order of specs. It is fenced on the
+	// parent's claim: if parent does not match a running task, nothing is
+	// written and the error is ErrLeaseLost.
+	//
+	// A missing record is inserted with ExecutionID, ParentTaskID and
+	// Deadline from the parent, ParentGeneration = parent's Generation,
+	// attempt 0, generation 0, created_at = now, and:
+	//   - activity with CacheKey and an unexpired cache entry (expires_at
+	//     null or > now): inserted completed with the cached result;
+	//   - activity with IdempotencyKey and an idempotency record: inserted
+	//     completed with the recorded result;
+	//   - activity with IdempotencyKey held by another live task: inserted
+	//     as kind link, pending, LinkOwnerID = the holder, no key;
+	//   - activity with an unheld IdempotencyKey: inserted pending, holding
+	//     the key;
+	//   - sleep: pending with ScheduledFor = spec.ScheduledFor;
+	//   - signal: completed with the payload of the oldest unconsumed
+	//     message of that name (which is marked consumed by this task), else
+	//     pending.
+	// An existing record is returned as is, except that a pending signal
+	// record consumes the oldest unconsumed message as above. Falsey stored
+	// values (0, false, "", [], {}, null) are hits like any other.
+	//
+	// ops are applied (in order) if and only if at least one record was
+	// inserted; otherwise they are dropped (a re-run re-attaching to records
+	// whose creation already committed them).
+	CreateSteps(ctx context.Context, parent domain.Fence, specs []StepSpec, ops []domain.DataOp, now time.Time) ([]domain.Task, error)
+
+	// ResetStep re-queues the existing non-root record spec.ID for a newer
+	// generation of its parent (SPEC §4.2): a completed, failed or cancelled
+	// record becomes pending with spec's kind, name, input and routing,
+	// attempt 0, generation +1, ParentGeneration = parent's generation,
+	// result, errors and lease cleared, scheduled_for = spec.ScheduledFor;
+	// its dead letter, if any, is deleted. Fenced on parent (ErrLeaseLost).
+	// A live record is ErrInvalidTransition; a missing one ErrNotFound.
+	ResetStep(ctx context.Context, parent domain.Fence, spec StepSpec, now time.Time) (domain.Task, error)
+
+	// CompleteSleep completes the pending sleep record taskID whose
+	// scheduled_for is <= now, fenced on the parent's claim (ErrLeaseLost).
+	// It returns the record as stored: a sleep not yet due is returned
+	// unchanged (still pending), an already-completed one too. ErrNotFound
+	// if missing; ErrInvalidArgument if the task is not a sleep of that
+	// parent.
+	CompleteSleep(ctx context.Context, parent domain.Fence, taskID string, now time.Time) (domain.Task, error)
+}
+
+// ClaimParams is a worker's request for work.
+type ClaimParams struct {
+	WorkerID string
+	// Queues the worker serves; empty means every queue. Tasks with an
+	// empty queue are served by every worker.
+	Queues []string
+	// Tags the worker has; empty means it takes any task. A task is
+	// eligible when it has no tags or shares one with the worker.
+	Tags []string
+	// Functions the worker can run (its registry). Only tasks whose
+	// step_name is listed are claimed; empty claims nothing.
+	Functions []string
+	// Limit is the worker's free slots; > 0, else ErrInvalidArgument.
+	Limit int
+	Now   time.Time
+	// Lease is how long the claim is held before it may be reclaimed; > 0,
+	// else ErrInvalidArgument.
+	Lease time.Duration
+}
+
+// ClaimStore hands tasks to workers under leases and records how they end.
+// Every finishing write is fenced: it applies only while the task is
+// running with the same worker id and claim token, else it returns
+// ErrLeaseLost and writes nothing.
+type ClaimStore interface {
+	// ClaimTasks claims up to p.Limit eligible tasks in one transaction and
+	// returns them as stored (state running, Attempt+1, WorkerID,
+	// a fresh ClaimToken, LeaseExpiresAt = Now+Lease, StartedAt = Now if
+	// unset). Eligible (all filters inside the query, no candidate window):
+	// kind orchestrator or activity; step_name in Functions; queue and tag
+	// rules of ClaimParams; pending with scheduled_for null or <= Now, or
+	// running with lease_expires_at <= Now (a reclaim: LastError becomes a
+	// lease_lost error); and, for a task with MaxConcurrent > 0, fewer than
+	// MaxConcurrent running tasks of its step_name counting those chosen in
+	// this call (a reclaim does not add one). Order: priority desc,
+	// created_at, id. A claimed root moves its pending execution to running
+	// (started_at = Now).
+	ClaimTasks(ctx context.Context, p ClaimParams) ([]domain.Task, error)
+
+	// RenewLeases extends each fence's lease to now+lease when still held
+	// and reports, per fence in order, whether it is held and the task's and
+	// execution's current states (a cancelled task reports Held=false and
+	// TaskState cancelled). Unknown tasks report Held=false with empty
+	// states. lease <= 0 is ErrInvalidArgument.
+	RenewLeases(ctx context.Context, fences []domain.Fence, now time.Time, lease time.Duration) ([]LeaseStatus, error)
+
+	// CompleteTask stores a successful result (see CompleteParams). Fenced.
+	CompleteTask(ctx context.Context, p CompleteParams) error
+
+	// CompleteTasks applies a batch of completions in one transaction and
+	// returns one error per item (nil or ErrLeaseLost): a stale item does
+	// not stop the others. The returned error is for the batch as a whole
+	// (e.g. ErrUnavailable), in which case nothing was written.
+	CompleteTasks(ctx context.Context, ps []CompleteParams) ([]error, error)
+
+	// FailTask fails the task terminally (see FailParams). Fenced.
+	FailTask(ctx context.Context, p FailParams) error
+
+	// RetryTask puts the running task back to pending for another attempt:
+	// scheduled_for = p.RunAt, worker id, claim token and lease cleared,
+	// generation +1, last_error = p.Error. Fenced.
+	RetryTask(ctx context.Context, p RetryParams) error
+
+	// ReleaseTask gives a claimed task back (drain, stop, a claim the worker
+	// cannot run): pending, due at now, lease fields cleared, attempt - 1
+	// when restoreAttempt (the attempt did not happen). Fenced.
+	ReleaseTask(ctx context.Context, fence domain.Fence, now time.Time, restoreAttempt bool) error
+}
+
+// LeaseStatus is the answer to a lease renewal.
+type LeaseStatus struct {
+	Held      bool
+	TaskState domain.TaskState
+	ExecState domain.ExecutionState
+	// LeaseExpiresAt is the new expiry when Held.
+	LeaseExpiresAt time.Time
+}
+
+// CompleteParams is a successful finish of a claimed task. In one
+// transaction: the task becomes completed with Result (finished_at = Now,
+// lease cleared); Ops are applied to its execution's data; when the task
+// has a CacheKey, the cache entry key -> Result is upserted with
+// expires_at = CacheExpiresAt (nil: never); when it holds an
+// IdempotencyKey, the record key -> Result is written (never expiring) and
+// the key stays with the task; every pending link whose LinkOwnerID is
+// this task completes with Result; a root task completes its running
+// execution with Result (finished_at = Now) and cancels the execution's
+// other live tasks (e.g. un-awaited Async calls).
+type CompleteParams struct {
+	Fence          domain.Fence
+	Result         json.RawMessage
+	Ops            []domain.DataOp
+	CacheExpiresAt *time.Time
+	Now            time.Time
+}
+
+// FailParams is a terminal failure of a claimed task. In one transaction:
+// the task becomes failed with Error (finished_at = Now, lease cleared); a
+// dead letter (task snapshot after the failure, Reason, Error.Code,
+// moved_at = Now) is written; every pending link of this task fails with
+// the same error; the task's idempotency key is released (cleared) so a
+// later call runs afresh; a root task fails its execution with Error
+// (finished_at = Now) and cancels the execution's other live tasks.
+type FailParams struct {
+	Fence  domain.Fence
+	Error  *domain.TaskError
+	Reason string
+	Now    time.Time
+}
+
+// RetryParams schedules another attempt.
+type RetryParams struct {
+	Fence domain.Fence
+	Error *domain.TaskError
+	RunAt time.Time
+	Now   time.Time
+}
+
+// SignalStore is the per-(execution, name) FIFO mailbox of SPEC §4.5.
+type SignalStore interface {
+	// SendSignal appends payload to the execution's mailbox for name with
+	// the next sequence number, then hands the oldest unconsumed message of
+	// that name to the oldest pending signal step (step_name
+	// domain.SignalStepName(name)) of the execution, completing it. Returns
+	// the completed step, if any (nil when the message stays buffered).
+	// ErrNotFound for an unknown execution, ErrExecutionFinished for a
+	// terminal one; neither stores anything.
+	SendSignal(ctx context.Context, executionID, name string, payload json.RawMessage, now time.Time) (*domain.Task, error)
+
+	// ListSignals returns the execution's messages ordered by name, seq.
+	ListSignals(ctx context.Context, executionID string) ([]domain.Signal, error)
+
+	// GetCacheEntries returns the cached results for the keys that have an
+	// unexpired entry at now (present keys only; falsey values included).
+	GetCacheEntries(ctx context.Context, keys []string, now time.Time) (map[string]json.RawMessage, error)
+
+	// GetIdempotencyRecords returns the recorded results for the keys that
+	// have one (present keys only; falsey values included).
+	GetIdempotencyRecords(ctx context.Context, keys []string) (map[string]json.RawMessage, error)
+}
+
+// DeadLetterFilter selects dead letters; zero fields do not filter.
+type DeadLetterFilter struct {
+	Queue       string
+	StepName    string
+	ExecutionID string
+	Limit       int
+	Offset      int
+}
+
+// ReplayParams re-queues a dead-lettered task.
+type ReplayParams struct {
+	TaskID string
+	// Queue, when set, moves the task to another queue.
+	Queue string
+	// KeepAttempts keeps the attempt count instead of starting afresh.
+	KeepAttempts bool
+	Now          time.Time
+}
+
+// DeadLetterStore keeps terminally failed tasks.
+type DeadLetterStore interface {
+	// ListDeadLetters returns entries newest first (moved_at desc, task id
+	// desc). Limit/Offset rules as ListExecutions.
+	ListDeadLetters(ctx context.Context, f DeadLetterFilter) ([]domain.DeadLetter, error)
+	// GetDeadLetter returns the entry of a task, or ErrNotFound.
+	GetDeadLetter(ctx context.Context, taskID string) (domain.DeadLetter, error)
+	// DiscardDeadLetter deletes only the entry; ErrNotFound if absent.
+	DiscardDeadLetter(ctx context.Context, taskID string) error
+	// ReplayDeadLetter re-queues the same task id in one transaction:
+	// pending, due now, attempt 0 (unless KeepAttempts), generation +1,
+	// error, result and lease cleared, queue replaced when p.Queue is set,
+	// the entry deleted. Replaying a root also moves its failed execution
+	// back to pending (error and finished_at cleared). Replaying a non-root
+	// task of a terminal execution is ErrExecutionFinished and changes
+	// nothing. ErrNotFound when there is no entry. Returns the task as
+	// stored.
+	ReplayDeadLetter(ctx context.Context, p ReplayParams) (domain.Task, error)
+}
+
+// TaskCount is one group of CountTasks.
+type TaskCount struct {
+	State domain.TaskState
+	Queue string
+	Kind  domain.TaskKind
+	N     int64
+}
+
+// StatsStore answers counts with COUNT queries, never list scans.
+type StatsStore interface {
+	// CountExecutionsByState returns the number of executions per state;
+	// states with none are absent.
+	CountExecutionsByState(ctx context.Context) (map[domain.ExecutionState]int64, error)
+	// CountTasks returns task counts grouped by (state, queue, kind), in
+	// no particular order; empty groups are absent.
+	CountTasks(ctx context.Context) ([]TaskCount, error)
+	// CountDeadLetters returns the number of dead letters.
+	CountDeadLetters(ctx context.Context) (int64, error)
+}
+
+// CleanupParams says what Cleanup removes. A zero time skips that kind.
+type CleanupParams struct {
+	// ExecutionsBefore: terminal executions finished before it are deleted
+	// with all their rows (tasks, signals, data, dead letters).
+	ExecutionsBefore time.Time
+	// DeadLettersBefore: dead letters moved before it are deleted.
+	DeadLettersBefore time.Time
+	// SignalsBefore: consumed signals, and signals of executions that no
+	// longer exist, created before it are deleted.
+	SignalsBefore time.Time
+	// Now: cache entries with expires_at <= Now are deleted (zero: skip).
+	Now time.Time
+	// DryRun counts what would be deleted and deletes nothing.
+	DryRun bool
+}
+
+// CleanupResult counts the rows Cleanup removed (or would remove).
+type CleanupResult struct {
+	Executions   int64
+	Tasks        int64
+	DeadLetters  int64
+	CacheEntries int64
+	Signals      int64
+}
+
+// Maintenance covers retention, the function catalogue and the connection.
+type Maintenance interface {
+	// Cleanup deletes what p selects and never touches live executions or
+	// their rows. Idempotency records are kept.
+	Cleanup(ctx context.Context, p CleanupParams) (CleanupResult, error)
+	// UpsertFunctions records catalogue entries (insert or replace by name,
+	// last_seen_at = now).
+	UpsertFunctions(ctx context.Context, fns []domain.FunctionInfo, now time.Time) error
+	// ListFunctions returns the catalogue ordered by name.
+	ListFunctions(ctx context.Context) ([]domain.FunctionInfo, error)
+	// Ping checks the backend answers (ErrUnavailable if not).
+	Ping(ctx context.Context) error
+	// Close releases connections; later calls return ErrClosed. Idempotent.
+	Close() error
+}
+
+// Migrator is implemented by stores with a versioned schema (the SQL
+// stores).
+type Migrator interface {
+	// Migrate applies every pending migration; a no-op when current. Safe to
+	// run from several processes at once. A database newer than the code is
+	// ErrSchemaVersion naming both versions.
+	Migrate(ctx context.Context) error
+	// SchemaVersion returns the database's applied version and the latest
+	// version this code knows.
+	SchemaVersion(ctx context.Context) (current, latest int, err error)
+}
