@@ -141,6 +141,20 @@ type StepSpec struct {
 	// ScheduledFor: for a sleep, the wake-up time (now + d on the first run).
 	ScheduledFor *time.Time
 	TraceContext map[string]string
+	// Claim, when set on an activity spec, asks for the record to be claimed
+	// by the caller's worker as it is inserted (the engine runs such a step
+	// inline): if the record is inserted pending as an activity (not a cache
+	// or idempotency hit, not a link), it is inserted running instead, with
+	// attempt 1, WorkerID, ClaimToken, LeaseExpiresAt and StartedAt = now.
+	// Existing records are never claimed this way.
+	Claim *StepClaim
+}
+
+// StepClaim is the claim an inline step is created with.
+type StepClaim struct {
+	WorkerID       string
+	Token          string
+	LeaseExpiresAt time.Time
 }
 
 // StepStore creates and maintains the positional child records of a
