@@ -1,0 +1,247 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
+)
+
+// Deps are the engine's collaborators. Store and Registry are required; a
+// nil Notifier gets an in-process LocalNotifier, a nil Clock the UTC wall
+// clock, a nil Logger discards, nil Metrics are NopMetrics.
+type Deps struct {
+	Store    ports.Store
+	Notifier ports.Notifier
+	Clock    ports.Clock
+	Logger   *slog.Logger
+	Registry *Registry
+	Metrics  Metrics
+	// Tracer, when set, receives spans for dispatch and task runs.
+	Tracer Tracer
+	// Rand is the random source for retry jitter, uniform in [0,1); nil
+	// uses math/rand/v2.
+	Rand func() float64
+}
+
+// Config tunes the engine. The zero value works.
+type Config struct {
+	// MaxPayloadBytes bounds encoded inputs, results and signal payloads;
+	// default 1 MiB.
+	MaxPayloadBytes int
+	// PollInterval is the first polling interval of a wait (the safety net
+	// under notifications); default 100ms. It doubles up to PollIntervalMax
+	// (default 5s) while nothing changes.
+	PollInterval    time.Duration
+	PollIntervalMax time.Duration
+	// CompletionBatch caps how many task completions are written in one
+	// store transaction; default 256.
+	CompletionBatch int
+	// NoInlineSteps disables running eligible child calls inline in the
+	// parent's goroutine (see Function.Call).
+	NoInlineSteps bool
+}
+
+// DefaultMaxPayloadBytes is the default payload limit (1 MiB).
+const DefaultMaxPayloadBytes = 1 << 20
+
+func (c Config) withDefaults() Config {
+	if c.MaxPayloadBytes <= 0 {
+		c.MaxPayloadBytes = DefaultMaxPayloadBytes
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 100 * time.Millisecond
+	}
+	if c.PollIntervalMax <= 0 {
+		c.PollIntervalMax = 5 * time.Second
+	}
+	if c.PollIntervalMax < c.PollInterval {
+		c.PollIntervalMax = c.PollInterval
+	}
+	if c.CompletionBatch <= 0 {
+		c.CompletionBatch = 256
+	}
+	return c
+}
+
+// Engine runs durable functions: dispatch, waits, workers, signals,
+// cancellation, dead letters. It is safe for concurrent use.
+type Engine struct {
+	store    ports.Store
+	notifier ports.Notifier
+	ownNotif bool
+	clock    ports.Clock
+	log      *slog.Logger
+	reg      *Registry
+	metrics  Metrics
+	tracer   Tracer
+	cfg      Config
+
+	rndMu sync.Mutex
+	rnd   func() float64
+
+	completer *completer
+	due       dueHint
+
+	workersMu sync.Mutex
+	workers   []*Worker
+
+	notifyFailed atomic.Bool // a notifier failure was logged already
+	closed       atomic.Bool
+	bgCancel     context.CancelFunc
+	bgDone       sync.WaitGroup
+}
+
+// New builds an engine. It returns the registry's registration errors, if
+// any, and an error for a missing Store or Registry. It does not touch the
+// store, so it succeeds while the database is down.
+func New(d Deps, cfg Config) (*Engine, error) {
+	if d.Store == nil {
+		return nil, domain.InvalidArgument("app.New: Deps.Store is nil")
+	}
+	if d.Registry == nil {
+		return nil, domain.InvalidArgument("app.New: Deps.Registry is nil")
+	}
+	if err := d.Registry.Err(); err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		store: d.Store, notifier: d.Notifier, clock: d.Clock, log: d.Logger,
+		reg: d.Registry, metrics: d.Metrics, tracer: d.Tracer, cfg: cfg.withDefaults(), rnd: d.Rand,
+	}
+	if e.notifier == nil {
+		e.notifier, e.ownNotif = NewLocalNotifier(), true
+	}
+	if e.clock == nil {
+		e.clock = systemClock{}
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.metrics == nil {
+		e.metrics = NopMetrics{}
+	}
+	e.metrics = safeMetrics{m: e.metrics}
+	if e.tracer == nil {
+		e.tracer = nopTracer{}
+	}
+	if e.rnd == nil {
+		e.rnd = rand.Float64
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	e.bgCancel = cancel
+	e.completer = newCompleter(e)
+	e.bgDone.Add(1)
+	go func() {
+		defer e.bgDone.Done()
+		e.completer.run(bg)
+	}()
+	return e, nil
+}
+
+// Close stops the engine's background work. It does not close the store or
+// a notifier passed in Deps (their owner does); an in-process notifier the
+// engine created is closed. Workers should be drained first. Idempotent.
+func (e *Engine) Close() error {
+	if e.closed.Swap(true) {
+		return nil
+	}
+	e.bgCancel()
+	e.bgDone.Wait()
+	if e.ownNotif {
+		return e.notifier.Close()
+	}
+	return nil
+}
+
+// Registry returns the engine's registry.
+func (e *Engine) Registry() *Registry { return e.reg }
+
+// Store returns the engine's store.
+func (e *Engine) Store() ports.Store { return e.store }
+
+// Clock returns the engine's clock.
+func (e *Engine) Clock() ports.Clock { return e.clock }
+
+func (e *Engine) now() time.Time { return domain.NormalizeTime(e.clock.Now()) }
+
+func (e *Engine) random() float64 {
+	e.rndMu.Lock()
+	defer e.rndMu.Unlock()
+	return e.rnd()
+}
+
+func (e *Engine) checkOpen() error {
+	if e.closed.Load() {
+		return fmt.Errorf("stent: engine: %w", ErrClosed)
+	}
+	return nil
+}
+
+// publish sends a hint after a commit. A failure is logged once (until the
+// notifier works again) and never fails the caller.
+func (e *Engine) publish(ctx context.Context, evs ...domain.Event) {
+	for _, ev := range evs {
+		ev.V = domain.EventVersion
+		if ev.At.IsZero() {
+			ev.At = e.now()
+		}
+		if err := e.notifier.Publish(context.WithoutCancel(ctx), ev); err != nil {
+			if !e.notifyFailed.Swap(true) && !errors.Is(err, ErrClosed) {
+				e.log.WarnContext(ctx, "notifier publish failed; waiters fall back to polling", "error", err)
+			}
+			continue
+		}
+		e.notifyFailed.Store(false)
+	}
+}
+
+// subscribe subscribes to topics; on failure it logs once and returns a
+// nil subscription, and the caller polls.
+func (e *Engine) subscribe(ctx context.Context, topics ...domain.Topic) ports.Subscription {
+	sub, err := e.notifier.Subscribe(ctx, topics...)
+	if err != nil {
+		if !e.notifyFailed.Swap(true) && !errors.Is(err, ErrClosed) && ctx.Err() == nil {
+			e.log.WarnContext(ctx, "notifier subscribe failed; polling instead", "error", err)
+		}
+		return nil
+	}
+	return sub
+}
+
+func readyEvent(queue, function string) domain.Event {
+	return domain.Event{Kind: domain.EventReady, Topic: domain.TopicReady, Queue: queue, Function: function}
+}
+
+func taskEvent(t domain.Task) domain.Event {
+	return domain.Event{Kind: domain.EventTask, Topic: domain.TaskTopic(t.ID), ID: t.ID,
+		ExecutionID: t.ExecutionID, State: string(t.State), Queue: t.Queue, Function: t.StepName}
+}
+
+func executionEvent(id string, state domain.ExecutionState) domain.Event {
+	return domain.Event{Kind: domain.EventExecution, Topic: domain.ExecutionTopic(id), ID: id,
+		ExecutionID: id, State: string(state)}
+}
+
+func cancelEvent(id string) domain.Event {
+	return domain.Event{Kind: domain.EventCancel, Topic: domain.TopicCancel, ID: id, ExecutionID: id}
+}
+
+// systemClock is the default Clock: the UTC wall clock.
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now().UTC() }
+
+func (systemClock) NewTimer(d time.Duration) ports.Timer { return realTimer{time.NewTimer(d)} }
+
+type realTimer struct{ t *time.Timer }
+
+func (r realTimer) C() <-chan time.Time { return r.t.C }
+func (r realTimer) Stop() bool          { return r.t.Stop() }

@@ -1,0 +1,100 @@
+package app
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/stenthq/stent/domain"
+)
+
+// The sentinel errors, the same values as in package domain.
+var (
+	ErrNotFound             = domain.ErrNotFound
+	ErrStillRunning         = domain.ErrStillRunning
+	ErrExpired              = domain.ErrExpired
+	ErrTimedOut             = domain.ErrTimedOut
+	ErrCancelled            = domain.ErrCancelled
+	ErrNonDeterministic     = domain.ErrNonDeterministic
+	ErrLeaseLost            = domain.ErrLeaseLost
+	ErrUnregisteredFunction = domain.ErrUnregisteredFunction
+	ErrInvalidDuration      = domain.ErrInvalidDuration
+	ErrInvalidArgument      = domain.ErrInvalidArgument
+	ErrSerialization        = domain.ErrSerialization
+	ErrPayloadTooLarge      = domain.ErrPayloadTooLarge
+	ErrExecutionFinished    = domain.ErrExecutionFinished
+	ErrNotInTask            = domain.ErrNotInTask
+	ErrInvalidTransition    = domain.ErrInvalidTransition
+	ErrUnavailable          = domain.ErrUnavailable
+	ErrClosed               = domain.ErrClosed
+	ErrSchemaVersion        = domain.ErrSchemaVersion
+)
+
+// Permanent marks err as non-retryable: the task fails on this attempt and
+// is dead-lettered. errors.Is and errors.As still see through it.
+func Permanent(err error) error { return domain.Permanent(err) }
+
+// NewError returns a user error with a stable code that survives the round
+// trip through the store (errors.Is matches it on the stored result) and
+// can be listed in RetryPolicy.NonRetryable.
+func NewError(code, message string) error { return domain.NewError(code, message) }
+
+// UnregisteredFunctionError reports a function name no registry knows.
+type UnregisteredFunctionError struct {
+	Name       string
+	Registered []string
+}
+
+// Error implements error.
+func (e *UnregisteredFunctionError) Error() string {
+	reg := strings.Join(e.Registered, ", ")
+	if reg == "" {
+		reg = "(none)"
+	}
+	return fmt.Sprintf("stent: no durable function registered as %q; registered: %s", e.Name, reg)
+}
+
+// Is matches ErrUnregisteredFunction.
+func (e *UnregisteredFunctionError) Is(target error) bool { return target == ErrUnregisteredFunction }
+
+// ErrorCode returns "unregistered_function".
+func (e *UnregisteredFunctionError) ErrorCode() string { return ErrUnregisteredFunction.ErrorCode() }
+
+// NonDeterminismError reports that a re-run issued a different step at a
+// position than the recorded one (code changed between runs).
+type NonDeterminismError struct {
+	Call     int
+	Recorded string
+	Now      string
+}
+
+// Error implements error.
+func (e *NonDeterminismError) Error() string {
+	return fmt.Sprintf("stent: non-deterministic replay at call #%d: recorded %q, now %q", e.Call, e.Recorded, e.Now)
+}
+
+// Is matches ErrNonDeterministic.
+func (e *NonDeterminismError) Is(target error) bool { return target == ErrNonDeterministic }
+
+// ErrorCode returns "non_deterministic".
+func (e *NonDeterminismError) ErrorCode() string { return ErrNonDeterministic.ErrorCode() }
+
+// Permanent reports true: replaying the same code hits the same mismatch.
+func (e *NonDeterminismError) Permanent() bool { return true }
+
+// expiredError is what a wait that ran out returns: it names the id and
+// matches ErrExpired, plus the context's error when the context ended.
+type expiredError struct {
+	what string
+	id   string
+	ctx  error
+}
+
+func (e *expiredError) Error() string {
+	return fmt.Sprintf("stent: waiting for %s %q: %s", e.what, e.id, "expired before it finished")
+}
+
+func (e *expiredError) Is(target error) bool { return target == ErrExpired }
+
+func (e *expiredError) Unwrap() error { return e.ctx }
+
+func (e *expiredError) ErrorCode() string { return ErrExpired.ErrorCode() }

@@ -1,0 +1,174 @@
+package app
+
+import (
+	"time"
+
+	"github.com/stenthq/stent/domain"
+)
+
+// RegisterOption configures a durable function at registration.
+type RegisterOption interface{ applyRegister(*funcOptions) }
+
+// DispatchOption configures one dispatch.
+type DispatchOption interface{ applyDispatch(*dispatchOptions) }
+
+// RoutingOption is both a RegisterOption and a DispatchOption: queue, tags
+// and priority set at registration are defaults a dispatch may override.
+type RoutingOption interface {
+	RegisterOption
+	DispatchOption
+}
+
+type routing struct {
+	queue    *string
+	tags     []string
+	tagsSet  bool
+	priority *int
+}
+
+func (r *routing) merge(o routing) {
+	if o.queue != nil {
+		r.queue = o.queue
+	}
+	if o.tagsSet {
+		r.tags, r.tagsSet = o.tags, true
+	}
+	if o.priority != nil {
+		r.priority = o.priority
+	}
+}
+
+type routingOption routing
+
+func (o routingOption) applyRegister(f *funcOptions)     { f.routing.merge(routing(o)) }
+func (o routingOption) applyDispatch(d *dispatchOptions) { d.routing.merge(routing(o)) }
+
+// WithQueue routes the function's tasks (or one dispatch) to a queue.
+func WithQueue(queue string) RoutingOption { return routingOption{queue: &queue} }
+
+// WithTags restricts the tasks to workers sharing one of the tags.
+func WithTags(tags ...string) RoutingOption {
+	return routingOption{tags: append([]string(nil), tags...), tagsSet: true}
+}
+
+// WithPriority sets the claim priority (higher first).
+func WithPriority(p int) RoutingOption { return routingOption{priority: &p} }
+
+type funcOptions struct {
+	routing       routing
+	retry         *domain.RetryPolicy
+	maxConcurrent int
+	idempotent    bool
+	cached        bool
+	cacheTTL      time.Duration
+	version       string
+	keyFunc       any // func(I) string, checked at Register
+	errs          []error
+}
+
+type registerOptionFunc func(*funcOptions)
+
+func (f registerOptionFunc) applyRegister(o *funcOptions) { f(o) }
+
+// WithRetry sets the retry policy; zero fields take the defaults (3
+// attempts, 1s, x2, 60s cap, 10% jitter).
+func WithRetry(p domain.RetryPolicy) RegisterOption {
+	return registerOptionFunc(func(o *funcOptions) { o.retry = &p })
+}
+
+// WithMaxConcurrent limits how many tasks of the function run at once
+// across the whole cluster; 0 means no limit.
+func WithMaxConcurrent(n int) RegisterOption {
+	return registerOptionFunc(func(o *funcOptions) {
+		if n < 0 {
+			o.errs = append(o.errs, domain.InvalidArgument("max concurrent %d; must be 0 (no limit) or more", n))
+			return
+		}
+		o.maxConcurrent = n
+	})
+}
+
+// WithIdempotent makes calls idempotent: a call with the same key (by
+// default the function name, version and canonical input) reuses the first
+// call's result forever, and concurrent callers share one run.
+func WithIdempotent() RegisterOption {
+	return registerOptionFunc(func(o *funcOptions) { o.idempotent = true })
+}
+
+// WithCache caches results for ttl (0: forever); a call with the same key
+// within the ttl returns the cached result without running.
+func WithCache(ttl time.Duration) RegisterOption {
+	return registerOptionFunc(func(o *funcOptions) {
+		if ttl < 0 {
+			o.errs = append(o.errs, domain.InvalidArgument("cache ttl %s; must not be negative", ttl))
+			return
+		}
+		o.cached, o.cacheTTL = true, ttl
+	})
+}
+
+// WithVersion sets the function's version, part of the default key.
+func WithVersion(v string) RegisterOption {
+	return registerOptionFunc(func(o *funcOptions) { o.version = v })
+}
+
+// WithKeyFunc derives the idempotency/cache key from the input instead of
+// hashing the whole input. Keys are scoped by function name. The function's
+// input type must be I.
+func WithKeyFunc[I any](key func(I) string) RegisterOption {
+	return registerOptionFunc(func(o *funcOptions) { o.keyFunc = key })
+}
+
+type dispatchOptions struct {
+	routing        routing
+	delay          *time.Duration
+	runAt          *time.Time
+	maxDuration    *time.Duration
+	idempotencyKey string
+	executionID    string
+	errs           []error
+}
+
+type dispatchOptionFunc func(*dispatchOptions)
+
+func (f dispatchOptionFunc) applyDispatch(o *dispatchOptions) { f(o) }
+
+// WithDelay schedules the execution to start after d (d >= 0).
+func WithDelay(d time.Duration) DispatchOption {
+	return dispatchOptionFunc(func(o *dispatchOptions) {
+		if d < 0 {
+			o.errs = append(o.errs, domain.InvalidArgument("delay %s; must not be negative", d))
+			return
+		}
+		o.delay, o.runAt = &d, nil
+	})
+}
+
+// WithRunAt schedules the execution to start at t.
+func WithRunAt(t time.Time) DispatchOption {
+	return dispatchOptionFunc(func(o *dispatchOptions) { o.runAt, o.delay = &t, nil })
+}
+
+// WithMaxDuration bounds the execution: it times out d after its scheduled
+// start. 0 means no deadline.
+func WithMaxDuration(d time.Duration) DispatchOption {
+	return dispatchOptionFunc(func(o *dispatchOptions) {
+		if d < 0 {
+			o.errs = append(o.errs, domain.InvalidArgument("max duration %s; must not be negative", d))
+			return
+		}
+		o.maxDuration = &d
+	})
+}
+
+// WithIdempotencyKey makes the dispatch idempotent: a reused key returns the
+// first execution's id.
+func WithIdempotencyKey(key string) DispatchOption {
+	return dispatchOptionFunc(func(o *dispatchOptions) { o.idempotencyKey = key })
+}
+
+// WithExecutionID dispatches under a caller-chosen id; dispatching the same
+// id again returns it without creating anything.
+func WithExecutionID(id string) DispatchOption {
+	return dispatchOptionFunc(func(o *dispatchOptions) { o.executionID = id })
+}

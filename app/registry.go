@@ -1,0 +1,237 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/stenthq/stent/domain"
+)
+
+// Registry holds durable functions by name. There is no global registry:
+// create one with NewRegistry, register functions, and pass it to New.
+// Registration never panics; errors are kept and returned by New (and by
+// Err).
+type Registry struct {
+	mu    sync.RWMutex
+	funcs map[string]*funcDef
+	errs  []error
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{funcs: map[string]*funcDef{}} }
+
+// Err returns the registration errors so far, joined, or nil.
+func (r *Registry) Err() error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return errors.Join(r.errs...)
+}
+
+// Names returns the registered names, sorted.
+func (r *Registry) Names() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	names := make([]string, 0, len(r.funcs))
+	for n := range r.funcs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Infos returns the catalogue entries of the registered functions.
+func (r *Registry) Infos() []domain.FunctionInfo {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]domain.FunctionInfo, 0, len(r.funcs))
+	for _, d := range r.funcs {
+		out = append(out, d.info())
+	}
+	slices.SortFunc(out, func(a, b domain.FunctionInfo) int {
+		switch {
+		case a.Name < b.Name:
+			return -1
+		case a.Name > b.Name:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+func (r *Registry) lookup(name string) (*funcDef, error) {
+	r.mu.RLock()
+	d, ok := r.funcs[name]
+	r.mu.RUnlock()
+	if !ok {
+		return nil, &UnregisteredFunctionError{Name: name, Registered: r.Names()}
+	}
+	return d, nil
+}
+
+func (r *Registry) fail(err error) {
+	r.mu.Lock()
+	r.errs = append(r.errs, err)
+	r.mu.Unlock()
+}
+
+// funcDef is a registered function with its types erased.
+type funcDef struct {
+	name          string
+	queue         string
+	tags          []string
+	priority      int
+	retry         domain.RetryPolicy
+	maxConcurrent int
+	idempotent    bool
+	cached        bool
+	cacheTTL      time.Duration
+	version       string
+	// invoke decodes the input, runs the function and encodes the output.
+	invoke func(ctx context.Context, input json.RawMessage) (json.RawMessage, error)
+	// userKey returns the WithKeyFunc key of an encoded input, if any.
+	userKey func(input json.RawMessage) (string, bool, error)
+}
+
+func (d *funcDef) info() domain.FunctionInfo {
+	return domain.FunctionInfo{
+		Name: d.name, Queue: d.queue, Tags: d.tags, Priority: d.priority,
+		MaxConcurrent: d.maxConcurrent, Version: d.version, RetryPolicy: d.retry,
+		Idempotent: d.idempotent, Cached: d.cached,
+	}
+}
+
+// key returns the idempotency/cache key of an encoded input.
+func (d *funcDef) key(input json.RawMessage) (string, error) {
+	if d.userKey != nil {
+		k, ok, err := d.userKey(input)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			return domain.ScopedKey(d.name, k), nil
+		}
+	}
+	k, err := domain.IdempotencyKey(d.name, d.version, input)
+	if err != nil {
+		return "", fmt.Errorf("%w: idempotency key of %q: %v", ErrSerialization, d.name, err)
+	}
+	return k, nil
+}
+
+// Function is a typed handle to a registered durable function.
+type Function[I, O any] struct {
+	def *funcDef
+	fn  func(context.Context, I) (O, error)
+	err error
+}
+
+// Name returns the registered name.
+func (f *Function[I, O]) Name() string {
+	if f.def == nil {
+		return ""
+	}
+	return f.def.name
+}
+
+// Register adds fn to reg under name and returns a typed handle. It never
+// panics: a nil fn, a bad name, a duplicate name or a bad option is kept as
+// an error that New (and reg.Err) returns, and calls through the handle
+// fail with it.
+func Register[I, O any](reg *Registry, name string, fn func(context.Context, I) (O, error), opts ...RegisterOption) *Function[I, O] {
+	f := &Function[I, O]{fn: fn}
+	fail := func(err error) *Function[I, O] {
+		f.err = fmt.Errorf("stent: register %q: %w", name, err)
+		if reg != nil {
+			reg.fail(f.err)
+		}
+		return f
+	}
+	if reg == nil {
+		return fail(domain.InvalidArgument("nil registry"))
+	}
+	if err := domain.ValidateFunctionName(name); err != nil {
+		return fail(err)
+	}
+	if fn == nil {
+		return fail(domain.InvalidArgument("nil function"))
+	}
+	var o funcOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt.applyRegister(&o)
+		}
+	}
+	if len(o.errs) > 0 {
+		return fail(errors.Join(o.errs...))
+	}
+	d := &funcDef{
+		name: name, queue: domain.DefaultQueue, maxConcurrent: o.maxConcurrent,
+		idempotent: o.idempotent, cached: o.cached, cacheTTL: o.cacheTTL, version: o.version,
+	}
+	if o.routing.queue != nil {
+		if err := domain.ValidateName("queue", *o.routing.queue); err != nil {
+			return fail(err)
+		}
+		d.queue = *o.routing.queue
+	}
+	if o.routing.tagsSet {
+		for _, t := range o.routing.tags {
+			if err := domain.ValidateName("tag", t); err != nil {
+				return fail(err)
+			}
+		}
+		d.tags = slices.Clone(o.routing.tags)
+	}
+	if o.routing.priority != nil {
+		d.priority = *o.routing.priority
+	}
+	d.retry = domain.DefaultRetryPolicy()
+	if o.retry != nil {
+		d.retry = o.retry.Normalize()
+	}
+	if err := d.retry.Validate(); err != nil {
+		return fail(err)
+	}
+	if o.keyFunc != nil {
+		kf, ok := o.keyFunc.(func(I) string)
+		if !ok {
+			var zero I
+			return fail(domain.InvalidArgument("WithKeyFunc takes %T, want func(%s) string", o.keyFunc, reflect.TypeOf(&zero).Elem()))
+		}
+		d.userKey = func(input json.RawMessage) (string, bool, error) {
+			in, err := decodeInput[I](name, input)
+			if err != nil {
+				return "", false, err
+			}
+			return kf(in), true, nil
+		}
+	}
+	d.invoke = func(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
+		in, err := decodeInput[I](name, input)
+		if err != nil {
+			return nil, err
+		}
+		out, err := fn(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		return encodeValue(out, 0)
+	}
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	if _, dup := reg.funcs[name]; dup {
+		f.err = fmt.Errorf("stent: register %q: %w", name, domain.InvalidArgument("a function named %q is already registered", name))
+		reg.errs = append(reg.errs, f.err)
+		return f
+	}
+	reg.funcs[name] = d
+	f.def = d
+	return f
+}

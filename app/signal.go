@@ -1,0 +1,88 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
+)
+
+// SignalOption configures WaitForSignal (reserved for future options).
+type SignalOption interface{ applySignal(*signalOptions) }
+
+type signalOptions struct{}
+
+// WaitForSignal waits for the next signal called name sent to the running
+// execution and decodes its payload into T. Each wait consumes exactly one
+// message, oldest first (a FIFO mailbox per name); a signal sent before the
+// wait is buffered. A re-run of the task gets the same payload again
+// without consuming another message. The task gives its slot back while it
+// waits. Outside a task it returns ErrNotInTask; a payload that does not
+// decode into T is ErrSerialization.
+func WaitForSignal[T any](ctx context.Context, name string, opts ...SignalOption) (T, error) {
+	var zero T
+	tr := runFrom(ctx)
+	if tr == nil {
+		return zero, ErrNotInTask
+	}
+	if err := domain.ValidateName("signal name", name); err != nil {
+		return zero, err
+	}
+	pos := tr.reserve(1)
+	spec := ports.StepSpec{
+		ID: domain.StepID(tr.task.ExecutionID, tr.task.ID, pos), Position: pos,
+		Kind: domain.KindSignal, StepName: domain.SignalStepName(name),
+	}
+	recs, err := tr.ensureSteps(ctx, []ports.StepSpec{spec})
+	if err != nil {
+		return zero, err
+	}
+	recs, err = tr.awaitRecords(ctx, recs)
+	if err != nil {
+		return zero, err
+	}
+	raw, err := recordOutcome(recs[0])
+	if err != nil {
+		return zero, err
+	}
+	return decodeValue[T](fmt.Sprintf("the payload of signal %q", name), raw)
+}
+
+// SendSignal appends payload (JSON-encoded) to the execution's mailbox for
+// name and wakes the oldest wait for it. It returns ErrNotFound for an
+// unknown execution and ErrExecutionFinished for a finished one; neither
+// stores anything.
+func (e *Engine) SendSignal(ctx context.Context, executionID, name string, payload any) error {
+	raw, err := encodeValue(payload, e.cfg.MaxPayloadBytes)
+	if err != nil {
+		return err
+	}
+	return e.SendSignalJSON(ctx, executionID, name, raw)
+}
+
+// SendSignalJSON is SendSignal with an already-encoded payload, which must
+// be valid JSON.
+func (e *Engine) SendSignalJSON(ctx context.Context, executionID, name string, payload json.RawMessage) error {
+	if err := e.checkOpen(); err != nil {
+		return err
+	}
+	if err := domain.ValidateName("signal name", name); err != nil {
+		return err
+	}
+	if !json.Valid(payload) {
+		return domain.InvalidArgument("signal %q: payload is not valid JSON", name)
+	}
+	if len(payload) > e.cfg.MaxPayloadBytes {
+		return fmt.Errorf("%w: signal %q payload is %d bytes; the limit is %d", ErrPayloadTooLarge, name, len(payload), e.cfg.MaxPayloadBytes)
+	}
+	delivered, err := e.store.SendSignal(ctx, executionID, name, payload, e.now())
+	if err != nil {
+		return fmt.Errorf("stent: signal %q to execution %q: %w", name, executionID, err)
+	}
+	if delivered != nil {
+		e.publish(ctx, taskEvent(*delivered))
+	}
+	return nil
+}

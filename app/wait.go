@@ -1,0 +1,92 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/stenthq/stent/domain"
+)
+
+// checkFunc reads the store and reports whether the wait is over. changed
+// lists the ids named by events since the last call; all says everything
+// may have changed (first call, poll tick, notifier reset).
+type checkFunc func(ctx context.Context, changed []string, all bool) (done bool, err error)
+
+// waitUntil is the one wait loop of the engine: it subscribes to topics
+// first, then calls check, then sleeps until an event, the adaptive poll
+// timer (PollInterval doubling up to PollIntervalMax, reset by activity) or
+// the end of ctx, and calls check again. Notifications only shorten the
+// sleep: with no notifier, or a broken one, polling alone is correct.
+// onBlock, if set, runs once before the first sleep (a task gives its slot
+// back there). capWait, if set, bounds each sleep (e.g. up to a deadline).
+// It returns check's error, or ctx's error when ctx ends first.
+func (e *Engine) waitUntil(ctx context.Context, topics []domain.Topic, check checkFunc, onBlock func(), capWait func() time.Duration) error {
+	sub := e.subscribe(ctx, topics...)
+	if sub != nil {
+		defer func() { _ = sub.Close() }()
+	}
+	interval := e.cfg.PollInterval
+	all := true
+	var changed []string
+	blocked := false
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		done, err := check(ctx, changed, all)
+		if err != nil || done {
+			return err
+		}
+		if !blocked && onBlock != nil {
+			onBlock()
+			blocked = true
+		}
+		all, changed = false, changed[:0]
+		d := interval
+		if capWait != nil {
+			if c := capWait(); c >= 0 && c < d {
+				d = c
+			}
+		}
+		timer := time.NewTimer(d)
+		var events <-chan domain.Event
+		if sub != nil {
+			events = sub.Events()
+		}
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		case ev, ok := <-events:
+			timer.Stop()
+			if !ok {
+				sub, all = nil, true
+				continue
+			}
+			all, changed = absorb(ev, all, changed)
+			for more := true; more; {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						sub, all, more = nil, true, false
+						break
+					}
+					all, changed = absorb(ev, all, changed)
+				default:
+					more = false
+				}
+			}
+			interval = e.cfg.PollInterval
+		case <-timer.C:
+			all = true
+			interval = min(interval*2, e.cfg.PollIntervalMax)
+		}
+	}
+}
+
+func absorb(ev domain.Event, all bool, changed []string) (bool, []string) {
+	if ev.Kind == domain.EventReset || ev.ID == "" {
+		return true, changed
+	}
+	return all, append(changed, ev.ID)
+}
