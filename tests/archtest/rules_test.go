@@ -1,0 +1,78 @@
+package archtest
+
+// The dependency rule of ARCHITECTURE.md, as data.
+//
+// Patterns: a pattern whose first element has no dot is relative to the
+// module root ("domain", "adapters/..."); any other pattern is a full import
+// path ("go.uber.org/fx/..."). A trailing "/..." matches the package and
+// everything below it; "..." alone matches every package of the module.
+var rules = []Rule{
+	{
+		Name:      "domain imports only the standard library",
+		Packages:  []string{"domain/..."},
+		AllowOnly: true,
+	},
+	{
+		Name:      "ports imports only domain and the standard library",
+		Packages:  []string{"ports/..."},
+		Except:    []string{"ports/portsmock/..."},
+		AllowOnly: true,
+		Allow:     []string{"domain/..."},
+	},
+	{
+		Name:      "ports/portsmock imports only domain, ports, go.uber.org/mock/gomock and the standard library",
+		Packages:  []string{"ports/portsmock/..."},
+		AllowOnly: true,
+		Allow:     []string{"domain/...", "ports", "go.uber.org/mock/gomock"},
+	},
+	{
+		Name:     "adapters never import app, stentfx or cmd",
+		Packages: []string{"adapters/..."},
+		Forbid:   []string{"app/...", "stentfx/...", "cmd/...", "examples/..."},
+	},
+	{
+		Name:     "an adapter never imports another adapter (the SQL driver packages may import the sqlstore core)",
+		Packages: []string{"adapters/..."},
+		Forbid:   []string{"adapters/..."},
+		// Each of these is one adapter: its packages may import each other.
+		// The first pattern that matches a package names its adapter; "*"
+		// stands for one path element.
+		Components: []string{"adapters/sqlstore/sqlitestore", "adapters/sqlstore/pgxstore", "adapters/*"},
+		Exempt: []Exemption{
+			{From: "adapters/sqlstore/sqlitestore/...", To: "adapters/sqlstore"},
+			{From: "adapters/sqlstore/sqlitestore/...", To: "adapters/sqlstore/internal/..."},
+			{From: "adapters/sqlstore/pgxstore/...", To: "adapters/sqlstore"},
+			{From: "adapters/sqlstore/pgxstore/...", To: "adapters/sqlstore/internal/..."},
+		},
+	},
+	{
+		Name:       "app never depends on an adapter, a database or Redis driver, or fx",
+		Packages:   []string{"app/..."},
+		Transitive: true,
+		Forbid: []string{
+			"adapters/...", "stentfx/...", "cmd/...",
+			"github.com/jackc/pgx/...", "github.com/lib/pq/...",
+			"modernc.org/sqlite/...", "github.com/mattn/go-sqlite3/...",
+			"github.com/redis/go-redis/...",
+			"go.uber.org/fx/...", "go.uber.org/dig/...",
+		},
+	},
+	{
+		Name:     "only stentfx and cmd import go.uber.org/fx",
+		Packages: []string{"..."},
+		Except:   []string{"stentfx/...", "cmd/..."},
+		Forbid:   []string{"go.uber.org/fx/...", "go.uber.org/dig/..."},
+	},
+	{
+		Name:     "tests/contract is imported only from _test.go files",
+		Packages: []string{"..."},
+		Except:   []string{"tests/contract/..."},
+		Forbid:   []string{"tests/contract/..."},
+	},
+	{
+		Name:       "the tool modules (mockgen, staticcheck) stay out of the runtime graph",
+		Packages:   []string{"..."},
+		Transitive: true,
+		Forbid:     []string{"go.uber.org/mock/mockgen/...", "honnef.co/go/tools/..."},
+	},
+}
