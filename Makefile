@@ -1,0 +1,53 @@
+# Stent for Go. `make` (or `make help`) lists the targets.
+#
+# Tests that need PostgreSQL or Redis read STENT_TEST_POSTGRES_DSN and
+# STENT_TEST_REDIS_URL from the environment and skip when they are unset
+# (unless STENT_REQUIRE_SERVICES=1). .ci/run sets all three.
+
+GO    ?= go
+GOFMT ?= gofmt
+
+.DEFAULT_GOAL := help
+
+.PHONY: help build test lint fmt generate verify
+
+help: ## List the targets
+	@echo 'Usage: make <target>'
+	@echo
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+build: ## Build every package
+	$(GO) build ./...
+
+test: ## Run every test with the race detector (set STENT_TEST_POSTGRES_DSN / STENT_TEST_REDIS_URL for the service tests)
+	@echo "PostgreSQL tests: $${STENT_TEST_POSTGRES_DSN:-skipped (STENT_TEST_POSTGRES_DSN is unset)}"
+	@echo "Redis tests:      $${STENT_TEST_REDIS_URL:-skipped (STENT_TEST_REDIS_URL is unset)}"
+	$(GO) test -race -count=1 ./...
+
+lint: ## Check gofmt, go vet and staticcheck (runs all three, fails if any fails)
+	@status=0; \
+	echo '$(GOFMT) -l .'; \
+	unformatted=$$($(GOFMT) -l .) || status=1; \
+	if [ -n "$$unformatted" ]; then \
+		echo 'gofmt: these files are not formatted (run make fmt):'; \
+		echo "$$unformatted"; \
+		status=1; \
+	fi; \
+	echo '$(GO) vet ./...'; $(GO) vet ./... || status=1; \
+	echo '$(GO) tool staticcheck ./...'; $(GO) tool staticcheck ./... || status=1; \
+	exit $$status
+
+fmt: ## Format every Go file with gofmt
+	$(GOFMT) -w .
+
+generate: ## Regenerate the mocks (go generate ./...)
+	$(GO) generate ./...
+
+verify: generate ## Fail if the committed mocks are stale or go.mod/go.sum are not tidy
+	@generated=$$(grep -rl --include='*.go' '^// Code generated .* DO NOT EDIT\.$$' . | sort); \
+	if [ -z "$$generated" ]; then echo 'verify: no generated files found (expected the mocks in ports/portsmock)'; exit 1; fi; \
+	echo "git diff --exit-code --" $$generated; \
+	git --no-pager diff --exit-code -- $$generated || { echo 'verify: generated files differ from the committed ones: run make generate and commit them'; exit 1; }; \
+	untracked=$$(git ls-files --others --exclude-standard -- $$generated); \
+	if [ -n "$$untracked" ]; then echo "verify: generated files are not committed:" $$untracked; exit 1; fi
+	$(GO) mod tidy -diff
