@@ -393,3 +393,20 @@ func roundTrip(t *testing.T, te *domain.TaskError) *domain.TaskError {
 	}
 	return &back
 }
+
+func TestRetryPolicyDelayWhenTheBackoffOverflowsFloat64(t *testing.T) {
+	t.Parallel()
+	t.Skip("BUG: when factor^(attempt-1) overflows to +Inf, Delay computes NaN: " +
+		"with MaxDelay 0 (no cap) and jitter, Inf-Inf or Inf*0 gives 0 (an immediate retry) for rnd <= 0.5; " +
+		"with InitialDelay 0, 0*Inf is NaN and is capped to MaxDelay instead of staying 0")
+	uncapped := domain.RetryPolicy{InitialDelay: time.Second, BackoffFactor: 10, Jitter: 0.1}
+	for _, r := range []float64{0, 0.5, 0.99} {
+		if got := uncapped.Delay(1<<20, constant(r)); got != time.Duration(math.MaxInt64) {
+			t.Errorf("uncapped Delay(1<<20, %v) = %v, want the saturated maximum %v", r, got, time.Duration(math.MaxInt64))
+		}
+	}
+	zero := domain.RetryPolicy{InitialDelay: 0, MaxDelay: time.Minute, BackoffFactor: 10, Jitter: domain.NoJitter}
+	if got := zero.Delay(400, nil); got != 0 {
+		t.Errorf("zero initial delay: Delay(400) = %v, want 0 as for small attempts (Delay(5) = %v)", got, zero.Delay(5, nil))
+	}
+}
