@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // DurationError reports a string that is not a valid Stent duration. It
@@ -83,11 +85,15 @@ func ParseDuration(s string) (time.Duration, error) {
 		unit, ok := durationUnits[s[i]]
 		if !ok {
 			us := i
-			for i < len(s) && isLetter(s[i]) {
-				i++
-			}
-			if i == us {
-				i++
+			for i < len(s) {
+				r, size := utf8.DecodeRuneInString(s[i:])
+				if i > us && !unicode.IsLetter(r) {
+					break
+				}
+				i += size
+				if !unicode.IsLetter(r) {
+					break
+				}
 			}
 			return fail("unknown unit %q; want one of s, m, h, d, w", s[us:i])
 		}
@@ -141,4 +147,3 @@ func FormatDuration(d time.Duration) string {
 }
 
 func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
-func isLetter(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }

@@ -97,17 +97,24 @@ func (p RetryPolicy) Delay(attempt int, rnd func() float64) time.Duration {
 	if attempt < 1 {
 		attempt = 1
 	}
+	if p.InitialDelay <= 0 {
+		return 0
+	}
+	const maxDur = float64(math.MaxInt64)
 	d := float64(p.InitialDelay) * math.Pow(p.BackoffFactor, float64(attempt-1))
-	if p.MaxDelay > 0 && (d > float64(p.MaxDelay) || math.IsInf(d, 1) || math.IsNaN(d)) {
+	if math.IsNaN(d) || d > maxDur {
+		d = maxDur // saturate before capping or jittering: Inf would make NaN
+	}
+	if p.MaxDelay > 0 && d > float64(p.MaxDelay) {
 		d = float64(p.MaxDelay)
 	}
 	if p.Jitter > 0 && rnd != nil {
 		d += d * p.Jitter * (2*rnd() - 1)
 	}
-	if d < 0 || math.IsNaN(d) {
+	switch {
+	case d <= 0 || math.IsNaN(d):
 		return 0
-	}
-	if d >= math.MaxInt64 {
+	case d >= maxDur:
 		return time.Duration(math.MaxInt64)
 	}
 	return time.Duration(d)

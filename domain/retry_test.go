@@ -396,13 +396,13 @@ func roundTrip(t *testing.T, te *domain.TaskError) *domain.TaskError {
 
 func TestRetryPolicyDelayWhenTheBackoffOverflowsFloat64(t *testing.T) {
 	t.Parallel()
-	t.Skip("BUG: when factor^(attempt-1) overflows to +Inf, Delay computes NaN: " +
-		"with MaxDelay 0 (no cap) and jitter, Inf-Inf or Inf*0 gives 0 (an immediate retry) for rnd <= 0.5; " +
-		"with InitialDelay 0, 0*Inf is NaN and is capped to MaxDelay instead of staying 0")
+	// An overflowing backoff saturates at the largest duration, then takes
+	// its jitter like any other delay: never NaN, never an immediate retry.
 	uncapped := domain.RetryPolicy{InitialDelay: time.Second, BackoffFactor: 10, Jitter: 0.1}
 	for _, r := range []float64{0, 0.5, 0.99} {
-		if got := uncapped.Delay(1<<20, constant(r)); got != time.Duration(math.MaxInt64) {
-			t.Errorf("uncapped Delay(1<<20, %v) = %v, want the saturated maximum %v", r, got, time.Duration(math.MaxInt64))
+		low := time.Duration(float64(math.MaxInt64) * 0.9)
+		if got := uncapped.Delay(1<<20, constant(r)); got < low {
+			t.Errorf("uncapped Delay(1<<20, %v) = %v, want at least %v (the saturated maximum less 10%% jitter)", r, got, low)
 		}
 	}
 	zero := domain.RetryPolicy{InitialDelay: 0, MaxDelay: time.Minute, BackoffFactor: 10, Jitter: domain.NoJitter}
