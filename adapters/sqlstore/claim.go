@@ -1,0 +1,408 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
+)
+
+// candidate is a claimable row as the claim loop sees it.
+type candidate struct {
+	id, executionID, parentID string
+	kind                      domain.TaskKind
+	stepName                  string
+	maxConcurrent             int
+	priority                  int
+	createdAt                 time.Time
+	leaseExpiresAt            *time.Time
+	reclaim                   bool
+}
+
+// before reports whether c comes before o in claim order (priority desc,
+// created_at, id).
+func (c *candidate) before(o *candidate) bool {
+	if c.priority != o.priority {
+		return c.priority > o.priority
+	}
+	if !c.createdAt.Equal(o.createdAt) {
+		return c.createdAt.Before(o.createdAt)
+	}
+	return c.id < o.id
+}
+
+const candidateColumns = `id, execution_id, parent_task_id, kind, step_name, max_concurrent, priority, created_at, lease_expires_at`
+
+func scanCandidates(rows *sql.Rows, reclaim bool) ([]candidate, error) {
+	defer rows.Close()
+	var out []candidate
+	for rows.Next() {
+		var (
+			c              candidate
+			parent         sql.NullString
+			kind           string
+			maxC, pri      int64
+			created, lease nullTime
+		)
+		if err := rows.Scan(&c.id, &c.executionID, &parent, &kind, &c.stepName, &maxC, &pri, &created, &lease); err != nil {
+			return nil, err
+		}
+		c.parentID, c.kind, c.maxConcurrent, c.priority = parent.String, domain.TaskKind(kind), int(maxC), int(pri)
+		c.createdAt, c.leaseExpiresAt, c.reclaim = created.val(), lease.ptr(), reclaim
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// ClaimTasks claims up to p.Limit eligible tasks in one transaction (see
+// ports.ClaimStore and store-semantics §5, §6). Every filter runs in SQL:
+// expired leases come from the lease index, pending tasks from the claim
+// index in claim order, in pages of the free slots, with functions that
+// reached their limit excluded in the query; the two streams are merged in
+// claim order. PostgreSQL takes the advisory lock of every limited function
+// the worker serves before counting its running tasks.
+func (s *Store) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]domain.Task, error) {
+	switch {
+	case p.WorkerID == "":
+		return nil, s.invalid("claim tasks: worker id is empty")
+	case p.Limit <= 0:
+		return nil, s.invalid("claim tasks: limit %d; it must be positive (the worker's free slots)", p.Limit)
+	case p.Lease <= 0:
+		return nil, s.invalid("claim tasks: lease %s; it must be positive", p.Lease)
+	}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if len(p.Functions) == 0 {
+		return nil, nil
+	}
+	var out []domain.Task
+	err := s.write(ctx, "claim tasks", func(t *txn) error {
+		var err error
+		out, err = s.claimTx(t, p)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// claimFilter is the WHERE fragment shared by both candidate queries.
+func (s *Store) claimFilter(p ports.ClaimParams) (string, []any) {
+	var b strings.Builder
+	args := []any{s.d.StringList(p.Functions)}
+	b.WriteString(" AND " + s.d.InList("step_name"))
+	if len(p.Queues) > 0 {
+		b.WriteString(" AND (queue = '' OR " + s.d.InList("queue") + ")")
+		args = append(args, s.d.StringList(p.Queues))
+	}
+	if len(p.Tags) > 0 {
+		b.WriteString(" AND (tags IS NULL OR " + s.d.TagsOverlap("tags") + ")")
+		args = append(args, s.d.StringList(p.Tags))
+	}
+	return b.String(), args
+}
+
+var limitCols = []Column{{"lim_name", ColText}, {"lim_used", ColInt}}
+
+func (s *Store) claimTx(t *txn, p ports.ClaimParams) ([]domain.Task, error) {
+	now := domain.NormalizeTime(p.Now)
+	until := domain.NormalizeTime(now.Add(p.Lease))
+	filter, filterArgs := s.claimFilter(p)
+
+	limited, running, err := s.lockLimited(t, p.Functions)
+	if err != nil {
+		return nil, err
+	}
+
+	// Expired leases: never more than Limit are needed.
+	rows, err := t.query(`SELECT `+candidateColumns+` FROM @tasks WHERE state = 'running'
+ AND kind IN ('orchestrator', 'activity') AND lease_expires_at <= ?`+filter+`
+ ORDER BY priority DESC, created_at, id LIMIT ?`+s.d.ForUpdateSkipLocked(),
+		append(append([]any{s.tm(now)}, filterArgs...), int64(p.Limit))...)
+	if err != nil {
+		return nil, err
+	}
+	reclaims, err := scanCandidates(rows, true)
+	if err != nil {
+		return nil, err
+	}
+
+	chosenPer := map[string]int{}
+	used := func(name string) int { return running[name] + chosenPer[name] }
+	var (
+		chosen    []candidate
+		page      []candidate
+		pi, ri    int
+		cursor    *candidate
+		exhausted bool
+	)
+	for len(chosen) < p.Limit {
+		if pi == len(page) && !exhausted {
+			page, err = s.pendingPage(t, p, now, filter, filterArgs, limited, used, cursor, p.Limit-len(chosen))
+			if err != nil {
+				return nil, err
+			}
+			pi = 0
+			exhausted = len(page) < p.Limit-len(chosen)
+			if len(page) > 0 {
+				cursor = &page[len(page)-1]
+			}
+		}
+		var c *candidate
+		switch {
+		case ri < len(reclaims) && (pi == len(page) || reclaims[ri].before(&page[pi])):
+			c = &reclaims[ri]
+			ri++
+			chosen = append(chosen, *c) // a reclaim replaces itself in the running count
+			continue
+		case pi < len(page):
+			c = &page[pi]
+			pi++
+		default:
+			return s.applyClaims(t, p, chosen, now, until)
+		}
+		if c.maxConcurrent > 0 {
+			if _, ok := limited[c.stepName]; !ok {
+				continue // limited since we took the locks: next claim
+			}
+			if used(c.stepName) >= c.maxConcurrent {
+				continue
+			}
+		}
+		if c.maxConcurrent > 0 {
+			chosenPer[c.stepName]++
+		}
+		chosen = append(chosen, *c)
+	}
+	return s.applyClaims(t, p, chosen, now, until)
+}
+
+// lockLimited finds which of fns have live limited tasks, takes their claim
+// locks (sorted) and then counts their running tasks.
+func (s *Store) lockLimited(t *txn, fns []string) (map[string]struct{}, map[string]int, error) {
+	cols := []Column{{"fn_name", ColText}}
+	rowsIn := make([][]any, len(fns))
+	for i, f := range fns {
+		rowsIn[i] = []any{f}
+	}
+	rows, err := t.query(`SELECT f.fn_name FROM `+s.d.RowSet("f", cols)+` WHERE EXISTS (SELECT 1 FROM @tasks x
+ WHERE x.step_name = f.fn_name AND x.max_concurrent > 0 AND x.state IN ('pending', 'running'))`,
+		s.d.RowSetArgs(cols, rowsIn)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	limited := map[string]struct{}{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		limited[n] = struct{}{}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	running := map[string]int{}
+	if len(limited) == 0 {
+		return limited, running, nil
+	}
+	names := make([]string, 0, len(limited))
+	for n := range limited {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if err := s.d.LockFunctions(t.ctx, t.tx, names); err != nil {
+		return nil, nil, err
+	}
+	rows, err = t.query(`SELECT step_name, COUNT(*) FROM @tasks WHERE `+s.d.InList("step_name")+`
+ AND state = 'running' AND kind IN ('orchestrator', 'activity') GROUP BY step_name`, s.d.StringList(names))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n string
+		var c int64
+		if err := rows.Scan(&n, &c); err != nil {
+			return nil, nil, err
+		}
+		running[n] = int(c)
+	}
+	return limited, running, rows.Err()
+}
+
+// pendingPage reads the next page of due pending candidates after cursor,
+// excluding limited tasks whose function has no slot left for them.
+func (s *Store) pendingPage(t *txn, p ports.ClaimParams, now time.Time, filter string, filterArgs []any,
+	limited map[string]struct{}, used func(string) int, cursor *candidate, n int) ([]candidate, error) {
+	var b strings.Builder
+	args := []any{s.tm(now)}
+	b.WriteString(`SELECT ` + candidateColumns + ` FROM @tasks WHERE state = 'pending'
+ AND kind IN ('orchestrator', 'activity') AND (scheduled_for IS NULL OR scheduled_for <= ?)`)
+	b.WriteString(filter)
+	args = append(args, filterArgs...)
+	if len(limited) > 0 {
+		rowsIn := make([][]any, 0, len(limited))
+		for name := range limited {
+			rowsIn = append(rowsIn, []any{name, int64(used(name))})
+		}
+		b.WriteString(` AND (max_concurrent = 0 OR NOT EXISTS (SELECT 1 FROM ` + s.d.RowSet("lim", limitCols) + `
+ WHERE lim.lim_name = step_name AND max_concurrent <= lim.lim_used))`)
+		args = append(args, s.d.RowSetArgs(limitCols, rowsIn)...)
+	}
+	if cursor != nil {
+		b.WriteString(` AND (priority < ? OR (priority = ? AND (created_at > ? OR (created_at = ? AND id > ?))))`)
+		ca := s.tm(cursor.createdAt)
+		args = append(args, int64(cursor.priority), int64(cursor.priority), ca, ca, cursor.id)
+	}
+	b.WriteString(` ORDER BY priority DESC, created_at, id LIMIT ?` + s.d.ForUpdateSkipLocked())
+	args = append(args, int64(n))
+	rows, err := t.query(b.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanCandidates(rows, false)
+}
+
+var claimCols = []Column{{"claim_id", ColText}, {"claim_token_new", ColText}, {"claim_lost", ColText}}
+
+// applyClaims moves the chosen candidates to running in one statement and
+// starts the executions of claimed roots.
+func (s *Store) applyClaims(t *txn, p ports.ClaimParams, chosen []candidate, now, until time.Time) ([]domain.Task, error) {
+	if len(chosen) == 0 {
+		return nil, nil
+	}
+	rowsIn := make([][]any, len(chosen))
+	var roots []string
+	for i, c := range chosen {
+		var lost any
+		if c.reclaim {
+			at := "unknown time"
+			if c.leaseExpiresAt != nil {
+				at = c.leaseExpiresAt.Format(time.RFC3339Nano)
+			}
+			lost = mustJSONText(domain.SentinelError(domain.ErrLeaseLost, "lease expired at "+at+"; reclaimed"))
+		}
+		rowsIn[i] = []any{c.id, domain.NewID(), lost}
+		if c.kind == domain.KindOrchestrator && c.parentID == "" {
+			roots = append(roots, c.executionID)
+		}
+	}
+	args := []any{p.WorkerID, s.tm(until), s.tm(now), s.tm(now)}
+	args = append(args, s.d.RowSetArgs(claimCols, rowsIn)...)
+	rows, err := t.query(`UPDATE @tasks SET state = 'running', attempt = attempt + 1, worker_id = ?,
+ claim_token = f.claim_token_new, lease_expires_at = ?, started_at = COALESCE(started_at, ?), updated_at = ?,
+ last_error = COALESCE(f.claim_lost, last_error)
+ FROM `+s.d.RowSet("f", claimCols)+` WHERE id = f.claim_id RETURNING `+taskColumns, args...)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]domain.Task, len(chosen))
+	for rows.Next() {
+		task, err := scanTask(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		byID[task.ID] = task
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]domain.Task, 0, len(chosen))
+	for _, c := range chosen {
+		if task, ok := byID[c.id]; ok {
+			out = append(out, task)
+		}
+	}
+	if len(roots) > 0 {
+		if _, err := t.exec(`UPDATE @executions SET state = 'running', started_at = ?, updated_at = ?
+ WHERE `+s.d.InList("id")+` AND state = 'pending'`, s.tm(now), s.tm(now), s.d.StringList(roots)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+var renewCols = []Column{{"renew_id", ColText}, {"renew_worker", ColText}, {"renew_token", ColText}}
+
+// RenewLeases extends every held lease to now+lease and reports each
+// fence's task and execution states.
+func (s *Store) RenewLeases(ctx context.Context, fences []domain.Fence, now time.Time, lease time.Duration) ([]ports.LeaseStatus, error) {
+	if lease <= 0 {
+		return nil, s.invalid("renew leases: lease %s; it must be positive", lease)
+	}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if len(fences) == 0 {
+		return []ports.LeaseStatus{}, nil
+	}
+	until := domain.NormalizeTime(now.Add(lease))
+	var out []ports.LeaseStatus
+	err := s.write(ctx, "renew leases", func(t *txn) error {
+		rowsIn := make([][]any, len(fences))
+		ids := make([]string, len(fences))
+		for i, f := range fences {
+			rowsIn[i] = []any{f.TaskID, f.WorkerID, f.Token}
+			ids[i] = f.TaskID
+		}
+		args := append([]any{s.tm(until), s.tm(now)}, s.d.RowSetArgs(renewCols, rowsIn)...)
+		if _, err := t.exec(`UPDATE @tasks SET lease_expires_at = ?, updated_at = ? FROM `+s.d.RowSet("f", renewCols)+`
+ WHERE id = f.renew_id AND state = 'running' AND worker_id = f.renew_worker AND claim_token = f.renew_token`, args...); err != nil {
+			return err
+		}
+		rows, err := t.query(`SELECT t.id, t.state, t.worker_id, t.claim_token, t.lease_expires_at, e.state
+ FROM @tasks t LEFT JOIN @executions e ON e.id = t.execution_id WHERE `+s.d.InList("t.id"), s.d.StringList(ids))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		type cur struct {
+			state, exec, worker, token string
+			lease                      nullTime
+		}
+		byID := map[string]cur{}
+		for rows.Next() {
+			var (
+				id, state             string
+				worker, token, estate sql.NullString
+				c                     cur
+			)
+			if err := rows.Scan(&id, &state, &worker, &token, &c.lease, &estate); err != nil {
+				return err
+			}
+			c.state, c.exec, c.worker, c.token = state, estate.String, worker.String, token.String
+			byID[id] = c
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		out = make([]ports.LeaseStatus, len(fences))
+		for i, f := range fences {
+			c, ok := byID[f.TaskID]
+			if !ok {
+				continue
+			}
+			st := ports.LeaseStatus{TaskState: domain.TaskState(c.state), ExecState: domain.ExecutionState(c.exec)}
+			if c.state == string(domain.TaskRunning) && c.worker == f.WorkerID && c.token == f.Token {
+				st.Held, st.LeaseExpiresAt = true, c.lease.val()
+			}
+			out[i] = st
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,117 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ColType is the type of one column of a RowSet.
+type ColType int
+
+// RowSet column types.
+const (
+	// ColText is a string; a nil value is NULL.
+	ColText ColType = iota
+	// ColBytes is a []byte; a nil slice is NULL.
+	ColBytes
+	// ColTime is a time.Time (already normalised); nil is NULL.
+	ColTime
+	// ColInt is an int64.
+	ColInt
+)
+
+// Column names and types one column of a RowSet.
+type Column struct {
+	Name string
+	Type ColType
+}
+
+// Dialect is the seam between the shared SQL core and one database. The
+// core writes every statement with `?` placeholders and `@table` names; the
+// dialect supplies the fragments whose SQL must differ, the argument
+// encodings that go with them, locking, and the error mapping of its driver.
+type Dialect interface {
+	// Name selects migration variants: "sqlite" or "postgres".
+	Name() string
+	// Rebind turns `?` placeholders into the driver's form.
+	Rebind(query string) string
+	// TablePrefix is prepended to every table name (e.g. `"stent".`).
+	TablePrefix() string
+	// SchemaTypes maps the type markers of the migration files
+	// ({{time}}, {{bytes}}, {{float}}) to column types.
+	SchemaTypes() map[string]string
+
+	// EncodeTime encodes a normalised UTC time as a query argument.
+	EncodeTime(t time.Time) any
+	// StringList encodes a list of strings as one query argument for
+	// InList and TagsOverlap.
+	StringList(v []string) any
+	// InList returns a condition true when expr equals one of the strings
+	// of the StringList argument at its single `?`.
+	InList(expr string) string
+	// TagsOverlap returns a condition true when the JSON array text in col
+	// shares an element with the StringList argument at its single `?`.
+	TagsOverlap(col string) string
+	// RowSet returns a FROM item `(...) AS alias` with the named columns,
+	// whose rows are passed as the arguments RowSetArgs returns.
+	RowSet(alias string, cols []Column) string
+	// RowSetArgs encodes rows (one value per column, nil for NULL) for
+	// the `?` placeholders of RowSet.
+	RowSetArgs(cols []Column, rows [][]any) []any
+
+	// ForUpdate is appended to a SELECT that locks the rows it reads
+	// (empty where one writer serialises all writes).
+	ForUpdate() string
+	// ForUpdateSkipLocked is ForUpdate for claim candidates.
+	ForUpdateSkipLocked() string
+	// ForShare locks read rows against concurrent change.
+	ForShare() string
+	// LockFunctions takes the per-function claim locks of names (sorted,
+	// distinct) inside tx, so concurrent claimers never exceed a limit.
+	LockFunctions(ctx context.Context, tx *sql.Tx, names []string) error
+
+	// LockMigrations serialises migrators on conn; unlock releases it.
+	LockMigrations(ctx context.Context, conn *sql.Conn) (unlock func(), err error)
+	// PrepareSchema runs before the migrations, under the migration lock
+	// (PostgreSQL creates the schema).
+	PrepareSchema(ctx context.Context, conn *sql.Conn) error
+
+	// MapError maps a driver error to the port sentinels (ErrUnavailable,
+	// ErrClosed, ErrConflict for uniqueness) by wrapping it; other errors
+	// come back unchanged. It never maps "no rows": callers name the id.
+	MapError(err error) error
+	// Retryable reports a transient conflict (deadlock, serialisation
+	// failure, busy) after which the whole transaction may be retried.
+	Retryable(err error) bool
+	// UniqueViolation reports a unique-constraint violation.
+	UniqueViolation(err error) bool
+	// UndefinedTable reports that a table does not exist.
+	UndefinedTable(err error) bool
+}
+
+// rebindDollar rewrites `?` placeholders as $1, $2, ... (PostgreSQL).
+// Statements never contain `?` inside literals.
+func rebindDollar(q string) string {
+	if !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// RebindDollar is the PostgreSQL placeholder rewrite, for dialects.
+func RebindDollar(q string) string { return rebindDollar(q) }

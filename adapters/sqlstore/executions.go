@@ -1,0 +1,426 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
+)
+
+// CreateExecution inserts exec and its root task in one transaction (see
+// ports.ExecutionStore).
+func (s *Store) CreateExecution(ctx context.Context, exec domain.Execution, root domain.Task) (string, bool, error) {
+	if err := s.validateCreate(&exec, &root); err != nil {
+		return "", false, err
+	}
+	var (
+		id      string
+		created bool
+	)
+	err := s.write(ctx, "create execution", func(t *txn) error {
+		id, created = "", false
+		existing, found, err := s.existingExecution(t, exec)
+		if err != nil || found {
+			id = existing
+			return err
+		}
+		n, err := t.execN(`INSERT INTO @executions (`+executionInsertColumns+`) VALUES (`+executionInsertPlaceholders+`)
+ ON CONFLICT DO NOTHING`, s.executionArgs(&exec)...)
+		if err != nil {
+			return err
+		}
+		if n == 0 { // a concurrent create won the id or the key
+			existing, found, err := s.existingExecution(t, exec)
+			if err != nil {
+				return err
+			}
+			if !found {
+				return s.errorf("create execution %q: %w", exec.ID, domain.ErrConflict)
+			}
+			id = existing
+			return nil
+		}
+		args, err := s.taskArgs(&root)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec(`INSERT INTO @tasks (`+taskInsertColumns+`) VALUES (`+taskInsertPlaceholders+`)`, args...); err != nil {
+			if s.d.UniqueViolation(err) {
+				return s.errorf("create execution %q: root task id %q is already used: %w", exec.ID, root.ID, domain.ErrConflict)
+			}
+			return err
+		}
+		id, created = exec.ID, true
+		return nil
+	})
+	if err != nil {
+		return "", false, err
+	}
+	return id, created, nil
+}
+
+// existingExecution finds the execution that makes a create a no-op: the
+// holder of exec's idempotency key, or exec.ID itself (ErrConflict when it
+// runs another function).
+func (s *Store) existingExecution(t *txn, exec domain.Execution) (string, bool, error) {
+	if exec.IdempotencyKey != "" {
+		var id string
+		err := t.queryRow(`SELECT id FROM @executions WHERE idempotency_key = ?`, exec.IdempotencyKey).Scan(&id)
+		if err == nil {
+			return id, true, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return "", false, err
+		}
+	}
+	var fn string
+	err := t.queryRow(`SELECT root_function FROM @executions WHERE id = ?`, exec.ID).Scan(&fn)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", false, nil
+	case err != nil:
+		return "", false, err
+	case fn != exec.RootFunction:
+		return "", false, s.errorf("create execution %q: the id is used by an execution of %q, not %q: %w",
+			exec.ID, fn, exec.RootFunction, domain.ErrConflict)
+	}
+	return exec.ID, true, nil
+}
+
+func (s *Store) validateCreate(exec *domain.Execution, root *domain.Task) error {
+	switch {
+	case exec.ID == "":
+		return s.invalid("execution id is empty")
+	case exec.RootFunction == "":
+		return s.invalid("execution %q: root function is empty", exec.ID)
+	case root.ID == "":
+		return s.invalid("execution %q: root task id is empty", exec.ID)
+	case exec.RootTaskID != root.ID:
+		return s.invalid("execution %q: root task id %q does not match exec.RootTaskID %q", exec.ID, root.ID, exec.RootTaskID)
+	case root.ExecutionID != exec.ID:
+		return s.invalid("root task %q: execution id %q does not match execution %q", root.ID, root.ExecutionID, exec.ID)
+	case root.StepName != exec.RootFunction:
+		return s.invalid("root task %q: step name %q does not match the root function %q", root.ID, root.StepName, exec.RootFunction)
+	case root.Kind != domain.KindOrchestrator:
+		return s.invalid("root task %q: kind %q; a root task is %q", root.ID, root.Kind, domain.KindOrchestrator)
+	case root.Position != 0:
+		return s.invalid("root task %q: position %d; a root task is at position 0", root.ID, root.Position)
+	case root.ParentTaskID != "":
+		return s.invalid("root task %q: has parent %q; a root task has none", root.ID, root.ParentTaskID)
+	}
+	exec.State = domain.ExecutionPending
+	exec.CreatedAt = domain.NormalizeTime(exec.CreatedAt)
+	exec.UpdatedAt = exec.CreatedAt
+	exec.ScheduledFor = normPtr(exec.ScheduledFor)
+	exec.Deadline = normPtr(exec.Deadline)
+	exec.StartedAt, exec.FinishedAt, exec.Result, exec.Error = nil, nil, nil, nil
+
+	root.ExecutionID = exec.ID
+	root.StepName = exec.RootFunction
+	root.Kind = domain.KindOrchestrator
+	root.State = domain.TaskPending
+	root.Attempt, root.Generation, root.ParentGeneration = 0, 0, 0
+	root.IdempotencyKey = ""
+	root.Deadline = exec.Deadline
+	root.ScheduledFor = exec.ScheduledFor
+	root.CreatedAt, root.UpdatedAt = exec.CreatedAt, exec.CreatedAt
+	root.Result, root.Error, root.LastError = nil, nil, nil
+	root.WorkerID, root.ClaimToken, root.LeaseExpiresAt = "", "", nil
+	root.StartedAt, root.FinishedAt, root.LinkOwnerID = nil, nil, ""
+	normalizeTask(root)
+	return nil
+}
+
+const executionInsertColumns = `id, root_function, root_task_id, state, input, result, error, idempotency_key,
+ tags, priority, queue, scheduled_for, deadline, created_at, updated_at, started_at, finished_at`
+
+const executionInsertPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+
+func (s *Store) executionArgs(e *domain.Execution) []any {
+	return []any{
+		e.ID, e.RootFunction, e.RootTaskID, string(e.State), payload(e.Input), payload(e.Result),
+		mustJSONText(e.Error), stringOrNil(e.IdempotencyKey), mustJSONText(e.Tags), int64(e.Priority), e.Queue,
+		s.tmp(e.ScheduledFor), s.tmp(e.Deadline), s.tm(e.CreatedAt), s.tm(e.UpdatedAt),
+		s.tmp(e.StartedAt), s.tmp(e.FinishedAt),
+	}
+}
+
+// GetExecution returns one execution, or ErrNotFound.
+func (s *Store) GetExecution(ctx context.Context, id string) (domain.Execution, error) {
+	if err := s.requireID("execution id", id); err != nil {
+		return domain.Execution{}, err
+	}
+	if err := s.check(); err != nil {
+		return domain.Execution{}, err
+	}
+	e, err := scanExecution(s.queryRow(ctx, `SELECT `+executionColumns+` FROM @executions WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Execution{}, s.notFound("execution", id)
+	}
+	if err != nil {
+		return domain.Execution{}, s.wrap(err, "get execution")
+	}
+	return e, nil
+}
+
+// ListExecutions returns executions matching f, newest first.
+func (s *Store) ListExecutions(ctx context.Context, f ports.ExecutionFilter) ([]domain.Execution, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	limit, err := s.checkPage(f.Limit, f.Offset)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		where []string
+		args  []any
+	)
+	if len(f.States) > 0 {
+		states := make([]string, len(f.States))
+		for i, st := range f.States {
+			if !st.Valid() {
+				_, err := domain.ParseExecutionState(string(st))
+				return nil, s.wrap(err, "list executions")
+			}
+			states[i] = string(st)
+		}
+		where = append(where, s.d.InList("state"))
+		args = append(args, s.d.StringList(states))
+	}
+	if f.Function != "" {
+		where = append(where, "root_function = ?")
+		args = append(args, f.Function)
+	}
+	if f.Queue != "" {
+		where = append(where, "queue = ?")
+		args = append(args, f.Queue)
+	}
+	query := `SELECT ` + executionColumns + ` FROM @executions` + whereClause(where) +
+		` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`
+	args = append(args, int64(limit), int64(f.Offset))
+	rows, err := s.queryRows(ctx, query, args...)
+	if err != nil {
+		return nil, s.wrap(err, "list executions")
+	}
+	defer rows.Close()
+	var out []domain.Execution
+	for rows.Next() {
+		e, err := scanExecution(rows)
+		if err != nil {
+			return nil, s.wrap(err, "list executions")
+		}
+		out = append(out, e)
+	}
+	return out, s.wrap(rows.Err(), "list executions")
+}
+
+func whereClause(conds []string) string {
+	if len(conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(conds, " AND ")
+}
+
+// ListProgress returns the execution's step timeline derived from its tasks.
+func (s *Store) ListProgress(ctx context.Context, executionID string) ([]domain.ProgressEntry, error) {
+	if err := s.requireID("execution id", executionID); err != nil {
+		return nil, err
+	}
+	var out []domain.ProgressEntry
+	err := s.read(ctx, "list progress", func(t *txn) error {
+		if err := s.mustExist(t, executionID); err != nil {
+			return err
+		}
+		rows, err := t.query(`SELECT id, parent_task_id, position, kind, step_name, state, attempt, created_at,
+ started_at, finished_at, error FROM @tasks WHERE execution_id = ? ORDER BY created_at, position, id`, executionID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				p                          domain.ProgressEntry
+				parent                     sql.NullString
+				kind, state                string
+				pos, attempt               int64
+				created, started, finished nullTime
+				errb                       []byte
+			)
+			if err := rows.Scan(&p.TaskID, &parent, &pos, &kind, &p.Step, &state, &attempt, &created,
+				&started, &finished, &errb); err != nil {
+				return err
+			}
+			p.ParentID, p.Position, p.Kind, p.State, p.Attempt = parent.String, int(pos), domain.TaskKind(kind), domain.TaskState(state), int(attempt)
+			p.CreatedAt, p.StartedAt, p.FinishedAt = created.val(), started.ptr(), finished.ptr()
+			if p.Error, err = decodeTaskError(errb); err != nil {
+				return err
+			}
+			out = append(out, p)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// mustExist returns ErrNotFound unless the execution exists.
+func (s *Store) mustExist(t *txn, executionID string) error {
+	var one int
+	err := t.queryRow(`SELECT 1 FROM @executions WHERE id = ?`, executionID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s.notFound("execution", executionID)
+	}
+	return err
+}
+
+// GetExecutionData returns the execution's counters and custom state.
+func (s *Store) GetExecutionData(ctx context.Context, executionID string) (domain.ExecutionData, error) {
+	if err := s.requireID("execution id", executionID); err != nil {
+		return domain.ExecutionData{}, err
+	}
+	data := domain.ExecutionData{Counters: map[string]float64{}, State: map[string]json.RawMessage{}}
+	err := s.read(ctx, "get execution data", func(t *txn) error {
+		if err := s.mustExist(t, executionID); err != nil {
+			return err
+		}
+		rows, err := t.query(`SELECT key, value FROM @execution_counters WHERE execution_id = ?`, executionID)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var k string
+			var v float64
+			if err := rows.Scan(&k, &v); err != nil {
+				rows.Close()
+				return err
+			}
+			data.Counters[k] = v
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = t.query(`SELECT key, value FROM @execution_state WHERE execution_id = ?`, executionID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k string
+			var v []byte
+			if err := rows.Scan(&k, &v); err != nil {
+				return err
+			}
+			data.State[k] = rawOrNil(v)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return domain.ExecutionData{}, err
+	}
+	return data, nil
+}
+
+// CancelExecution cancels a live execution and its live tasks.
+func (s *Store) CancelExecution(ctx context.Context, id string, now time.Time) (domain.Execution, bool, error) {
+	return s.endExecution(ctx, "cancel execution", id, now, domain.ExecutionCancelled,
+		domain.SentinelError(domain.ErrCancelled, "execution cancelled"), false)
+}
+
+// TimeoutExecution times out a live execution whose deadline is <= now.
+func (s *Store) TimeoutExecution(ctx context.Context, id string, now time.Time) (domain.Execution, bool, error) {
+	return s.endExecution(ctx, "timeout execution", id, now, domain.ExecutionTimedOut,
+		domain.SentinelError(domain.ErrTimedOut, "execution timed out"), true)
+}
+
+func (s *Store) endExecution(ctx context.Context, op, id string, now time.Time, to domain.ExecutionState,
+	cause *domain.TaskError, dueOnly bool) (domain.Execution, bool, error) {
+	if id == "" {
+		return domain.Execution{}, false, s.invalid("%s: execution id is empty", op)
+	}
+	var (
+		exec    domain.Execution
+		changed bool
+	)
+	err := s.write(ctx, op, func(t *txn) error {
+		var err error
+		exec, changed, err = s.endExecutionTx(t, id, now, to, cause, dueOnly)
+		return err
+	})
+	return exec, changed, err
+}
+
+// endExecutionTx moves a live execution to a terminal state (timeouts only
+// when due) and cancels its live tasks.
+func (s *Store) endExecutionTx(t *txn, id string, now time.Time, to domain.ExecutionState,
+	cause *domain.TaskError, dueOnly bool) (domain.Execution, bool, error) {
+	now = domain.NormalizeTime(now)
+	cond := ""
+	args := []any{string(to), mustJSONText(cause), s.tm(now), s.tm(now), id}
+	if dueOnly {
+		cond = " AND deadline IS NOT NULL AND deadline <= ?"
+		args = append(args, s.tm(now))
+	}
+	exec, err := scanExecution(t.queryRow(`UPDATE @executions SET state = ?, error = ?, finished_at = ?, updated_at = ?
+ WHERE id = ? AND state IN ('pending', 'running')`+cond+` RETURNING `+executionColumns, args...))
+	if err == nil {
+		if err := s.cancelLiveTasks(t, []string{id}, now); err != nil {
+			return exec, false, err
+		}
+		return exec, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return exec, false, err
+	}
+	exec, err = scanExecution(t.queryRow(`SELECT `+executionColumns+` FROM @executions WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return exec, false, s.notFound("execution", id)
+	}
+	return exec, false, err
+}
+
+// ExpireOverdue times out up to limit live executions past their deadline.
+func (s *Store) ExpireOverdue(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, s.invalid("expire overdue: limit %d; it must be positive", limit)
+	}
+	var ids []string
+	err := s.write(ctx, "expire overdue", func(t *txn) error {
+		ids = nil
+		rows, err := t.query(`SELECT id FROM @executions WHERE state IN ('pending', 'running') AND deadline IS NOT NULL
+ AND deadline <= ? ORDER BY deadline, id LIMIT ?`+s.d.ForUpdateSkipLocked(), s.tm(now), int64(limit))
+		if err != nil {
+			return err
+		}
+		var cands []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			cands = append(cands, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range cands {
+			_, changed, err := s.endExecutionTx(t, id, now, domain.ExecutionTimedOut,
+				domain.SentinelError(domain.ErrTimedOut, "execution timed out"), true)
+			if err != nil {
+				return err
+			}
+			if changed {
+				ids = append(ids, id)
+			}
+		}
+		return nil
+	})
+	return ids, err
+}

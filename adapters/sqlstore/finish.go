@@ -1,0 +1,374 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
+)
+
+// fencedCond is the WHERE fragment of every finishing write.
+const fencedCond = `id = ? AND state = 'running' AND worker_id = ? AND claim_token = ?`
+
+func fenceArgs(f domain.Fence) []any { return []any{f.TaskID, f.WorkerID, f.Token} }
+
+// CompleteTask stores a successful result (see ports.CompleteParams).
+func (s *Store) CompleteTask(ctx context.Context, p ports.CompleteParams) error {
+	errs, err := s.CompleteTasks(ctx, []ports.CompleteParams{p})
+	if err != nil {
+		return err
+	}
+	return errs[0]
+}
+
+var completeCols = []Column{
+	{"c_id", ColText}, {"c_worker", ColText}, {"c_token", ColText}, {"c_result", ColBytes}, {"c_now", ColTime},
+}
+
+// completed is a task the batch completed, with what its side effects need.
+type completed struct {
+	item                      int
+	id, executionID, parentID string
+	kind                      domain.TaskKind
+	cacheKey, idemKey         string
+}
+
+// CompleteTasks applies a batch of completions in one transaction: one
+// fenced UPDATE for the whole batch, then set-based statements for the
+// cache entries, idempotency records, link completions, root executions and
+// the cancellation of their other live tasks; data ops per item.
+func (s *Store) CompleteTasks(ctx context.Context, ps []ports.CompleteParams) ([]error, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	for i := range ps {
+		if err := s.checkFence("complete task", ps[i].Fence); err != nil {
+			return nil, err
+		}
+		if err := s.checkOps("complete task", ps[i].Ops); err != nil {
+			return nil, err
+		}
+	}
+	if len(ps) == 0 {
+		return []error{}, nil
+	}
+	var errs []error
+	err := s.write(ctx, "complete tasks", func(t *txn) error {
+		var err error
+		errs, err = s.completeTx(t, ps)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+func (s *Store) completeTx(t *txn, ps []ports.CompleteParams) ([]error, error) {
+	errs := make([]error, len(ps))
+	rowsIn := make([][]any, 0, len(ps))
+	first := make(map[string]int, len(ps)) // task id -> item; later duplicates lose
+	for i, p := range ps {
+		if _, dup := first[p.Fence.TaskID]; dup {
+			errs[i] = s.errLeaseLost(p.Fence)
+			continue
+		}
+		first[p.Fence.TaskID] = i
+		rowsIn = append(rowsIn, []any{p.Fence.TaskID, p.Fence.WorkerID, p.Fence.Token,
+			payloadBytes(p.Result), domain.NormalizeTime(p.Now)})
+	}
+	rows, err := t.query(`UPDATE @tasks SET state = 'completed', result = f.c_result, finished_at = f.c_now,
+ updated_at = f.c_now, `+leaseClear+` FROM `+s.d.RowSet("f", completeCols)+`
+ WHERE id = f.c_id AND state = 'running' AND worker_id = f.c_worker AND claim_token = f.c_token
+ RETURNING id, execution_id, parent_task_id, kind, cache_key, idempotency_key`, s.d.RowSetArgs(completeCols, rowsIn)...)
+	if err != nil {
+		return nil, err
+	}
+	var done []completed
+	for rows.Next() {
+		var (
+			c                         completed
+			parent, cacheKey, idemKey sql.NullString
+			kind                      string
+		)
+		if err := rows.Scan(&c.id, &c.executionID, &parent, &kind, &cacheKey, &idemKey); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		c.parentID, c.kind, c.cacheKey, c.idemKey = parent.String, domain.TaskKind(kind), cacheKey.String, idemKey.String
+		c.item = first[c.id]
+		done = append(done, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	ok := make(map[int]bool, len(done))
+	for _, c := range done {
+		ok[c.item] = true
+	}
+	for i, p := range ps {
+		if errs[i] == nil && !ok[i] {
+			errs[i] = s.errLeaseLost(p.Fence)
+		}
+	}
+	if len(done) == 0 {
+		return errs, nil
+	}
+	sort.Slice(done, func(i, j int) bool { return done[i].item < done[j].item })
+	for _, c := range done {
+		if ops := ps[c.item].Ops; len(ops) > 0 {
+			if err := s.applyOps(t, c.executionID, ops); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := s.completeEffects(t, ps, done); err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+var (
+	cacheCols = []Column{{"k_key", ColText}, {"k_value", ColBytes}, {"k_expires", ColTime}, {"k_now", ColTime}}
+	idemCols  = []Column{{"k_key", ColText}, {"k_value", ColBytes}, {"k_now", ColTime}}
+	ownerCols = []Column{{"o_id", ColText}, {"o_result", ColBytes}, {"o_now", ColTime}}
+)
+
+// completeEffects writes what the completed tasks cause: cache entries,
+// idempotency records and link completions, and for roots the execution's
+// completion and the cancellation of its other live tasks.
+func (s *Store) completeEffects(t *txn, ps []ports.CompleteParams, done []completed) error {
+	var cacheRows, idemRows, ownerRows, rootRows [][]any
+	cacheSeen, idemSeen := map[string]int{}, map[string]int{}
+	for _, c := range done {
+		p := ps[c.item]
+		res, now := payloadBytes(p.Result), domain.NormalizeTime(p.Now)
+		if c.cacheKey != "" {
+			var exp any
+			if p.CacheExpiresAt != nil {
+				exp = domain.NormalizeTime(*p.CacheExpiresAt)
+			}
+			row := []any{c.cacheKey, res, exp, now}
+			if j, seen := cacheSeen[c.cacheKey]; seen {
+				cacheRows[j] = row // one upsert per key and statement
+			} else {
+				cacheSeen[c.cacheKey] = len(cacheRows)
+				cacheRows = append(cacheRows, row)
+			}
+		}
+		if c.idemKey != "" && c.kind != domain.KindLink {
+			row := []any{c.idemKey, res, now}
+			if j, seen := idemSeen[c.idemKey]; seen {
+				idemRows[j] = row
+			} else {
+				idemSeen[c.idemKey] = len(idemRows)
+				idemRows = append(idemRows, row)
+			}
+			ownerRows = append(ownerRows, []any{c.id, res, now})
+		}
+		if c.kind == domain.KindOrchestrator && c.parentID == "" {
+			rootRows = append(rootRows, []any{c.executionID, res, now})
+		}
+	}
+	if len(cacheRows) > 0 {
+		if _, err := t.exec(`INSERT INTO @cache (key, value, expires_at, created_at)
+ SELECT f.k_key, f.k_value, f.k_expires, f.k_now FROM `+s.d.RowSet("f", cacheCols)+` WHERE true
+ ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, created_at = excluded.created_at`,
+			s.d.RowSetArgs(cacheCols, cacheRows)...); err != nil {
+			return err
+		}
+	}
+	if len(idemRows) > 0 {
+		if _, err := t.exec(`INSERT INTO @idempotency (key, value, created_at)
+ SELECT f.k_key, f.k_value, f.k_now FROM `+s.d.RowSet("f", idemCols)+` WHERE true
+ ON CONFLICT (key) DO UPDATE SET value = excluded.value, created_at = excluded.created_at`,
+			s.d.RowSetArgs(idemCols, idemRows)...); err != nil {
+			return err
+		}
+	}
+	if len(ownerRows) > 0 {
+		if _, err := t.exec(`UPDATE @tasks SET state = 'completed', result = f.o_result, finished_at = f.o_now, updated_at = f.o_now
+ FROM `+s.d.RowSet("f", ownerCols)+` WHERE link_owner_id = f.o_id AND state = 'pending'`,
+			s.d.RowSetArgs(ownerCols, ownerRows)...); err != nil {
+			return err
+		}
+	}
+	if len(rootRows) == 0 {
+		return nil
+	}
+	rows, err := t.query(`UPDATE @executions SET state = 'completed', result = f.o_result, finished_at = f.o_now,
+ updated_at = f.o_now FROM `+s.d.RowSet("f", ownerCols)+` WHERE id = f.o_id AND state IN ('pending', 'running')
+ RETURNING id, finished_at`, s.d.RowSetArgs(ownerCols, rootRows)...)
+	if err != nil {
+		return err
+	}
+	byNow := map[time.Time][]string{}
+	for rows.Next() {
+		var id string
+		var at nullTime
+		if err := rows.Scan(&id, &at); err != nil {
+			rows.Close()
+			return err
+		}
+		byNow[at.val()] = append(byNow[at.val()], id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for now, ids := range byNow {
+		if err := s.cancelLiveTasks(t, ids, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FailTask fails a claimed task terminally (see ports.FailParams).
+func (s *Store) FailTask(ctx context.Context, p ports.FailParams) error {
+	if err := s.checkFence("fail task", p.Fence); err != nil {
+		return err
+	}
+	now := domain.NormalizeTime(p.Now)
+	return s.write(ctx, "fail task", func(t *txn) error {
+		errText := mustJSONText(p.Error)
+		task, err := scanTask(t.queryRow(`UPDATE @tasks SET state = 'failed', error = ?, finished_at = ?, updated_at = ?,
+ idempotency_key = NULL, `+leaseClear+` WHERE `+fencedCond+` RETURNING `+taskColumns,
+			append([]any{errText, s.tm(now), s.tm(now)}, fenceArgs(p.Fence)...)...))
+		if errors.Is(err, sql.ErrNoRows) {
+			return s.errLeaseLost(p.Fence)
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.putDeadLetter(t, task, p.Reason, p.Error, now); err != nil {
+			return err
+		}
+		if task.Kind != domain.KindLink {
+			if _, err := t.exec(`UPDATE @tasks SET state = 'failed', error = ?, finished_at = ?, updated_at = ?
+ WHERE link_owner_id = ? AND state = 'pending'`, errText, s.tm(now), s.tm(now), task.ID); err != nil {
+				return err
+			}
+		}
+		if !task.IsRoot() {
+			return nil
+		}
+		n, err := t.execN(`UPDATE @executions SET state = 'failed', error = ?, finished_at = ?, updated_at = ?
+ WHERE id = ? AND state IN ('pending', 'running')`, errText, s.tm(now), s.tm(now), task.ExecutionID)
+		if err != nil || n == 0 {
+			return err
+		}
+		return s.cancelLiveTasks(t, []string{task.ExecutionID}, now)
+	})
+}
+
+// snapshotJSON stores a task snapshot with its payloads as strings, so they
+// come back byte for byte (json.Marshal would compact a RawMessage).
+type snapshotJSON struct {
+	domain.Task
+	Input  *string `json:"input,omitempty"`
+	Result *string `json:"result,omitempty"`
+}
+
+func encodeSnapshot(t domain.Task) (string, error) {
+	snap := snapshotJSON{Task: t}
+	if len(t.Input) > 0 {
+		in := string(t.Input)
+		snap.Input = &in
+	}
+	if len(t.Result) > 0 {
+		r := string(t.Result)
+		snap.Result = &r
+	}
+	b, err := json.Marshal(snap)
+	if err != nil {
+		return "", fmt.Errorf("encode dead-letter snapshot of %q: %w", t.ID, err)
+	}
+	return string(b), nil
+}
+
+func decodeSnapshot(b []byte) (domain.Task, error) {
+	var snap snapshotJSON
+	if err := json.Unmarshal(b, &snap); err != nil {
+		return domain.Task{}, fmt.Errorf("decode dead-letter snapshot: %w", err)
+	}
+	t := snap.Task
+	t.Input, t.Result = nil, nil
+	if snap.Input != nil {
+		t.Input = json.RawMessage(*snap.Input)
+	}
+	if snap.Result != nil {
+		t.Result = json.RawMessage(*snap.Result)
+	}
+	normalizeTask(&t)
+	return t, nil
+}
+
+// putDeadLetter writes (or replaces) the dead letter of a failed task.
+func (s *Store) putDeadLetter(t *txn, task domain.Task, reason string, cause *domain.TaskError, now time.Time) error {
+	snap, err := encodeSnapshot(task)
+	if err != nil {
+		return err
+	}
+	code := ""
+	if cause != nil {
+		code = cause.Code
+	}
+	_, err = t.exec(`INSERT INTO @dead_tasks (task_id, execution_id, step_name, kind, queue, reason, code, error, snapshot, moved_at)
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ ON CONFLICT (task_id) DO UPDATE SET execution_id = excluded.execution_id, step_name = excluded.step_name,
+ kind = excluded.kind, queue = excluded.queue, reason = excluded.reason, code = excluded.code, error = excluded.error,
+ snapshot = excluded.snapshot, moved_at = excluded.moved_at`,
+		task.ID, task.ExecutionID, task.StepName, string(task.Kind), task.Queue, reason, code, mustJSONText(cause), snap, s.tm(now))
+	return err
+}
+
+// RetryTask puts a claimed task back to pending for another attempt.
+func (s *Store) RetryTask(ctx context.Context, p ports.RetryParams) error {
+	if err := s.checkFence("retry task", p.Fence); err != nil {
+		return err
+	}
+	return s.write(ctx, "retry task", func(t *txn) error {
+		n, err := t.execN(`UPDATE @tasks SET state = 'pending', scheduled_for = ?, `+leaseClear+`,
+ generation = generation + 1, last_error = ?, updated_at = ? WHERE `+fencedCond,
+			append([]any{s.tm(p.RunAt), mustJSONText(p.Error), s.tm(p.Now)}, fenceArgs(p.Fence)...)...)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return s.errLeaseLost(p.Fence)
+		}
+		return nil
+	})
+}
+
+// ReleaseTask gives a claimed task back: pending, due now, lease cleared,
+// attempt - 1 when restoreAttempt.
+func (s *Store) ReleaseTask(ctx context.Context, fence domain.Fence, now time.Time, restoreAttempt bool) error {
+	if err := s.checkFence("release task", fence); err != nil {
+		return err
+	}
+	dec := int64(0)
+	if restoreAttempt {
+		dec = 1
+	}
+	return s.write(ctx, "release task", func(t *txn) error {
+		n, err := t.execN(`UPDATE @tasks SET state = 'pending', scheduled_for = ?, `+leaseClear+`,
+ attempt = CASE WHEN attempt >= ? THEN attempt - ? ELSE 0 END, updated_at = ? WHERE `+fencedCond,
+			append([]any{s.tm(now), dec, dec, s.tm(now)}, fenceArgs(fence)...)...)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return s.errLeaseLost(fence)
+		}
+		return nil
+	})
+}

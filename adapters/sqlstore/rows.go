@@ -1,0 +1,170 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/stenthq/stent/domain"
+)
+
+// taskColumns is the column list every task read selects, in scan order.
+const taskColumns = `id, execution_id, parent_task_id, position, kind, step_name, state, input, result,
+ error, last_error, attempt, generation, parent_generation, retry_policy, max_concurrent, tags,
+ priority, queue, idempotency_key, link_owner_id, cache_key, scheduled_for, worker_id, claim_token,
+ lease_expires_at, deadline, trace_context, created_at, updated_at, started_at, finished_at`
+
+// rowScanner is *sql.Row or *sql.Rows.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+func scanTask(r rowScanner) (domain.Task, error) {
+	var (
+		t                                            domain.Task
+		parent, idem, link, cacheKey, worker, token  sql.NullString
+		input, result, errb, lastErr, policy, tags   []byte
+		trace                                        []byte
+		kind, state                                  string
+		sched, lease, deadline, created, updated     nullTime
+		started, finished                            nullTime
+		position, attempt, gen, parentGen, maxC, pri int64
+	)
+	err := r.Scan(&t.ID, &t.ExecutionID, &parent, &position, &kind, &t.StepName, &state, &input, &result,
+		&errb, &lastErr, &attempt, &gen, &parentGen, &policy, &maxC, &tags,
+		&pri, &t.Queue, &idem, &link, &cacheKey, &sched, &worker, &token,
+		&lease, &deadline, &trace, &created, &updated, &started, &finished)
+	if err != nil {
+		return t, err
+	}
+	t.ParentTaskID = parent.String
+	t.Position = int(position)
+	t.Kind = domain.TaskKind(kind)
+	t.State = domain.TaskState(state)
+	t.Input = rawOrNil(input)
+	t.Result = rawOrNil(result)
+	t.Attempt = int(attempt)
+	t.Generation = int(gen)
+	t.ParentGeneration = int(parentGen)
+	t.MaxConcurrent = int(maxC)
+	t.Priority = int(pri)
+	t.IdempotencyKey = idem.String
+	t.LinkOwnerID = link.String
+	t.CacheKey = cacheKey.String
+	t.ScheduledFor = sched.ptr()
+	t.WorkerID = worker.String
+	t.ClaimToken = token.String
+	t.LeaseExpiresAt = lease.ptr()
+	t.Deadline = deadline.ptr()
+	t.CreatedAt = created.val()
+	t.UpdatedAt = updated.val()
+	t.StartedAt = started.ptr()
+	t.FinishedAt = finished.ptr()
+	if t.Error, err = decodeTaskError(errb); err != nil {
+		return t, fmt.Errorf("task %q: %w", t.ID, err)
+	}
+	if t.LastError, err = decodeTaskError(lastErr); err != nil {
+		return t, fmt.Errorf("task %q: %w", t.ID, err)
+	}
+	if len(policy) > 0 {
+		if err := json.Unmarshal(policy, &t.RetryPolicy); err != nil {
+			return t, fmt.Errorf("task %q: decode retry policy: %w", t.ID, err)
+		}
+	}
+	if t.Tags, err = decodeStrings(tags); err != nil {
+		return t, fmt.Errorf("task %q: %w", t.ID, err)
+	}
+	if t.TraceContext, err = decodeStringMap(trace); err != nil {
+		return t, fmt.Errorf("task %q: %w", t.ID, err)
+	}
+	return t, nil
+}
+
+// executionColumns is the column list every execution read selects.
+const executionColumns = `id, root_function, root_task_id, state, input, result, error, idempotency_key,
+ tags, priority, queue, scheduled_for, deadline, created_at, updated_at, started_at, finished_at`
+
+func scanExecution(r rowScanner) (domain.Execution, error) {
+	var (
+		e                                 domain.Execution
+		state                             string
+		input, result, errb, tags         []byte
+		idem                              sql.NullString
+		pri                               int64
+		sched, deadline, created, updated nullTime
+		started, finished                 nullTime
+	)
+	err := r.Scan(&e.ID, &e.RootFunction, &e.RootTaskID, &state, &input, &result, &errb, &idem,
+		&tags, &pri, &e.Queue, &sched, &deadline, &created, &updated, &started, &finished)
+	if err != nil {
+		return e, err
+	}
+	e.State = domain.ExecutionState(state)
+	e.Input = rawOrNil(input)
+	e.Result = rawOrNil(result)
+	e.IdempotencyKey = idem.String
+	e.Priority = int(pri)
+	e.ScheduledFor = sched.ptr()
+	e.Deadline = deadline.ptr()
+	e.CreatedAt = created.val()
+	e.UpdatedAt = updated.val()
+	e.StartedAt = started.ptr()
+	e.FinishedAt = finished.ptr()
+	if e.Error, err = decodeTaskError(errb); err != nil {
+		return e, fmt.Errorf("execution %q: %w", e.ID, err)
+	}
+	if e.Tags, err = decodeStrings(tags); err != nil {
+		return e, fmt.Errorf("execution %q: %w", e.ID, err)
+	}
+	return e, nil
+}
+
+// taskInsertColumns lists the columns of a full task insert.
+const taskInsertColumns = `id, execution_id, parent_task_id, position, kind, step_name, state, input, result,
+ error, last_error, attempt, generation, parent_generation, retry_policy, max_concurrent, tags,
+ priority, queue, idempotency_key, link_owner_id, cache_key, scheduled_for, worker_id, claim_token,
+ lease_expires_at, deadline, trace_context, created_at, updated_at, started_at, finished_at`
+
+const taskInsertPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+
+// taskArgs returns the insert arguments of t in taskInsertColumns order.
+func (s *Store) taskArgs(t *domain.Task) ([]any, error) {
+	policy, err := json.Marshal(t.RetryPolicy)
+	if err != nil {
+		return nil, fmt.Errorf("task %q: encode retry policy: %w", t.ID, err)
+	}
+	return []any{
+		t.ID, t.ExecutionID, stringOrNil(t.ParentTaskID), int64(t.Position), string(t.Kind), t.StepName,
+		string(t.State), payload(t.Input), payload(t.Result),
+		mustJSONText(t.Error), mustJSONText(t.LastError), int64(t.Attempt), int64(t.Generation),
+		int64(t.ParentGeneration), string(policy), int64(t.MaxConcurrent), mustJSONText(t.Tags),
+		int64(t.Priority), t.Queue, stringOrNil(t.IdempotencyKey), stringOrNil(t.LinkOwnerID),
+		stringOrNil(t.CacheKey), s.tmp(t.ScheduledFor), stringOrNil(t.WorkerID), stringOrNil(t.ClaimToken),
+		s.tmp(t.LeaseExpiresAt), s.tmp(t.Deadline), mustJSONText(t.TraceContext),
+		s.tm(t.CreatedAt), s.tm(t.UpdatedAt), s.tmp(t.StartedAt), s.tmp(t.FinishedAt),
+	}, nil
+}
+
+// normalizeTask puts t's times in the stored form (UTC, microseconds) and
+// empty collections to nil, so a task built in Go equals its read-back.
+func normalizeTask(t *domain.Task) {
+	t.ScheduledFor = normPtr(t.ScheduledFor)
+	t.LeaseExpiresAt = normPtr(t.LeaseExpiresAt)
+	t.Deadline = normPtr(t.Deadline)
+	t.StartedAt = normPtr(t.StartedAt)
+	t.FinishedAt = normPtr(t.FinishedAt)
+	t.CreatedAt = domain.NormalizeTime(t.CreatedAt)
+	t.UpdatedAt = domain.NormalizeTime(t.UpdatedAt)
+	if len(t.Tags) == 0 {
+		t.Tags = nil
+	}
+	if len(t.TraceContext) == 0 {
+		t.TraceContext = nil
+	}
+	if len(t.Input) == 0 {
+		t.Input = nil
+	}
+	if len(t.Result) == 0 {
+		t.Result = nil
+	}
+}

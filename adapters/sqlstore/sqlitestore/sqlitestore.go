@@ -1,0 +1,254 @@
+// Package sqlitestore is the embedded SQLite store (modernc.org/sqlite, no
+// cgo). Every write transaction runs on ONE connection with BEGIN
+// IMMEDIATE, so writers are serialised and never deadlock; reads use a
+// separate pool and see committed data through WAL. Times are stored as
+// INTEGER microseconds since the Unix epoch (UTC), so SQL ordering is exact.
+// The SQL itself lives in package sqlstore.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/stenthq/stent/adapters/sqlstore"
+	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
+)
+
+var (
+	_ ports.Store    = (*Store)(nil)
+	_ ports.Migrator = (*Store)(nil)
+)
+
+// DefaultBusyTimeout is how long a writer waits for another process's
+// write lock before failing with ErrUnavailable.
+const DefaultBusyTimeout = 5 * time.Second
+
+// Config configures Open. A zero Config is invalid: Path is required.
+type Config struct {
+	// Path is the database file. It is created (with the schema) unless
+	// ReadOnly; its directory must exist.
+	Path string
+	// ReadOnly opens an existing file with mode=ro: it never creates the
+	// file, never migrates, and every write fails with ErrInvalidArgument.
+	ReadOnly bool
+	// NoAutoMigrate makes Open fail with ErrSchemaVersion on a database
+	// older than the code instead of migrating it (run `stent migrate`).
+	NoAutoMigrate bool
+	// BusyTimeout is how long a write waits for a lock held by another
+	// process; 0 means DefaultBusyTimeout. Negative is ErrInvalidArgument.
+	BusyTimeout time.Duration
+	// Synchronous is PRAGMA synchronous: "NORMAL" (the default; with WAL a
+	// power loss may drop the last commits but never corrupts the file) or
+	// "FULL" (every commit is fsynced). Anything else is
+	// ErrInvalidArgument.
+	Synchronous string
+}
+
+// Store is the SQLite implementation of ports.Store and ports.Migrator.
+type Store struct {
+	*sqlstore.Store
+	path string
+}
+
+// Path returns the database file.
+func (s *Store) Path() string { return s.path }
+
+// ParseDSN reads a `sqlite://PATH[?options]` DSN (sqlite:///abs/file.db,
+// sqlite://relative.db, or sqlite:PATH). Options: mode=ro (ReadOnly),
+// synchronous=NORMAL|FULL, busy_timeout=<Go duration>, auto_migrate=false.
+func ParseDSN(dsn string) (Config, error) {
+	var cfg Config
+	rest, ok := strings.CutPrefix(dsn, "sqlite://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(dsn, "sqlite:"); !ok {
+			return cfg, fmt.Errorf("sqlitestore: %w", domain.InvalidArgument("DSN %q does not start with sqlite://", dsn))
+		}
+	}
+	p, query, _ := strings.Cut(rest, "?")
+	if p == "" {
+		return cfg, fmt.Errorf("sqlitestore: %w", domain.InvalidArgument("DSN %q has no database path", dsn))
+	}
+	if unescaped, err := url.PathUnescape(p); err == nil {
+		p = unescaped
+	}
+	cfg.Path = p
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return cfg, fmt.Errorf("sqlitestore: %w", domain.InvalidArgument("DSN %q: malformed options: %v", dsn, err))
+	}
+	for k, vs := range q {
+		v := vs[len(vs)-1]
+		switch k {
+		case "mode":
+			if v != "ro" && v != "rw" && v != "rwc" {
+				return cfg, fmt.Errorf("sqlitestore: %w", domain.InvalidArgument("DSN option mode=%q; allowed: ro, rw, rwc", v))
+			}
+			cfg.ReadOnly = v == "ro"
+		case "synchronous":
+			cfg.Synchronous = v
+		case "busy_timeout":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return cfg, fmt.Errorf("sqlitestore: %w", domain.InvalidArgument("DSN option busy_timeout=%q is not a duration like 5s", v))
+			}
+			cfg.BusyTimeout = d
+		case "auto_migrate":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return cfg, fmt.Errorf("sqlitestore: %w", domain.InvalidArgument("DSN option auto_migrate=%q; want true or false", v))
+			}
+			cfg.NoAutoMigrate = !b
+		default:
+			return cfg, fmt.Errorf("sqlitestore: %w", domain.InvalidArgument(
+				"unknown DSN option %q; allowed: mode, synchronous, busy_timeout, auto_migrate", k))
+		}
+	}
+	return cfg, nil
+}
+
+func (cfg *Config) validate() error {
+	if cfg.Path == "" {
+		return fmt.Errorf("sqlitestore: %w", domain.InvalidArgument("Config.Path is empty; a database file is required"))
+	}
+	if cfg.Path == ":memory:" || strings.Contains(cfg.Path, "mode=memory") {
+		return fmt.Errorf("sqlitestore: %w", domain.InvalidArgument(
+			"database %q: in-memory SQLite is not supported (readers and the writer need one file); use memstore or a temporary file", cfg.Path))
+	}
+	switch s := strings.ToUpper(cfg.Synchronous); s {
+	case "":
+		cfg.Synchronous = "NORMAL"
+	case "NORMAL", "FULL":
+		cfg.Synchronous = s
+	default:
+		return fmt.Errorf("sqlitestore: %w", domain.InvalidArgument("synchronous %q; allowed: NORMAL (default), FULL", cfg.Synchronous))
+	}
+	switch {
+	case cfg.BusyTimeout < 0:
+		return fmt.Errorf("sqlitestore: %w", domain.InvalidArgument("busy timeout %s is negative", cfg.BusyTimeout))
+	case cfg.BusyTimeout == 0:
+		cfg.BusyTimeout = DefaultBusyTimeout
+	}
+	return nil
+}
+
+// checkPath reports a missing file (read-only) or a missing directory.
+func (cfg *Config) checkPath() error {
+	if cfg.ReadOnly {
+		st, err := os.Stat(cfg.Path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return fmt.Errorf("sqlitestore: database %q not found (read-only mode never creates it): %w", cfg.Path, domain.ErrNotFound)
+		case err != nil:
+			return fmt.Errorf("sqlitestore: database %q: %w: %w", cfg.Path, domain.ErrUnavailable, err)
+		case st.IsDir():
+			return fmt.Errorf("sqlitestore: %w", domain.InvalidArgument("database %q is a directory, not a file", cfg.Path))
+		}
+		return nil
+	}
+	dir := filepath.Dir(cfg.Path)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("sqlitestore: %w", domain.InvalidArgument(
+			"directory %q of database %q does not exist; create it first", dir, cfg.Path))
+	case err != nil:
+		return fmt.Errorf("sqlitestore: database %q: directory %q: %w: %w", cfg.Path, dir, domain.ErrUnavailable, err)
+	case !st.IsDir():
+		return fmt.Errorf("sqlitestore: %w", domain.InvalidArgument("%q (parent of database %q) is not a directory", dir, cfg.Path))
+	}
+	if st, err := os.Stat(cfg.Path); err == nil && st.IsDir() {
+		return fmt.Errorf("sqlitestore: %w", domain.InvalidArgument("database %q is a directory, not a file", cfg.Path))
+	}
+	return nil
+}
+
+// fileURI builds the modernc DSN: a file: URI (so mode=ro works) followed
+// by the driver's own options.
+func fileURI(path string, opts []string) string {
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(path))
+	return "file:" + esc + "?" + strings.Join(opts, "&")
+}
+
+// Open opens (and unless ReadOnly creates and migrates) the database at
+// cfg.Path.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.checkPath(); err != nil {
+		return nil, err
+	}
+	busy := "_pragma=busy_timeout(" + strconv.FormatInt(cfg.BusyTimeout.Milliseconds(), 10) + ")"
+	sync := "_pragma=synchronous(" + cfg.Synchronous + ")"
+	var write *sql.DB
+	var readOpts []string
+	if cfg.ReadOnly {
+		readOpts = []string{"mode=ro", busy, "_pragma=query_only(1)"}
+	} else {
+		var err error
+		write, err = sql.Open("sqlite", fileURI(cfg.Path, []string{
+			"_txlock=immediate", busy, "_pragma=journal_mode(WAL)", sync, "_pragma=foreign_keys(0)",
+		}))
+		if err != nil {
+			return nil, fmt.Errorf("sqlitestore: open %q: %w", cfg.Path, err)
+		}
+		write.SetMaxOpenConns(1)
+		write.SetMaxIdleConns(1)
+		write.SetConnMaxLifetime(0)
+		write.SetConnMaxIdleTime(0)
+		// Connect now: it creates the file and switches it to WAL before
+		// the readers open it.
+		if err := write.PingContext(ctx); err != nil {
+			_ = write.Close()
+			return nil, fmt.Errorf("sqlitestore: open database %q: %w", cfg.Path, mapError(err))
+		}
+		readOpts = []string{busy, sync, "_pragma=query_only(1)"}
+	}
+	read, err := sql.Open("sqlite", fileURI(cfg.Path, readOpts))
+	if err != nil {
+		if write != nil {
+			_ = write.Close()
+		}
+		return nil, fmt.Errorf("sqlitestore: open %q: %w", cfg.Path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	closeAll := func() error {
+		err := read.Close()
+		if write != nil {
+			err = errors.Join(err, write.Close())
+		}
+		return err
+	}
+	if err := read.PingContext(ctx); err != nil {
+		_ = closeAll()
+		return nil, fmt.Errorf("sqlitestore: open database %q: %w", cfg.Path, mapError(err))
+	}
+	core, err := sqlstore.New(sqlstore.Options{
+		Name: "sqlitestore", Dialect: dialect{}, Write: write, Read: read,
+		ReadOnly: cfg.ReadOnly, OnClose: closeAll,
+	})
+	if err != nil {
+		_ = closeAll()
+		return nil, err
+	}
+	st := &Store{Store: core, path: cfg.Path}
+	if err := core.EnsureSchema(ctx, !cfg.NoAutoMigrate); err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("%w (database %q)", err, cfg.Path)
+	}
+	return st, nil
+}

@@ -1,0 +1,470 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
+)
+
+// parentRow is what step writes need of the fenced parent.
+type parentRow struct {
+	id          string
+	executionID string
+	generation  int
+	deadline    *time.Time
+}
+
+// lockParent checks the parent's fence and locks its row; ErrLeaseLost
+// when it does not match a running claim.
+func (s *Store) lockParent(t *txn, f domain.Fence) (parentRow, error) {
+	p := parentRow{id: f.TaskID}
+	var gen int64
+	var deadline nullTime
+	err := t.queryRow(`SELECT execution_id, generation, deadline FROM @tasks
+ WHERE id = ? AND state = 'running' AND worker_id = ? AND claim_token = ?`+s.d.ForUpdate(),
+		f.TaskID, f.WorkerID, f.Token).Scan(&p.executionID, &gen, &deadline)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, s.errLeaseLost(f)
+	}
+	p.generation, p.deadline = int(gen), deadline.ptr()
+	return p, err
+}
+
+func (s *Store) checkFence(op string, f domain.Fence) error {
+	if f.TaskID == "" {
+		return s.invalid("%s: the fence has an empty task id", op)
+	}
+	return nil
+}
+
+func (s *Store) checkSpec(op string, sp *ports.StepSpec) error {
+	switch {
+	case sp.ID == "":
+		return s.invalid("%s: step spec at position %d has an empty id", op, sp.Position)
+	case sp.Position < 1:
+		return s.invalid("%s: step %q has position %d; want 1 or more", op, sp.ID, sp.Position)
+	case sp.Kind != domain.KindActivity && sp.Kind != domain.KindSleep && sp.Kind != domain.KindSignal:
+		return s.invalid("%s: step %q has kind %q; allowed: activity, sleep, signal", op, sp.ID, sp.Kind)
+	case sp.StepName == "":
+		return s.invalid("%s: step %q has an empty step name", op, sp.ID)
+	case sp.Kind == domain.KindSleep && sp.StepName != domain.SleepStepName:
+		return s.invalid("%s: sleep step %q has step name %q; want %q", op, sp.ID, sp.StepName, domain.SleepStepName)
+	case sp.Kind == domain.KindSignal && (!strings.HasPrefix(sp.StepName, "signal:") || sp.StepName == "signal:"):
+		return s.invalid("%s: signal step %q has step name %q; want %q", op, sp.ID, sp.StepName, domain.SignalStepName("<name>"))
+	case sp.MaxConcurrent < 0:
+		return s.invalid("%s: step %q has max concurrent %d; it must be 0 (no limit) or more", op, sp.ID, sp.MaxConcurrent)
+	case sp.Claim != nil && (sp.Claim.WorkerID == "" || sp.Claim.Token == ""):
+		return s.invalid("%s: step %q asks for an inline claim with an empty worker id or token", op, sp.ID)
+	}
+	return nil
+}
+
+// CreateSteps makes sure a record exists for every spec (see
+// ports.StepStore).
+func (s *Store) CreateSteps(ctx context.Context, parent domain.Fence, specs []ports.StepSpec, ops []domain.DataOp, now time.Time) ([]domain.Task, error) {
+	if err := s.checkFence("create steps", parent); err != nil {
+		return nil, err
+	}
+	for i := range specs {
+		if err := s.checkSpec("create steps", &specs[i]); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.checkOps("create steps", ops); err != nil {
+		return nil, err
+	}
+	now = domain.NormalizeTime(now)
+	var out []domain.Task
+	err := s.write(ctx, "create steps", func(t *txn) error {
+		var err error
+		out, err = s.createStepsTx(t, parent, specs, ops, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *Store) createStepsTx(t *txn, f domain.Fence, specs []ports.StepSpec, ops []domain.DataOp, now time.Time) ([]domain.Task, error) {
+	p, err := s.lockParent(t, f)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(specs))
+	for i := range specs {
+		ids[i] = specs[i].ID
+	}
+	existing, err := s.tasksByID(t, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, ex := range existing {
+		if ex.ExecutionID != p.executionID || ex.ParentTaskID != p.id {
+			return nil, s.errorf("create steps: step %q exists under execution %q, parent %q, not under task %q: %w",
+				ex.ID, ex.ExecutionID, ex.ParentTaskID, p.id, domain.ErrConflict)
+		}
+	}
+	out := make([]domain.Task, len(specs))
+	execLocked := false
+	inserted := 0
+	for i := range specs {
+		sp := &specs[i]
+		if ex, ok := existing[sp.ID]; ok {
+			if ex.Kind == domain.KindSignal && ex.State == domain.TaskPending {
+				if ex, err = s.deliverToExisting(t, ex, &execLocked, now); err != nil {
+					return nil, err
+				}
+				existing[sp.ID] = ex
+			}
+			out[i] = ex
+			continue
+		}
+		task := newStep(p, sp, now)
+		switch sp.Kind {
+		case domain.KindActivity:
+			if err := s.resolveActivity(t, &task, sp, now); err != nil {
+				return nil, err
+			}
+		case domain.KindSignal:
+			msg, ok, err := s.takeSignal(t, p.executionID, strings.TrimPrefix(sp.StepName, "signal:"), sp.ID, &execLocked, now)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				task.State, task.Result, task.FinishedAt = domain.TaskCompleted, msg, &now
+			}
+		}
+		args, err := s.taskArgs(&task)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := t.exec(`INSERT INTO @tasks (`+taskInsertColumns+`) VALUES (`+taskInsertPlaceholders+`)`, args...); err != nil {
+			return nil, err
+		}
+		existing[sp.ID] = task
+		out[i] = task
+		inserted++
+	}
+	if inserted > 0 {
+		if err := s.applyOps(t, p.executionID, ops); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// newStep builds the pending record of a spec under parent p.
+func newStep(p parentRow, sp *ports.StepSpec, now time.Time) domain.Task {
+	t := domain.Task{
+		ID:               sp.ID,
+		ExecutionID:      p.executionID,
+		ParentTaskID:     p.id,
+		Position:         sp.Position,
+		Kind:             sp.Kind,
+		StepName:         sp.StepName,
+		State:            domain.TaskPending,
+		Input:            cloneRaw(sp.Input),
+		ParentGeneration: p.generation,
+		RetryPolicy:      storedPolicy(sp.RetryPolicy),
+		MaxConcurrent:    sp.MaxConcurrent,
+		Tags:             slices.Clone(sp.Tags),
+		Priority:         sp.Priority,
+		Queue:            sp.Queue,
+		ScheduledFor:     sp.ScheduledFor,
+		Deadline:         p.deadline,
+		TraceContext:     maps.Clone(sp.TraceContext),
+		CreatedAt:        now,
+		UpdatedAt:        now,
+	}
+	if sp.Kind == domain.KindActivity {
+		t.CacheKey = sp.CacheKey
+	}
+	normalizeTask(&t)
+	return t
+}
+
+// storedPolicy returns p as it reads back from the store (durations in
+// whole milliseconds, empty lists nil).
+func storedPolicy(p domain.RetryPolicy) domain.RetryPolicy {
+	p.InitialDelay = time.Duration(p.InitialDelay.Milliseconds()) * time.Millisecond
+	p.MaxDelay = time.Duration(p.MaxDelay.Milliseconds()) * time.Millisecond
+	if len(p.RetryOn) == 0 {
+		p.RetryOn = nil
+	} else {
+		p.RetryOn = slices.Clone(p.RetryOn)
+	}
+	if len(p.NonRetryable) == 0 {
+		p.NonRetryable = nil
+	} else {
+		p.NonRetryable = slices.Clone(p.NonRetryable)
+	}
+	return p
+}
+
+func cloneRaw(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return slices.Clone(b)
+}
+
+// resolveActivity decides how a new activity record starts: a cache or
+// idempotency hit (completed), a link to the live holder of its key, the
+// new holder of its key, and optionally claimed inline.
+func (s *Store) resolveActivity(t *txn, task *domain.Task, sp *ports.StepSpec, now time.Time) error {
+	if sp.CacheKey != "" {
+		var v []byte
+		err := t.queryRow(`SELECT value FROM @cache WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)`,
+			sp.CacheKey, s.tm(now)).Scan(&v)
+		if err == nil {
+			task.State, task.Result, task.FinishedAt = domain.TaskCompleted, rawOrNil(v), &now
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+	}
+	if sp.IdempotencyKey != "" {
+		done, err := s.resolveKey(t, task, sp.IdempotencyKey, now)
+		if err != nil || done {
+			return err
+		}
+	}
+	if sp.Claim != nil {
+		task.State = domain.TaskRunning
+		task.Attempt = 1
+		task.WorkerID = sp.Claim.WorkerID
+		task.ClaimToken = sp.Claim.Token
+		task.LeaseExpiresAt = normPtr(&sp.Claim.LeaseExpiresAt)
+		task.StartedAt = &now
+	}
+	return nil
+}
+
+// resolveKey applies an idempotency key to a new activity: the recorded
+// result completes it (done); a live holder makes it a link (done);
+// otherwise it holds the key.
+func (s *Store) resolveKey(t *txn, task *domain.Task, key string, now time.Time) (bool, error) {
+	var v []byte
+	err := t.queryRow(`SELECT value FROM @idempotency WHERE key = ?`, key).Scan(&v)
+	if err == nil {
+		task.State, task.Result, task.FinishedAt = domain.TaskCompleted, rawOrNil(v), &now
+		return true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return false, err
+	}
+	var holder, state string
+	var result []byte
+	err = t.queryRow(`SELECT id, state, result FROM @tasks WHERE idempotency_key = ?`+s.d.ForShare(), key).Scan(&holder, &state, &result)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		task.IdempotencyKey = key
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	switch domain.TaskState(state) {
+	case domain.TaskPending, domain.TaskRunning:
+		task.Kind, task.LinkOwnerID = domain.KindLink, holder
+		return true, nil
+	case domain.TaskCompleted:
+		// Finished while we waited for its lock: its result is the record.
+		task.State, task.Result, task.FinishedAt = domain.TaskCompleted, rawOrNil(result), &now
+		return true, nil
+	default:
+		// A finished holder that still has the key: release it and hold.
+		if _, err := t.exec(`UPDATE @tasks SET idempotency_key = NULL WHERE id = ?`, holder); err != nil {
+			return false, err
+		}
+		task.IdempotencyKey = key
+		return false, nil
+	}
+}
+
+// lockExecution locks the execution row once per transaction (signal
+// delivery must not race SendSignal).
+func (s *Store) lockExecution(t *txn, execID string, locked *bool) error {
+	if *locked {
+		return nil
+	}
+	var one int
+	err := t.queryRow(`SELECT 1 FROM @executions WHERE id = ?`+s.d.ForUpdate(), execID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s.notFound("execution", execID)
+	}
+	if err != nil {
+		return err
+	}
+	*locked = true
+	return nil
+}
+
+// takeSignal marks the oldest unconsumed message of name consumed by
+// taskID and returns its payload.
+func (s *Store) takeSignal(t *txn, execID, name, taskID string, locked *bool, now time.Time) ([]byte, bool, error) {
+	if err := s.lockExecution(t, execID, locked); err != nil {
+		return nil, false, err
+	}
+	var seq int64
+	var pl []byte
+	err := t.queryRow(`SELECT seq, payload FROM @signals WHERE execution_id = ? AND name = ? AND consumed_by IS NULL
+ ORDER BY seq LIMIT 1`, execID, name).Scan(&seq, &pl)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if _, err := t.exec(`UPDATE @signals SET consumed_by = ?, consumed_at = ? WHERE execution_id = ? AND name = ? AND seq = ?`,
+		taskID, s.tm(now), execID, name, seq); err != nil {
+		return nil, false, err
+	}
+	return rawOrNil(pl), true, nil
+}
+
+// deliverToExisting completes an existing pending signal record with a
+// buffered message, if there is one.
+func (s *Store) deliverToExisting(t *txn, task domain.Task, locked *bool, now time.Time) (domain.Task, error) {
+	msg, ok, err := s.takeSignal(t, task.ExecutionID, strings.TrimPrefix(task.StepName, "signal:"), task.ID, locked, now)
+	if err != nil || !ok {
+		return task, err
+	}
+	return scanTask(t.queryRow(`UPDATE @tasks SET state = 'completed', result = ?, finished_at = ?, updated_at = ?
+ WHERE id = ? RETURNING `+taskColumns, payload(msg), s.tm(now), s.tm(now), task.ID))
+}
+
+// tasksByID reads the tasks with these ids that exist.
+func (s *Store) tasksByID(t *txn, ids []string) (map[string]domain.Task, error) {
+	out := make(map[string]domain.Task, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := t.query(`SELECT `+taskColumns+` FROM @tasks WHERE `+s.d.InList("id"), s.d.StringList(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		task, err := scanTask(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[task.ID] = task
+	}
+	return out, rows.Err()
+}
+
+// ResetStep re-queues an ended record for a newer generation of its parent.
+func (s *Store) ResetStep(ctx context.Context, parent domain.Fence, spec ports.StepSpec, now time.Time) (domain.Task, error) {
+	if err := s.checkFence("reset step", parent); err != nil {
+		return domain.Task{}, err
+	}
+	if err := s.checkSpec("reset step", &spec); err != nil {
+		return domain.Task{}, err
+	}
+	now = domain.NormalizeTime(now)
+	var out domain.Task
+	err := s.write(ctx, "reset step", func(t *txn) error {
+		p, err := s.lockParent(t, parent)
+		if err != nil {
+			return err
+		}
+		cur, err := scanTask(t.queryRow(`SELECT `+taskColumns+` FROM @tasks WHERE id = ?`+s.d.ForUpdate(), spec.ID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return s.notFound("task", spec.ID)
+		}
+		if err != nil {
+			return err
+		}
+		if cur.ParentTaskID != parent.TaskID {
+			return s.invalid("reset step: task %q is not a step of task %q", spec.ID, parent.TaskID)
+		}
+		if cur.State.Live() {
+			return s.errorf("reset step %q: %w", spec.ID, &domain.TransitionError{Entity: "task", From: string(cur.State), To: string(domain.TaskPending)})
+		}
+		key, cacheKey := "", ""
+		if spec.Kind == domain.KindActivity {
+			if key, err = s.resetKey(t, cur, spec.IdempotencyKey); err != nil {
+				return err
+			}
+			cacheKey = spec.CacheKey
+		}
+		policy, err := jsonText(storedPolicy(spec.RetryPolicy))
+		if err != nil {
+			return err
+		}
+		out, err = scanTask(t.queryRow(`UPDATE @tasks SET state = 'pending', kind = ?, step_name = ?, input = ?, retry_policy = ?,
+ max_concurrent = ?, tags = ?, priority = ?, queue = ?, idempotency_key = ?, cache_key = ?, trace_context = ?,
+ attempt = 0, generation = generation + 1, parent_generation = ?, result = NULL, error = NULL, last_error = NULL,
+ `+leaseClear+`, link_owner_id = NULL, scheduled_for = ?, finished_at = NULL, updated_at = ?
+ WHERE id = ? RETURNING `+taskColumns,
+			string(spec.Kind), spec.StepName, payload(spec.Input), policy, int64(spec.MaxConcurrent),
+			mustJSONText(spec.Tags), int64(spec.Priority), spec.Queue, stringOrNil(key), stringOrNil(cacheKey),
+			mustJSONText(spec.TraceContext), int64(p.generation), s.tmp(spec.ScheduledFor), s.tm(now), spec.ID))
+		if err != nil {
+			return err
+		}
+		_, err = t.exec(`DELETE FROM @dead_tasks WHERE task_id = ?`, spec.ID)
+		return err
+	})
+	return out, err
+}
+
+// resetKey returns the idempotency key a reset record holds: the one it
+// already holds, or want when no other task holds it, else none.
+func (s *Store) resetKey(t *txn, cur domain.Task, want string) (string, error) {
+	if want == "" || cur.IdempotencyKey == want {
+		return want, nil
+	}
+	var holder string
+	err := t.queryRow(`SELECT id FROM @tasks WHERE idempotency_key = ?`, want).Scan(&holder)
+	if errors.Is(err, sql.ErrNoRows) {
+		return want, nil
+	}
+	return "", err
+}
+
+// CompleteSleep completes a due pending sleep of the fenced parent.
+func (s *Store) CompleteSleep(ctx context.Context, parent domain.Fence, taskID string, now time.Time) (domain.Task, error) {
+	if err := s.checkFence("complete sleep", parent); err != nil {
+		return domain.Task{}, err
+	}
+	if taskID == "" {
+		return domain.Task{}, s.invalid("complete sleep: task id is empty")
+	}
+	now = domain.NormalizeTime(now)
+	var out domain.Task
+	err := s.write(ctx, "complete sleep", func(t *txn) error {
+		if _, err := s.lockParent(t, parent); err != nil {
+			return err
+		}
+		cur, err := scanTask(t.queryRow(`SELECT `+taskColumns+` FROM @tasks WHERE id = ?`, taskID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return s.notFound("task", taskID)
+		}
+		if err != nil {
+			return err
+		}
+		if cur.Kind != domain.KindSleep || cur.ParentTaskID != parent.TaskID {
+			return s.invalid("complete sleep: task %q is a %s step of %q, not a sleep of task %q",
+				taskID, cur.Kind, cur.ParentTaskID, parent.TaskID)
+		}
+		out = cur
+		if cur.State != domain.TaskPending || !cur.Due(now) {
+			return nil
+		}
+		out, err = scanTask(t.queryRow(`UPDATE @tasks SET state = 'completed', finished_at = ?, updated_at = ?
+ WHERE id = ? RETURNING `+taskColumns, s.tm(now), s.tm(now), taskID))
+		return err
+	})
+	return out, err
+}

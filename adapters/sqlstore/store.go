@@ -1,0 +1,302 @@
+// Package sqlstore is the SQL core shared by sqlitestore and pgxstore: the
+// schema and its migrations, every statement, row mapping, JSON and time
+// encoding and error wrapping. What must differ between databases sits
+// behind the small Dialect seam; the two adapter packages hold only
+// connection code and their Dialect.
+//
+// Statements are written with `?` placeholders and `@table` names; the
+// dialect rebinds placeholders and prefixes table names (a PostgreSQL
+// schema). Times are normalised to UTC microseconds before they are
+// written; JSON payloads are stored byte for byte.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
+)
+
+var (
+	_ ports.Store    = (*Store)(nil)
+	_ ports.Migrator = (*Store)(nil)
+)
+
+// Options configures a Store over open database handles.
+type Options struct {
+	// Name prefixes every error message, e.g. "sqlitestore".
+	Name    string
+	Dialect Dialect
+	// Write runs every write transaction. For SQLite it has exactly one
+	// connection whose transactions begin IMMEDIATE.
+	Write *sql.DB
+	// Read serves reads; nil means Write.
+	Read *sql.DB
+	// ReadOnly makes every write fail without touching the database.
+	ReadOnly bool
+	// OnClose releases the handles (and whatever owns them) on Close.
+	OnClose func() error
+}
+
+// Store implements ports.Store and ports.Migrator over database/sql.
+type Store struct {
+	name     string
+	d        Dialect
+	w, r     *sql.DB
+	readOnly bool
+	onClose  func() error
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+
+	queries sync.Map // raw statement -> dialect statement
+}
+
+// New returns a Store over the handles in opts. It does not touch the
+// database; call EnsureSchema or Migrate before use.
+func New(opts Options) (*Store, error) {
+	if opts.Dialect == nil || opts.Write == nil && opts.Read == nil {
+		return nil, errors.New("sqlstore: Options needs a Dialect and a database handle")
+	}
+	if opts.Name == "" {
+		opts.Name = "sqlstore"
+	}
+	if opts.Read == nil {
+		opts.Read = opts.Write
+	}
+	return &Store{
+		name:     opts.Name,
+		d:        opts.Dialect,
+		w:        opts.Write,
+		r:        opts.Read,
+		readOnly: opts.ReadOnly || opts.Write == nil,
+		onClose:  opts.OnClose,
+	}, nil
+}
+
+// Close releases the connections; later calls return ErrClosed. It is
+// idempotent.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		if s.onClose != nil {
+			s.closeErr = s.onClose()
+		}
+	})
+	return s.closeErr
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if err := s.r.PingContext(ctx); err != nil {
+		return s.wrap(err, "ping")
+	}
+	return nil
+}
+
+// check returns ErrClosed after Close.
+func (s *Store) check() error {
+	if s.closed.Load() {
+		return fmt.Errorf("%s: %w", s.name, domain.ErrClosed)
+	}
+	return nil
+}
+
+// errorf builds an error with the store prefix.
+func (s *Store) errorf(format string, args ...any) error {
+	return fmt.Errorf(s.name+": "+format, args...)
+}
+
+// invalid returns an ErrInvalidArgument naming the bad value.
+func (s *Store) invalid(format string, args ...any) error {
+	return fmt.Errorf("%s: %w", s.name, domain.InvalidArgument(format, args...))
+}
+
+// notFound returns ErrNotFound naming what is missing.
+func (s *Store) notFound(what, id string) error {
+	return fmt.Errorf("%s: %s %q: %w", s.name, what, id, domain.ErrNotFound)
+}
+
+// wrap maps a driver error and prefixes it with the operation.
+func (s *Store) wrap(err error, op string) error {
+	if err == nil {
+		return nil
+	}
+	if s.closed.Load() && !isContextError(err) {
+		if !errors.Is(err, domain.ErrClosed) {
+			return fmt.Errorf("%s: %s: %w (%v)", s.name, op, domain.ErrClosed, err)
+		}
+	}
+	if isPortError(err) || isContextError(err) {
+		if strings.HasPrefix(err.Error(), s.name+": ") {
+			return err
+		}
+		return fmt.Errorf("%s: %s: %w", s.name, op, err)
+	}
+	if strings.Contains(err.Error(), "sql: database is closed") {
+		return fmt.Errorf("%s: %s: %w", s.name, op, domain.ErrClosed)
+	}
+	return fmt.Errorf("%s: %s: %w", s.name, op, s.d.MapError(err))
+}
+
+func isContextError(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// isPortError reports errors that already carry a port sentinel.
+func isPortError(err error) bool {
+	for _, s := range []error{
+		domain.ErrNotFound, domain.ErrLeaseLost, domain.ErrConflict, domain.ErrInvalidTransition,
+		domain.ErrExecutionFinished, domain.ErrInvalidArgument, domain.ErrUnavailable,
+		domain.ErrClosed, domain.ErrSchemaVersion,
+	} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// q returns the dialect form of a statement (tables prefixed, placeholders
+// rebound), cached.
+func (s *Store) q(raw string) string {
+	if v, ok := s.queries.Load(raw); ok {
+		return v.(string)
+	}
+	out := s.d.Rebind(strings.ReplaceAll(raw, "@", s.d.TablePrefix()))
+	s.queries.Store(raw, out)
+	return out
+}
+
+// txn is one write transaction.
+type txn struct {
+	s   *Store
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+func (t *txn) exec(query string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(t.ctx, t.s.q(query), args...)
+}
+
+func (t *txn) query(query string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(t.ctx, t.s.q(query), args...)
+}
+
+func (t *txn) queryRow(query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(t.ctx, t.s.q(query), args...)
+}
+
+// execN runs a statement and returns the number of affected rows.
+func (t *txn) execN(query string, args ...any) (int64, error) {
+	res, err := t.exec(query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// maxTxAttempts bounds the retries of a transaction after a transient
+// conflict (deadlock, serialisation failure).
+const maxTxAttempts = 10
+
+// write runs fn in a write transaction, retrying it after transient
+// conflicts. op names the operation in errors. fn's errors that already
+// carry a port sentinel are returned as they are.
+func (s *Store) write(ctx context.Context, op string, fn func(t *txn) error) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if s.readOnly {
+		return s.errorf("%s: %w", op, domain.InvalidArgument("the store is open read-only; %s writes", op))
+	}
+	var err error
+	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
+		err = s.runTx(ctx, s.w, nil, fn)
+		if err == nil || !s.d.Retryable(err) || ctx.Err() != nil {
+			break
+		}
+	}
+	return s.wrap(err, op)
+}
+
+// read runs fn in a read-only transaction on the read pool, for reads that
+// need one consistent snapshot.
+func (s *Store) read(ctx context.Context, op string, fn func(t *txn) error) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	return s.wrap(s.runTx(ctx, s.r, &sql.TxOptions{ReadOnly: true}, fn), op)
+}
+
+func (s *Store) runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(t *txn) error) (err error) {
+	tx, err := db.BeginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(&txn{s: s, ctx: ctx, tx: tx}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// queryRows runs a read on the read pool.
+func (s *Store) queryRows(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return s.r.QueryContext(ctx, s.q(query), args...)
+}
+
+// queryRow runs a one-row read on the read pool.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.r.QueryRowContext(ctx, s.q(query), args...)
+}
+
+// errLeaseLost reports a fence mismatch for a task.
+func (s *Store) errLeaseLost(f domain.Fence) error {
+	return fmt.Errorf("%s: task %q (worker %q): %w", s.name, f.TaskID, f.WorkerID, domain.ErrLeaseLost)
+}
+
+func normPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	n := domain.NormalizeTime(*t)
+	return &n
+}
+
+// requireID returns ErrInvalidArgument for an empty id.
+func (s *Store) requireID(what, id string) error {
+	if id == "" {
+		return s.invalid("%s is empty; an id is required", what)
+	}
+	return nil
+}
+
+// checkPage validates Limit/Offset and returns the effective limit.
+func (s *Store) checkPage(limit, offset int) (int, error) {
+	if limit < 0 {
+		return 0, s.invalid("limit %d is negative; use 0 for the default (100) or a positive number", limit)
+	}
+	if offset < 0 {
+		return 0, s.invalid("offset %d is negative; it must be 0 or more", offset)
+	}
+	if limit == 0 {
+		limit = 100
+	}
+	return limit, nil
+}

@@ -1,0 +1,90 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"errors"
+	"sort"
+	"time"
+)
+
+// leaseClear is the SET fragment that drops a task's claim.
+const leaseClear = `worker_id = NULL, claim_token = NULL, lease_expires_at = NULL`
+
+// cancelLiveTasks cancels every live task of the executions (state
+// cancelled, lease cleared, finished_at = now) and hands over or releases
+// the idempotency keys the cancelled tasks held (store-semantics §8, §9).
+func (s *Store) cancelLiveTasks(t *txn, execIDs []string, now time.Time) error {
+	if len(execIDs) == 0 {
+		return nil
+	}
+	rows, err := t.query(`UPDATE @tasks SET state = 'cancelled', `+leaseClear+`, finished_at = ?, updated_at = ?
+ WHERE `+s.d.InList("execution_id")+` AND state IN ('pending', 'running') RETURNING id, idempotency_key, created_at, position`,
+		s.tm(now), s.tm(now), s.d.StringList(execIDs))
+	if err != nil {
+		return err
+	}
+	type holder struct {
+		id, key  string
+		created  nullTime
+		position int64
+	}
+	var holders []holder
+	for rows.Next() {
+		var h holder
+		var key sql.NullString
+		if err := rows.Scan(&h.id, &key, &h.created, &h.position); err != nil {
+			rows.Close()
+			return err
+		}
+		if key.Valid && key.String != "" {
+			h.key = key.String
+			holders = append(holders, h)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	sort.Slice(holders, func(i, j int) bool {
+		a, b := holders[i], holders[j]
+		if !a.created.T.Equal(b.created.T) {
+			return a.created.T.Before(b.created.T)
+		}
+		if a.position != b.position {
+			return a.position < b.position
+		}
+		return a.id < b.id
+	})
+	for _, h := range holders {
+		if err := s.handOverKey(t, h.id, h.key, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// handOverKey passes the idempotency key of a cancelled holder to the
+// oldest pending link of a live execution (which becomes a pending activity
+// due now, holding the key; the other links follow it), or releases it.
+func (s *Store) handOverKey(t *txn, holderID, key string, now time.Time) error {
+	if _, err := t.exec(`UPDATE @tasks SET idempotency_key = NULL WHERE id = ?`, holderID); err != nil {
+		return err
+	}
+	var next string
+	err := t.queryRow(`SELECT l.id FROM @tasks l JOIN @executions e ON e.id = l.execution_id
+ WHERE l.link_owner_id = ? AND l.state = 'pending' AND l.kind = 'link' AND e.state IN ('pending', 'running')
+ ORDER BY l.created_at, l.id LIMIT 1`, holderID).Scan(&next)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // released
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := t.exec(`UPDATE @tasks SET kind = 'activity', idempotency_key = ?, link_owner_id = NULL, state = 'pending',
+ scheduled_for = ?, attempt = 0, updated_at = ? WHERE id = ?`, key, s.tm(now), s.tm(now), next); err != nil {
+		return err
+	}
+	_, err = t.exec(`UPDATE @tasks SET link_owner_id = ?, updated_at = ? WHERE link_owner_id = ? AND state = 'pending'`,
+		next, s.tm(now), holderID)
+	return err
+}
