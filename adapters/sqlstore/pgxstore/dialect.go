@@ -1,0 +1,202 @@
+package pgxstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/puddle/v2"
+
+	"github.com/stenthq/stent/adapters/sqlstore"
+	"github.com/stenthq/stent/domain"
+)
+
+// dialect is the PostgreSQL side of the sqlstore seam: text[] arrays and
+// unnest row sets, timestamptz, row locks with SKIP LOCKED, and advisory
+// locks for function limits and migrations. schema is the unquoted schema
+// name all tables live in.
+type dialect struct {
+	schema string
+}
+
+var _ sqlstore.Dialect = dialect{}
+
+func (dialect) Name() string                { return "postgres" }
+func (dialect) Rebind(q string) string      { return sqlstore.RebindDollar(q) }
+func (d dialect) TablePrefix() string       { return quoteIdent(d.schema) + "." }
+func (dialect) EncodeTime(t time.Time) any  { return t.UTC() }
+func (dialect) ForUpdate() string           { return " FOR UPDATE" }
+func (dialect) ForUpdateSkipLocked() string { return " FOR UPDATE SKIP LOCKED" }
+func (dialect) ForShare() string            { return " FOR SHARE" }
+
+func (dialect) SchemaTypes() map[string]string {
+	return map[string]string{"time": "TIMESTAMPTZ", "bytes": "BYTEA", "float": "DOUBLE PRECISION"}
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+func (dialect) StringList(v []string) any {
+	if v == nil {
+		v = []string{}
+	}
+	return v
+}
+
+func (dialect) InList(expr string) string { return expr + " = ANY(?::text[])" }
+
+func (dialect) TagsOverlap(col string) string {
+	return "EXISTS (SELECT 1 FROM jsonb_array_elements_text(" + col + "::jsonb) AS tag(v) WHERE tag.v = ANY(?::text[]))"
+}
+
+var pgArrayTypes = map[sqlstore.ColType]string{
+	sqlstore.ColText: "text[]", sqlstore.ColBytes: "bytea[]", sqlstore.ColTime: "timestamptz[]", sqlstore.ColInt: "bigint[]",
+}
+
+// RowSet is unnest over one array argument per column.
+func (dialect) RowSet(alias string, cols []sqlstore.Column) string {
+	var args, names []string
+	for _, c := range cols {
+		args = append(args, "?::"+pgArrayTypes[c.Type])
+		names = append(names, c.Name)
+	}
+	return "unnest(" + strings.Join(args, ", ") + ") AS " + alias + "(" + strings.Join(names, ", ") + ")"
+}
+
+func (dialect) RowSetArgs(cols []sqlstore.Column, rows [][]any) []any {
+	out := make([]any, len(cols))
+	for j, c := range cols {
+		switch c.Type {
+		case sqlstore.ColText:
+			a := make([]*string, len(rows))
+			for i, r := range rows {
+				if s, ok := r[j].(string); ok {
+					a[i] = &s
+				}
+			}
+			out[j] = a
+		case sqlstore.ColBytes:
+			a := make([][]byte, len(rows))
+			for i, r := range rows {
+				if b, ok := r[j].([]byte); ok {
+					a[i] = b
+				}
+			}
+			out[j] = a
+		case sqlstore.ColTime:
+			a := make([]*time.Time, len(rows))
+			for i, r := range rows {
+				if t, ok := r[j].(time.Time); ok {
+					a[i] = &t
+				}
+			}
+			out[j] = a
+		case sqlstore.ColInt:
+			a := make([]int64, len(rows))
+			for i, r := range rows {
+				a[i], _ = r[j].(int64)
+			}
+			out[j] = a
+		}
+	}
+	return out
+}
+
+// lockKey derives a 64-bit advisory lock key from the schema and a name.
+func (d dialect) lockKey(kind, name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("stent\x00" + kind + "\x00" + d.schema + "\x00" + name))
+	return int64(h.Sum64())
+}
+
+// LockFunctions takes pg_advisory_xact_lock per limited function, in the
+// sorted order of names, so concurrent claimers serialise per function
+// and never deadlock.
+func (d dialect) LockFunctions(ctx context.Context, tx *sql.Tx, names []string) error {
+	for _, n := range names {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, d.lockKey("function", n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LockMigrations holds a session advisory lock on conn until unlock.
+func (d dialect) LockMigrations(ctx context.Context, conn *sql.Conn) (func(), error) {
+	key := d.lockKey("migrate", "")
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+		return nil, err
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_, _ = conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, key)
+	}, nil
+}
+
+// PrepareSchema creates the store's schema if it is missing.
+func (d dialect) PrepareSchema(ctx context.Context, conn *sql.Conn) error {
+	_, err := conn.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+quoteIdent(d.schema))
+	return err
+}
+
+func (dialect) MapError(err error) error { return mapError(err) }
+
+// mapError maps pgx errors: connection failures, lost connections and a
+// server shutting down are ErrUnavailable; a closed pool is ErrClosed; a
+// unique violation is ErrConflict.
+func mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
+			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", // shutdown, cannot connect now
+			pgErr.Code == "53300": // too many connections
+			return fmt.Errorf("%w: %w", domain.ErrUnavailable, err)
+		case pgErr.Code == "23505":
+			return fmt.Errorf("%w: %w", domain.ErrConflict, err)
+		}
+		return err
+	}
+	if errors.Is(err, puddle.ErrClosedPool) {
+		return fmt.Errorf("%w: %w", domain.ErrClosed, err)
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	if errors.As(err, &connectErr) || errors.As(err, &netErr) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return fmt.Errorf("%w: %w", domain.ErrUnavailable, err)
+	}
+	if strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "connection reset") {
+		return fmt.Errorf("%w: %w", domain.ErrUnavailable, err)
+	}
+	return err
+}
+
+// Retryable: deadlock_detected and serialization_failure abort the whole
+// transaction, which may simply run again.
+func (dialect) Retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+}
+
+func (dialect) UniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+func (dialect) UndefinedTable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "3F000")
+}
