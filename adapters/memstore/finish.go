@@ -1,0 +1,179 @@
+package memstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
+)
+
+// CompleteTask stores a successful result, fenced (see ports.CompleteParams).
+func (s *Store) CompleteTask(ctx context.Context, p ports.CompleteParams) error {
+	if err := validateComplete(p); err != nil {
+		return err
+	}
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	return s.complete(p)
+}
+
+// CompleteTasks applies a batch of completions under one lock; a stale item
+// gets ErrLeaseLost without stopping the others. Bad input in any item
+// rejects the whole batch.
+func (s *Store) CompleteTasks(ctx context.Context, ps []ports.CompleteParams) ([]error, error) {
+	for _, p := range ps {
+		if err := validateComplete(p); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	errs := make([]error, len(ps))
+	for i, p := range ps {
+		errs[i] = s.complete(p)
+	}
+	return errs, nil
+}
+
+func validateComplete(p ports.CompleteParams) error {
+	if err := validateFence(p.Fence); err != nil {
+		return err
+	}
+	return validateOps(p.Ops)
+}
+
+func (s *Store) complete(p ports.CompleteParams) error {
+	t, err := s.fenced(p.Fence)
+	if err != nil {
+		return err
+	}
+	now := normTime(p.Now)
+	completeStep(t, p.Result, now)
+	clearLease(t)
+	s.applyOps(t.ExecutionID, p.Ops)
+	if t.CacheKey != "" {
+		s.cache[t.CacheKey] = cacheEntry{value: cloneRaw(p.Result), expiresAt: normTimePtr(p.CacheExpiresAt)}
+	}
+	if t.IdempotencyKey != "" {
+		s.idempotency[t.IdempotencyKey] = cloneRaw(p.Result)
+	}
+	for _, l := range s.pendingLinks(t.ID) {
+		completeStep(l, p.Result, now)
+	}
+	if e := s.executions[t.ExecutionID]; t.IsRoot() && !e.State.Terminal() {
+		s.endExecution(e, domain.ExecutionCompleted, p.Result, nil, now)
+	}
+	return nil
+}
+
+// FailTask fails the task terminally and dead-letters it, fenced (see
+// ports.FailParams).
+func (s *Store) FailTask(ctx context.Context, p ports.FailParams) error {
+	if err := validateFence(p.Fence); err != nil {
+		return err
+	}
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	t, err := s.fenced(p.Fence)
+	if err != nil {
+		return err
+	}
+	now := normTime(p.Now)
+	t.State = domain.TaskFailed
+	t.Error = cloneTaskError(p.Error)
+	t.FinishedAt = timePtr(now)
+	t.UpdatedAt = now
+	clearLease(t)
+	for _, l := range s.pendingLinks(t.ID) {
+		l.State = domain.TaskFailed
+		l.Error = cloneTaskError(p.Error)
+		l.FinishedAt = timePtr(now)
+		l.UpdatedAt = now
+	}
+	t.IdempotencyKey = "" // released: a later call runs afresh
+	code := ""
+	if p.Error != nil {
+		code = p.Error.Code
+	}
+	s.deadLetters[t.ID] = &domain.DeadLetter{
+		TaskID:      t.ID,
+		ExecutionID: t.ExecutionID,
+		StepName:    t.StepName,
+		Kind:        t.Kind,
+		Queue:       t.Queue,
+		Reason:      p.Reason,
+		Code:        code,
+		Error:       cloneTaskError(p.Error),
+		Snapshot:    *cloneTask(t),
+		MovedAt:     now,
+	}
+	if e := s.executions[t.ExecutionID]; t.IsRoot() && !e.State.Terminal() {
+		s.endExecution(e, domain.ExecutionFailed, nil, p.Error, now)
+	}
+	return nil
+}
+
+// pendingLinks returns the pending links attached to the task ownerID.
+func (s *Store) pendingLinks(ownerID string) []*domain.Task {
+	var out []*domain.Task
+	for _, t := range s.tasks {
+		if t.Kind == domain.KindLink && t.State == domain.TaskPending && t.LinkOwnerID == ownerID {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// RetryTask puts the running task back to pending for another attempt,
+// fenced.
+func (s *Store) RetryTask(ctx context.Context, p ports.RetryParams) error {
+	if err := validateFence(p.Fence); err != nil {
+		return err
+	}
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	t, err := s.fenced(p.Fence)
+	if err != nil {
+		return err
+	}
+	t.State = domain.TaskPending
+	t.ScheduledFor = timePtr(normTime(p.RunAt))
+	clearLease(t)
+	t.Generation++
+	t.LastError = cloneTaskError(p.Error)
+	t.UpdatedAt = normTime(p.Now)
+	return nil
+}
+
+// ReleaseTask gives a claimed task back, due now, fenced.
+func (s *Store) ReleaseTask(ctx context.Context, fence domain.Fence, now time.Time, restoreAttempt bool) error {
+	if err := validateFence(fence); err != nil {
+		return err
+	}
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	t, err := s.fenced(fence)
+	if err != nil {
+		return err
+	}
+	now = normTime(now)
+	t.State = domain.TaskPending
+	t.ScheduledFor = timePtr(now)
+	clearLease(t)
+	if restoreAttempt && t.Attempt > 0 {
+		t.Attempt--
+	}
+	t.UpdatedAt = now
+	return nil
+}

@@ -1,0 +1,101 @@
+package contract
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
+)
+
+// everyMethod calls each Store method (except Close) with plausible
+// arguments and returns the errors by method name.
+func everyMethod(f *fixture, e domain.Execution, root domain.Task) map[string]error {
+	ctx, s := f.ctx, f.s
+	exec2, root2 := buildExecution(execOpts{})
+	fence := root.Fence()
+	spec := activitySpec(root, 1, "x")
+	now := at(time.Minute)
+	errs := map[string]error{}
+	call := func(name string, fn func() error) {
+		defer func() {
+			if p := recover(); p != nil {
+				errs[name] = fmt.Errorf("panic: %v", p)
+			}
+		}()
+		errs[name] = fn()
+	}
+	call("CreateExecution", func() error { _, _, err := s.CreateExecution(ctx, exec2, root2); return err })
+	call("GetExecution", func() error { _, err := s.GetExecution(ctx, e.ID); return err })
+	call("ListExecutions", func() error { _, err := s.ListExecutions(ctx, ports.ExecutionFilter{}); return err })
+	call("ListProgress", func() error { _, err := s.ListProgress(ctx, e.ID); return err })
+	call("GetExecutionData", func() error { _, err := s.GetExecutionData(ctx, e.ID); return err })
+	call("CancelExecution", func() error { _, _, err := s.CancelExecution(ctx, e.ID, now); return err })
+	call("TimeoutExecution", func() error { _, _, err := s.TimeoutExecution(ctx, e.ID, now); return err })
+	call("ExpireOverdue", func() error { _, err := s.ExpireOverdue(ctx, now, 10); return err })
+	call("GetTask", func() error { _, err := s.GetTask(ctx, root.ID); return err })
+	call("GetTasks", func() error { _, err := s.GetTasks(ctx, []string{root.ID}); return err })
+	call("ListTasks", func() error { _, err := s.ListTasks(ctx, ports.TaskFilter{}); return err })
+	call("CreateSteps", func() error { _, err := s.CreateSteps(ctx, fence, []ports.StepSpec{spec}, nil, now); return err })
+	call("ResetStep", func() error { _, err := s.ResetStep(ctx, fence, spec, now); return err })
+	call("CompleteSleep", func() error { _, err := s.CompleteSleep(ctx, fence, spec.ID, now); return err })
+	call("ClaimTasks", func() error {
+		_, err := s.ClaimTasks(ctx, ports.ClaimParams{WorkerID: workerA, Functions: []string{"x"}, Limit: 1, Now: now, Lease: time.Minute})
+		return err
+	})
+	call("RenewLeases", func() error { _, err := s.RenewLeases(ctx, []domain.Fence{fence}, now, time.Minute); return err })
+	call("CompleteTask", func() error { return s.CompleteTask(ctx, ports.CompleteParams{Fence: fence, Now: now}) })
+	call("CompleteTasks", func() error {
+		_, err := s.CompleteTasks(ctx, []ports.CompleteParams{{Fence: fence, Now: now}})
+		return err
+	})
+	call("FailTask", func() error { return s.FailTask(ctx, ports.FailParams{Fence: fence, Error: storeError("x"), Now: now}) })
+	call("RetryTask", func() error { return s.RetryTask(ctx, ports.RetryParams{Fence: fence, RunAt: now, Now: now}) })
+	call("ReleaseTask", func() error { return s.ReleaseTask(ctx, fence, now, true) })
+	call("SendSignal", func() error { _, err := s.SendSignal(ctx, e.ID, "go", js(`1`), now); return err })
+	call("ListSignals", func() error { _, err := s.ListSignals(ctx, e.ID); return err })
+	call("GetCacheEntries", func() error { _, err := s.GetCacheEntries(ctx, []string{"k"}, now); return err })
+	call("GetIdempotencyRecords", func() error { _, err := s.GetIdempotencyRecords(ctx, []string{"k"}); return err })
+	call("ListDeadLetters", func() error { _, err := s.ListDeadLetters(ctx, ports.DeadLetterFilter{}); return err })
+	call("GetDeadLetter", func() error { _, err := s.GetDeadLetter(ctx, root.ID); return err })
+	call("DiscardDeadLetter", func() error { return s.DiscardDeadLetter(ctx, root.ID) })
+	call("ReplayDeadLetter", func() error {
+		_, err := s.ReplayDeadLetter(ctx, ports.ReplayParams{TaskID: root.ID, Now: now})
+		return err
+	})
+	call("CountExecutionsByState", func() error { _, err := s.CountExecutionsByState(ctx); return err })
+	call("CountTasks", func() error { _, err := s.CountTasks(ctx); return err })
+	call("CountDeadLetters", func() error { _, err := s.CountDeadLetters(ctx); return err })
+	call("Cleanup", func() error { _, err := s.Cleanup(ctx, ports.CleanupParams{Now: now}); return err })
+	call("UpsertFunctions", func() error { return s.UpsertFunctions(ctx, []domain.FunctionInfo{{Name: "x"}}, now) })
+	call("ListFunctions", func() error { _, err := s.ListFunctions(ctx); return err })
+	call("Ping", func() error { return s.Ping(ctx) })
+	return errs
+}
+
+func testLifecycle(t *testing.T, h storeSuite) {
+	h.run(t, "ping answers while the store is open", func(t *testing.T, f *fixture) {
+		f.noErr(f.s.Ping(f.ctx), "Ping")
+	})
+
+	h.run(t, "closing twice is fine", func(t *testing.T, f *fixture) {
+		f.noErr(f.s.Close(), "Close")
+		f.noErr(f.s.Close(), "second Close")
+	})
+
+	h.run(t, "every method returns ErrClosed after close and none panics", func(t *testing.T, f *fixture) {
+		e, root := f.start(execOpts{})
+		f.noErr(f.s.Close(), "Close")
+		errs := everyMethod(f, e, root)
+		if len(errs) != 36 {
+			t.Errorf("%s: checked %d methods; want all 36 besides Close", f.name, len(errs))
+		}
+		for name, err := range errs {
+			if !errors.Is(err, domain.ErrClosed) {
+				t.Errorf("%s: %s after Close: error %v; want one matching ErrClosed", f.name, name, err)
+			}
+		}
+	})
+}

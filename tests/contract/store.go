@@ -1,0 +1,81 @@
+// Package contract holds the behaviour suites every adapter must pass.
+// RunStore checks a ports.Store against the ports doc comments and the
+// store semantics shared by memstore, sqlitestore and pgxstore. It is a
+// normal package so adapters outside this repository can run it; import it
+// only from _test.go files.
+package contract
+
+import (
+	"testing"
+
+	"github.com/stenthq/stent/ports"
+)
+
+// StoreCaps describes the store under test. Every store keeps times at
+// 1 µs precision and passes every subtest; there are no optional
+// behaviours.
+type StoreCaps struct {
+	// Name labels failures (e.g. "memstore", "sqlite", "postgres").
+	Name string
+}
+
+// RunStore runs the store contract. newStore must return a fresh, empty,
+// ready (migrated) store for each call and register its own cleanup with
+// t.Cleanup; it is called once per subtest, from parallel subtests.
+func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreCaps) {
+	t.Helper()
+	if caps.Name == "" {
+		caps.Name = "store"
+	}
+	h := storeSuite{newStore: newStore, caps: caps}
+	areas := []struct {
+		name string
+		run  func(*testing.T, storeSuite)
+	}{
+		{"executions", testExecutions},
+		{"payloads and times", testPayloadsAndTimes},
+		{"cancel and timeout", testCancelAndTimeout},
+		{"claims", testClaims},
+		{"claim routing", testClaimRouting},
+		{"function limits", testFunctionLimits},
+		{"concurrency", testConcurrency},
+		{"fencing", testFencing},
+		{"finishing tasks", testFinishingTasks},
+		{"steps", testSteps},
+		{"sleep and reset", testSleepAndReset},
+		{"cache", testCache},
+		{"idempotency", testIdempotency},
+		{"signals", testSignals},
+		{"dead letters", testDeadLetters},
+		{"stats", testStats},
+		{"cleanup", testCleanup},
+		{"catalogue", testCatalogue},
+		{"lifecycle", testLifecycle},
+		{"bad input", testBadInput},
+	}
+	for _, a := range areas {
+		t.Run(a.name, func(t *testing.T) {
+			t.Parallel()
+			a.run(t, h)
+		})
+	}
+}
+
+// storeSuite runs one subtest per behaviour, each on its own store.
+type storeSuite struct {
+	newStore func(t *testing.T) ports.Store
+	caps     StoreCaps
+}
+
+// run runs body as a parallel subtest with a fresh store.
+func (h storeSuite) run(t *testing.T, name string, body func(t *testing.T, f *fixture)) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) {
+		t.Parallel()
+		s := h.newStore(t)
+		if s == nil {
+			t.Fatalf("%s: newStore returned nil", h.caps.Name)
+		}
+		body(t, &fixture{t: t, s: s, ctx: t.Context(), name: h.caps.Name})
+	})
+}
