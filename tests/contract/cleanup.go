@@ -9,10 +9,10 @@ import (
 )
 
 // retention is a store with old and new rows of every kind Cleanup
-// touches. Cleaning up before t0+5h must remove exactly: execution old
+// touches. Cleaning up before epoch+5h must remove exactly: execution old
 // (4 tasks, 2 signals, 1 dead letter, its data), the live execution's
 // consumed signal and old dead letter, and the cache entry expiring at
-// t0+5h.
+// epoch+5h.
 type retention struct {
 	old, recent, live  domain.Execution
 	oldTasks           []string
@@ -71,7 +71,7 @@ func (r retention) params(dry bool) ports.CleanupParams {
 
 var retentionResult = ports.CleanupResult{Executions: 1, Tasks: 4, DeadLetters: 2, CacheEntries: 1, Signals: 3}
 
-// cacheKeys returns the cache keys still stored (read at t0, before any
+// cacheKeys returns the cache keys still stored (read at epoch, before any
 // entry expires).
 func (f *fixture) cacheKeys(r retention) []string {
 	f.t.Helper()

@@ -10,7 +10,7 @@ import (
 )
 
 // failedChild starts an execution whose root's call 1 to fn (in queue) ran
-// once and failed terminally at t0+2s.
+// once and failed terminally at epoch+2s.
 func (f *fixture) failedChild(fn, queue string) (domain.Execution, domain.Task, domain.Task) {
 	f.t.Helper()
 	e, root := f.start(execOpts{})
@@ -76,7 +76,7 @@ func testDeadLetters(t *testing.T, h storeSuite) {
 			f.fail(claimed[0], "boom", at(time.Duration(i+2)*time.Second))
 			failed = append(failed, rec)
 		}
-		_, _, other := f.failedChild("z", "q3") // moved at t0+2s, same as failed[0]
+		_, _, other := f.failedChild("z", "q3") // moved at epoch+2s, same as failed[0]
 		newestFirst := []string{failed[3].ID, failed[2].ID, failed[1].ID}
 		oldest := sortedStrings(failed[0].ID, other.ID) // same moved_at: task id desc
 		newestFirst = append(newestFirst, oldest[1], oldest[0])

@@ -10,8 +10,8 @@ import (
 )
 
 // lostLease is a child task "job" whose first owner (workerA, lease 1 min
-// from t0+1s) created a due sleep and a failed call, then lost its lease:
-// workerB reclaimed it at t0+2m.
+// from epoch+1s) created a due sleep and a failed call, then lost its lease:
+// workerB reclaimed it at epoch+2m.
 type lostLease struct {
 	exec               domain.Execution
 	old, fresh         domain.Task
