@@ -2,7 +2,6 @@ package app
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 )
@@ -49,6 +48,3 @@ func typeName[T any]() string {
 	t := reflect.TypeOf((*T)(nil)).Elem()
 	return t.String()
 }
-
-// isSerialization reports an encoding failure of ours.
-func isSerialization(err error) bool { return errors.Is(err, ErrSerialization) }

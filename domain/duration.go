@@ -21,7 +21,11 @@ type DurationError struct {
 
 // Error implements error.
 func (e *DurationError) Error() string {
-	return fmt.Sprintf("stent: invalid duration %q: %s", e.Input, e.Reason)
+	in := e.Input
+	if len(in) > MaxDurationBytes {
+		in = in[:MaxDurationBytes] + "..."
+	}
+	return fmt.Sprintf("stent: invalid duration %q: %s", in, e.Reason)
 }
 
 // Is matches ErrInvalidDuration and its parent ErrInvalidArgument.
@@ -31,6 +35,10 @@ func (e *DurationError) Is(target error) bool {
 
 // ErrorCode returns "invalid_duration".
 func (e *DurationError) ErrorCode() string { return ErrInvalidDuration.code }
+
+// MaxDurationBytes bounds the input ParseDuration accepts (after trimming),
+// so a hostile string cannot make parsing slow.
+const MaxDurationBytes = 100
 
 var durationUnits = map[byte]int64{
 	's': int64(time.Second),
@@ -54,6 +62,9 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	if s == "" {
 		return fail("empty")
+	}
+	if len(s) > MaxDurationBytes {
+		return fail("%d bytes long; at most %d are allowed", len(s), MaxDurationBytes)
 	}
 	total := new(big.Int)
 	limit := big.NewInt(math.MaxInt64)
@@ -146,4 +157,4 @@ func FormatDuration(d time.Duration) string {
 	return b.String()
 }
 
-func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }

@@ -224,3 +224,15 @@ func FuzzParseDuration(f *testing.F) {
 		}
 	})
 }
+
+func TestParseDurationRejectsOverlongInput(t *testing.T) {
+	t.Parallel()
+	long := "0." + strings.Repeat("9", 1<<20) + "s"
+	_, err := domain.ParseDuration(long)
+	if !errors.Is(err, domain.ErrInvalidDuration) || !strings.Contains(err.Error(), "at most 100") {
+		t.Fatalf("error %v; want a rejection naming the length limit", err)
+	}
+	if d, err := domain.ParseDuration("1w2d3h4m5.123456789s"); err != nil || d <= 0 {
+		t.Fatalf("a realistic long duration: %v %v", d, err)
+	}
+}

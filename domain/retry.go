@@ -124,7 +124,10 @@ func (p RetryPolicy) Delay(attempt int, rnd func() float64) time.Duration {
 // it is Permanent; when a code or Go type name in its chain is listed in
 // NonRetryable; when RetryOn is non-empty and lists none of them; or when it
 // is ErrNonDeterministic, ErrSerialization or ErrPayloadTooLarge. A stored
-// *TaskError in the chain that is marked non-retryable stays non-retryable.
+// *TaskError in the chain (a failed child's error returned by its parent)
+// keeps its own decision when it was non-retryable, except a recovered
+// panic, which the current policy decides afresh. A stored error's Go type
+// name is its Type field, matched like the type names of a live chain.
 func (p RetryPolicy) Retryable(err error) bool {
 	if err == nil || IsPermanent(err) {
 		return false
@@ -135,6 +138,10 @@ func (p RetryPolicy) Retryable(err error) bool {
 		}
 	}
 	names := append(ErrorCodes(err), ErrorTypes(err)...)
+	var stored *TaskError
+	if errors.As(err, &stored) && stored.Type != "" {
+		names = append(names, stored.Type)
+	}
 	for _, n := range names {
 		if slices.Contains(p.NonRetryable, n) {
 			return false
@@ -153,20 +160,21 @@ func (p RetryPolicy) Retryable(err error) bool {
 
 type retryPolicyJSON struct {
 	MaxAttempts    int      `json:"max_attempts"`
-	InitialDelayMS int64    `json:"initial_delay_ms"`
-	MaxDelayMS     int64    `json:"max_delay_ms"`
+	InitialDelayMS float64  `json:"initial_delay_ms"`
+	MaxDelayMS     float64  `json:"max_delay_ms"`
 	BackoffFactor  float64  `json:"backoff_factor"`
 	Jitter         float64  `json:"jitter"`
 	RetryOn        []string `json:"retry_on,omitempty"`
 	NonRetryable   []string `json:"non_retryable,omitempty"`
 }
 
-// MarshalJSON stores the policy as a full object with millisecond durations.
+// MarshalJSON stores the policy as a full object with durations in
+// milliseconds (fractional, so sub-millisecond delays survive).
 func (p RetryPolicy) MarshalJSON() ([]byte, error) {
 	return json.Marshal(retryPolicyJSON{
 		MaxAttempts:    p.MaxAttempts,
-		InitialDelayMS: p.InitialDelay.Milliseconds(),
-		MaxDelayMS:     p.MaxDelay.Milliseconds(),
+		InitialDelayMS: msOf(p.InitialDelay),
+		MaxDelayMS:     msOf(p.MaxDelay),
 		BackoffFactor:  p.BackoffFactor,
 		Jitter:         p.Jitter,
 		RetryOn:        p.RetryOn,
@@ -182,12 +190,18 @@ func (p *RetryPolicy) UnmarshalJSON(b []byte) error {
 	}
 	*p = RetryPolicy{
 		MaxAttempts:   j.MaxAttempts,
-		InitialDelay:  time.Duration(j.InitialDelayMS) * time.Millisecond,
-		MaxDelay:      time.Duration(j.MaxDelayMS) * time.Millisecond,
+		InitialDelay:  durationOfMS(j.InitialDelayMS),
+		MaxDelay:      durationOfMS(j.MaxDelayMS),
 		BackoffFactor: j.BackoffFactor,
 		Jitter:        j.Jitter,
 		RetryOn:       j.RetryOn,
 		NonRetryable:  j.NonRetryable,
 	}
 	return nil
+}
+
+func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func durationOfMS(ms float64) time.Duration {
+	return time.Duration(math.Round(ms * float64(time.Millisecond)))
 }

@@ -340,9 +340,9 @@ func TestRetryPolicyJSONRoundTripsWithMillisecondDurations(t *testing.T) {
 			t.Fatalf("json.Marshal = %s, want %s", b, want)
 		}
 	})
-	t.Run("sub-millisecond precision is dropped", func(t *testing.T) {
+	t.Run("sub-millisecond delays survive as fractional milliseconds", func(t *testing.T) {
 		t.Parallel()
-		b, err := json.Marshal(domain.RetryPolicy{InitialDelay: 1999 * time.Microsecond})
+		b, err := json.Marshal(domain.RetryPolicy{InitialDelay: 1999 * time.Microsecond, MaxDelay: 500 * time.Microsecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -350,8 +350,8 @@ func TestRetryPolicyJSONRoundTripsWithMillisecondDurations(t *testing.T) {
 		if err := json.Unmarshal(b, &back); err != nil {
 			t.Fatal(err)
 		}
-		if back.InitialDelay != time.Millisecond {
-			t.Fatalf("InitialDelay after round trip = %v, want 1ms", back.InitialDelay)
+		if back.InitialDelay != 1999*time.Microsecond || back.MaxDelay != 500*time.Microsecond {
+			t.Fatalf("after round trip (%s): initial %v, max %v; want 1.999ms and 500µs", b, back.InitialDelay, back.MaxDelay)
 		}
 	})
 	t.Run("the policy round-trips inside a task", func(t *testing.T) {
@@ -408,5 +408,17 @@ func TestRetryPolicyDelayWhenTheBackoffOverflowsFloat64(t *testing.T) {
 	zero := domain.RetryPolicy{InitialDelay: 0, MaxDelay: time.Minute, BackoffFactor: 10, Jitter: domain.NoJitter}
 	if got := zero.Delay(400, nil); got != 0 {
 		t.Errorf("zero initial delay: Delay(400) = %v, want 0 as for small attempts (Delay(5) = %v)", got, zero.Delay(5, nil))
+	}
+}
+
+func TestRetryableMatchesTheGoTypeOfAStoredError(t *testing.T) {
+	t.Parallel()
+	stored := domain.NewTaskError(fmt.Errorf("wrapped: %w", errors.New("x")), true) // Type "*fmt.wrapError"
+	p := domain.RetryPolicy{NonRetryable: []string{stored.Type}}.Normalize()
+	if p.Retryable(stored) {
+		t.Fatalf("a stored error of type %s listed in NonRetryable must not be retried", stored.Type)
+	}
+	if !domain.DefaultRetryPolicy().Retryable(stored) {
+		t.Fatal("without the listing it is retryable")
 	}
 }

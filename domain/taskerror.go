@@ -42,13 +42,17 @@ func (e *TaskError) Error() string { return e.Message }
 func (e *TaskError) ErrorCode() string { return e.Code }
 
 // Is reports whether target's code is among the stored codes, directly or as
-// the ancestor of a stored sentinel code.
+// the ancestor of a stored sentinel code. The generic code "error" (an
+// error without a code) never matches.
 func (e *TaskError) Is(target error) bool {
 	c, ok := target.(interface{ ErrorCode() string })
 	if !ok {
 		return false
 	}
 	want := c.ErrorCode()
+	if want == GenericErrorCode {
+		return false // "no code" is not an identity two errors can share
+	}
 	for _, code := range e.allCodes() {
 		if code == want {
 			return true

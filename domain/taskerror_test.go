@@ -245,3 +245,12 @@ func TestErrorCodesAndTypesWalkTheChain(t *testing.T) {
 		t.Error("ErrorCodes/ErrorTypes of nil are not empty")
 	}
 }
+
+func TestStoredErrorsWithoutACodeDoNotMatchEachOther(t *testing.T) {
+	t.Parallel()
+	a := domain.NewTaskError(errors.New("a"), true)
+	b := domain.NewTaskError(errors.New("b"), true)
+	if errors.Is(a, b) || errors.Is(a, domain.NewError(domain.GenericErrorCode, "x")) {
+		t.Fatal(`two errors without a code must not match through the generic code "error"`)
+	}
+}
