@@ -8,10 +8,16 @@ import (
 	"github.com/stenthq/stent/tests/contract"
 )
 
+func newStore(t *testing.T) ports.Store {
+	s := memstore.New()
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
 func TestContract(t *testing.T) {
-	contract.RunStore(t, func(t *testing.T) ports.Store {
-		s := memstore.New()
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	}, contract.StoreCaps{Name: "memstore"})
+	contract.RunStore(t, newStore, contract.StoreCaps{Name: "memstore"})
+}
+
+func TestEngine(t *testing.T) {
+	contract.RunEngine(t, newStore, contract.EngineCaps{Name: "memstore"})
 }
