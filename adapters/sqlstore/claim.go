@@ -191,7 +191,7 @@ func (s *Store) lockLimited(t *txn, fns []string) (map[string]struct{}, map[stri
 	for i, f := range fns {
 		rowsIn[i] = []any{f}
 	}
-	rows, err := t.query(`SELECT f.fn_name FROM `+s.d.RowSet("f", cols)+` WHERE EXISTS (SELECT 1 FROM @tasks x
+	rows, err := t.query(`SELECT f.fn_name FROM `+s.d.RowSet("f", cols)+` WHERE EXISTS (SELECT 1 FROM @tasks x`+s.d.IndexedBy("tasks_limited")+`
  WHERE x.step_name = f.fn_name AND x.max_concurrent > 0 AND x.state IN ('pending', 'running'))`,
 		s.d.RowSetArgs(cols, rowsIn)...)
 	if err != nil {
@@ -245,7 +245,7 @@ func (s *Store) pendingPage(t *txn, p ports.ClaimParams, now time.Time, filter s
 	limited map[string]struct{}, used func(string) int, cursor *candidate, n int) ([]candidate, error) {
 	var b strings.Builder
 	args := []any{s.tm(now)}
-	b.WriteString(`SELECT ` + candidateColumns + ` FROM @tasks WHERE state = 'pending'
+	b.WriteString(`SELECT ` + candidateColumns + ` FROM @tasks` + s.d.IndexedBy("tasks_claim") + ` WHERE state = 'pending'
  AND kind IN ('orchestrator', 'activity') AND (scheduled_for IS NULL OR scheduled_for <= ?)`)
 	b.WriteString(filter)
 	args = append(args, filterArgs...)
@@ -358,7 +358,7 @@ func (s *Store) RenewLeases(ctx context.Context, fences []domain.Fence, now time
 		}
 		args := append([]any{s.tm(until), s.tm(now)}, s.d.RowSetArgs(renewCols, rowsIn)...)
 		if _, err := t.exec(`UPDATE @tasks SET lease_expires_at = ?, updated_at = ? FROM `+s.d.RowSet("f", renewCols)+`
- WHERE id = f.renew_id AND state = 'running' AND worker_id = f.renew_worker AND claim_token = f.renew_token`, args...); err != nil {
+ WHERE id = f.renew_id AND `+s.d.Unindexed("state")+` = 'running' AND worker_id = f.renew_worker AND claim_token = f.renew_token`, args...); err != nil {
 			return err
 		}
 		rows, err := t.query(`SELECT t.id, t.state, t.worker_id, t.claim_token, t.lease_expires_at, e.state

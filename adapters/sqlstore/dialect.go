@@ -62,6 +62,14 @@ type Dialect interface {
 	// the `?` placeholders of RowSet.
 	RowSetArgs(cols []Column, rows [][]any) []any
 
+	// IndexedBy is appended to a table in FROM to pin the index a query
+	// must walk where the planner may not find it on its own (SQLite:
+	// " INDEXED BY name"; PostgreSQL: "").
+	IndexedBy(index string) string
+	// Unindexed wraps a column so the planner does not drive the query by
+	// an index on it (SQLite: unary plus; PostgreSQL: the column).
+	Unindexed(col string) string
+
 	// ForUpdate is appended to a SELECT that locks the rows it reads
 	// (empty where one writer serialises all writes).
 	ForUpdate() string

@@ -24,17 +24,14 @@ func (s *Store) CreateExecution(ctx context.Context, exec domain.Execution, root
 	)
 	err := s.write(ctx, "create execution", func(t *txn) error {
 		id, created = "", false
-		existing, found, err := s.existingExecution(t, exec)
-		if err != nil || found {
-			id = existing
-			return err
-		}
+		// Insert first: a reused id or key is the rare case, looked up
+		// only when the insert does nothing.
 		n, err := t.execN(`INSERT INTO @executions (`+executionInsertColumns+`) VALUES (`+executionInsertPlaceholders+`)
  ON CONFLICT DO NOTHING`, s.executionArgs(&exec)...)
 		if err != nil {
 			return err
 		}
-		if n == 0 { // a concurrent create won the id or the key
+		if n == 0 { // the id or the idempotency key is taken
 			existing, found, err := s.existingExecution(t, exec)
 			if err != nil {
 				return err

@@ -85,7 +85,7 @@ func (s *Store) completeTx(t *txn, ps []ports.CompleteParams) ([]error, error) {
 	}
 	rows, err := t.query(`UPDATE @tasks SET state = 'completed', result = f.c_result, finished_at = f.c_now,
  updated_at = f.c_now, `+leaseClear+` FROM `+s.d.RowSet("f", completeCols)+`
- WHERE id = f.c_id AND state = 'running' AND worker_id = f.c_worker AND claim_token = f.c_token
+ WHERE id = f.c_id AND `+s.d.Unindexed("state")+` = 'running' AND worker_id = f.c_worker AND claim_token = f.c_token
  RETURNING id, execution_id, parent_task_id, kind, cache_key, idempotency_key`, s.d.RowSetArgs(completeCols, rowsIn)...)
 	if err != nil {
 		return nil, err
@@ -195,7 +195,7 @@ func (s *Store) completeEffects(t *txn, ps []ports.CompleteParams, done []comple
 	}
 	if len(ownerRows) > 0 {
 		if _, err := t.exec(`UPDATE @tasks SET state = 'completed', result = f.o_result, finished_at = f.o_now, updated_at = f.o_now
- FROM `+s.d.RowSet("f", ownerCols)+` WHERE link_owner_id = f.o_id AND state = 'pending'`,
+ FROM `+s.d.RowSet("f", ownerCols)+` WHERE link_owner_id = f.o_id AND `+s.d.Unindexed("state")+` = 'pending'`,
 			s.d.RowSetArgs(ownerCols, ownerRows)...); err != nil {
 			return err
 		}
@@ -204,7 +204,7 @@ func (s *Store) completeEffects(t *txn, ps []ports.CompleteParams, done []comple
 		return nil
 	}
 	rows, err := t.query(`UPDATE @executions SET state = 'completed', result = f.o_result, finished_at = f.o_now,
- updated_at = f.o_now FROM `+s.d.RowSet("f", ownerCols)+` WHERE id = f.o_id AND state IN ('pending', 'running')
+ updated_at = f.o_now FROM `+s.d.RowSet("f", ownerCols)+` WHERE id = f.o_id AND `+s.d.Unindexed("state")+` IN ('pending', 'running')
  RETURNING id, finished_at`, s.d.RowSetArgs(ownerCols, rootRows)...)
 	if err != nil {
 		return err

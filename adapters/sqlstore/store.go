@@ -43,6 +43,10 @@ type Options struct {
 	ReadOnly bool
 	// OnClose releases the handles (and whatever owns them) on Close.
 	OnClose func() error
+	// CacheStatements keeps the statements of write transactions prepared
+	// on Write (for drivers without a statement cache of their own, like
+	// modernc.org/sqlite; pgx caches statements itself).
+	CacheStatements bool
 }
 
 // Store implements ports.Store and ports.Migrator over database/sql.
@@ -58,6 +62,7 @@ type Store struct {
 	closeErr  error
 
 	queries sync.Map // raw statement -> dialect statement
+	stmts   *stmtCache
 }
 
 // New returns a Store over the handles in opts. It does not touch the
@@ -72,14 +77,18 @@ func New(opts Options) (*Store, error) {
 	if opts.Read == nil {
 		opts.Read = opts.Write
 	}
-	return &Store{
+	s := &Store{
 		name:     opts.Name,
 		d:        opts.Dialect,
 		w:        opts.Write,
 		r:        opts.Read,
 		readOnly: opts.ReadOnly || opts.Write == nil,
 		onClose:  opts.OnClose,
-	}, nil
+	}
+	if opts.CacheStatements && opts.Write != nil {
+		s.stmts = newStmtCache(opts.Write)
+	}
+	return s, nil
 }
 
 // Close releases the connections; later calls return ErrClosed. It is
@@ -87,6 +96,9 @@ func New(opts Options) (*Store, error) {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		if s.stmts != nil {
+			s.stmts.close()
+		}
 		if s.onClose != nil {
 			s.closeErr = s.onClose()
 		}
@@ -181,21 +193,47 @@ func (s *Store) q(raw string) string {
 
 // txn is one write transaction.
 type txn struct {
-	s   *Store
-	ctx context.Context
-	tx  *sql.Tx
+	s     *Store
+	ctx   context.Context
+	tx    *sql.Tx
+	write bool
 }
 
 func (t *txn) exec(query string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(t.ctx, t.s.q(query), args...)
+	q := t.s.q(query)
+	if st := t.stmt(q); st != nil {
+		return st.ExecContext(t.ctx, args...)
+	}
+	return t.tx.ExecContext(t.ctx, q, args...)
 }
 
 func (t *txn) query(query string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(t.ctx, t.s.q(query), args...)
+	q := t.s.q(query)
+	if st := t.stmt(q); st != nil {
+		return st.QueryContext(t.ctx, args...)
+	}
+	return t.tx.QueryContext(t.ctx, q, args...)
 }
 
 func (t *txn) queryRow(query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(t.ctx, t.s.q(query), args...)
+	q := t.s.q(query)
+	if st := t.stmt(q); st != nil {
+		return st.QueryRowContext(t.ctx, args...)
+	}
+	return t.tx.QueryRowContext(t.ctx, q, args...)
+}
+
+// stmt returns the cached statement of q bound to this write
+// transaction, or nil (q is then prepared after the transaction).
+func (t *txn) stmt(q string) *sql.Stmt {
+	if !t.write || t.s.stmts == nil {
+		return nil
+	}
+	st := t.s.stmts.get(q)
+	if st == nil {
+		return nil
+	}
+	return t.tx.StmtContext(t.ctx, st)
 }
 
 // execN runs a statement and returns the number of affected rows.
@@ -228,6 +266,9 @@ func (s *Store) write(ctx context.Context, op string, fn func(t *txn) error) err
 			break
 		}
 	}
+	if s.stmts != nil {
+		s.stmts.preparePending(ctx) // the writer connection is free again
+	}
 	return s.wrap(err, op)
 }
 
@@ -250,7 +291,7 @@ func (s *Store) runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn f
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(&txn{s: s, ctx: ctx, tx: tx}); err != nil {
+	if err = fn(&txn{s: s, ctx: ctx, tx: tx, write: opts == nil}); err != nil {
 		return err
 	}
 	return tx.Commit()

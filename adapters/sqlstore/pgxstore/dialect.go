@@ -36,6 +36,8 @@ func (dialect) EncodeTime(t time.Time) any  { return t.UTC() }
 func (dialect) ForUpdate() string           { return " FOR UPDATE" }
 func (dialect) ForUpdateSkipLocked() string { return " FOR UPDATE SKIP LOCKED" }
 func (dialect) ForShare() string            { return " FOR SHARE" }
+func (dialect) IndexedBy(string) string     { return "" }
+func (dialect) Unindexed(col string) string { return col }
 
 func (dialect) SchemaTypes() map[string]string {
 	return map[string]string{"time": "TIMESTAMPTZ", "bytes": "BYTEA", "float": "DOUBLE PRECISION"}

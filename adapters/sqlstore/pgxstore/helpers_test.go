@@ -74,3 +74,33 @@ func newTestStore(t *testing.T) *pgxstore.Store {
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
+
+// newBenchStore returns a migrated store in its own schema for a
+// benchmark, over a pool of 8 connections.
+func newBenchStore(b *testing.B) *pgxstore.Store {
+	b.Helper()
+	dsn := os.Getenv(dsnEnv)
+	if dsn == "" {
+		b.Skipf("%s is not set; skipping the PostgreSQL benchmarks", dsnEnv)
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MaxConns = 8
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	schema := "stent_bench_" + domain.NewID()[:8]
+	s, err := pgxstore.New(b.Context(), pool, pgxstore.Config{Schema: schema})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = s.Close()
+		_, _ = pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS "`+schema+`" CASCADE`)
+		pool.Close()
+	})
+	return s
+}

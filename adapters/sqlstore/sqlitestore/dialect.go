@@ -36,6 +36,9 @@ func (dialect) ForUpdateSkipLocked() string {
 }
 func (dialect) ForShare() string { return "" }
 
+func (dialect) IndexedBy(index string) string { return " INDEXED BY " + index }
+func (dialect) Unindexed(col string) string   { return "+" + col }
+
 func (dialect) SchemaTypes() map[string]string {
 	return map[string]string{"time": "INTEGER", "bytes": "BLOB", "float": "REAL"}
 }

@@ -18,3 +18,14 @@ func newTestStore(t *testing.T) *sqlitestore.Store {
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
+
+// newBenchStore opens a fresh store for a benchmark.
+func newBenchStore(b *testing.B) *sqlitestore.Store {
+	b.Helper()
+	s, err := sqlitestore.Open(b.Context(), sqlitestore.Config{Path: filepath.Join(b.TempDir(), "bench.db")})
+	if err != nil {
+		b.Fatalf("open: %v", err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	return s
+}

@@ -239,7 +239,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	core, err := sqlstore.New(sqlstore.Options{
 		Name: "sqlitestore", Dialect: dialect{}, Write: write, Read: read,
-		ReadOnly: cfg.ReadOnly, OnClose: closeAll,
+		ReadOnly: cfg.ReadOnly, OnClose: closeAll, CacheStatements: true,
 	})
 	if err != nil {
 		_ = closeAll()

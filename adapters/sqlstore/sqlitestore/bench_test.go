@@ -1,0 +1,86 @@
+package sqlitestore_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
+)
+
+// BenchmarkNoopTasks measures the store side of no-op tasks: b.N root-only
+// executions are dispatched (not timed), then 4 workers claim batches of 64
+// and complete each batch with one CompleteTasks call.
+func BenchmarkNoopTasks(b *testing.B) {
+	s := newBenchStore(b)
+	benchNoopTasks(b, s)
+}
+
+// BenchmarkCreateExecution measures dispatching root-only executions.
+func BenchmarkCreateExecution(b *testing.B) {
+	s := newBenchStore(b)
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	b.ResetTimer()
+	for i := range b.N {
+		exec, root := benchExecution(i, now)
+		if _, _, err := s.CreateExecution(b.Context(), exec, root); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "executions/s")
+}
+
+func benchExecution(i int, now time.Time) (domain.Execution, domain.Task) {
+	id := fmt.Sprintf("e%09d", i)
+	exec := domain.Execution{ID: id, RootFunction: "noop", RootTaskID: id + "/r", Queue: "default",
+		Input: []byte(`{}`), CreatedAt: now}
+	root := domain.Task{ID: id + "/r", ExecutionID: id, Kind: domain.KindOrchestrator, StepName: "noop",
+		Queue: "default", Input: exec.Input, RetryPolicy: domain.DefaultRetryPolicy(), CreatedAt: now}
+	return exec, root
+}
+
+func benchNoopTasks(b *testing.B, s ports.Store) {
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range b.N {
+		exec, root := benchExecution(i, now)
+		if _, _, err := s.CreateExecution(b.Context(), exec, root); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for {
+				got, err := s.ClaimTasks(b.Context(), ports.ClaimParams{WorkerID: fmt.Sprint("w", w),
+					Functions: []string{"noop"}, Limit: 64, Now: now, Lease: time.Minute})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				ps := make([]ports.CompleteParams, len(got))
+				for i, t := range got {
+					ps[i] = ports.CompleteParams{Fence: t.Fence(), Result: []byte(`null`), Now: now}
+				}
+				errs, err := s.CompleteTasks(b.Context(), ps)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				for _, err := range errs {
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
+}
