@@ -189,9 +189,31 @@ func (tr *taskRun) writeErr(ctx context.Context, err error) error {
 		return cause
 	}
 	if errors.Is(err, ErrLeaseLost) {
-		tr.cancel(ErrLeaseLost)
+		// The fence failed: find out why (cancelled, timed out or really
+		// lost) so the function sees the true cause, then stop the run.
+		cause := tr.whyLost(ctx)
+		tr.cancel(cause)
+		return cause
 	}
 	return err
+}
+
+// whyLost reads the task and its execution after a fenced write failed and
+// returns ErrCancelled, ErrTimedOut or ErrLeaseLost.
+func (tr *taskRun) whyLost(ctx context.Context) error {
+	ctx = context.WithoutCancel(ctx)
+	t, err := tr.e.store.GetTask(ctx, tr.task.ID)
+	if err != nil {
+		return ErrLeaseLost
+	}
+	var es domain.ExecutionState
+	if ex, err := tr.e.store.GetExecution(ctx, t.ExecutionID); err == nil {
+		es = ex.State
+	}
+	if t.State == domain.TaskRunning && t.ClaimToken != tr.task.ClaimToken {
+		return ErrLeaseLost // another worker holds it now
+	}
+	return lostCause(t.State, es)
 }
 
 func (tr *taskRun) readErr(ctx context.Context, err error) error { return tr.ctxErr(ctx, err) }
