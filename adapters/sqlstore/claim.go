@@ -326,7 +326,7 @@ func (s *Store) applyClaims(t *txn, p ports.ClaimParams, chosen []candidate, now
 	}
 	if len(roots) > 0 {
 		if _, err := t.exec(`UPDATE @executions SET state = 'running', started_at = ?, updated_at = ?
- WHERE `+s.d.InList("id")+` AND state = 'pending'`, s.tm(now), s.tm(now), s.d.StringList(roots)); err != nil {
+ WHERE `+s.d.InList("id")+` AND `+s.d.Unindexed("state")+` = 'pending'`, s.tm(now), s.tm(now), s.d.StringList(roots)); err != nil {
 			return nil, err
 		}
 	}

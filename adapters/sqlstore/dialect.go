@@ -81,6 +81,11 @@ type Dialect interface {
 	// distinct) inside tx, so concurrent claimers never exceed a limit.
 	LockFunctions(ctx context.Context, tx *sql.Tx, names []string) error
 
+	// Analyze refreshes the planner statistics of the growing tables
+	// (PostgreSQL), so cached generic plans made while they were tiny are
+	// replanned. SQLite pins its plans and does nothing.
+	Analyze(ctx context.Context, db *sql.DB) error
+
 	// LockMigrations serialises migrators on conn; unlock releases it.
 	LockMigrations(ctx context.Context, conn *sql.Conn) (unlock func(), err error)
 	// PrepareSchema runs before the migrations, under the migration lock

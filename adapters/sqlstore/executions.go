@@ -58,6 +58,9 @@ func (s *Store) CreateExecution(ctx context.Context, exec domain.Execution, root
 	if err != nil {
 		return "", false, err
 	}
+	if created {
+		s.noteInserted(2)
+	}
 	return id, created, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/stenthq/stent/domain"
 )
@@ -143,6 +144,32 @@ func (s *Store) taskArgs(t *domain.Task) ([]any, error) {
 		s.tmp(t.LeaseExpiresAt), s.tmp(t.Deadline), mustJSONText(t.TraceContext),
 		s.tm(t.CreatedAt), s.tm(t.UpdatedAt), s.tmp(t.StartedAt), s.tmp(t.FinishedAt),
 	}, nil
+}
+
+// taskRowValues returns the RowSet values of t in taskRowCols order.
+func taskRowValues(t *domain.Task) ([]any, error) {
+	policy, err := json.Marshal(t.RetryPolicy)
+	if err != nil {
+		return nil, fmt.Errorf("task %q: encode retry policy: %w", t.ID, err)
+	}
+	return []any{
+		t.ID, t.ExecutionID, stringOrNil(t.ParentTaskID), int64(t.Position), string(t.Kind), t.StepName,
+		string(t.State), payloadBytes(t.Input), payloadBytes(t.Result),
+		mustJSONText(t.Error), mustJSONText(t.LastError), int64(t.Attempt), int64(t.Generation),
+		int64(t.ParentGeneration), string(policy), int64(t.MaxConcurrent), mustJSONText(t.Tags),
+		int64(t.Priority), t.Queue, stringOrNil(t.IdempotencyKey), stringOrNil(t.LinkOwnerID),
+		stringOrNil(t.CacheKey), timeOrNil(t.ScheduledFor), stringOrNil(t.WorkerID), stringOrNil(t.ClaimToken),
+		timeOrNil(t.LeaseExpiresAt), timeOrNil(t.Deadline), mustJSONText(t.TraceContext),
+		domain.NormalizeTime(t.CreatedAt), domain.NormalizeTime(t.UpdatedAt), timeOrNil(t.StartedAt), timeOrNil(t.FinishedAt),
+	}, nil
+}
+
+// timeOrNil is a RowSet time value: nil or the normalised time.
+func timeOrNil(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return domain.NormalizeTime(*t)
 }
 
 // normalizeTask puts t's times in the stored form (UTC, microseconds) and

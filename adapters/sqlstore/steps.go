@@ -81,22 +81,26 @@ func (s *Store) CreateSteps(ctx context.Context, parent domain.Fence, specs []po
 		return nil, err
 	}
 	now = domain.NormalizeTime(now)
-	var out []domain.Task
+	var (
+		out      []domain.Task
+		inserted int
+	)
 	err := s.write(ctx, "create steps", func(t *txn) error {
 		var err error
-		out, err = s.createStepsTx(t, parent, specs, ops, now)
+		out, inserted, err = s.createStepsTx(t, parent, specs, ops, now)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.noteInserted(inserted)
 	return out, nil
 }
 
-func (s *Store) createStepsTx(t *txn, f domain.Fence, specs []ports.StepSpec, ops []domain.DataOp, now time.Time) ([]domain.Task, error) {
+func (s *Store) createStepsTx(t *txn, f domain.Fence, specs []ports.StepSpec, ops []domain.DataOp, now time.Time) ([]domain.Task, int, error) {
 	p, err := s.lockParent(t, f)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	ids := make([]string, len(specs))
 	for i := range specs {
@@ -104,23 +108,33 @@ func (s *Store) createStepsTx(t *txn, f domain.Fence, specs []ports.StepSpec, op
 	}
 	existing, err := s.tasksByID(t, ids)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for _, ex := range existing {
 		if ex.ExecutionID != p.executionID || ex.ParentTaskID != p.id {
-			return nil, s.errorf("create steps: step %q exists under execution %q, parent %q, not under task %q: %w",
+			return nil, 0, s.errorf("create steps: step %q exists under execution %q, parent %q, not under task %q: %w",
 				ex.ID, ex.ExecutionID, ex.ParentTaskID, p.id, domain.ErrConflict)
 		}
 	}
+	var fresh []*ports.StepSpec
+	for i := range specs {
+		if _, ok := existing[specs[i].ID]; !ok {
+			fresh = append(fresh, &specs[i])
+		}
+	}
+	keys, err := s.prefetchKeys(t, fresh, now)
+	if err != nil {
+		return nil, 0, err
+	}
 	out := make([]domain.Task, len(specs))
 	execLocked := false
-	inserted := 0
+	var inserts []domain.Task
 	for i := range specs {
 		sp := &specs[i]
 		if ex, ok := existing[sp.ID]; ok {
 			if ex.Kind == domain.KindSignal && ex.State == domain.TaskPending {
 				if ex, err = s.deliverToExisting(t, ex, &execLocked, now); err != nil {
-					return nil, err
+					return nil, 0, err
 				}
 				existing[sp.ID] = ex
 			}
@@ -130,35 +144,144 @@ func (s *Store) createStepsTx(t *txn, f domain.Fence, specs []ports.StepSpec, op
 		task := newStep(p, sp, now)
 		switch sp.Kind {
 		case domain.KindActivity:
-			if err := s.resolveActivity(t, &task, sp, now); err != nil {
-				return nil, err
+			if err := s.resolveActivity(t, &task, sp, keys, now); err != nil {
+				return nil, 0, err
 			}
 		case domain.KindSignal:
 			msg, ok, err := s.takeSignal(t, p.executionID, strings.TrimPrefix(sp.StepName, "signal:"), sp.ID, &execLocked, now)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			if ok {
 				task.State, task.Result, task.FinishedAt = domain.TaskCompleted, msg, &now
 			}
 		}
-		args, err := s.taskArgs(&task)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := t.exec(`INSERT INTO @tasks (`+taskInsertColumns+`) VALUES (`+taskInsertPlaceholders+`)`, args...); err != nil {
-			return nil, err
-		}
 		existing[sp.ID] = task
 		out[i] = task
-		inserted++
+		inserts = append(inserts, task)
 	}
-	if inserted > 0 {
-		if err := s.applyOps(t, p.executionID, ops); err != nil {
+	if len(inserts) == 0 {
+		return out, 0, nil
+	}
+	if err := s.insertTasks(t, inserts); err != nil {
+		return nil, 0, err
+	}
+	if err := s.applyOps(t, p.executionID, ops); err != nil {
+		return nil, 0, err
+	}
+	return out, len(inserts), nil
+}
+
+// keyState is what CreateSteps knows of the cache and idempotency keys of
+// the steps it inserts, read in three statements up front.
+type keyState struct {
+	cache   map[string][]byte // unexpired cache entries
+	records map[string][]byte // idempotency records
+	holders map[string]keyHolder
+	heldNow map[string]string // keys taken by steps of this call -> task id
+}
+
+type keyHolder struct {
+	id     string
+	state  domain.TaskState
+	result []byte
+}
+
+func (s *Store) prefetchKeys(t *txn, specs []*ports.StepSpec, now time.Time) (*keyState, error) {
+	ks := &keyState{cache: map[string][]byte{}, records: map[string][]byte{}, holders: map[string]keyHolder{}, heldNow: map[string]string{}}
+	var cacheKeys, idemKeys []string
+	for _, sp := range specs {
+		if sp.Kind != domain.KindActivity {
+			continue
+		}
+		if sp.CacheKey != "" {
+			cacheKeys = append(cacheKeys, sp.CacheKey)
+		}
+		if sp.IdempotencyKey != "" {
+			idemKeys = append(idemKeys, sp.IdempotencyKey)
+		}
+	}
+	if len(cacheKeys) > 0 {
+		if err := s.readKeyValues(t, ks.cache, `SELECT key, value FROM @cache WHERE `+s.d.InList("key")+`
+ AND (expires_at IS NULL OR expires_at > ?)`, s.d.StringList(cacheKeys), s.tm(now)); err != nil {
 			return nil, err
 		}
 	}
-	return out, nil
+	if len(idemKeys) == 0 {
+		return ks, nil
+	}
+	if err := s.readKeyValues(t, ks.records, `SELECT key, value FROM @idempotency WHERE `+s.d.InList("key"),
+		s.d.StringList(idemKeys)); err != nil {
+		return nil, err
+	}
+	// Lock the live holders: a holder finishing concurrently then waits
+	// for this transaction, and so sees the links it inserts.
+	rows, err := t.query(`SELECT idempotency_key, id, state, result FROM @tasks WHERE `+s.d.InList("idempotency_key")+
+		` ORDER BY id`+s.d.ForShare(), s.d.StringList(idemKeys))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key, state string
+		var h keyHolder
+		if err := rows.Scan(&key, &h.id, &state, &h.result); err != nil {
+			return nil, err
+		}
+		h.state = domain.TaskState(state)
+		ks.holders[key] = h
+	}
+	return ks, rows.Err()
+}
+
+func (s *Store) readKeyValues(t *txn, into map[string][]byte, query string, args ...any) error {
+	rows, err := t.query(query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return err
+		}
+		into[k] = v
+	}
+	return rows.Err()
+}
+
+var taskRowCols = []Column{
+	{"r_id", ColText}, {"r_execution_id", ColText}, {"r_parent_task_id", ColText}, {"r_position", ColInt},
+	{"r_kind", ColText}, {"r_step_name", ColText}, {"r_state", ColText}, {"r_input", ColBytes}, {"r_result", ColBytes},
+	{"r_error", ColText}, {"r_last_error", ColText}, {"r_attempt", ColInt}, {"r_generation", ColInt},
+	{"r_parent_generation", ColInt}, {"r_retry_policy", ColText}, {"r_max_concurrent", ColInt}, {"r_tags", ColText},
+	{"r_priority", ColInt}, {"r_queue", ColText}, {"r_idempotency_key", ColText}, {"r_link_owner_id", ColText},
+	{"r_cache_key", ColText}, {"r_scheduled_for", ColTime}, {"r_worker_id", ColText}, {"r_claim_token", ColText},
+	{"r_lease_expires_at", ColTime}, {"r_deadline", ColTime}, {"r_trace_context", ColText}, {"r_created_at", ColTime},
+	{"r_updated_at", ColTime}, {"r_started_at", ColTime}, {"r_finished_at", ColTime},
+}
+
+// insertTasks inserts new task rows with one statement.
+func (s *Store) insertTasks(t *txn, tasks []domain.Task) error {
+	rows := make([][]any, len(tasks))
+	for i := range tasks {
+		r, err := taskRowValues(&tasks[i])
+		if err != nil {
+			return err
+		}
+		rows[i] = r
+	}
+	var sel strings.Builder
+	for i, c := range taskRowCols {
+		if i > 0 {
+			sel.WriteString(", ")
+		}
+		sel.WriteString("f." + c.Name)
+	}
+	_, err := t.exec(`INSERT INTO @tasks (`+taskInsertColumns+`) SELECT `+sel.String()+` FROM `+
+		s.d.RowSet("f", taskRowCols), s.d.RowSetArgs(taskRowCols, rows)...)
+	return err
 }
 
 // newStep builds the pending record of a spec under parent p.
@@ -219,21 +342,15 @@ func cloneRaw(b []byte) []byte {
 // resolveActivity decides how a new activity record starts: a cache or
 // idempotency hit (completed), a link to the live holder of its key, the
 // new holder of its key, and optionally claimed inline.
-func (s *Store) resolveActivity(t *txn, task *domain.Task, sp *ports.StepSpec, now time.Time) error {
+func (s *Store) resolveActivity(t *txn, task *domain.Task, sp *ports.StepSpec, ks *keyState, now time.Time) error {
 	if sp.CacheKey != "" {
-		var v []byte
-		err := t.queryRow(`SELECT value FROM @cache WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)`,
-			sp.CacheKey, s.tm(now)).Scan(&v)
-		if err == nil {
+		if v, ok := ks.cache[sp.CacheKey]; ok {
 			task.State, task.Result, task.FinishedAt = domain.TaskCompleted, rawOrNil(v), &now
 			return nil
 		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
 	}
-	if sp.IdempotencyKey != "" {
-		done, err := s.resolveKey(t, task, sp.IdempotencyKey, now)
+	if key := sp.IdempotencyKey; key != "" {
+		done, err := s.resolveKey(t, task, key, ks, now)
 		if err != nil || done {
 			return err
 		}
@@ -250,44 +367,37 @@ func (s *Store) resolveActivity(t *txn, task *domain.Task, sp *ports.StepSpec, n
 }
 
 // resolveKey applies an idempotency key to a new activity: the recorded
-// result completes it (done); a live holder makes it a link (done);
-// otherwise it holds the key.
-func (s *Store) resolveKey(t *txn, task *domain.Task, key string, now time.Time) (bool, error) {
-	var v []byte
-	err := t.queryRow(`SELECT value FROM @idempotency WHERE key = ?`, key).Scan(&v)
-	if err == nil {
+// result completes it (done); a live holder, or a step of this call that
+// took the key, makes it a link (done); otherwise it holds the key.
+func (s *Store) resolveKey(t *txn, task *domain.Task, key string, ks *keyState, now time.Time) (bool, error) {
+	if v, ok := ks.records[key]; ok {
 		task.State, task.Result, task.FinishedAt = domain.TaskCompleted, rawOrNil(v), &now
 		return true, nil
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return false, err
-	}
-	var holder, state string
-	var result []byte
-	err = t.queryRow(`SELECT id, state, result FROM @tasks WHERE idempotency_key = ?`+s.d.ForShare(), key).Scan(&holder, &state, &result)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		task.IdempotencyKey = key
-		return false, nil
-	case err != nil:
-		return false, err
-	}
-	switch domain.TaskState(state) {
-	case domain.TaskPending, domain.TaskRunning:
+	if holder, ok := ks.heldNow[key]; ok {
 		task.Kind, task.LinkOwnerID = domain.KindLink, holder
 		return true, nil
-	case domain.TaskCompleted:
-		// Finished while we waited for its lock: its result is the record.
-		task.State, task.Result, task.FinishedAt = domain.TaskCompleted, rawOrNil(result), &now
-		return true, nil
-	default:
-		// A finished holder that still has the key: release it and hold.
-		if _, err := t.exec(`UPDATE @tasks SET idempotency_key = NULL WHERE id = ?`, holder); err != nil {
-			return false, err
-		}
-		task.IdempotencyKey = key
-		return false, nil
 	}
+	if h, ok := ks.holders[key]; ok {
+		switch h.state {
+		case domain.TaskPending, domain.TaskRunning:
+			task.Kind, task.LinkOwnerID = domain.KindLink, h.id
+			return true, nil
+		case domain.TaskCompleted:
+			// Finished while we waited for its lock: its result is the record.
+			task.State, task.Result, task.FinishedAt = domain.TaskCompleted, rawOrNil(h.result), &now
+			return true, nil
+		default:
+			// A finished holder that still has the key: release it.
+			if _, err := t.exec(`UPDATE @tasks SET idempotency_key = NULL WHERE id = ?`, h.id); err != nil {
+				return false, err
+			}
+			delete(ks.holders, key)
+		}
+	}
+	task.IdempotencyKey = key
+	ks.heldNow[key] = task.ID
+	return false, nil
 }
 
 // lockExecution locks the execution row once per transaction (signal

@@ -63,6 +63,7 @@ type Store struct {
 
 	queries sync.Map // raw statement -> dialect statement
 	stmts   *stmtCache
+	growth  growth
 }
 
 // New returns a Store over the handles in opts. It does not touch the
@@ -96,6 +97,7 @@ func New(opts Options) (*Store, error) {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		s.growth.wg.Wait()
 		if s.stmts != nil {
 			s.stmts.close()
 		}

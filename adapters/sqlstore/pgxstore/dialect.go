@@ -149,6 +149,13 @@ func (d dialect) PrepareSchema(ctx context.Context, conn *sql.Conn) error {
 	return err
 }
 
+// Analyze refreshes the statistics of the tables that grow with the work.
+func (d dialect) Analyze(ctx context.Context, db *sql.DB) error {
+	p := d.TablePrefix()
+	_, err := db.ExecContext(ctx, `ANALYZE `+p+`tasks, `+p+`executions`)
+	return err
+}
+
 func (dialect) MapError(err error) error { return mapError(err) }
 
 // mapError maps pgx errors: connection failures, lost connections and a

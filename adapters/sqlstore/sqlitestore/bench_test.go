@@ -84,3 +84,36 @@ func benchNoopTasks(b *testing.B, s ports.Store) {
 	wg.Wait()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
 }
+
+// BenchmarkCreateSteps measures a fan-out: one running parent creates its
+// child steps 100 per CreateSteps call.
+func BenchmarkCreateSteps(b *testing.B) {
+	s := newBenchStore(b)
+	benchCreateSteps(b, s)
+}
+
+func benchCreateSteps(b *testing.B, s ports.Store) {
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	exec, root := benchExecution(0, now)
+	if _, _, err := s.CreateExecution(b.Context(), exec, root); err != nil {
+		b.Fatal(err)
+	}
+	got, err := s.ClaimTasks(b.Context(), ports.ClaimParams{WorkerID: "w", Functions: []string{"noop"}, Limit: 1, Now: now, Lease: time.Hour})
+	if err != nil || len(got) != 1 {
+		b.Fatalf("claim parent: %v, %v", got, err)
+	}
+	parent := got[0]
+	b.ResetTimer()
+	for start := 0; start < b.N; start += 100 {
+		var specs []ports.StepSpec
+		for n := start + 1; n <= min(start+100, b.N); n++ {
+			specs = append(specs, ports.StepSpec{ID: domain.StepID(exec.ID, parent.ID, n), Position: n,
+				Kind: domain.KindActivity, StepName: "child", Input: []byte(`{}`), Queue: "default",
+				RetryPolicy: domain.DefaultRetryPolicy()})
+		}
+		if _, err := s.CreateSteps(b.Context(), parent.Fence(), specs, nil, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
+}

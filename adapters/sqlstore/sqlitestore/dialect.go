@@ -118,6 +118,9 @@ func (dialect) LockMigrations(context.Context, *sql.Conn) (func(), error) { retu
 
 func (dialect) PrepareSchema(context.Context, *sql.Conn) error { return nil }
 
+// Analyze does nothing: the claim and batch statements pin their indexes.
+func (dialect) Analyze(context.Context, *sql.DB) error { return nil }
+
 // MapError maps modernc.org/sqlite errors: a busy or locked database after
 // the busy timeout, I/O and open failures are ErrUnavailable; unique and
 // primary-key violations ErrConflict.

@@ -1,0 +1,53 @@
+package sqlstore
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Statistics refresh. PostgreSQL caches a generic plan per prepared
+// statement; a plan made while the tasks table was tiny (a sequential scan
+// is cheapest then) stays until the table is analyzed, which autovacuum
+// does only after a while. The store therefore analyzes its growing tables
+// itself each time the rows it inserted double, from firstAnalyzeAt up to
+// lastAnalyzeAt; past that autovacuum keeps up.
+const (
+	firstAnalyzeAt = 512
+	lastAnalyzeAt  = 1 << 24
+)
+
+type growth struct {
+	mu       sync.Mutex
+	inserted int64
+	next     int64
+	running  bool
+	wg       sync.WaitGroup
+}
+
+// noteInserted counts n new task or execution rows and starts a
+// background Analyze when the count passes the next threshold.
+func (s *Store) noteInserted(n int) {
+	g := &s.growth
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.next == 0 {
+		g.next = firstAnalyzeAt
+	}
+	g.inserted += int64(n)
+	if g.inserted < g.next || g.next > lastAnalyzeAt || g.running || s.closed.Load() || s.readOnly {
+		return
+	}
+	for g.next <= g.inserted {
+		g.next *= 2
+	}
+	g.running = true
+	g.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = s.d.Analyze(ctx, s.w) // best effort: a failure only leaves plans to autovacuum
+		g.mu.Lock()
+		g.running = false
+		g.mu.Unlock()
+	})
+}
