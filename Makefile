@@ -9,7 +9,7 @@ GOFMT ?= gofmt
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build test lint fmt generate verify
+.PHONY: help build test demo lint fmt generate verify
 
 help: ## List the targets
 	@echo 'Usage: make <target>'
@@ -23,6 +23,9 @@ test: ## Run every test with the race detector (set STENT_TEST_POSTGRES_DSN / ST
 	@echo "PostgreSQL tests: $${STENT_TEST_POSTGRES_DSN:-skipped (STENT_TEST_POSTGRES_DSN is unset)}"
 	@echo "Redis tests:      $${STENT_TEST_REDIS_URL:-skipped (STENT_TEST_REDIS_URL is unset)}"
 	$(GO) test -race -count=1 ./...
+
+demo: ## Run the example workflows end to end on an embedded SQLite file (demo.sqlite)
+	$(GO) run ./examples/demo
 
 lint: ## Check gofmt, go vet and staticcheck (runs all three, fails if any fails)
 	@status=0; \
