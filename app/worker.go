@@ -402,7 +402,7 @@ func (w *Worker) newRun(base context.Context, t domain.Task, parent *taskRun) *t
 		tr.leaseExpires = *t.LeaseExpiresAt
 	}
 	tr.log = e.log.With("execution_id", t.ExecutionID, "task_id", t.ID, "function", t.StepName,
-		"attempt", t.Attempt, "worker_id", w.id)
+		"step", t.Position, "attempt", t.Attempt, "worker_id", w.id)
 	tr.ctx = context.WithValue(ctx, runKey{}, tr)
 	w.runsMu.Lock()
 	w.runs[t.ID] = tr
