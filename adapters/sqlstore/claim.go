@@ -3,8 +3,11 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stenthq/stent/domain"
@@ -37,7 +40,7 @@ func (c *candidate) before(o *candidate) bool {
 
 const candidateColumns = `id, execution_id, parent_task_id, kind, step_name, max_concurrent, priority, created_at, lease_expires_at`
 
-func scanCandidates(rows *sql.Rows, reclaim bool) ([]candidate, error) {
+func scanCandidates(rows *sql.Rows) ([]candidate, error) {
 	defer rows.Close()
 	var out []candidate
 	for rows.Next() {
@@ -47,12 +50,13 @@ func scanCandidates(rows *sql.Rows, reclaim bool) ([]candidate, error) {
 			kind           string
 			maxC, pri      int64
 			created, lease nullTime
+			reclaim        int64
 		)
-		if err := rows.Scan(&c.id, &c.executionID, &parent, &kind, &c.stepName, &maxC, &pri, &created, &lease); err != nil {
+		if err := rows.Scan(&c.id, &c.executionID, &parent, &kind, &c.stepName, &maxC, &pri, &created, &lease, &reclaim); err != nil {
 			return nil, err
 		}
 		c.parentID, c.kind, c.maxConcurrent, c.priority = parent.String, domain.TaskKind(kind), int(maxC), int(pri)
-		c.createdAt, c.leaseExpiresAt, c.reclaim = created.val(), lease.ptr(), reclaim
+		c.createdAt, c.leaseExpiresAt, c.reclaim = created.val(), lease.ptr(), reclaim == 1
 		out = append(out, c)
 	}
 	return out, rows.Err()
@@ -110,43 +114,84 @@ func (s *Store) claimFilter(p ports.ClaimParams) (string, []any) {
 
 var limitCols = []Column{{"lim_name", ColText}, {"lim_used", ColInt}}
 
+// errRetryClaim restarts a claim transaction that met a limited function
+// it had not locked; the function is a limit hint from then on.
+var errRetryClaim = errors.New("sqlstore: claim met an unlocked limited function; retrying")
+
+// limitHints remembers the functions seen with a limit (MaxConcurrent >
+// 0). A claim locks and counts the hinted functions it serves before it
+// reads candidates; meeting a limited task of an unhinted function adds
+// the hint and restarts the claim, so a limit is never checked unlocked
+// and the common unlimited claim costs no extra statement.
+type limitHints struct {
+	mu    sync.RWMutex
+	names map[string]struct{}
+}
+
+func (h *limitHints) among(fns []string) []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var out []string
+	for _, f := range fns {
+		if _, ok := h.names[f]; ok {
+			out = append(out, f)
+		}
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+func (h *limitHints) add(names ...string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.names == nil {
+		h.names = map[string]struct{}{}
+	}
+	for _, n := range names {
+		h.names[n] = struct{}{}
+	}
+}
+
 func (s *Store) claimTx(t *txn, p ports.ClaimParams) ([]domain.Task, error) {
 	now := domain.NormalizeTime(p.Now)
 	until := domain.NormalizeTime(now.Add(p.Lease))
 	filter, filterArgs := s.claimFilter(p)
 
-	limited, running, err := s.lockLimited(t, p.Functions)
+	limited, running, err := s.lockLimited(t, s.limits.among(p.Functions))
 	if err != nil {
 		return nil, err
 	}
-
-	// Expired leases: never more than Limit are needed.
-	rows, err := t.query(`SELECT `+candidateColumns+` FROM @tasks WHERE state = 'running'
- AND kind IN ('orchestrator', 'activity') AND lease_expires_at <= ?`+filter+`
- ORDER BY priority DESC, created_at, id LIMIT ?`+s.d.ForUpdateSkipLocked(),
-		append(append([]any{s.tm(now)}, filterArgs...), int64(p.Limit))...)
-	if err != nil {
-		return nil, err
-	}
-	reclaims, err := scanCandidates(rows, true)
-	if err != nil {
-		return nil, err
-	}
-
 	chosenPer := map[string]int{}
 	used := func(name string) int { return running[name] + chosenPer[name] }
+
+	// The first read takes expired leases (never more than Limit are
+	// needed) and the first page of pending tasks in one statement.
+	reclaims, page, err := s.firstCandidates(t, p, now, filter, filterArgs, limited, used)
+	if err != nil {
+		return nil, err
+	}
+	if missing := unlockedLimits(page, limited); len(missing) > 0 {
+		s.limits.add(missing...)
+		return nil, errRetryClaim
+	}
 	var (
 		chosen    []candidate
-		page      []candidate
 		pi, ri    int
 		cursor    *candidate
-		exhausted bool
+		exhausted = len(page) < p.Limit
 	)
+	if len(page) > 0 {
+		cursor = &page[len(page)-1]
+	}
 	for len(chosen) < p.Limit {
 		if pi == len(page) && !exhausted {
 			page, err = s.pendingPage(t, p, now, filter, filterArgs, limited, used, cursor, p.Limit-len(chosen))
 			if err != nil {
 				return nil, err
+			}
+			if missing := unlockedLimits(page, limited); len(missing) > 0 {
+				s.limits.add(missing...)
+				return nil, errRetryClaim
 			}
 			pi = 0
 			exhausted = len(page) < p.Limit-len(chosen)
@@ -157,9 +202,8 @@ func (s *Store) claimTx(t *txn, p ports.ClaimParams) ([]domain.Task, error) {
 		var c *candidate
 		switch {
 		case ri < len(reclaims) && (pi == len(page) || reclaims[ri].before(&page[pi])):
-			c = &reclaims[ri]
+			chosen = append(chosen, reclaims[ri]) // a reclaim replaces itself in the running count
 			ri++
-			chosen = append(chosen, *c) // a reclaim replaces itself in the running count
 			continue
 		case pi < len(page):
 			c = &page[pi]
@@ -168,14 +212,9 @@ func (s *Store) claimTx(t *txn, p ports.ClaimParams) ([]domain.Task, error) {
 			return s.applyClaims(t, p, chosen, now, until)
 		}
 		if c.maxConcurrent > 0 {
-			if _, ok := limited[c.stepName]; !ok {
-				continue // limited since we took the locks: next claim
-			}
 			if used(c.stepName) >= c.maxConcurrent {
 				continue
 			}
-		}
-		if c.maxConcurrent > 0 {
 			chosenPer[c.stepName]++
 		}
 		chosen = append(chosen, *c)
@@ -183,46 +222,33 @@ func (s *Store) claimTx(t *txn, p ports.ClaimParams) ([]domain.Task, error) {
 	return s.applyClaims(t, p, chosen, now, until)
 }
 
-// lockLimited finds which of fns have live limited tasks, takes their claim
-// locks (sorted) and then counts their running tasks.
-func (s *Store) lockLimited(t *txn, fns []string) (map[string]struct{}, map[string]int, error) {
-	cols := []Column{{"fn_name", ColText}}
-	rowsIn := make([][]any, len(fns))
-	for i, f := range fns {
-		rowsIn[i] = []any{f}
-	}
-	rows, err := t.query(`SELECT f.fn_name FROM `+s.d.RowSet("f", cols)+` WHERE EXISTS (SELECT 1 FROM @tasks x`+s.d.IndexedBy("tasks_limited")+`
- WHERE x.step_name = f.fn_name AND x.max_concurrent > 0 AND x.state IN ('pending', 'running'))`,
-		s.d.RowSetArgs(cols, rowsIn)...)
-	if err != nil {
-		return nil, nil, err
-	}
-	limited := map[string]struct{}{}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return nil, nil, err
+// unlockedLimits returns the functions of limited candidates whose claim
+// lock the transaction does not hold.
+func unlockedLimits(page []candidate, locked map[string]struct{}) []string {
+	var out []string
+	for _, c := range page {
+		if _, ok := locked[c.stepName]; c.maxConcurrent > 0 && !ok {
+			out = append(out, c.stepName)
 		}
-		limited[n] = struct{}{}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, nil, err
-	}
+	return out
+}
+
+// lockLimited takes the claim locks of the limited functions (sorted) and
+// then counts their running tasks.
+func (s *Store) lockLimited(t *txn, names []string) (map[string]struct{}, map[string]int, error) {
+	limited := make(map[string]struct{}, len(names))
 	running := map[string]int{}
-	if len(limited) == 0 {
+	if len(names) == 0 {
 		return limited, running, nil
 	}
-	names := make([]string, 0, len(limited))
-	for n := range limited {
-		names = append(names, n)
+	for _, n := range names {
+		limited[n] = struct{}{}
 	}
-	sort.Strings(names)
 	if err := s.d.LockFunctions(t.ctx, t.tx, names); err != nil {
 		return nil, nil, err
 	}
-	rows, err = t.query(`SELECT step_name, COUNT(*) FROM @tasks WHERE `+s.d.InList("step_name")+`
+	rows, err := t.query(`SELECT step_name, COUNT(*) FROM @tasks WHERE `+s.d.InList("step_name")+`
  AND state = 'running' AND kind IN ('orchestrator', 'activity') GROUP BY step_name`, s.d.StringList(names))
 	if err != nil {
 		return nil, nil, err
@@ -239,13 +265,53 @@ func (s *Store) lockLimited(t *txn, fns []string) (map[string]struct{}, map[stri
 	return limited, running, rows.Err()
 }
 
-// pendingPage reads the next page of due pending candidates after cursor,
-// excluding limited tasks whose function has no slot left for them.
-func (s *Store) pendingPage(t *txn, p ports.ClaimParams, now time.Time, filter string, filterArgs []any,
-	limited map[string]struct{}, used func(string) int, cursor *candidate, n int) ([]candidate, error) {
+// reclaimQuery selects expired leases in claim order.
+func (s *Store) reclaimQuery(filter string) string {
+	return `SELECT ` + candidateColumns + `, 1 AS reclaim FROM @tasks WHERE state = 'running'
+ AND kind IN ('orchestrator', 'activity') AND lease_expires_at <= ?` + filter + `
+ ORDER BY priority DESC, created_at, id LIMIT ?` + s.d.ForUpdateSkipLocked()
+}
+
+// firstCandidates reads the expired leases and the first pending page in
+// one statement.
+func (s *Store) firstCandidates(t *txn, p ports.ClaimParams, now time.Time, filter string, filterArgs []any,
+	limited map[string]struct{}, used func(string) int) (reclaims, page []candidate, err error) {
+	pq, pargs := s.pendingQuery(p, now, filter, filterArgs, limited, used, nil, p.Limit)
+	args := append(append([]any{s.tm(now)}, filterArgs...), int64(p.Limit))
+	rows, err := t.query(`SELECT * FROM (`+s.reclaimQuery(filter)+`) AS r UNION ALL SELECT * FROM (`+pq+`) AS p`,
+		append(args, pargs...)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	all, err := scanCandidates(rows)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, c := range all {
+		if c.reclaim {
+			reclaims = append(reclaims, c)
+		} else {
+			page = append(page, c)
+		}
+	}
+	byOrder := func(a, b candidate) int {
+		if a.before(&b) {
+			return -1
+		}
+		return 1
+	}
+	slices.SortFunc(reclaims, byOrder)
+	slices.SortFunc(page, byOrder)
+	return reclaims, page, nil
+}
+
+// pendingQuery builds the read of the next page of due pending candidates
+// after cursor, excluding limited tasks whose function has no slot left.
+func (s *Store) pendingQuery(p ports.ClaimParams, now time.Time, filter string, filterArgs []any,
+	limited map[string]struct{}, used func(string) int, cursor *candidate, n int) (string, []any) {
 	var b strings.Builder
 	args := []any{s.tm(now)}
-	b.WriteString(`SELECT ` + candidateColumns + ` FROM @tasks` + s.d.IndexedBy("tasks_claim") + ` WHERE state = 'pending'
+	b.WriteString(`SELECT ` + candidateColumns + `, 0 AS reclaim FROM @tasks` + s.d.IndexedBy("tasks_claim") + ` WHERE state = 'pending'
  AND kind IN ('orchestrator', 'activity') AND (scheduled_for IS NULL OR scheduled_for <= ?)`)
 	b.WriteString(filter)
 	args = append(args, filterArgs...)
@@ -265,11 +331,18 @@ func (s *Store) pendingPage(t *txn, p ports.ClaimParams, now time.Time, filter s
 	}
 	b.WriteString(` ORDER BY priority DESC, created_at, id LIMIT ?` + s.d.ForUpdateSkipLocked())
 	args = append(args, int64(n))
-	rows, err := t.query(b.String(), args...)
+	return b.String(), args
+}
+
+// pendingPage reads the next page of pending candidates.
+func (s *Store) pendingPage(t *txn, p ports.ClaimParams, now time.Time, filter string, filterArgs []any,
+	limited map[string]struct{}, used func(string) int, cursor *candidate, n int) ([]candidate, error) {
+	q, args := s.pendingQuery(p, now, filter, filterArgs, limited, used, cursor, n)
+	rows, err := t.query(q, args...)
 	if err != nil {
 		return nil, err
 	}
-	return scanCandidates(rows, false)
+	return scanCandidates(rows)
 }
 
 var claimCols = []Column{{"claim_id", ColText}, {"claim_token_new", ColText}, {"claim_lost", ColText}}

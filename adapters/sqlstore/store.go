@@ -64,6 +64,7 @@ type Store struct {
 	queries sync.Map // raw statement -> dialect statement
 	stmts   *stmtCache
 	growth  growth
+	limits  limitHints
 }
 
 // New returns a Store over the handles in opts. It does not touch the
@@ -264,7 +265,7 @@ func (s *Store) write(ctx context.Context, op string, fn func(t *txn) error) err
 	var err error
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
 		err = s.runTx(ctx, s.w, nil, fn)
-		if err == nil || !s.d.Retryable(err) || ctx.Err() != nil {
+		if err == nil || !(s.d.Retryable(err) || errors.Is(err, errRetryClaim)) || ctx.Err() != nil {
 			break
 		}
 	}
