@@ -158,12 +158,19 @@ func (d dialect) Analyze(ctx context.Context, db *sql.DB) error {
 
 func (dialect) MapError(err error) error { return mapError(err) }
 
-// mapError maps pgx errors: connection failures, lost connections and a
-// server shutting down are ErrUnavailable; a closed pool is ErrClosed; a
-// unique violation is ErrConflict.
+// mapError maps pgx and database/sql errors: no rows is ErrNotFound
+// (callers that can name the id do so first); connection failures, lost
+// connections and a server shutting down are ErrUnavailable; a closed pool
+// or database is ErrClosed; a unique violation is ErrConflict.
 func mapError(err error) error {
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: %w", domain.ErrNotFound, err)
+	}
+	if strings.Contains(err.Error(), "sql: database is closed") {
+		return fmt.Errorf("%w: %w", domain.ErrClosed, err)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {

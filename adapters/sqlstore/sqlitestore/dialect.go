@@ -121,9 +121,11 @@ func (dialect) PrepareSchema(context.Context, *sql.Conn) error { return nil }
 // Analyze does nothing: the claim and batch statements pin their indexes.
 func (dialect) Analyze(context.Context, *sql.DB) error { return nil }
 
-// MapError maps modernc.org/sqlite errors: a busy or locked database after
-// the busy timeout, I/O and open failures are ErrUnavailable; unique and
-// primary-key violations ErrConflict.
+// MapError maps modernc.org/sqlite and database/sql errors: no rows is
+// ErrNotFound (callers that can name the id do so first); a busy or locked
+// database after the busy timeout, I/O and open failures and a bad
+// connection are ErrUnavailable; unique and primary-key violations
+// ErrConflict; a closed database ErrClosed.
 func (dialect) MapError(err error) error { return mapError(err) }
 
 func mapError(err error) error {
@@ -143,8 +145,13 @@ func mapError(err error) error {
 		}
 		return err
 	}
-	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("%w: %w", domain.ErrNotFound, err)
+	case errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone):
 		return fmt.Errorf("%w: %w", domain.ErrUnavailable, err)
+	case strings.Contains(err.Error(), "sql: database is closed"):
+		return fmt.Errorf("%w: %w", domain.ErrClosed, err)
 	}
 	return err
 }
