@@ -18,6 +18,9 @@ const (
 )
 
 type growth struct {
+	// ctx is cancelled by Close, which then waits for a running Analyze.
+	ctx      context.Context
+	cancel   context.CancelFunc
 	mu       sync.Mutex
 	inserted int64
 	next     int64
@@ -35,7 +38,7 @@ func (s *Store) noteInserted(n int) {
 		g.next = firstAnalyzeAt
 	}
 	g.inserted += int64(n)
-	if g.inserted < g.next || g.next > lastAnalyzeAt || g.running || s.closed.Load() || s.readOnly {
+	if g.inserted < g.next || g.next > lastAnalyzeAt || g.running || g.ctx.Err() != nil || s.readOnly {
 		return
 	}
 	for g.next <= g.inserted {
@@ -43,7 +46,7 @@ func (s *Store) noteInserted(n int) {
 	}
 	g.running = true
 	g.wg.Go(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(g.ctx, time.Minute)
 		defer cancel()
 		_ = s.d.Analyze(ctx, s.w) // best effort: a failure only leaves plans to autovacuum
 		g.mu.Lock()

@@ -87,6 +87,7 @@ func New(opts Options) (*Store, error) {
 		readOnly: opts.ReadOnly || opts.Write == nil,
 		onClose:  opts.OnClose,
 	}
+	s.growth.ctx, s.growth.cancel = context.WithCancel(context.Background())
 	if opts.CacheStatements && opts.Write != nil {
 		s.stmts = newStmtCache(opts.Write)
 	}
@@ -98,6 +99,9 @@ func New(opts Options) (*Store, error) {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		s.growth.mu.Lock()
+		s.growth.cancel()
+		s.growth.mu.Unlock()
 		s.growth.wg.Wait()
 		if s.stmts != nil {
 			s.stmts.close()
