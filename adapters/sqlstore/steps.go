@@ -60,7 +60,7 @@ func (s *Store) checkSpec(op string, sp *ports.StepSpec) error {
 		return s.invalid("%s: signal step %q has step name %q; want %q", op, sp.ID, sp.StepName, domain.SignalStepName("<name>"))
 	case sp.MaxConcurrent < 0:
 		return s.invalid("%s: step %q has max concurrent %d; it must be 0 (no limit) or more", op, sp.ID, sp.MaxConcurrent)
-	case sp.Claim != nil && (sp.Claim.WorkerID == "" || sp.Claim.Token == ""):
+	case sp.Kind == domain.KindActivity && sp.Claim != nil && (sp.Claim.WorkerID == "" || sp.Claim.Token == ""):
 		return s.invalid("%s: step %q asks for an inline claim with an empty worker id or token", op, sp.ID)
 	}
 	return nil
