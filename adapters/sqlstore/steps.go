@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"maps"
 	"slices"
@@ -314,22 +315,18 @@ func newStep(p parentRow, sp *ports.StepSpec, now time.Time) domain.Task {
 	return t
 }
 
-// storedPolicy returns p as it reads back from the store (durations in
-// whole milliseconds, empty lists nil).
+// storedPolicy returns p as it reads back from the store (the JSON form
+// of domain.RetryPolicy; empty lists nil).
 func storedPolicy(p domain.RetryPolicy) domain.RetryPolicy {
-	p.InitialDelay = time.Duration(p.InitialDelay.Milliseconds()) * time.Millisecond
-	p.MaxDelay = time.Duration(p.MaxDelay.Milliseconds()) * time.Millisecond
-	if len(p.RetryOn) == 0 {
-		p.RetryOn = nil
-	} else {
-		p.RetryOn = slices.Clone(p.RetryOn)
+	b, err := json.Marshal(p)
+	if err != nil {
+		return p
 	}
-	if len(p.NonRetryable) == 0 {
-		p.NonRetryable = nil
-	} else {
-		p.NonRetryable = slices.Clone(p.NonRetryable)
+	var out domain.RetryPolicy
+	if err := json.Unmarshal(b, &out); err != nil {
+		return p
 	}
-	return p
+	return out
 }
 
 func cloneRaw(b []byte) []byte {
