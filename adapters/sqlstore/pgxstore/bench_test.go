@@ -3,6 +3,7 @@ package pgxstore_test
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +30,26 @@ func BenchmarkCreateExecution(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "executions/s")
+}
+
+// BenchmarkCreateExecutionParallel dispatches from 8 goroutines at once
+// (PostgreSQL commits them in groups; SQLite serialises its one writer).
+func BenchmarkCreateExecutionParallel(b *testing.B) {
+	s := newBenchStore(b)
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	var next atomic.Int64
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			exec, root := benchExecution(int(next.Add(1)), now)
+			if _, _, err := s.CreateExecution(b.Context(), exec, root); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "executions/s")
 }
 
