@@ -64,11 +64,15 @@ func scanCandidates(rows *sql.Rows) ([]candidate, error) {
 
 // ClaimTasks claims up to p.Limit eligible tasks in one transaction (see
 // ports.ClaimStore and store-semantics §5, §6). Every filter runs in SQL:
-// expired leases come from the lease index, pending tasks from the claim
-// index in claim order, in pages of the free slots, with functions that
-// reached their limit excluded in the query; the two streams are merged in
-// claim order. PostgreSQL takes the advisory lock of every limited function
-// the worker serves before counting its running tasks.
+// one statement reads the expired leases (lease index) and the first page
+// of pending tasks (claim index, in claim order, a page being the free
+// slots); functions that reached their limit are excluded inside the query,
+// and further pages follow only when limits turned candidates down. The
+// two streams are merged in claim order and the chosen rows claimed with
+// one UPDATE. Before reading candidates, the limited functions the worker
+// serves are locked (PostgreSQL: pg_advisory_xact_lock in sorted order)
+// and their running tasks counted; a limited task of a function not yet
+// known to be limited restarts the transaction with its lock.
 func (s *Store) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]domain.Task, error) {
 	switch {
 	case p.WorkerID == "":
