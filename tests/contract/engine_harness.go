@@ -48,10 +48,10 @@ func RunEngine(t *testing.T, newStore StoreFactory, caps EngineCaps) {
 
 // harness is one engine on one store, with helpers to start workers.
 type harness struct {
-	t     *testing.T
-	store ports.Store
-	reg   *app.Registry
-	eng   *app.Engine
+	t       *testing.T
+	store   ports.Store
+	reg     *app.Registry
+	eng     *app.Engine
 	clock   ports.Clock
 	cfg     app.Config
 	metrics app.Metrics
