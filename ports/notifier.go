@@ -34,3 +34,12 @@ type Subscription interface {
 	// Close ends the subscription. Idempotent.
 	Close() error
 }
+
+// NotifierHealth is implemented by notifiers whose backend can fail (Redis,
+// PostgreSQL). Readiness reports a degraded notifier without failing: the
+// engine polls meanwhile.
+type NotifierHealth interface {
+	// Health returns nil while the notifier is connected and subscribed,
+	// else why not.
+	Health() error
+}
