@@ -148,7 +148,7 @@ func (e *Engine) dispatch(ctx context.Context, name string, fi domain.FunctionIn
 	if policy.MaxAttempts == 0 {
 		policy = policy.Normalize()
 	}
-	ctx, carrier, end := e.tracer.StartDispatch(ctx, name)
+	ctx, carrier, end := e.tracing.startDispatch(ctx, name, id, queue)
 	exec := domain.Execution{
 		ID: id, RootFunction: name, State: domain.ExecutionPending, Input: input,
 		IdempotencyKey: o.idempotencyKey, Tags: slices.Clone(r.tags), Priority: *r.priority, Queue: queue,
@@ -162,7 +162,7 @@ func (e *Engine) dispatch(ctx context.Context, name string, fi domain.FunctionIn
 	}
 	exec.RootTaskID = root.ID
 	got, created, err := e.store.CreateExecution(ctx, exec, root)
-	end(err)
+	end(got, err)
 	if err != nil {
 		return "", fmt.Errorf("stent: dispatch %q: %w", name, err)
 	}

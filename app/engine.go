@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
 )
@@ -24,8 +26,10 @@ type Deps struct {
 	Logger   *slog.Logger
 	Registry *Registry
 	Metrics  Metrics
-	// Tracer, when set, receives spans for dispatch and task runs.
-	Tracer Tracer
+	// TracerProvider, when set, traces dispatches ("stent.dispatch <fn>")
+	// and task runs ("stent.execute <fn>"), linked across processes by the
+	// W3C trace context stored on each task. nil: no tracing.
+	TracerProvider trace.TracerProvider
 	// Rand is the random source for retry jitter, uniform in [0,1); nil
 	// uses math/rand/v2.
 	Rand func() float64
@@ -81,7 +85,7 @@ type Engine struct {
 	log      *slog.Logger
 	reg      *Registry
 	metrics  Metrics
-	tracer   Tracer
+	tracing  tracing
 	cfg      Config
 
 	rndMu sync.Mutex
@@ -114,7 +118,7 @@ func New(d Deps, cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		store: d.Store, notifier: d.Notifier, clock: d.Clock, log: d.Logger,
-		reg: d.Registry, metrics: d.Metrics, tracer: d.Tracer, cfg: cfg.withDefaults(), rnd: d.Rand,
+		reg: d.Registry, metrics: d.Metrics, tracing: newTracing(d.TracerProvider), cfg: cfg.withDefaults(), rnd: d.Rand,
 	}
 	if e.notifier == nil {
 		e.notifier, e.ownNotif = NewLocalNotifier(), true
@@ -129,9 +133,6 @@ func New(d Deps, cfg Config) (*Engine, error) {
 		e.metrics = NopMetrics{}
 	}
 	e.metrics = safeMetrics{m: e.metrics}
-	if e.tracer == nil {
-		e.tracer = nopTracer{}
-	}
 	if e.rnd == nil {
 		e.rnd = rand.Float64
 	}

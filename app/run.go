@@ -53,7 +53,8 @@ func (w *Worker) execute(tr *taskRun) domain.Task {
 		stop := w.deadlineTimer(tr, *t.Deadline)
 		defer stop()
 	}
-	runCtx, endSpan := e.tracer.StartTask(tr.ctx, tr.info(), t.TraceContext)
+	runCtx, carrier, endSpan := e.tracing.startTask(tr.ctx, tr.info(), t.TraceContext)
+	tr.trace = carrier
 
 	// 6. Run the body, recovering panics.
 	started := time.Now()

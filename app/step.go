@@ -236,7 +236,7 @@ func (tr *taskRun) stepSpec(def *funcDef, input []byte, pos int) (ports.StepSpec
 		Kind: domain.KindActivity, StepName: def.name, Input: input,
 		RetryPolicy: def.retry, MaxConcurrent: def.maxConcurrent,
 		Tags: def.tags, Priority: def.priority, Queue: def.queue,
-		TraceContext: tr.e.tracer.Carrier(tr.ctx),
+		TraceContext: tr.trace,
 	}
 	if def.idempotent || def.cached {
 		key, err := def.key(input)

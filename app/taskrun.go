@@ -81,7 +81,8 @@ type taskRun struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	log    *slog.Logger
-	parent *taskRun // set for a step run inline in its parent's goroutine
+	parent *taskRun          // set for a step run inline in its parent's goroutine
+	trace  map[string]string // W3C context of this run's span, stored on its steps
 
 	mu           sync.Mutex
 	seq          int
