@@ -43,12 +43,6 @@ func (e *Engine) WaitFor(ctx context.Context, id string, opts ...WaitOption) (do
 	if o.timeout < 0 {
 		return domain.Result{}, domain.InvalidArgument("wait timeout %s; must not be negative", o.timeout)
 	}
-	wctx := ctx
-	if o.timeout > 0 {
-		var cancel context.CancelFunc
-		wctx, cancel = context.WithTimeout(ctx, o.timeout)
-		defer cancel()
-	}
 	var res domain.Result
 	var deadline *time.Time
 	check := func(ctx context.Context, _ []string, _ bool) (bool, error) {
@@ -73,6 +67,19 @@ func (e *Engine) WaitFor(ctx context.Context, id string, opts ...WaitOption) (do
 			return -1
 		}
 		return max(deadline.Sub(e.clock.Now()), time.Millisecond)
+	}
+	// A finished execution answers at once, however short the timeout.
+	if done, err := check(ctx, nil, true); err != nil || done {
+		if err != nil {
+			return domain.Result{}, fmt.Errorf("stent: waiting for execution %q: %w", id, err)
+		}
+		return res, nil
+	}
+	wctx := ctx
+	if o.timeout > 0 {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, o.timeout)
+		defer cancel()
 	}
 	err := e.waitUntil(wctx, []domain.Topic{domain.ExecutionTopic(id)}, check, nil, capWait)
 	if err == nil {
