@@ -69,11 +69,10 @@ func (e *Engine) WaitFor(ctx context.Context, id string, opts ...WaitOption) (do
 		return max(deadline.Sub(e.clock.Now()), time.Millisecond)
 	}
 	// A finished execution answers at once, however short the timeout.
-	if done, err := check(ctx, nil, true); err != nil || done {
-		if err != nil {
-			return domain.Result{}, fmt.Errorf("stent: waiting for execution %q: %w", id, err)
-		}
+	if done, err := check(ctx, nil, true); done {
 		return res, nil
+	} else if err != nil && ctx.Err() == nil {
+		return domain.Result{}, fmt.Errorf("stent: waiting for execution %q: %w", id, err)
 	}
 	wctx := ctx
 	if o.timeout > 0 {
