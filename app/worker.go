@@ -41,6 +41,11 @@ type WorkerOptions struct {
 	PollInterval    time.Duration
 	PollBackoff     float64
 	PollIntervalMax time.Duration
+	// ClaimCooldown is the least time between two claims while work keeps
+	// coming, so that slots freed one by one are refilled by one batched
+	// claim instead of many single ones; default 2ms, negative disables. An
+	// idle worker claims at once when work arrives.
+	ClaimCooldown time.Duration
 	// DrainTimeout bounds Drain when its context has no deadline; default
 	// 30s.
 	DrainTimeout time.Duration
@@ -121,6 +126,9 @@ func (o WorkerOptions) withDefaults(reg *Registry) (WorkerOptions, error) {
 	o.PollIntervalMax = max(o.PollIntervalMax, o.PollInterval)
 	if o.DrainTimeout == 0 {
 		o.DrainTimeout = 30 * time.Second
+	}
+	if o.ClaimCooldown == 0 {
+		o.ClaimCooldown = 2 * time.Millisecond
 	}
 	if o.CleanupInterval == 0 {
 		o.CleanupInterval = time.Hour
@@ -305,6 +313,7 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	backoff := w.opts.PollInterval
 	var claimErrLogged bool
+	var lastClaim time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -315,7 +324,24 @@ func (w *Worker) Run(ctx context.Context) error {
 			return nil
 		default:
 		}
+		if cd := w.opts.ClaimCooldown; cd > 0 && !lastClaim.IsZero() {
+			if wait := cd - time.Since(lastClaim); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+					continue // handled at the top of the loop
+				case <-w.draining:
+					t.Stop()
+					continue
+				}
+			}
+		}
 		claimed, full, err := w.claimOnce(base)
+		if claimed > 0 {
+			lastClaim = time.Now()
+		}
 		if err != nil {
 			if !claimErrLogged && !errors.Is(err, ErrClosed) {
 				log.WarnContext(ctx, "claiming failed; retrying with backoff", "error", err)
