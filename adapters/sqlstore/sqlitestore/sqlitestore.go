@@ -210,7 +210,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		write.SetConnMaxIdleTime(0)
 		// Connect now: it creates the file and switches it to WAL before
 		// the readers open it.
-		if err := write.PingContext(ctx); err != nil {
+		if err := pingWhileBusy(ctx, write, cfg.BusyTimeout); err != nil {
 			_ = write.Close()
 			return nil, fmt.Errorf("sqlitestore: open database %q: %w", cfg.Path, mapError(err))
 		}
@@ -251,4 +251,31 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("%w (database %q)", err, cfg.Path)
 	}
 	return st, nil
+}
+
+// pingWhileBusy connects, retrying while another process holds the lock
+// that switching a new file to WAL needs: SQLite reports SQLITE_BUSY for
+// that pragma without calling the busy handler.
+func pingWhileBusy(ctx context.Context, db *sql.DB, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	backoff := 5 * time.Millisecond
+	for {
+		err := db.PingContext(ctx)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 100*time.Millisecond)
+	}
+}
+
+func isBusy(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
 }
