@@ -1,0 +1,83 @@
+package stentfx
+
+import (
+	"io"
+	"log/slog"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/stenthq/stent/app"
+	"github.com/stenthq/stent/ports"
+)
+
+// Registration adds durable functions to a registry. Contribute one to the
+// service with Functions; a nil Registration is skipped.
+type Registration func(*app.Registry)
+
+// NewRegistry builds the registry from the contributed registrations, in
+// order. Registration errors surface from NewEngine (app.New).
+func NewRegistry(regs []Registration) *app.Registry {
+	reg := app.NewRegistry()
+	for _, r := range regs {
+		if r != nil {
+			r(reg)
+		}
+	}
+	return reg
+}
+
+// NewLogger returns the service logger: JSON or text (cfg.LogFormat) at
+// cfg.LogLevel, written to w.
+func NewLogger(cfg Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// EngineDeps are NewEngine's collaborators. Store and Registry are
+// required; the others may be nil (see app.Deps).
+type EngineDeps struct {
+	Store          ports.Store
+	Notifier       ports.Notifier
+	Clock          ports.Clock
+	Logger         *slog.Logger
+	Registry       *app.Registry
+	Metrics        *Metrics
+	TracerProvider trace.TracerProvider
+}
+
+// NewEngine builds the engine with the configured payload limit. When
+// Metrics is set it records the engine's observations and reports its
+// workers' slots. The caller closes the engine (after draining workers).
+func NewEngine(cfg Config, d EngineDeps) (*app.Engine, error) {
+	deps := app.Deps{Store: d.Store, Notifier: d.Notifier, Clock: d.Clock, Logger: d.Logger,
+		Registry: d.Registry, TracerProvider: d.TracerProvider}
+	if d.Metrics != nil {
+		deps.Metrics = d.Metrics
+	}
+	eng, err := app.New(deps, app.Config{MaxPayloadBytes: cfg.MaxPayload})
+	if err != nil {
+		return nil, err
+	}
+	if d.Metrics != nil {
+		d.Metrics.WatchWorkers(eng.Workers)
+	}
+	return eng, nil
+}
+
+// WorkerOptions turns the configuration into the worker's options. A
+// CleanupInterval of 0 disables the cleanup; the drain is bounded by the
+// shutdown timeout.
+func WorkerOptions(cfg Config) app.WorkerOptions {
+	o := app.WorkerOptions{
+		ID: cfg.WorkerID, Queues: cfg.Queues, Tags: cfg.Tags, MaxConcurrency: cfg.MaxConcurrency,
+		LeaseDuration: cfg.Lease, Retention: cfg.Retention, CleanupInterval: cfg.CleanupInterval,
+		DrainTimeout: cfg.ShutdownTimeout,
+	}
+	if o.CleanupInterval == 0 {
+		o.CleanupInterval = -1
+	}
+	return o
+}
