@@ -16,6 +16,10 @@ import (
 type EngineCaps struct {
 	// Name labels failures.
 	Name string
+	// Notifier, when set, builds the notifier of each scenario's engine
+	// (registering its own cleanup); nil leaves the engine's in-process
+	// default.
+	Notifier func(t *testing.T) ports.Notifier
 }
 
 // StoreFactory returns a fresh, empty, migrated store for one test and
@@ -26,6 +30,12 @@ type StoreFactory func(t *testing.T) ports.Store
 // every scenario builds its own registry, engine and workers on a fresh
 // store. The same suite runs on memstore, SQLite and PostgreSQL.
 func RunEngine(t *testing.T, newStore StoreFactory, caps EngineCaps) {
+	if caps.Notifier != nil {
+		base := newStore
+		newStore = func(t *testing.T) ports.Store {
+			return notifiedStore{Store: base(t), notifier: caps.Notifier(t)}
+		}
+	}
 	for _, group := range []struct {
 		name string
 		run  func(t *testing.T, newStore StoreFactory)
@@ -46,15 +56,24 @@ func RunEngine(t *testing.T, newStore StoreFactory, caps EngineCaps) {
 	}
 }
 
+// notifiedStore carries EngineCaps.Notifier's notifier to newHarness
+// through the StoreFactory every scenario already receives; newHarness
+// unwraps it, so the engine sees the store itself.
+type notifiedStore struct {
+	ports.Store
+	notifier ports.Notifier
+}
+
 // harness is one engine on one store, with helpers to start workers.
 type harness struct {
-	t       *testing.T
-	store   ports.Store
-	reg     *app.Registry
-	eng     *app.Engine
-	clock   ports.Clock
-	cfg     app.Config
-	metrics app.Metrics
+	t        *testing.T
+	store    ports.Store
+	notifier ports.Notifier
+	reg      *app.Registry
+	eng      *app.Engine
+	clock    ports.Clock
+	cfg      app.Config
+	metrics  app.Metrics
 }
 
 type harnessOption func(*harness)
@@ -76,6 +95,9 @@ func newHarness(t *testing.T, newStore StoreFactory, opts ...harnessOption) *har
 	t.Helper()
 	h := &harness{t: t, store: newStore(t), reg: app.NewRegistry(),
 		cfg: app.Config{PollInterval: 20 * time.Millisecond, PollIntervalMax: 200 * time.Millisecond}}
+	if ns, ok := h.store.(notifiedStore); ok {
+		h.store, h.notifier = ns.Store, ns.notifier
+	}
 	for _, o := range opts {
 		o(h)
 	}
@@ -88,7 +110,7 @@ func (h *harness) engine() *app.Engine {
 	if h.eng != nil {
 		return h.eng
 	}
-	eng, err := app.New(app.Deps{Store: h.store, Registry: h.reg, Clock: h.clock, Metrics: h.metrics}, h.cfg)
+	eng, err := app.New(app.Deps{Store: h.store, Notifier: h.notifier, Registry: h.reg, Clock: h.clock, Metrics: h.metrics}, h.cfg)
 	if err != nil {
 		h.t.Fatalf("app.New: %v", err)
 	}
