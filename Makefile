@@ -9,7 +9,7 @@ GOFMT ?= gofmt
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build test demo lint fmt generate verify
+.PHONY: help build test demo lint fmt generate verify bench bench-quick bench-latency
 
 help: ## List the targets
 	@echo 'Usage: make <target>'
@@ -54,3 +54,14 @@ verify: generate ## Fail if the committed mocks are stale or go.mod/go.sum are n
 	untracked=$$(git ls-files --others --exclude-standard -- $$generated); \
 	if [ -n "$$untracked" ]; then echo "verify: generated files are not committed:" $$untracked; exit 1; fi
 	$(GO) mod tidy -diff
+
+BENCH_BIN := bin/bench
+
+bench: ## Benchmark Stent against River and DBOS (< 15 min); writes bench/results/latest.md and latest.json
+	cd bench && $(GO) build -o $(BENCH_BIN) ./cmd/bench && ./$(BENCH_BIN) -out results
+
+bench-quick: ## Reduced benchmark (< 2 min, CI smoke); fails if Stent's W1/W2 drop below half of River's/DBOS's
+	cd bench && $(GO) build -o $(BENCH_BIN) ./cmd/bench && ./$(BENCH_BIN) -quick -guard -out results
+
+bench-latency: ## Print Stent's dispatch -> result / -> start latency per notifier (polling, in-process, Redis, PostgreSQL)
+	cd bench && $(GO) build -o $(BENCH_BIN) ./cmd/bench && ./$(BENCH_BIN) -latency

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// runParent plans the cases, runs every run in a child process, and writes
+// the report.
+func runParent(ctx context.Context, o options) error {
+	sz := fullSizes()
+	plan := benchPlan()
+	switch {
+	case o.latency:
+		sz, plan = latencySizes(), latencyPlan()
+	case o.quick:
+		sz = quickSizes()
+		var q []caseSpec
+		for _, c := range plan {
+			if c.Quick {
+				q = append(q, c)
+			}
+		}
+		plan = q
+	}
+	if o.preload > 0 {
+		sz.W5Preload = o.preload
+	}
+	plan, err := filter(plan, o.only)
+	if err != nil {
+		return err
+	}
+	runs := o.runs
+	if runs <= 0 {
+		runs = 3
+		if o.latency {
+			runs = 1
+		}
+	}
+	if o.list {
+		for _, c := range plan {
+			fmt.Println(c)
+		}
+		return nil
+	}
+
+	started := time.Now()
+	env, err := probeEnvironment(ctx, o.adminDSN)
+	if err != nil {
+		return err
+	}
+	env.Quick, env.Latency, env.Runs, env.Sizes = o.quick, o.latency, runs, sz
+	fmt.Fprintf(os.Stderr, "bench: %d cases x %d runs; PostgreSQL %s (synchronous_commit=%s); %d CPUs\n",
+		len(plan), runs, env.PGVersion, env.SyncCommit, env.CPUs)
+
+	var rep report
+	rep.Env = env
+	for _, c := range plan {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if why := unavailable(c); why != "" {
+			fmt.Fprintf(os.Stderr, "bench: %-55s n/a: %s\n", c, why)
+			rep.addUnavailable(c, sz, why)
+			continue
+		}
+		t0 := time.Now()
+		outs := runCaseRuns(ctx, o, c, sz, runs, &rep)
+		failed := 0
+		for _, out := range outs {
+			if out.Err != nil {
+				failed++
+			}
+		}
+		fmt.Fprintf(os.Stderr, "bench: %-55s %d runs (%d failed) in %s %s\n", c, len(outs), failed, since(t0), rep.brief(c))
+	}
+	rep.Env.Total = time.Since(started)
+	rep.computeRatios()
+
+	md := rep.markdown()
+	fmt.Print(md)
+	if o.out != "" && !o.latency {
+		if err := os.MkdirAll(o.out, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(o.out, "latest.md"), []byte(md), 0o644); err != nil {
+			return err
+		}
+		js, err := rep.json()
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(o.out, "latest.json"), js, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "bench: wrote %s and %s (total %s)\n",
+			filepath.Join(o.out, "latest.md"), filepath.Join(o.out, "latest.json"), since(started))
+	}
+	if o.guard {
+		return rep.guard(os.Stderr)
+	}
+	return nil
+}
+
+// runCaseRuns runs one case `runs` times, each on a fresh store, and adds
+// the outcomes to the report. W5 preloads one database once and runs W1 on
+// it `runs` times (each run's executions join the finished ones).
+func runCaseRuns(ctx context.Context, o options, c caseSpec, sz sizes, runs int, rep *report) []runOutcome {
+	var outs []runOutcome
+	if c.Workload == w5 {
+		db, err := createDatabase(ctx, o.adminDSN)
+		if err != nil {
+			out := runOutcome{Err: err}
+			rep.add(c, sz, []runOutcome{out})
+			return []runOutcome{out}
+		}
+		defer dropDatabase(context.WithoutCancel(ctx), o.adminDSN, db.Name)
+		load := execChild(ctx, runSpec{Case: c, Sizes: sz, PGDSN: db.DSN, Phase: "load"}, o.verbose)
+		rep.addPreload(c, sz, load)
+		if load.Err != nil {
+			rep.add(c, sz, []runOutcome{load})
+			return []runOutcome{load}
+		}
+		for range runs {
+			outs = append(outs, execChild(ctx, runSpec{Case: c, Sizes: sz, PGDSN: db.DSN}, o.verbose))
+			if o.verbose {
+				fmt.Fprintf(os.Stderr, "  run: %v\n", outs[len(outs)-1].Err)
+			}
+		}
+		rep.add(c, sz, outs)
+		return outs
+	}
+	for range runs {
+		if ctx.Err() != nil {
+			break
+		}
+		out := runOnFreshStore(ctx, o, c, sz)
+		if o.verbose {
+			fmt.Fprintf(os.Stderr, "  run %s: %+v err=%v\n", c, out.Result.Metrics, out.Err)
+		}
+		outs = append(outs, out)
+	}
+	rep.add(c, sz, outs)
+	return outs
+}
+
+func runOnFreshStore(ctx context.Context, o options, c caseSpec, sz sizes) runOutcome {
+	spec := runSpec{Case: c, Sizes: sz, RedisURL: envOr("STENT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")}
+	switch c.Store {
+	case storePG:
+		db, err := createDatabase(ctx, o.adminDSN)
+		if err != nil {
+			return runOutcome{Err: err}
+		}
+		defer dropDatabase(context.WithoutCancel(ctx), o.adminDSN, db.Name)
+		spec.PGDSN = db.DSN
+	case storeSQLite:
+		dir, err := os.MkdirTemp("", "stent-bench-sqlite-")
+		if err != nil {
+			return runOutcome{Err: err}
+		}
+		defer os.RemoveAll(dir)
+		spec.SQLitePath = filepath.Join(dir, "bench.db")
+	}
+	return execChild(ctx, spec, o.verbose)
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Systems, variants, stores and workloads.
+const (
+	sysStent = "stent"
+	sysRiver = "river"
+	sysDBOS  = "dbos"
+
+	storePG     = "postgres"
+	storeSQLite = "sqlite"
+
+	// River variants.
+	varFast     = "fast"     // FetchCooldown 2ms, FetchPollInterval 20ms, MaxWorkers 1000
+	varDefaults = "defaults" // FetchCooldown 100ms, FetchPollInterval 1s, MaxWorkers 100
+	// DBOS variants.
+	varDirect = "direct" // RunWorkflow in-process
+	varQueue  = "queue"  // through a WorkflowQueue
+	// Stent W4 notifier variants.
+	varLocal    = "local"    // app.LocalNotifier, client and worker in one process
+	varPoll     = "poll"     // no notifier: polling only
+	varRedis    = "redis"    // adapters/redisnotify, separate processes
+	varPGNotify = "pgnotify" // adapters/pgnotify, separate processes
+
+	w1 = "W1" // burn-down
+	w2 = "W2" // workflows of 10 sequential steps
+	w3 = "W3" // fan-out
+	w4 = "W4" // latency at a steady rate
+	w5 = "W5" // W1 with 1,000,000 finished executions in the tables
+)
+
+var workloadTitles = map[string]string{
+	w1: "W1 burn-down: N no-op units inserted first, then workers start; time until the last completes",
+	w2: "W2 workflows: workflows of 10 sequential no-op child steps, dispatched to running workers; time until the last completes",
+	w3: "W3 fan-out: one workflow maps over N children and gathers the results",
+	w4: "W4 latency: steady dispatch rate; dispatch -> result seen by a waiting client",
+	w5: "W5 growth: W1 with 1,000,000 finished executions already in the PostgreSQL tables",
+}
+
+// sizes are the workload parameters of one bench invocation.
+type sizes struct {
+	W1N         int
+	W2N         int
+	W3N         int
+	W4Rate      int
+	W4Duration  time.Duration
+	W5Preload   int
+	Concurrency int // worker slots: Stent MaxConcurrency, River MaxWorkers, DBOS queue worker concurrency
+}
+
+func fullSizes() sizes {
+	return sizes{W1N: 20000, W2N: 2000, W3N: 1000, W4Rate: 200, W4Duration: 10 * time.Second, W5Preload: 1000000, Concurrency: 1000}
+}
+
+func quickSizes() sizes {
+	return sizes{W1N: 2000, W2N: 200, W3N: 200, W4Rate: 200, W4Duration: 2 * time.Second, Concurrency: 1000}
+}
+
+func latencySizes() sizes {
+	// Issue 4: at least 1,000 executions at a steady offered rate.
+	return sizes{W4Rate: 200, W4Duration: 5 * time.Second, Concurrency: 1000}
+}
+
+// caseSpec is one system x variant x store x workload.
+type caseSpec struct {
+	System   string
+	Variant  string
+	Store    string
+	Workload string
+	// Procs is 2 when the Stent worker runs in its own process (W4 with
+	// a networked notifier, or polling across processes).
+	Procs int
+	// Quick includes the case in -quick.
+	Quick bool
+}
+
+// label is the "system" column of the report: the system and its variant.
+func (c caseSpec) label() string {
+	if c.Variant == "" {
+		return c.System
+	}
+	if c.Procs > 1 {
+		return fmt.Sprintf("%s (%s, %d procs)", c.System, c.Variant, c.Procs)
+	}
+	return fmt.Sprintf("%s (%s)", c.System, c.Variant)
+}
+
+func (c caseSpec) String() string { return c.label() + " / " + c.Store + " / " + c.Workload }
+
+// benchPlan lists the cases of `make bench` (quick: the ones marked Quick).
+func benchPlan() []caseSpec {
+	var p []caseSpec
+	add := func(c caseSpec) { p = append(p, c) }
+	for _, st := range []string{storePG, storeSQLite} {
+		add(caseSpec{System: sysStent, Store: st, Workload: w1, Quick: true})
+		add(caseSpec{System: sysRiver, Variant: varFast, Store: st, Workload: w1, Quick: true})
+		add(caseSpec{System: sysRiver, Variant: varDefaults, Store: st, Workload: w1})
+		add(caseSpec{System: sysDBOS, Variant: varDirect, Store: st, Workload: w1, Quick: true})
+		add(caseSpec{System: sysDBOS, Variant: varQueue, Store: st, Workload: w1})
+	}
+	for _, st := range []string{storePG, storeSQLite} {
+		add(caseSpec{System: sysStent, Store: st, Workload: w2, Quick: true})
+		add(caseSpec{System: sysDBOS, Variant: varDirect, Store: st, Workload: w2, Quick: true})
+		add(caseSpec{System: sysDBOS, Variant: varQueue, Store: st, Workload: w2})
+	}
+	for _, st := range []string{storePG, storeSQLite} {
+		add(caseSpec{System: sysStent, Store: st, Workload: w3, Quick: true})
+		add(caseSpec{System: sysDBOS, Variant: varDirect, Store: st, Workload: w3})
+		add(caseSpec{System: sysDBOS, Variant: varQueue, Store: st, Workload: w3, Quick: true})
+	}
+	add(caseSpec{System: sysStent, Variant: varLocal, Store: storeSQLite, Workload: w4, Procs: 1, Quick: true})
+	add(caseSpec{System: sysStent, Variant: varLocal, Store: storePG, Workload: w4, Procs: 1, Quick: true})
+	add(caseSpec{System: sysStent, Variant: varPoll, Store: storePG, Workload: w4, Procs: 2})
+	add(caseSpec{System: sysStent, Variant: varRedis, Store: storePG, Workload: w4, Procs: 2, Quick: true})
+	add(caseSpec{System: sysStent, Variant: varPGNotify, Store: storePG, Workload: w4, Procs: 2, Quick: true})
+	add(caseSpec{System: sysRiver, Variant: varFast, Store: storePG, Workload: w4, Quick: true})
+	add(caseSpec{System: sysRiver, Variant: varFast, Store: storeSQLite, Workload: w4})
+	add(caseSpec{System: sysDBOS, Variant: varDirect, Store: storePG, Workload: w4, Quick: true})
+	add(caseSpec{System: sysDBOS, Variant: varDirect, Store: storeSQLite, Workload: w4})
+	add(caseSpec{System: sysStent, Store: storePG, Workload: w5})
+	return p
+}
+
+// latencyPlan lists the cases of `make bench-latency` (issue 4).
+func latencyPlan() []caseSpec {
+	return []caseSpec{
+		{System: sysStent, Variant: varPoll, Store: storeSQLite, Workload: w4, Procs: 1},
+		{System: sysStent, Variant: varLocal, Store: storeSQLite, Workload: w4, Procs: 1},
+		{System: sysStent, Variant: varPoll, Store: storePG, Workload: w4, Procs: 2},
+		{System: sysStent, Variant: varRedis, Store: storePG, Workload: w4, Procs: 2},
+		{System: sysStent, Variant: varPGNotify, Store: storePG, Workload: w4, Procs: 2},
+	}
+}
+
+// filter keeps the cases selected by -only: tokens of the same kind
+// (system, variant, store, workload) are alternatives, kinds must all match.
+func filter(cases []caseSpec, only string) ([]caseSpec, error) {
+	if strings.TrimSpace(only) == "" {
+		return cases, nil
+	}
+	kinds := map[string][]string{}
+	systems := []string{sysStent, sysRiver, sysDBOS}
+	variants := []string{varFast, varDefaults, varDirect, varQueue, varLocal, varPoll, varRedis, varPGNotify}
+	stores := []string{storePG, storeSQLite}
+	workloads := []string{w1, w2, w3, w4, w5}
+	for _, tok := range strings.Split(only, ",") {
+		tok = strings.TrimSpace(tok)
+		switch {
+		case tok == "":
+		case slices.Contains(systems, strings.ToLower(tok)):
+			kinds["system"] = append(kinds["system"], strings.ToLower(tok))
+		case slices.Contains(variants, strings.ToLower(tok)):
+			kinds["variant"] = append(kinds["variant"], strings.ToLower(tok))
+		case slices.Contains(stores, strings.ToLower(tok)) || strings.EqualFold(tok, "pg"):
+			st := strings.ToLower(tok)
+			if st == "pg" {
+				st = storePG
+			}
+			kinds["store"] = append(kinds["store"], st)
+		case slices.Contains(workloads, strings.ToUpper(tok)):
+			kinds["workload"] = append(kinds["workload"], strings.ToUpper(tok))
+		default:
+			return nil, fmt.Errorf("-only %q: unknown filter %q; allowed: %s, %s, %s, %s", only, tok,
+				strings.Join(systems, ","), strings.Join(variants, ","), strings.Join(stores, ","), strings.Join(workloads, ","))
+		}
+	}
+	var out []caseSpec
+	for _, c := range cases {
+		ok := true
+		for kind, vals := range kinds {
+			var v string
+			switch kind {
+			case "system":
+				v = c.System
+			case "variant":
+				v = c.Variant
+			case "store":
+				v = c.Store
+			case "workload":
+				v = c.Workload
+			}
+			if !slices.Contains(vals, v) && (kind != "variant" || v != "") {
+				ok = false // a case without variants passes a variant filter
+			}
+		}
+		if ok {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+)
+
+// row is one line of latest.json: one system x store x workload x metric.
+type row struct {
+	System      string   `json:"system"`
+	Store       string   `json:"store"`
+	Workload    string   `json:"workload"`
+	Metric      string   `json:"metric"`
+	Unit        string   `json:"unit"`
+	Median      *float64 `json:"median"`
+	Min         *float64 `json:"min"`
+	Max         *float64 `json:"max"`
+	Runs        int      `json:"runs"`
+	N           int      `json:"n"`
+	Concurrency int      `json:"concurrency"`
+	PeakRSSMiB  float64  `json:"peak_rss_mib"`
+	Settings    string   `json:"settings"`
+	Error       string   `json:"error,omitempty"`
+
+	c caseSpec
+}
+
+// ratio is one target of the issue, computed from rows of this run.
+type ratio struct {
+	Name   string   `json:"name"`
+	Target string   `json:"target"`
+	Value  *float64 `json:"value"`
+	Unit   string   `json:"unit"`
+	Pass   *bool    `json:"pass"`
+	Note   string   `json:"note,omitempty"`
+}
+
+type report struct {
+	Env    environment `json:"environment"`
+	Rows   []row       `json:"rows"`
+	Ratios []ratio     `json:"ratios"`
+}
+
+// add aggregates a case's runs into rows (median, min, max over the
+// successful runs; a case with no successful run becomes one error row).
+func (r *report) add(c caseSpec, sz sizes, outs []runOutcome) {
+	var ok []runOutcome
+	var errs []string
+	for _, o := range outs {
+		if o.Err != nil {
+			errs = append(errs, o.Err.Error())
+			continue
+		}
+		ok = append(ok, o)
+	}
+	base := row{System: c.label(), Store: c.Store, Workload: c.Workload, c: c, Concurrency: sz.Concurrency}
+	if len(ok) == 0 {
+		base.Metric, base.Error = "error", firstOr(errs, "no runs")
+		r.Rows = append(r.Rows, base)
+		return
+	}
+	base.N, base.Concurrency, base.Settings = ok[0].Result.N, ok[0].Result.Concurrency, ok[0].Result.Settings
+	var rss int64
+	for _, o := range ok {
+		rss = max(rss, o.RSSKiB)
+	}
+	base.PeakRSSMiB = math.Round(float64(rss)/1024*10) / 10
+	base.Runs = len(ok)
+	if len(errs) > 0 {
+		base.Error = fmt.Sprintf("%d of %d runs failed: %s", len(errs), len(outs), errs[0])
+	}
+	for _, m := range ok[0].Result.Metrics {
+		var vals []float64
+		for _, o := range ok {
+			for _, m2 := range o.Result.Metrics {
+				if m2.Name == m.Name {
+					vals = append(vals, m2.Value)
+				}
+			}
+		}
+		med, lo, hi := summarize(vals)
+		rw := base
+		rw.Metric, rw.Unit = m.Name, m.Unit
+		rw.Median, rw.Min, rw.Max = &med, &lo, &hi
+		r.Rows = append(r.Rows, rw)
+	}
+}
+
+func (r *report) addPreload(c caseSpec, sz sizes, load runOutcome) {
+	if load.Err != nil {
+		return
+	}
+	o := load
+	o.Result.Concurrency = sz.Concurrency
+	r.add(c, sz, []runOutcome{o})
+}
+
+func (r *report) addUnavailable(c caseSpec, sz sizes, why string) {
+	r.Rows = append(r.Rows, row{System: c.label(), Store: c.Store, Workload: c.Workload, Metric: "n/a",
+		Concurrency: sz.Concurrency, Error: why, c: c})
+}
+
+func firstOr(xs []string, def string) string {
+	if len(xs) == 0 {
+		return def
+	}
+	return xs[0]
+}
+
+// find returns the median of a metric of the case matching pred.
+func (r *report) find(workload, store, metric string, pred func(caseSpec) bool) (float64, bool) {
+	for _, rw := range r.Rows {
+		if rw.Workload == workload && rw.Store == store && rw.Metric == metric && rw.Median != nil && pred(rw.c) {
+			return *rw.Median, true
+		}
+	}
+	return 0, false
+}
+
+// brief is a one-line summary of a case's headline metric.
+func (r *report) brief(c caseSpec) string {
+	for _, rw := range r.Rows {
+		if rw.c != c {
+			continue
+		}
+		if rw.Median == nil {
+			return "ERROR: " + rw.Error
+		}
+		if rw.Metric == "throughput" || rw.Metric == "p50" || (rw.Workload == w3 && rw.Metric == "elapsed") {
+			return fmt.Sprintf("%s %s %s", rw.Metric, num(*rw.Median), rw.Unit)
+		}
+	}
+	return ""
+}
+
+func is(system, variant string) func(caseSpec) bool {
+	return func(c caseSpec) bool { return c.System == system && (variant == "*" || c.Variant == variant) }
+}
+
+// bestDBOS is the better DBOS variant's throughput on a store.
+func (r *report) bestDBOS(workload, store string) (float64, string, bool) {
+	best, which, found := 0.0, "", false
+	for _, v := range []string{varDirect, varQueue} {
+		if x, ok := r.find(workload, store, "throughput", is(sysDBOS, v)); ok && x > best {
+			best, which, found = x, v, true
+		}
+	}
+	return best, which, found
+}
+
+// computeRatios evaluates the issue's targets on this run's rows.
+func (r *report) computeRatios() {
+	r.Ratios = nil
+	add := func(name, target, unit string, v float64, ok bool, pass func(float64) bool, note string) {
+		rt := ratio{Name: name, Target: target, Unit: unit, Note: note}
+		if ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
+			rt.Value = &v
+			p := pass(v)
+			rt.Pass = &p
+		}
+		r.Ratios = append(r.Ratios, rt)
+	}
+	tput := func(workload, store string, pred func(caseSpec) bool) (float64, bool) {
+		return r.find(workload, store, "throughput", pred)
+	}
+	for _, x := range []struct {
+		store  string
+		target float64
+	}{{storePG, 1.0}, {storeSQLite, 3.0}} {
+		s, ok1 := tput(w1, x.store, is(sysStent, ""))
+		rv, ok2 := tput(w1, x.store, is(sysRiver, varFast))
+		add(fmt.Sprintf("W1 %s: Stent / River (fast)", x.store), fmt.Sprintf(">= %.1fx", x.target), "x",
+			s/rv, ok1 && ok2, func(v float64) bool { return v >= x.target }, "")
+		if rd, ok := tput(w1, x.store, is(sysRiver, varDefaults)); ok && ok1 {
+			add(fmt.Sprintf("W1 %s: Stent / River (defaults)", x.store), "info", "x", s/rd, true, func(float64) bool { return true }, "")
+		}
+	}
+	for _, store := range []string{storePG, storeSQLite} {
+		s, ok1 := tput(w2, store, is(sysStent, ""))
+		d, which, ok2 := r.bestDBOS(w2, store)
+		add(fmt.Sprintf("W2 %s: Stent / DBOS (best: %s)", store, which), ">= 5.0x", "x", s/d, ok1 && ok2,
+			func(v float64) bool { return v >= 5 }, "")
+	}
+	el, ok := r.find(w3, storePG, "elapsed", is(sysStent, ""))
+	add("W3 postgres: Stent 1,000-child fan-out", "< 1000 ms", "ms", el, ok, func(v float64) bool { return v < 1000 },
+		fmt.Sprintf("N=%d", r.Env.Sizes.W3N))
+	// W4 on PostgreSQL with a networked notifier; the in-process one if
+	// neither has run.
+	notifierCase, notifierNote := "", ""
+	var p50, p99 float64
+	for _, v := range []string{varPGNotify, varRedis, varLocal} {
+		a, ok1 := r.find(w4, storePG, "p50", is(sysStent, v))
+		b, ok2 := r.find(w4, storePG, "p99", is(sysStent, v))
+		if ok1 && ok2 && (notifierCase == "" || a < p50) {
+			notifierCase, p50, p99 = v, a, b
+		}
+		if v == varRedis && notifierCase == "" {
+			notifierNote = "no networked notifier measured; in-process notifier (one process) shown"
+		}
+	}
+	add(fmt.Sprintf("W4 postgres: Stent p50 (%s)", notifierCase), "<= 5 ms", "ms", p50, notifierCase != "", func(v float64) bool { return v <= 5 }, notifierNote)
+	add(fmt.Sprintf("W4 postgres: Stent p99 (%s)", notifierCase), "<= 25 ms", "ms", p99, notifierCase != "", func(v float64) bool { return v <= 25 }, notifierNote)
+	sp50, ok := r.find(w4, storeSQLite, "p50", is(sysStent, varLocal))
+	add("W4 sqlite: Stent p50 (one process, in-process notifier)", "<= 2 ms", "ms", sp50, ok, func(v float64) bool { return v <= 2 }, "")
+	g, ok1 := tput(w5, storePG, is(sysStent, ""))
+	e, ok2 := tput(w1, storePG, is(sysStent, ""))
+	add("W5 postgres: Stent W1 with 1M finished / empty tables", ">= 0.85", "x", g/e, ok1 && ok2, func(v float64) bool { return v >= 0.85 }, "")
+}
+
+// guard is the CI regression guard: Stent's W1 must be at least half of
+// River (fast) on the same store, and Stent's W2 at least half of DBOS's
+// better variant, in this run.
+func (r *report) guard(w io.Writer) error {
+	var fails []string
+	check := func(name string, s float64, okS bool, p float64, okP bool) {
+		switch {
+		case !okS:
+			fails = append(fails, name+": Stent has no figure (its runs failed)")
+			fmt.Fprintf(w, "guard: %-40s FAIL (no Stent figure)\n", name)
+		case !okP:
+			fmt.Fprintf(w, "guard: %-40s skipped (no peer figure)\n", name)
+		default:
+			verdict := "ok"
+			if s < 0.5*p {
+				verdict = "FAIL"
+				fails = append(fails, fmt.Sprintf("%s: %.2fx < 0.5x", name, s/p))
+			}
+			fmt.Fprintf(w, "guard: %-40s %.2fx (Stent %s, peer %s) %s\n", name, s/p, num(s), num(p), verdict)
+		}
+	}
+	for _, store := range []string{storePG, storeSQLite} {
+		s, okS := r.find(w1, store, "throughput", is(sysStent, ""))
+		p, okP := r.find(w1, store, "throughput", is(sysRiver, varFast))
+		check("W1 "+store+" Stent / River (fast)", s, okS, p, okP)
+		s2, okS2 := r.find(w2, store, "throughput", is(sysStent, ""))
+		d, _, okD := r.bestDBOS(w2, store)
+		check("W2 "+store+" Stent / DBOS", s2, okS2, d, okD)
+	}
+	if len(fails) > 0 {
+		return errors.New("regression guard failed: " + strings.Join(fails, "; "))
+	}
+	return nil
+}
+
+func (r *report) json() ([]byte, error) {
+	// latest.json is the list of rows; the environment and the ratios go
+	// alongside in the markdown.
+	rows := r.Rows
+	if rows == nil {
+		rows = []row{}
+	}
+	b, err := json.MarshalIndent(rows, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// num formats a value with precision fit to its size.
+func num(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 1000:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 100:
+		return fmt.Sprintf("%.1f", v)
+	case a >= 1:
+		return fmt.Sprintf("%.2f", v)
+	default:
+		return fmt.Sprintf("%.3f", v)
+	}
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/stenthq/stent/app"
+	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
+)
+
+// unavailable says why a case cannot run in this build ("" when it can).
+//
+// TODO(issue 4, notifiers): adapters/redisnotify and adapters/pgnotify are
+// being written; once they exist, construct them in newStentNotifier and
+// return "" here for varRedis and varPGNotify.
+func unavailable(c caseSpec) string {
+	switch c.Variant {
+	case varRedis:
+		return "TODO: adapters/redisnotify has no notifier yet; W4 runs with polling and the in-process notifier meanwhile"
+	case varPGNotify:
+		return "TODO: adapters/pgnotify does not exist yet; W4 runs with polling and the in-process notifier meanwhile"
+	}
+	return ""
+}
+
+// newStentNotifier returns the notifier of a W4 variant: nil means the
+// engine's default in-process LocalNotifier.
+func newStentNotifier(_ context.Context, spec runSpec) (ports.Notifier, string, error) {
+	switch spec.Case.Variant {
+	case varLocal, "":
+		return nil, "in-process LocalNotifier", nil
+	case varPoll:
+		return pollOnly{}, "no notifier: polling only (default PollInterval 100ms, backoff to 5s)", nil
+	case varRedis, varPGNotify:
+		// TODO(issue 4): redisnotify.New / pgnotify.New here.
+		return nil, "", fmt.Errorf("%s: %w", spec.Case.Variant, errNotifierMissing)
+	}
+	return nil, "", fmt.Errorf("notifier variant %q: allowed: %s, %s, %s, %s", spec.Case.Variant, varLocal, varPoll, varRedis, varPGNotify)
+}
+
+// pollOnly is a notifier that carries nothing: every wait and every idle
+// worker falls back to polling.
+type pollOnly struct{}
+
+func (pollOnly) Publish(context.Context, domain.Event) error { return nil }
+func (pollOnly) Subscribe(context.Context, ...domain.Topic) (ports.Subscription, error) {
+	return &silentSub{ch: make(chan domain.Event)}, nil
+}
+func (pollOnly) Close() error { return nil }
+
+type silentSub struct {
+	ch   chan domain.Event
+	once sync.Once
+}
+
+func (s *silentSub) Events() <-chan domain.Event { return s.ch }
+func (s *silentSub) Close() error {
+	s.once.Do(func() { close(s.ch) })
+	return nil
+}
+
+// stentLatency is W4: a steady rate of dispatches of a no-op function;
+// each client goroutine waits for its result (eng.WaitFor). With Procs 2
+// the worker runs in its own process and only the notifier (or polling)
+// connects the two.
+func stentLatency(ctx context.Context, spec runSpec) (runResult, error) {
+	sz := spec.Sizes
+	notifier, notifierDesc, err := newStentNotifier(ctx, spec)
+	if err != nil {
+		return runResult{}, err
+	}
+	s, err := newStentEngine(ctx, spec, nil, notifier)
+	if err != nil {
+		return runResult{}, err
+	}
+	defer s.shutdown()
+	procs := "client and worker in one process"
+	var worker *workerProcess
+	if spec.Case.Procs > 1 {
+		procs = "worker in a separate process"
+		if worker, err = startWorkerProcess(ctx, spec); err != nil {
+			return runResult{}, err
+		}
+		defer worker.stop()
+	} else if err := s.startWorker(ctx, sz.Concurrency); err != nil {
+		return runResult{}, err
+	}
+	samples := offeredLoad(ctx, sz.W4Rate, sz.W4Duration, func(ctx context.Context, i int) (time.Time, error) {
+		id, err := s.fns.stamp.Dispatch(ctx, s.eng, i)
+		if err != nil {
+			return time.Time{}, err
+		}
+		startedNs, err := s.fns.stamp.Await(ctx, s.eng, id, app.WithWaitTimeout(60*time.Second))
+		if err != nil {
+			return time.Time{}, err
+		}
+		return time.Unix(0, startedNs), nil
+	})
+	metrics, err := latencyMetrics(samples, true)
+	if err != nil {
+		return runResult{}, err
+	}
+	res := runResult{Metrics: metrics, N: len(samples), Concurrency: sz.Concurrency,
+		Settings: fmt.Sprintf("%s; %s; %s; %d/s for %s", s.settings, notifierDesc, procs, sz.W4Rate, sz.W4Duration)}
+	if worker != nil {
+		res.SubprocessRSSKiB = worker.stop()
+	}
+	return res, nil
+}
+
+// workerProcess is a Stent worker in a child process (-role worker).
+type workerProcess struct {
+	cmd  *exec.Cmd
+	once sync.Once
+	rss  int64
+}
+
+func startWorkerProcess(ctx context.Context, spec runSpec) (*workerProcess, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, "-role", "worker", "-spec", string(b))
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	wp := &workerProcess{cmd: cmd}
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.TrimSpace(sc.Text()) == "ready" {
+				ready <- nil
+				for sc.Scan() { // keep draining
+				}
+				return
+			}
+		}
+		ready <- fmt.Errorf("worker process exited before it was ready")
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			wp.stop()
+			return nil, err
+		}
+	case <-time.After(60 * time.Second):
+		wp.stop()
+		return nil, fmt.Errorf("worker process not ready after 60s")
+	case <-ctx.Done():
+		wp.stop()
+		return nil, ctx.Err()
+	}
+	return wp, nil
+}
+
+// stop ends the worker (SIGTERM, then SIGKILL after 15s) and returns its
+// peak RSS in KiB.
+func (w *workerProcess) stop() int64 {
+	w.once.Do(func() {
+		_ = w.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = w.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = w.cmd.Process.Kill()
+			<-done
+		}
+		if w.cmd.ProcessState != nil {
+			if ru, ok := w.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+				w.rss = ru.Maxrss
+			}
+		}
+	})
+	return w.rss
+}
+
+// runStentWorkerProcess is -role worker: a Stent worker on the run's store
+// with the variant's notifier; prints "ready" once serving, drains on
+// SIGTERM.
+func runStentWorkerProcess(ctx context.Context, o options) error {
+	var spec runSpec
+	if err := json.Unmarshal([]byte(o.spec), &spec); err != nil {
+		return fmt.Errorf("-spec: %w", err)
+	}
+	notifier, _, err := newStentNotifier(ctx, spec)
+	if err != nil {
+		return err
+	}
+	s, err := newStentEngine(ctx, spec, nil, notifier)
+	if err != nil {
+		return err
+	}
+	defer s.shutdown()
+	if err := s.startWorker(ctx, spec.Sizes.Concurrency); err != nil {
+		return err
+	}
+	fmt.Println("ready")
+	select {
+	case <-ctx.Done():
+	case err := <-s.workDone:
+		s.worker = nil
+		return fmt.Errorf("worker stopped: %w", err)
+	}
+	return nil
+}
