@@ -148,7 +148,8 @@ func runCaseRuns(ctx context.Context, o options, c caseSpec, sz sizes, runs int,
 }
 
 func runOnFreshStore(ctx context.Context, o options, c caseSpec, sz sizes) runOutcome {
-	spec := runSpec{Case: c, Sizes: sz, RedisURL: envOr("STENT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")}
+	spec := runSpec{Case: c, Sizes: sz, RedisURL: envOr("STENT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+		NotifierPrefix: fmt.Sprintf("stent-bench-%d-%d:", os.Getpid(), time.Now().UnixNano())}
 	switch c.Store {
 	case storePG:
 		db, err := createDatabase(ctx, o.adminDSN)

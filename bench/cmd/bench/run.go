@@ -25,6 +25,9 @@ type runSpec struct {
 	Phase string
 	// RedisURL is the Redis server of the redis notifier variant.
 	RedisURL string
+	// NotifierPrefix keeps the run's notifier channels apart from any
+	// other user of the Redis server.
+	NotifierPrefix string
 }
 
 // metric is one measured value of one run.

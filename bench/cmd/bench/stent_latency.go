@@ -12,6 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/stenthq/stent/adapters/redisnotify"
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
@@ -19,32 +22,43 @@ import (
 
 // unavailable says why a case cannot run in this build ("" when it can).
 //
-// TODO(issue 4, notifiers): adapters/redisnotify and adapters/pgnotify are
-// being written; once they exist, construct them in newStentNotifier and
-// return "" here for varRedis and varPGNotify.
+// TODO(issue 4, notifiers): adapters/pgnotify is being written; once it is
+// committed, construct it in newStentNotifier (pgnotify.New(ctx, pool,
+// pgnotify.Config{Prefix: spec.NotifierPrefix})) and return "" here for
+// varPGNotify.
 func unavailable(c caseSpec) string {
-	switch c.Variant {
-	case varRedis:
-		return "TODO: adapters/redisnotify has no notifier yet; W4 runs with polling and the in-process notifier meanwhile"
-	case varPGNotify:
-		return "TODO: adapters/pgnotify does not exist yet; W4 runs with polling and the in-process notifier meanwhile"
+	if c.Variant == varPGNotify {
+		return "TODO: adapters/pgnotify is not committed yet; W4 on PostgreSQL runs with polling, the in-process and the Redis notifier meanwhile"
 	}
 	return ""
 }
 
-// newStentNotifier returns the notifier of a W4 variant: nil means the
-// engine's default in-process LocalNotifier.
-func newStentNotifier(_ context.Context, spec runSpec) (ports.Notifier, string, error) {
+// newStentNotifier returns the notifier of a W4 variant (nil means the
+// engine's default in-process LocalNotifier) and how to close it.
+func newStentNotifier(ctx context.Context, spec runSpec) (ports.Notifier, string, closer, error) {
+	nop := func() error { return nil }
 	switch spec.Case.Variant {
 	case varLocal, "":
-		return nil, "in-process LocalNotifier", nil
+		return nil, "in-process LocalNotifier", nop, nil
 	case varPoll:
-		return pollOnly{}, "no notifier: polling only (default PollInterval 100ms, backoff to 5s)", nil
-	case varRedis, varPGNotify:
-		// TODO(issue 4): redisnotify.New / pgnotify.New here.
-		return nil, "", fmt.Errorf("%s: %w", spec.Case.Variant, errNotifierMissing)
+		return pollOnly{}, "no notifier: polling only (default PollInterval 100ms, backoff to 5s)", nop, nil
+	case varRedis:
+		opts, err := redis.ParseURL(spec.RedisURL)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("redis URL %q: %w", spec.RedisURL, err)
+		}
+		client := redis.NewClient(opts)
+		n, err := redisnotify.New(client, redisnotify.Config{Prefix: spec.NotifierPrefix, Required: true})
+		if err != nil {
+			_ = client.Close()
+			return nil, "", nil, err
+		}
+		return n, "redisnotify (" + spec.RedisURL + ")", func() error { _ = n.Close(); return client.Close() }, nil
+	case varPGNotify:
+		// TODO(issue 4): pgnotify.New here once adapters/pgnotify is committed.
+		return nil, "", nil, fmt.Errorf("%s: %w", spec.Case.Variant, errNotifierMissing)
 	}
-	return nil, "", fmt.Errorf("notifier variant %q: allowed: %s, %s, %s, %s", spec.Case.Variant, varLocal, varPoll, varRedis, varPGNotify)
+	return nil, "", nil, fmt.Errorf("notifier variant %q: allowed: %s, %s, %s, %s", spec.Case.Variant, varLocal, varPoll, varRedis, varPGNotify)
 }
 
 // pollOnly is a notifier that carries nothing: every wait and every idle
@@ -74,10 +88,11 @@ func (s *silentSub) Close() error {
 // connects the two.
 func stentLatency(ctx context.Context, spec runSpec) (runResult, error) {
 	sz := spec.Sizes
-	notifier, notifierDesc, err := newStentNotifier(ctx, spec)
+	notifier, notifierDesc, closeNotifier, err := newStentNotifier(ctx, spec)
 	if err != nil {
 		return runResult{}, err
 	}
+	defer closeNotifier()
 	s, err := newStentEngine(ctx, spec, nil, notifier)
 	if err != nil {
 		return runResult{}, err
@@ -203,10 +218,11 @@ func runStentWorkerProcess(ctx context.Context, o options) error {
 	if err := json.Unmarshal([]byte(o.spec), &spec); err != nil {
 		return fmt.Errorf("-spec: %w", err)
 	}
-	notifier, _, err := newStentNotifier(ctx, spec)
+	notifier, _, closeNotifier, err := newStentNotifier(ctx, spec)
 	if err != nil {
 		return err
 	}
+	defer closeNotifier()
 	s, err := newStentEngine(ctx, spec, nil, notifier)
 	if err != nil {
 		return err
