@@ -141,7 +141,7 @@ type setting struct {
 }
 
 var settings = []setting{
-	{env: "STENT_DB", flag: "db", help: "store DSN: a SQLite path, sqlite://path or postgres://...", mask: MaskDSN,
+	{env: "STENT_DB", flag: "db", help: "store DSN: a SQLite path, sqlite://path or postgres://...", mask: maskAnyDSN,
 		set: func(c *Config, v string) error {
 			if _, err := ParseDSN(v); err != nil {
 				return err
@@ -384,6 +384,17 @@ func maskURL(raw string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+// maskAnyDSN masks a DSN's password even when the DSN is rejected (an
+// unsupported scheme still carries one).
+func maskAnyDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			return u.Redacted()
+		}
+	}
+	return MaskDSN(dsn)
 }
 
 func parseBool(v string, out *bool) error {

@@ -1,0 +1,175 @@
+package stentfx_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/stenthq/stent/adapters/memstore"
+	"github.com/stenthq/stent/app"
+	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
+	"github.com/stenthq/stent/stentfx"
+)
+
+// metricValue returns the value of the metric name with exactly these
+// labels (counter, gauge, or a histogram's sample count), and whether it
+// exists.
+func metricValue(t *testing.T, m *stentfx.Metrics, name string, labels map[string]string) (float64, bool) {
+	t.Helper()
+	fams, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+	next:
+		for _, mt := range f.GetMetric() {
+			if len(mt.GetLabel()) != len(labels) {
+				continue
+			}
+			for _, lp := range mt.GetLabel() {
+				if labels[lp.GetName()] != lp.GetValue() {
+					continue next
+				}
+			}
+			switch f.GetType() {
+			case dto.MetricType_COUNTER:
+				return mt.GetCounter().GetValue(), true
+			case dto.MetricType_GAUGE:
+				return mt.GetGauge().GetValue(), true
+			case dto.MetricType_HISTOGRAM:
+				return float64(mt.GetHistogram().GetSampleCount()), true
+			}
+		}
+	}
+	return 0, false
+}
+
+func wantMetric(t *testing.T, m *stentfx.Metrics, name string, labels map[string]string, want float64) {
+	t.Helper()
+	got, ok := metricValue(t, m, name, labels)
+	if !ok || got != want {
+		t.Errorf("%s%v = %v (present %v); want %v", name, labels, got, ok, want)
+	}
+}
+
+// countingStore counts the count queries the gauges make.
+type countingStore struct {
+	ports.Store
+	counts atomic.Int32
+}
+
+func (c *countingStore) CountExecutionsByState(ctx context.Context) (map[domain.ExecutionState]int64, error) {
+	c.counts.Add(1)
+	return c.Store.CountExecutionsByState(ctx)
+}
+
+func TestMetricsCountTasksByFunctionAndQueue(t *testing.T) {
+	t.Parallel()
+	st := &countingStore{Store: memstore.New()}
+	t.Cleanup(func() { _ = st.Close() })
+	var mu sync.Mutex
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	clockNow := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	m := stentfx.NewMetrics(stentfx.MetricsOptions{Store: st, Now: clockNow, NoRuntimeCollectors: true})
+
+	reg := app.NewRegistry()
+	ok := app.Register(reg, "m.ok", func(_ context.Context, n int) (int, error) { return n, nil })
+	var flakyRuns atomic.Int32
+	flaky := app.Register(reg, "m.flaky", func(_ context.Context, n int) (int, error) {
+		if flakyRuns.Add(1) == 1 {
+			return 0, errors.New("first attempt fails")
+		}
+		return n, nil
+	}, app.WithRetry(domain.RetryPolicy{MaxAttempts: 3, InitialDelay: time.Millisecond, MaxDelay: time.Millisecond}),
+		app.WithQueue("slow"))
+	bad := app.Register(reg, "m.bad", func(context.Context, int) (int, error) {
+		return 0, app.Permanent(errors.New("never works"))
+	})
+	eng, err := stentfx.NewEngine(stentfx.DefaultConfig(), stentfx.EngineDeps{Store: st, Registry: reg, Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = eng.Serve(runCtx, app.WorkerOptions{ID: "w1", MaxConcurrency: 4, PollInterval: 5 * time.Millisecond})
+	}()
+	t.Cleanup(func() { stop(); <-done; _ = eng.Close() })
+
+	for _, d := range []struct {
+		f    *app.Function[int, int]
+		fail bool
+	}{{ok, false}, {flaky, false}, {bad, true}} {
+		id, err := d.f.Dispatch(ctx, eng, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.f.Await(ctx, eng, id); (err != nil) != d.fail {
+			t.Fatalf("%s: %v", d.f.Name(), err)
+		}
+	}
+
+	okLabels := map[string]string{"function": "m.ok", "queue": "default"}
+	wantMetric(t, m, "stent_tasks_claimed_total", okLabels, 1)
+	wantMetric(t, m, "stent_tasks_completed_total", okLabels, 1)
+	wantMetric(t, m, "stent_task_duration_seconds", map[string]string{"function": "m.ok", "queue": "default", "outcome": "completed"}, 1)
+	flakyLabels := map[string]string{"function": "m.flaky", "queue": "slow"}
+	wantMetric(t, m, "stent_tasks_claimed_total", flakyLabels, 2)
+	wantMetric(t, m, "stent_tasks_failed_total", map[string]string{"function": "m.flaky", "queue": "slow", "retrying": "true"}, 1)
+	wantMetric(t, m, "stent_tasks_retried_total", flakyLabels, 1)
+	wantMetric(t, m, "stent_tasks_completed_total", flakyLabels, 1)
+	badLabels := map[string]string{"function": "m.bad", "queue": "default"}
+	wantMetric(t, m, "stent_tasks_failed_total", map[string]string{"function": "m.bad", "queue": "default", "retrying": "false"}, 1)
+	wantMetric(t, m, "stent_tasks_dead_lettered_total", badLabels, 1)
+	wantMetric(t, m, "stent_task_duration_seconds", map[string]string{"function": "m.bad", "queue": "default", "outcome": "failed"}, 1)
+
+	// The gauges come from count queries, cached between scrapes.
+	wantMetric(t, m, "stent_store_up", nil, 1)
+	wantMetric(t, m, "stent_executions", map[string]string{"state": "completed"}, 2)
+	wantMetric(t, m, "stent_executions", map[string]string{"state": "failed"}, 1)
+	wantMetric(t, m, "stent_dead_letters", nil, 1)
+	wantMetric(t, m, "stent_worker_slots", map[string]string{"worker_id": "w1"}, 4)
+	wantMetric(t, m, "stent_notifier_up", nil, 1)
+	queries := st.counts.Load()
+	wantMetric(t, m, "stent_executions", map[string]string{"state": "completed"}, 2)
+	if st.counts.Load() != queries {
+		t.Errorf("a scrape within the cache lifetime ran %d more count queries", st.counts.Load()-queries)
+	}
+	id, err := ok.Dispatch(ctx, eng, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ok.Await(ctx, eng, id); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(stentfx.DefaultGaugeTTL)
+	mu.Unlock()
+	wantMetric(t, m, "stent_executions", map[string]string{"state": "completed"}, 3)
+	if st.counts.Load() != queries+1 {
+		t.Errorf("%d count queries after the cache expired; want %d", st.counts.Load(), queries+1)
+	}
+}
+
+func TestMetricsReportAStoreThatIsDown(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	_ = st.Close()
+	m := stentfx.NewMetrics(stentfx.MetricsOptions{Store: st, NoRuntimeCollectors: true})
+	wantMetric(t, m, "stent_store_up", nil, 0)
+	if _, ok := metricValue(t, m, "stent_dead_letters", nil); ok {
+		t.Error("stent_dead_letters is reported although the store did not answer")
+	}
+}
