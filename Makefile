@@ -9,7 +9,7 @@ GOFMT ?= gofmt
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build test demo lint fmt generate verify bench bench-quick bench-latency
+.PHONY: help build test demo run lint fmt generate verify bench bench-quick bench-latency
 
 help: ## List the targets
 	@echo 'Usage: make <target>'
@@ -26,6 +26,9 @@ test: ## Run every test with the race detector (set STENT_TEST_POSTGRES_DSN / ST
 
 demo: ## Run the example workflows end to end on an embedded SQLite file (demo.sqlite)
 	$(GO) run ./examples/demo
+
+run: ## Start stentd on the embedded SQLite default (stent.sqlite; http://127.0.0.1:8080, Ctrl-C stops it)
+	$(GO) run ./cmd/stentd
 
 lint: ## Check gofmt, go vet and staticcheck (runs all three, fails if any fails)
 	@status=0; \

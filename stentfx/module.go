@@ -192,7 +192,12 @@ func provideStore(p storeIn) *DeferredStore {
 				cancel()
 				<-done
 			}
-			return d.Close()
+			if err := d.Close(); err != nil {
+				log.Warn("store closed with an error", "error", err)
+				return err
+			}
+			log.Info("store closed")
+			return nil
 		},
 	})
 	return d

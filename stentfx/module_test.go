@@ -139,7 +139,9 @@ func TestModuleStartsServesAndStopsCleanly(t *testing.T) {
 	for _, line := range strings.Split(out, "\n") {
 		if strings.Contains(line, `msg="OnStop hook executed"`) {
 			_, caller, _ := strings.Cut(line, "caller=github.com/stenthq/stent/stentfx.")
-			stops = append(stops, strings.Fields(caller+" ")[0])
+			if f := strings.Fields(caller); len(f) > 0 {
+				stops = append(stops, f[0])
+			}
 		}
 	}
 	want := []string{"provideServer", "provideWorkers", "provideEngine", "provideNotifier", "provideStore"}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
 	"github.com/stenthq/stent/adapters/sqlstore/sqlitestore"
 	"github.com/stenthq/stent/domain"
@@ -30,7 +32,8 @@ type StoreOptions struct {
 	ReadOnly bool
 	// NoAutoMigrate fails on an older schema instead of migrating it.
 	NoAutoMigrate bool
-	// Schema is the PostgreSQL schema ("" = public).
+	// Schema is the PostgreSQL schema; "" means the first entry of the
+	// DSN's search_path parameter (see SchemaFromDSN), else public.
 	Schema string
 }
 
@@ -71,7 +74,11 @@ func OpenStore(ctx context.Context, dsn string, o StoreOptions) (MigratingStore,
 	}
 	switch backend {
 	case BackendPostgres:
-		st, err := pgxstore.Open(ctx, dsn, pgxstore.Config{Schema: o.Schema, NoAutoMigrate: o.NoAutoMigrate || o.ReadOnly})
+		schema := o.Schema
+		if schema == "" {
+			schema = SchemaFromDSN(dsn)
+		}
+		st, err := pgxstore.Open(ctx, dsn, pgxstore.Config{Schema: schema, NoAutoMigrate: o.NoAutoMigrate || o.ReadOnly})
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", MaskDSN(dsn), err)
 		}
@@ -91,4 +98,21 @@ func OpenStore(ctx context.Context, dsn string, o StoreOptions) (MigratingStore,
 		}
 		return st, nil
 	}
+}
+
+// SchemaFromDSN returns the schema a PostgreSQL DSN selects with its
+// search_path parameter: the first entry, unquoted ("" when there is none,
+// or when it is a variable such as $user). pgx also sends the parameter to
+// the server, so the store and unqualified SQL see the same schema.
+func SchemaFromDSN(dsn string) string {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return ""
+	}
+	first, _, _ := strings.Cut(cfg.RuntimeParams["search_path"], ",")
+	first = strings.Trim(strings.TrimSpace(first), `"`)
+	if strings.HasPrefix(first, "$") {
+		return ""
+	}
+	return first
 }
