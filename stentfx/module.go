@@ -53,19 +53,20 @@ var LoggingModule = fx.Module("stent.logging", fx.Provide(provideLogger))
 // and migrating it when STENT_AUTO_MIGRATE is on; after the startup
 // timeout the application exits with code 1. OnStop closes it.
 var StoreModule = fx.Module("stent.store",
-	fx.Provide(provideStore, func(d *DeferredStore) ports.Store { return d }))
+	fx.Provide(fx.Annotate(provideStore, fx.As(fx.Self()), fx.As(new(ports.Store)))))
 
 // NotifierModule provides the ports.Notifier (in-process, Redis or
 // PostgreSQL); OnStop closes it, before the store.
 var NotifierModule = fx.Module("stent.notifier", fx.Provide(provideNotifier))
 
 // ClockModule provides the UTC wall clock as ports.Clock.
-var ClockModule = fx.Module("stent.clock", fx.Provide(func() ports.Clock { return clock.System{} }))
+var ClockModule = fx.Module("stent.clock",
+	fx.Provide(fx.Annotate(func() clock.System { return clock.System{} }, fx.As(new(ports.Clock)))))
 
 // MetricsModule provides the Prometheus metrics (*Metrics, also as
 // app.Metrics).
 var MetricsModule = fx.Module("stent.metrics",
-	fx.Provide(provideMetrics, func(m *Metrics) app.Metrics { return m }))
+	fx.Provide(fx.Annotate(provideMetrics, fx.As(fx.Self()), fx.As(new(app.Metrics)))))
 
 // EngineModule provides the registry (from the FunctionsGroup value group)
 // and the *app.Engine; OnStop closes the engine after the workers drained.

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
@@ -202,5 +205,64 @@ func TestModuleGivesUpOnAnUnreachableStore(t *testing.T) {
 	}
 	if strings.Contains(out, "s3cret") {
 		t.Errorf("the log leaks the database password:\n%s", out)
+	}
+}
+
+func TestModuleTracesWhenATracerProviderIsSupplied(t *testing.T) {
+	t.Parallel()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	var srv *stentfx.Server
+	var eng *app.Engine
+	fxApp := fxtest.New(t, stentfx.Module, fx.Replace(testConfig(t)), fx.Supply(&stentfx.LogWriter{Writer: io.Discard}),
+		fx.Supply(fx.Annotate(tp, fx.As(new(trace.TracerProvider)))),
+		stentfx.Functions(func(reg *app.Registry) {
+			app.Register(reg, "tr.inc", func(_ context.Context, n int) (int, error) { return n + 1, nil })
+		}),
+		fx.Populate(&srv, &eng))
+	fxApp.RequireStart()
+	defer fxApp.RequireStop()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := eng.WaitUntilReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The caller's trace context (W3C traceparent) becomes the parent of
+	// the dispatch span.
+	const callerTrace, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	req, _ := http.NewRequest("POST", "http://"+srv.Addr()+"/v1/executions", strings.NewReader(`{"function":"tr.inc","input":1}`))
+	req.Header.Set("traceparent", "00-"+callerTrace+"-"+callerSpan+"-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created stentfx.DispatchResponse
+	_ = json.NewDecoder(resp.Body).Decode(&created)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("dispatch %d", resp.StatusCode)
+	}
+	if res, err := eng.WaitFor(ctx, created.ExecutionID); err != nil || string(res.Value) != "2" {
+		t.Fatalf("result %s %v", res.Value, err)
+	}
+	var dispatch, execute sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		switch s.Name() {
+		case "stent.dispatch tr.inc":
+			dispatch = s
+		case "stent.execute tr.inc":
+			execute = s
+		}
+	}
+	if dispatch == nil || execute == nil {
+		t.Fatalf("spans recorded: %d; want a dispatch and an execute span", len(rec.Ended()))
+	}
+	if dispatch.SpanContext().TraceID().String() != callerTrace || dispatch.Parent().SpanID().String() != callerSpan {
+		t.Errorf("dispatch span in trace %s under %s; want the caller's %s/%s",
+			dispatch.SpanContext().TraceID(), dispatch.Parent().SpanID(), callerTrace, callerSpan)
+	}
+	if execute.Parent().SpanID() != dispatch.SpanContext().SpanID() || execute.SpanContext().TraceID() != dispatch.SpanContext().TraceID() {
+		t.Errorf("execute span's parent %v; want the dispatch span %v", execute.Parent(), dispatch.SpanContext())
 	}
 }
