@@ -130,6 +130,13 @@ func newAPI(t *testing.T, o apiOptions) *apiEnv {
 	return e
 }
 
+// with returns e reporting to t (a subtest's own T).
+func (e *apiEnv) with(t *testing.T) *apiEnv {
+	c := *e
+	c.t = t
+	return &c
+}
+
 type reply struct {
 	status int
 	header http.Header
@@ -215,6 +222,7 @@ func TestAPIDispatchAndResults(t *testing.T) {
 	e := newAPI(t, apiOptions{})
 
 	t.Run("a dispatch returns 201 and the result arrives with a long poll", func(t *testing.T) {
+		e := e.with(t)
 		id := e.dispatch("api.echo", `{"n":1}`)
 		r := e.result(id)
 		if r.body["ok"] != true || r.body["state"] != "completed" || r.body["execution_id"] != id {
@@ -225,6 +233,7 @@ func TestAPIDispatchAndResults(t *testing.T) {
 		}
 	})
 	t.Run("a reused idempotency key returns 200 and the first id", func(t *testing.T) {
+		e := e.with(t)
 		body := `{"function":"api.echo","input":1,"idempotency_key":"order-42","priority":3,"queue":"default","tags":[],"delay":"0s","max_duration":"1h"}`
 		first := e.do("POST", "/v1/executions", body)
 		e.want(first, http.StatusCreated, "")
@@ -235,6 +244,7 @@ func TestAPIDispatchAndResults(t *testing.T) {
 		}
 	})
 	t.Run("an unknown function is 400 and lists the registered names", func(t *testing.T) {
+		e := e.with(t)
 		r := e.do("POST", "/v1/executions", `{"function":"nope"}`)
 		e.want(r, http.StatusBadRequest, "unregistered_function")
 		names, _ := r.body["error"].(map[string]any)["registered"].([]any)
@@ -243,6 +253,7 @@ func TestAPIDispatchAndResults(t *testing.T) {
 		}
 	})
 	t.Run("a failed execution's result carries its error", func(t *testing.T) {
+		e := e.with(t)
 		r := e.result(e.dispatch("api.fail", `null`))
 		errBody, _ := r.body["error"].(map[string]any)
 		if r.body["ok"] != false || r.body["state"] != "failed" || errBody["code"] != "card_declined" {
@@ -250,6 +261,7 @@ func TestAPIDispatchAndResults(t *testing.T) {
 		}
 	})
 	t.Run("a running execution's result is 202, with or without a wait", func(t *testing.T) {
+		e := e.with(t)
 		id := e.dispatch("api.block", `null`)
 		<-e.started
 		r := e.do("GET", "/v1/executions/"+id+"/result", "")
@@ -262,15 +274,18 @@ func TestAPIDispatchAndResults(t *testing.T) {
 		e.want(e.do("POST", "/v1/executions/"+id+"/cancel", ""), http.StatusOK, "")
 	})
 	t.Run("a wait over 60s or of a bad duration is 400", func(t *testing.T) {
+		e := e.with(t)
 		e.want(e.do("GET", "/v1/executions/x/result?wait=61s", ""), http.StatusBadRequest, "invalid_argument")
 		e.want(e.do("GET", "/v1/executions/x/result?wait=10x", ""), http.StatusBadRequest, "invalid_duration")
 	})
 	t.Run("an unknown execution is 404", func(t *testing.T) {
+		e := e.with(t)
 		e.want(e.do("GET", "/v1/executions/missing", ""), http.StatusNotFound, "not_found")
 		e.want(e.do("GET", "/v1/executions/missing/result", ""), http.StatusNotFound, "not_found")
 		e.want(e.do("GET", "/v1/executions/missing/result?wait=1s", ""), http.StatusNotFound, "not_found")
 	})
 	t.Run("the execution view and the list", func(t *testing.T) {
+		e := e.with(t)
 		id := e.dispatch("api.echo", `"x"`)
 		e.result(id)
 		r := e.do("GET", "/v1/executions/"+id, "")
@@ -288,6 +303,7 @@ func TestAPIDispatchAndResults(t *testing.T) {
 		e.want(e.do("GET", "/v1/executions?state=sleeping", ""), http.StatusBadRequest, "invalid_argument")
 	})
 	t.Run("stats come from counts", func(t *testing.T) {
+		e := e.with(t)
 		r := e.do("GET", "/v1/stats", "")
 		e.want(r, http.StatusOK, "")
 		if ex, _ := r.body["executions"].(map[string]any); ex["completed"] == nil {
@@ -321,13 +337,17 @@ func TestAPIRejectsBadInput(t *testing.T) {
 		{"an unknown API route is 404", "GET", "/v1/executions/x/y/z", ``, 404, "not_found"},
 		{"a wrong method is 405", "DELETE", "/v1/executions", ``, 405, "method_not_allowed"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			r := e.do(tt.method, tt.path, tt.body)
-			e.want(r, tt.status, tt.code)
-		})
-	}
+	t.Run("requests", func(t *testing.T) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				e := e.with(t)
+				t.Parallel()
+				r := e.do(tt.method, tt.path, tt.body)
+				e.want(r, tt.status, tt.code)
+			})
+		}
+	})
+	// The parallel subtests above have all finished here.
 	if n, err := e.store.ListExecutions(context.Background(), ports.ExecutionFilter{}); err != nil || len(n) != 0 {
 		t.Fatalf("bad requests wrote %d executions (%v)", len(n), err)
 	}
@@ -338,6 +358,7 @@ func TestAPISignalsAndCancel(t *testing.T) {
 	e := newAPI(t, apiOptions{})
 
 	t.Run("a signal wakes the waiting workflow", func(t *testing.T) {
+		e := e.with(t)
 		id := e.dispatch("api.approve", `null`)
 		r := e.do("POST", "/v1/executions/"+id+"/signals/go", `"approved"`)
 		e.want(r, http.StatusAccepted, "")
@@ -347,9 +368,11 @@ func TestAPISignalsAndCancel(t *testing.T) {
 		e.want(e.do("POST", "/v1/executions/"+id+"/signals/go", `1`), http.StatusConflict, "execution_finished")
 	})
 	t.Run("a signal to an unknown execution is 404", func(t *testing.T) {
+		e := e.with(t)
 		e.want(e.do("POST", "/v1/executions/missing/signals/go", `1`), http.StatusNotFound, "not_found")
 	})
 	t.Run("cancel stops a running execution and is a no-op once finished", func(t *testing.T) {
+		e := e.with(t)
 		id := e.dispatch("api.block", `null`)
 		<-e.started
 		r := e.do("POST", "/v1/executions/"+id+"/cancel", "")
@@ -426,6 +449,7 @@ func TestAPIToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.with(t)
 			t.Parallel()
 			req, _ := http.NewRequest("GET", e.http.URL+tt.path, nil)
 			if tt.auth != "" {
