@@ -26,6 +26,9 @@ type ServerOptions struct {
 	// MaxBody bounds request bodies (default 1 MiB + 64 KiB); larger ones
 	// get 413.
 	MaxBody int64
+	// ShutdownGrace bounds the graceful HTTP shutdown (default 10s), so a
+	// hung request cannot eat the workers' drain time.
+	ShutdownGrace time.Duration
 	// Metrics serves /metrics; nil answers 404 there.
 	Metrics http.Handler
 	// Workers are reported by /readyz (nil: none).
@@ -60,6 +63,9 @@ type Server struct {
 func NewServer(eng *app.Engine, o ServerOptions) *Server {
 	if o.MaxBody <= 0 {
 		o.MaxBody = app.DefaultMaxPayloadBytes + 64<<10
+	}
+	if o.ShutdownGrace <= 0 {
+		o.ShutdownGrace = 10 * time.Second
 	}
 	s := &Server{eng: eng, store: eng.Store(), o: o, log: o.Logger}
 	if s.log == nil {
@@ -116,10 +122,13 @@ func (s *Server) Addr() string {
 func (s *Server) SetDraining() { s.draining.Store(true) }
 
 // Stop answers /readyz with 503, answers the long polls in progress with
-// 202, and shuts the server down gracefully (bounded by ctx).
+// 202, and shuts the server down gracefully (bounded by ctx and
+// ShutdownGrace; requests still running then are cut off).
 func (s *Server) Stop(ctx context.Context) error {
 	s.SetDraining()
 	s.stop()
+	ctx, cancel := context.WithTimeout(ctx, s.o.ShutdownGrace)
+	defer cancel()
 	s.mu.Lock()
 	srv, done := s.srv, s.done
 	s.mu.Unlock()
