@@ -173,3 +173,27 @@ func TestMetricsReportAStoreThatIsDown(t *testing.T) {
 		t.Error("stent_dead_letters is reported although the store did not answer")
 	}
 }
+
+// degradedNotifier reports itself unhealthy, as Redis does when it is down.
+type degradedNotifier struct{ ports.Notifier }
+
+func (degradedNotifier) Health() error { return errors.New("redis: connection refused") }
+
+func TestADegradedNotifierIsReportedButNotAFailure(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	n := degradedNotifier{app.NewLocalNotifier()}
+	t.Cleanup(func() { _ = n.Close() })
+	eng, err := stentfx.NewEngine(stentfx.DefaultConfig(), stentfx.EngineDeps{Store: st, Notifier: n, Registry: app.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = eng.Close() })
+	m := stentfx.NewMetrics(stentfx.MetricsOptions{Store: st, Notifier: n, NoRuntimeCollectors: true})
+	wantMetric(t, m, "stent_notifier_up", nil, 0)
+	rep := stentfx.NewServer(eng, stentfx.ServerOptions{Notifier: n}).Ready(context.Background())
+	if !rep.Ready || rep.Notifier != "degraded: redis: connection refused" {
+		t.Fatalf("readiness %+v; want ready with the notifier reported degraded", rep)
+	}
+}
