@@ -47,11 +47,12 @@ func (n *Notifier) run(first chan<- error) {
 	for {
 		l, err := n.connect()
 		if err == nil {
-			report(nil)
 			if outage {
 				n.log.Info("postgres notifier reconnected; subscriptions restored")
 				outage = false
 			}
+			n.resetAll()
+			report(nil)
 			backoff = n.cfg.ReconnectMin
 			err = n.listen(l)
 			n.lost(l, err)
@@ -81,7 +82,7 @@ func (n *Notifier) run(first chan<- error) {
 }
 
 // connect opens the listening connection, listens to every wanted channel,
-// then marks it ready and tells the subscribers to re-read.
+// then marks it ready; run then tells the subscribers to re-read.
 func (n *Notifier) connect() (*listener, error) {
 	ctx, cancel := context.WithTimeout(n.runCtx, n.cfg.ConfirmTimeout)
 	defer cancel()
@@ -116,7 +117,6 @@ func (n *Notifier) connect() (*listener, error) {
 		n.lost(l, ports.ErrClosed)
 		return nil, ports.ErrClosed
 	}
-	n.resetAll()
 	return l, nil
 }
 

@@ -73,11 +73,12 @@ func (n *Notifier) run(first chan<- error) {
 		g, err := n.connect()
 		if err == nil {
 			err = n.serve(g, func() {
-				report(nil)
 				if outage {
 					n.log.Info("redis notifier reconnected; subscriptions restored")
 					outage = false
 				}
+				n.resetAll()
+				report(nil)
 				backoff = n.cfg.ReconnectMin
 			})
 			n.lost(g, err)
@@ -156,7 +157,8 @@ func (n *Notifier) connect() (*generation, error) {
 }
 
 // serve reads g until it fails and returns why. onReady runs once the
-// resubscription is confirmed.
+// resubscription is confirmed: it logs, tells every subscriber to re-read
+// (an EventReset), then lets New return after a first connection.
 func (n *Notifier) serve(g *generation, onReady func()) error {
 	probeDone := make(chan struct{})
 	go func() {
@@ -187,7 +189,6 @@ func (n *Notifier) serve(g *generation, onReady func()) error {
 			}
 		case *redis.Pong:
 			if m.Payload == g.readyToken && n.markReady(g) {
-				n.resetAll()
 				onReady()
 			}
 		}
