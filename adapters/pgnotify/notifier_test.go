@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -84,10 +83,14 @@ func TestChannelNames(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", tc.name, tc.got, tc.want)
 		}
 	}
-	for _, c := range []string{long.Channel(domain.TopicReady), long2.Channel(domain.TopicReady)} {
-		if len(c) > 63 || !utf8.ValidString(c) {
-			t.Errorf("channel %q is %d bytes or not UTF-8; PostgreSQL allows 63", c, len(c))
+	accented := newN("stent-é:")
+	for _, c := range []string{long.Channel(domain.TopicReady), long2.Channel(domain.TopicReady), accented.Channel(domain.TopicReady)} {
+		if len(c) > 63 || strings.IndexFunc(c, func(r rune) bool { return r < 0x20 || r > 0x7e }) >= 0 {
+			t.Errorf("channel %q is %d bytes or not printable ASCII; want at most 63 ASCII bytes", c, len(c))
 		}
+	}
+	if a, plain := accented.Channel(domain.TopicReady), newN("stent-e:").Channel(domain.TopicReady); a == plain {
+		t.Errorf("prefixes stent-é: and stent-e: share channel %q", a)
 	}
 	if long.Channel(domain.TopicReady) == long2.Channel(domain.TopicReady) {
 		t.Error("long prefixes that differ only past 63 bytes must still get distinct channels")

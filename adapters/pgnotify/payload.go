@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/stenthq/stent/domain"
 )
@@ -64,22 +63,31 @@ func topicKind(t domain.Topic) string {
 	return kind
 }
 
-// channelName is the PostgreSQL channel of prefix+kind. Names that would
-// exceed 63 bytes (or hold bytes PostgreSQL rejects) keep a readable head
-// and end with a hash of the full name, so distinct long names stay
-// distinct.
+// channelName is the PostgreSQL channel of prefix+kind. A name that would
+// exceed 63 bytes, or holds anything but printable ASCII (which every
+// server encoding accepts), keeps its printable ASCII head and ends with a
+// hash of the full name, so distinct names stay distinct.
 func channelName(prefix, kind string) string {
 	name := prefix + kind
-	if len(name) <= maxChannelBytes && utf8.ValidString(name) && !strings.ContainsRune(name, 0) {
+	if len(name) <= maxChannelBytes && printableASCII(name) {
 		return name
 	}
 	sum := sha256.Sum256([]byte(name))
 	tail := "~" + hex.EncodeToString(sum[:8]) // 17 bytes
-	head := strings.ToValidUTF8(strings.ReplaceAll(name, "\x00", ""), "")
-	limit := maxChannelBytes - len(tail)
-	for len(head) > limit {
-		_, size := utf8.DecodeLastRuneInString(head)
-		head = head[:len(head)-size]
+	head := strings.Map(func(r rune) rune {
+		if r >= 0x20 && r <= 0x7e {
+			return r
+		}
+		return -1
+	}, name)
+	return head[:min(len(head), maxChannelBytes-len(tail))] + tail
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
 	}
-	return head + tail
+	return true
 }

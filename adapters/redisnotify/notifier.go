@@ -166,6 +166,9 @@ func (n *Notifier) Subscribe(ctx context.Context, topics ...domain.Topic) (ports
 			channels = append(channels, c)
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("redisnotify: subscribe: %w", err)
+	}
 	s := &subscription{n: n, channels: channels, ch: make(chan domain.Event, n.cfg.BufferSize)}
 
 	n.mu.Lock()
@@ -192,7 +195,9 @@ func (n *Notifier) Subscribe(ctx context.Context, topics ...domain.Topic) (ports
 	}
 	var err error
 	if len(fresh) > 0 {
-		wctx, cancel := context.WithTimeout(ctx, n.cfg.ConfirmTimeout)
+		// Not the caller's context: a write cut short by its deadline would
+		// break the connection every subscriber shares.
+		wctx, cancel := context.WithTimeout(context.Background(), n.cfg.ConfirmTimeout)
 		err = g.ps.Subscribe(wctx, fresh...)
 		cancel()
 		for _, c := range fresh {

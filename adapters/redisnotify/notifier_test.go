@@ -2,6 +2,7 @@ package redisnotify_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -369,5 +370,28 @@ func TestCloseDuringAnOutageReturns(t *testing.T) {
 	}
 	if err := n.Health(); !errors.Is(err, ports.ErrClosed) {
 		t.Fatalf("Health after Close = %v", err)
+	}
+}
+
+func TestASubscribeWithAnExpiredContextFailsAloneAndDisturbsNobody(t *testing.T) {
+	t.Parallel()
+	opts := redisOptions(t)
+	n := newNotifier(t, newClient(t, opts, randomName("client")), fastConfig(randomName("prefix")+":"))
+	topic := domain.TaskTopic("t")
+	sub, err := n.Subscribe(t.Context(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	expired, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
+	defer cancel()
+	if _, err := n.Subscribe(expired, domain.TaskTopic("other")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Subscribe with an expired context: %v", err)
+	}
+	if err := n.Publish(t.Context(), domain.Event{Kind: domain.EventTask, Topic: topic, ID: "undisturbed"}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(t, sub); ev.ID != "undisturbed" {
+		t.Fatalf("got %+v; the shared connection was disturbed", ev)
 	}
 }
