@@ -84,6 +84,15 @@ func notifDelivery(t *testing.T, s notifSuite) {
 		}
 	})
 
+	s.run(t, "a topic listed twice in one subscription delivers each event once", func(t *testing.T, p NotifierPair) {
+		topic := domain.TaskTopic(notifID())
+		sub := notifSubscribe(t, p.A, topic, topic)
+		notifPublish(t, p.B, notifEvent(topic, "once"))
+		notifPublish(t, p.B, notifEvent(topic, "sentinel"))
+		notifExpect(t, sub, "once")
+		notifExpect(t, sub, "sentinel") // a duplicate "once" would come first
+	})
+
 	s.run(t, "publishing to a topic nobody subscribes to is fine", func(t *testing.T, p NotifierPair) {
 		notifPublish(t, p.A, notifEvent(domain.TaskTopic(notifID()), "nobody"))
 		notifPublish(t, p.B, notifEvent(domain.TopicReady, "nobody"))
