@@ -14,8 +14,10 @@ import (
 // fresh database (so the rows are exactly what Stent writes), then copies
 // that execution and its root task set-wise (INSERT ... SELECT over
 // generate_series) until the tables hold Sizes.W5Preload finished
-// executions, with created/finished times spread over the preceding
-// minutes, then VACUUM ANALYZEs them.
+// executions, with UUID-like ids (md5 of the prototype's id and the copy
+// number, so the primary-key indexes see random keys as they do in real
+// use) and created/finished times spread over the preceding minutes, then
+// VACUUM ANALYZEs them and forces a CHECKPOINT.
 func preloadGrowth(ctx context.Context, spec runSpec) (runResult, error) {
 	start := time.Now()
 	s, err := newStentEngine(ctx, spec, nil, nil)
@@ -45,16 +47,16 @@ func preloadGrowth(ctx context.Context, spec runSpec) (runResult, error) {
 		return runResult{}, fmt.Errorf("prototype execution row: %w", err)
 	}
 	execSQL, err := cloneSQL(ctx, conn, "executions", map[string]string{
-		"id":              "p.id || '-' || g",
-		"root_task_id":    "p.root_task_id || '-' || g",
+		"id":              "md5(p.id || '-' || g)::uuid::text",
+		"root_task_id":    "md5(p.root_task_id || '-' || g)::uuid::text",
 		"idempotency_key": "NULL",
 	})
 	if err != nil {
 		return runResult{}, err
 	}
 	taskSQL, err := cloneSQL(ctx, conn, "tasks", map[string]string{
-		"id":              "p.id || '-' || g",
-		"execution_id":    "p.execution_id || '-' || g",
+		"id":              "md5(p.id || '-' || g)::uuid::text",
+		"execution_id":    "md5(p.execution_id || '-' || g)::uuid::text",
 		"idempotency_key": "NULL",
 		"cache_key":       "NULL",
 		"link_owner_id":   "NULL",
@@ -79,6 +81,11 @@ func preloadGrowth(ctx context.Context, spec runSpec) (runResult, error) {
 			return runResult{}, fmt.Errorf("vacuum %s: %w", t, err)
 		}
 	}
+	// Flush the load's WAL now, so a checkpoint it would trigger does not
+	// land in the middle of a timed run.
+	if _, err := conn.Exec(ctx, `CHECKPOINT`); err != nil {
+		return runResult{}, fmt.Errorf("checkpoint: %w", err)
+	}
 	var n int64
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM public.executions WHERE state = 'completed'`).Scan(&n); err != nil {
 		return runResult{}, err
@@ -87,7 +94,7 @@ func preloadGrowth(ctx context.Context, spec runSpec) (runResult, error) {
 		return runResult{}, fmt.Errorf("preload: %d completed executions; want %d", n, total+1)
 	}
 	return runResult{Metrics: []metric{{Name: "preload", Unit: "s", Value: time.Since(start).Seconds()}}, N: total,
-		Settings: "INSERT ... SELECT generate_series copies of one real execution + root task; VACUUM ANALYZE"}, nil
+		Settings: "INSERT ... SELECT generate_series copies of one real execution + root task; VACUUM ANALYZE; CHECKPOINT"}, nil
 }
 
 // cloneSQL builds INSERT INTO public.<table> SELECT ... FROM public.<table> p

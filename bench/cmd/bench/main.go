@@ -34,6 +34,7 @@ type options struct {
 	list     bool
 	verbose  bool
 	preload  int
+	extra    bool
 }
 
 func main() {
@@ -50,6 +51,7 @@ func main() {
 	flag.StringVar(&o.result, "result", "", "internal: result file of -role run")
 	flag.BoolVar(&o.list, "list", false, "print the planned cases and exit")
 	flag.BoolVar(&o.verbose, "v", false, "print each run's outcome as it finishes")
+	flag.BoolVar(&o.extra, "extra", false, "also run the extra cases (River and DBOS W4 on SQLite)")
 	flag.IntVar(&o.preload, "preload", 0, "W5: finished executions to preload (default 1,000,000)")
 	flag.Parse()
 

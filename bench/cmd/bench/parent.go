@@ -18,14 +18,14 @@ func runParent(ctx context.Context, o options) error {
 		sz, plan = latencySizes(), latencyPlan()
 	case o.quick:
 		sz = quickSizes()
-		var q []caseSpec
-		for _, c := range plan {
-			if c.Quick {
-				q = append(q, c)
-			}
-		}
-		plan = q
 	}
+	var kept []caseSpec
+	for _, c := range plan {
+		if (!o.quick || c.Quick) && (o.extra || !c.Extra) {
+			kept = append(kept, c)
+		}
+	}
+	plan = kept
 	if o.preload > 0 {
 		sz.W5Preload = o.preload
 	}

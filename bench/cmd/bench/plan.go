@@ -78,6 +78,9 @@ type caseSpec struct {
 	Procs int
 	// Quick includes the case in -quick.
 	Quick bool
+	// Extra cases run only with -extra (they would push `make bench`
+	// past its 15 minutes).
+	Extra bool
 }
 
 // label is the "system" column of the report: the system and its variant.
@@ -120,9 +123,9 @@ func benchPlan() []caseSpec {
 	add(caseSpec{System: sysStent, Variant: varRedis, Store: storePG, Workload: w4, Procs: 2, Quick: true})
 	add(caseSpec{System: sysStent, Variant: varPGNotify, Store: storePG, Workload: w4, Procs: 2, Quick: true})
 	add(caseSpec{System: sysRiver, Variant: varFast, Store: storePG, Workload: w4, Quick: true})
-	add(caseSpec{System: sysRiver, Variant: varFast, Store: storeSQLite, Workload: w4})
+	add(caseSpec{System: sysRiver, Variant: varFast, Store: storeSQLite, Workload: w4, Extra: true})
 	add(caseSpec{System: sysDBOS, Variant: varDirect, Store: storePG, Workload: w4, Quick: true})
-	add(caseSpec{System: sysDBOS, Variant: varDirect, Store: storeSQLite, Workload: w4})
+	add(caseSpec{System: sysDBOS, Variant: varDirect, Store: storeSQLite, Workload: w4, Extra: true})
 	add(caseSpec{System: sysStent, Store: storePG, Workload: w5})
 	return p
 }
