@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/stenthq/stent/domain"
@@ -70,19 +71,56 @@ func lostCause(ts domain.TaskState, es domain.ExecutionState) error {
 
 // eventLoop reacts to notifications: a ready event wakes the claim loop, a
 // cancel event cancels the runs of that execution once the store confirms
-// it is over (events are only hints).
+// it is over (events are only hints). It owns sub: when there is none (the
+// notifier was down when the worker started) or its channel closes, it
+// subscribes again with backoff (PollInterval doubling up to
+// PollIntervalMax) and pokes the claim loop once it has, since events may
+// have been missed meanwhile. It stops retrying when the notifier is closed.
 func (w *Worker) eventLoop(ctx context.Context, sub ports.Subscription) {
-	if sub == nil {
-		return
+	defer func() {
+		if sub != nil {
+			_ = sub.Close()
+		}
+	}()
+	retry := w.opts.PollInterval
+	for {
+		if sub == nil {
+			timer := time.NewTimer(retry)
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return
+			case <-timer.C:
+			}
+			retry = min(retry*2, w.opts.PollIntervalMax)
+			s, err := w.e.notifier.Subscribe(ctx, domain.TopicReady, domain.TopicCancel)
+			if errors.Is(err, ErrClosed) {
+				return
+			}
+			if err != nil {
+				continue
+			}
+			sub, retry = s, w.opts.PollInterval
+			w.poke()
+		}
+		if !w.handleEvents(ctx, sub.Events()) {
+			return
+		}
+		_ = sub.Close() // the channel closed: subscribe again
+		sub = nil
 	}
-	events := sub.Events()
+}
+
+// handleEvents handles events until ctx ends (false) or the channel
+// closes (true).
+func (w *Worker) handleEvents(ctx context.Context, events <-chan domain.Event) bool {
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case ev, ok := <-events:
 			if !ok {
-				return
+				return true
 			}
 			switch ev.Kind {
 			case domain.EventCancel:

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/stenthq/stent/domain"
@@ -22,9 +23,15 @@ type checkFunc func(ctx context.Context, changed []string, all bool) (done bool,
 // It returns check's error, or ctx's error when ctx ends first.
 func (e *Engine) waitUntil(ctx context.Context, topics []domain.Topic, check checkFunc, onBlock func(), capWait func() time.Duration) error {
 	sub := e.subscribe(ctx, topics...)
-	if sub != nil {
-		defer func() { _ = sub.Close() }()
-	}
+	defer func() {
+		if sub != nil {
+			_ = sub.Close()
+		}
+	}()
+	// Without a subscription (the notifier is down, or was closed), each
+	// poll tick tries again, quietly, until the notifier is closed: a long
+	// wait gets its wake-ups back once the notifier recovers.
+	resubscribe := true
 	interval := e.cfg.PollInterval
 	all := true
 	var changed []string
@@ -60,6 +67,7 @@ func (e *Engine) waitUntil(ctx context.Context, topics []domain.Topic, check che
 		case ev, ok := <-events:
 			timer.Stop()
 			if !ok {
+				_ = sub.Close()
 				sub, all = nil, true
 				continue
 			}
@@ -68,6 +76,7 @@ func (e *Engine) waitUntil(ctx context.Context, topics []domain.Topic, check che
 				select {
 				case ev, ok := <-events:
 					if !ok {
+						_ = sub.Close()
 						sub, all, more = nil, true, false
 						break
 					}
@@ -80,6 +89,16 @@ func (e *Engine) waitUntil(ctx context.Context, topics []domain.Topic, check che
 		case <-timer.C:
 			all = true
 			interval = min(interval*2, e.cfg.PollIntervalMax)
+			if sub == nil && resubscribe {
+				// Subscribed before the next check, which re-reads all.
+				s, err := e.notifier.Subscribe(ctx, topics...)
+				switch {
+				case err == nil:
+					sub = s
+				case errors.Is(err, ErrClosed):
+					resubscribe = false
+				}
+			}
 		}
 	}
 }

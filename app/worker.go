@@ -294,12 +294,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	bg.Add(3)
 	go func() { defer bg.Done(); w.heartbeatLoop(base) }()
 	go func() { defer bg.Done(); w.maintenanceLoop(base) }()
-	go func() { defer bg.Done(); w.eventLoop(base, sub) }()
+	go func() { defer bg.Done(); w.eventLoop(base, sub) }() // owns sub from here on
 	defer func() {
 		stopBase()
-		if sub != nil {
-			_ = sub.Close()
-		}
 		bg.Wait()
 	}()
 
