@@ -132,15 +132,3 @@ func maskDSN(dsn string) string {
 	}
 	return u.Redacted()
 }
-
-// countRows runs a count query on a fresh connection.
-func countRows(ctx context.Context, dsn, query string) (int64, error) {
-	conn, err := pgx.Connect(ctx, withoutPoolParams(dsn))
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var n int64
-	err = conn.QueryRow(ctx, query).Scan(&n)
-	return n, err
-}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFilter(t *testing.T) {
+	t.Parallel()
+	plan := benchPlan()
+	tests := []struct {
+		name  string
+		only  string
+		check func(c caseSpec) bool
+		want  int // -1: any positive count
+	}{
+		{"an empty filter keeps every case", "", func(caseSpec) bool { return true }, len(plan)},
+		{"same-kind tokens are alternatives", "W1,W2", func(c caseSpec) bool { return c.Workload == w1 || c.Workload == w2 }, -1},
+		{"different kinds must all match", "stent,sqlite,W1", func(c caseSpec) bool {
+			return c.System == sysStent && c.Store == storeSQLite && c.Workload == w1
+		}, 1},
+		{"a case without variants passes a variant filter", "fast,W1,postgres", func(c caseSpec) bool {
+			return c.Workload == w1 && c.Store == storePG && (c.Variant == varFast || c.Variant == "")
+		}, 2},
+		{"pg is an alias of postgres", "pg,W5", func(c caseSpec) bool { return c.Store == storePG && c.Workload == w5 }, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := filter(plan, tt.only)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.want >= 0 && len(got) != tt.want || tt.want < 0 && len(got) == 0 {
+				t.Fatalf("filter(%q) kept %d cases: %v", tt.only, len(got), got)
+			}
+			for _, c := range got {
+				if !tt.check(c) {
+					t.Errorf("filter(%q) kept %s", tt.only, c)
+				}
+			}
+		})
+	}
+	t.Run("an unknown token is an error naming it", func(t *testing.T) {
+		t.Parallel()
+		_, err := filter(plan, "stent,W9")
+		if err == nil || !strings.Contains(err.Error(), `"W9"`) {
+			t.Fatalf("err = %v; want one naming W9", err)
+		}
+	})
+}
+
+func TestPercentileAndSummary(t *testing.T) {
+	t.Parallel()
+	xs := []float64{5, 1, 4, 2, 3, 10, 9, 8, 7, 6}
+	tests := []struct {
+		name string
+		p    float64
+		want float64
+	}{
+		{"p50 is the nearest rank", 50, 5},
+		{"p95 of ten values is the largest", 95, 10},
+		{"p10 is the smallest", 10, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := percentile(append([]float64(nil), xs...), tt.p); got != tt.want {
+				t.Fatalf("percentile(%v) = %v; want %v", tt.p, got, tt.want)
+			}
+		})
+	}
+	t.Run("summary gives median min and max without reordering the input", func(t *testing.T) {
+		t.Parallel()
+		in := []float64{3, 1, 2}
+		med, lo, hi := summarize(in)
+		if med != 2 || lo != 1 || hi != 3 || in[0] != 3 {
+			t.Fatalf("summarize = %v %v %v (input %v)", med, lo, hi, in)
+		}
+		if med, _, _ := summarize([]float64{1, 2, 3, 4}); med != 2.5 {
+			t.Fatalf("median of an even count = %v; want 2.5", med)
+		}
+	})
+}
+
+// throughputRun is one successful run with a throughput metric.
+func throughputRun(v float64) runOutcome {
+	return runOutcome{Result: runResult{Metrics: []metric{{Name: "throughput", Unit: "units/s", Value: v}}, N: 1, Concurrency: 1}}
+}
+
+func TestGuard(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		stentW1    float64
+		riverW1    float64
+		stentW2    float64
+		dbosW2     float64
+		wantFailed bool
+	}{
+		{"Stent at or above half of the peers passes", 50, 100, 10, 20, false},
+		{"Stent's W1 below half of River fails", 49, 100, 10, 20, true},
+		{"Stent's W2 below half of DBOS fails", 100, 100, 9, 20, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var r report
+			sz := quickSizes()
+			for _, st := range []string{storePG, storeSQLite} {
+				r.add(caseSpec{System: sysStent, Store: st, Workload: w1}, sz, []runOutcome{throughputRun(tt.stentW1)})
+				r.add(caseSpec{System: sysRiver, Variant: varFast, Store: st, Workload: w1}, sz, []runOutcome{throughputRun(tt.riverW1)})
+				r.add(caseSpec{System: sysStent, Store: st, Workload: w2}, sz, []runOutcome{throughputRun(tt.stentW2)})
+				r.add(caseSpec{System: sysDBOS, Variant: varDirect, Store: st, Workload: w2}, sz, []runOutcome{throughputRun(tt.dbosW2)})
+			}
+			if err := r.guard(io.Discard); (err != nil) != tt.wantFailed {
+				t.Fatalf("guard err = %v; want failure %v", err, tt.wantFailed)
+			}
+		})
+	}
+	t.Run("a missing Stent figure fails and a missing peer figure is skipped", func(t *testing.T) {
+		t.Parallel()
+		var r report
+		r.add(caseSpec{System: sysStent, Store: storePG, Workload: w1}, quickSizes(), []runOutcome{{Err: io.ErrUnexpectedEOF}})
+		if err := r.guard(io.Discard); err == nil {
+			t.Fatal("guard passed without Stent's W1 figure")
+		}
+	})
+}
+
+func TestReportAggregatesRuns(t *testing.T) {
+	t.Parallel()
+	var r report
+	c := caseSpec{System: sysStent, Store: storePG, Workload: w1}
+	r.add(c, quickSizes(), []runOutcome{throughputRun(3), throughputRun(1), {Err: io.EOF}, throughputRun(2)})
+	if len(r.Rows) != 1 {
+		t.Fatalf("rows = %+v", r.Rows)
+	}
+	rw := r.Rows[0]
+	if *rw.Median != 2 || *rw.Min != 1 || *rw.Max != 3 || rw.Runs != 3 || !strings.Contains(rw.Error, "1 of 4 runs failed") {
+		t.Fatalf("row = %+v (median %v)", rw, *rw.Median)
+	}
+	md := r.markdown()
+	if !strings.Contains(md, "| stent | postgres | throughput | 2.00 | 1.00 | 3.00 |") {
+		t.Fatalf("markdown lacks the row:\n%s", md)
+	}
+}
+
+func TestWithDatabase(t *testing.T) {
+	t.Parallel()
+	got, err := withDatabase("postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "stent_bench_x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "/stent_bench_x?") || !strings.Contains(got, "pool_max_conns=20") || !strings.Contains(got, "sslmode=disable") {
+		t.Fatalf("withDatabase = %q", got)
+	}
+	if plain := withoutPoolParams(got); strings.Contains(plain, "pool_") {
+		t.Fatalf("withoutPoolParams = %q", plain)
+	}
+	if _, err := withDatabase("host=x dbname=y", "z"); err == nil {
+		t.Fatal("a key=value DSN was accepted; want an error asking for a URL")
+	}
+}
+
+func TestTimeoutsGrowWithTheWork(t *testing.T) {
+	t.Parallel()
+	full, quick := fullSizes(), quickSizes()
+	c := caseSpec{System: sysStent, Store: storePG, Workload: w1}
+	if timeoutFor(c, full, "") <= timeoutFor(c, quick, "") {
+		t.Fatal("the full W1 timeout is not longer than the quick one")
+	}
+	if got := timeoutFor(caseSpec{Workload: w4}, full, ""); got < full.W4Duration+time.Minute {
+		t.Fatalf("W4 timeout %s leaves no room after the %s load", got, full.W4Duration)
+	}
+}
