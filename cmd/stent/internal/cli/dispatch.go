@@ -1,0 +1,249 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stenthq/stent/app"
+	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/stentfx"
+)
+
+// parseJSON checks that data is one JSON value and returns it compacted. A
+// syntax error names its line, column and byte offset.
+func parseJSON(what string, data []byte) (json.RawMessage, error) {
+	var raw json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			line, col := position(data, se.Offset)
+			return nil, fmt.Errorf("invalid JSON %s at line %d, column %d (offset %d): %s", what, line, col, se.Offset, se.Error())
+		}
+		return nil, fmt.Errorf("invalid JSON %s: %w", what, err)
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return nil, fmt.Errorf("invalid JSON %s: %w", what, err)
+	}
+	return b.Bytes(), nil
+}
+
+// position turns a json.SyntaxError offset (bytes read when the error was
+// found) into a 1-based line and column of the offending byte.
+func position(data []byte, offset int64) (line, col int) {
+	pos := int(min(max(offset-1, 0), int64(len(data))))
+	line = 1 + bytes.Count(data[:pos], []byte("\n"))
+	col = pos - bytes.LastIndexByte(data[:pos], '\n')
+	return line, col
+}
+
+// readArg returns an argument's bytes: "-" reads stdin.
+func (r *runner) readArg(arg string) ([]byte, error) {
+	if arg != "-" {
+		return []byte(arg), nil
+	}
+	b, err := io.ReadAll(r.env.Stdin)
+	if err != nil {
+		return nil, fmt.Errorf("read stdin: %w", err)
+	}
+	return b, nil
+}
+
+func (r *runner) dispatchCommand() *cobra.Command {
+	var (
+		inputFile, queue, key string
+		priority              int
+		tags                  []string
+		delay, maxDuration    durationFlag
+		waitTimeout           durationFlag
+		runAt                 timeFlag
+		wait                  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "dispatch <function> [input-json]",
+		Short: "Start an execution of a durable function (input is JSON, default null)",
+		Long: `Start an execution of a durable function by name. The name must be in the
+function catalogue that workers publish. The input is a JSON value (default
+null), given as an argument, with --input-file, or "-" for stdin. It prints
+the execution id; with --wait it waits for the result and prints it too.`,
+		Args: cobra.RangeArgs(1, 2),
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&inputFile, "input-file", "", `read the JSON input from this file ("-": stdin)`)
+	fl.StringVar(&queue, "queue", "", "queue (default: the function's)")
+	fl.IntVar(&priority, "priority", 0, "priority, higher first (default: the function's)")
+	fl.StringSliceVar(&tags, "tags", nil, "worker tags (default: the function's)")
+	fl.Var(&delay, "delay", "start after this long, e.g. 10m")
+	fl.Var(&runAt, "run-at", "start at this time (RFC 3339)")
+	fl.Var(&maxDuration, "max-duration", "time the execution out this long after it starts")
+	fl.StringVar(&key, "idempotency-key", "", "a reused key returns the first execution's id")
+	fl.BoolVar(&wait, "wait", false, "wait for the result and print it")
+	fl.Var(&waitTimeout, "wait-timeout", "with --wait, give up after this long (the execution keeps running)")
+	cmd.RunE = r.run(func(ctx context.Context, args []string) error {
+		name := args[0]
+		var data []byte
+		var err error
+		switch {
+		case len(args) == 2 && inputFile != "":
+			return usagef("give the input either as an argument or with --input-file, not both")
+		case len(args) == 2:
+			data, err = r.readArg(args[1])
+		case inputFile == "-":
+			data, err = r.readArg("-")
+		case inputFile != "":
+			if data, err = os.ReadFile(inputFile); err != nil {
+				err = fmt.Errorf("read input file: %w", err)
+			}
+		default:
+			data = []byte("null")
+		}
+		if err != nil {
+			return err
+		}
+		input, err := parseJSON("input", data)
+		if err != nil {
+			return err
+		}
+		if delay.set && runAt.set {
+			return usagef("--delay and --run-at both say when to start; give one")
+		}
+		if waitTimeout.set && !wait {
+			return usagef("--wait-timeout needs --wait")
+		}
+		var opts []app.DispatchOption
+		if fl.Changed("queue") {
+			opts = append(opts, app.WithQueue(queue))
+		}
+		if fl.Changed("priority") {
+			opts = append(opts, app.WithPriority(priority))
+		}
+		if fl.Changed("tags") {
+			opts = append(opts, app.WithTags(tags...))
+		}
+		if delay.set {
+			opts = append(opts, app.WithDelay(delay.d))
+		}
+		if runAt.set {
+			opts = append(opts, app.WithRunAt(runAt.t))
+		}
+		if maxDuration.set {
+			opts = append(opts, app.WithMaxDuration(maxDuration.d))
+		}
+		if key != "" {
+			opts = append(opts, app.WithIdempotencyKey(key))
+		}
+		return r.withEngine(ctx, readWrite, func(eng *app.Engine, _ stentfx.MigratingStore) error {
+			id, err := eng.DispatchByName(ctx, name, input, opts...)
+			if err != nil {
+				return err
+			}
+			if !wait {
+				if r.json {
+					return writeJSON(r.env.Stdout, map[string]string{"execution_id": id})
+				}
+				fmt.Fprintln(r.env.Stdout, id)
+				return nil
+			}
+			if !r.json {
+				fmt.Fprintln(r.env.Stdout, id)
+			}
+			var wopts []app.WaitOption
+			if waitTimeout.d > 0 {
+				wopts = append(wopts, app.WithWaitTimeout(waitTimeout.d))
+			}
+			res, err := eng.WaitFor(ctx, id, wopts...)
+			if err != nil {
+				if errors.Is(err, domain.ErrExpired) && ctx.Err() == nil {
+					return fmt.Errorf("execution %s did not finish within %s (it keeps running)", id, waitTimeout.String())
+				}
+				return err
+			}
+			if r.json {
+				if err := writeJSON(r.env.Stdout, res); err != nil {
+					return err
+				}
+			} else {
+				ex := domain.Execution{ID: id, State: res.State, Result: res.Value, Error: res.Error}
+				fmt.Fprintln(r.env.Stdout, outcomeLine(ex, r.colour()))
+			}
+			if !res.OK() {
+				return fmt.Errorf("execution %s ended %s", id, res.State)
+			}
+			return nil
+		})
+	})
+	return cmd
+}
+
+func (r *runner) signalCommand() *cobra.Command {
+	var isJSON bool
+	cmd := &cobra.Command{
+		Use:   "signal <execution-id> <name> [payload]",
+		Short: "Send a signal to an execution (payload: a string, or JSON with -j; - reads stdin)",
+		Args:  cobra.RangeArgs(2, 3),
+	}
+	cmd.Flags().BoolVarP(&isJSON, "json-payload", "j", false, "the payload is JSON, not a string")
+	cmd.RunE = r.run(func(ctx context.Context, args []string) error {
+		id, name := args[0], args[1]
+		payload := json.RawMessage("null")
+		if len(args) == 3 {
+			data, err := r.readArg(args[2])
+			if err != nil {
+				return err
+			}
+			if isJSON {
+				if payload, err = parseJSON("payload", data); err != nil {
+					return err
+				}
+			} else if payload, err = json.Marshal(stringPayload(args[2], data)); err != nil {
+				return fmt.Errorf("encode payload: %w", err)
+			}
+		}
+		if err := domain.ValidateName("signal name", name); err != nil {
+			return usageError(err)
+		}
+		return r.withEngine(ctx, readWrite, func(eng *app.Engine, st stentfx.MigratingStore) error {
+			if err := eng.SendSignalJSON(ctx, id, name, payload); err != nil {
+				switch {
+				case errors.Is(err, domain.ErrNotFound):
+					return fmt.Errorf("execution %q not found", id)
+				case errors.Is(err, domain.ErrExecutionFinished):
+					state := "finished"
+					if ex, gerr := st.GetExecution(ctx, id); gerr == nil {
+						state = string(ex.State)
+					}
+					return fmt.Errorf("signal %q: execution %s is %s and takes no more signals", name, id, state)
+				}
+				return err
+			}
+			if r.json {
+				return writeJSON(r.env.Stdout, struct {
+					ExecutionID string          `json:"execution_id"`
+					Name        string          `json:"name"`
+					Payload     json.RawMessage `json:"payload"`
+				}{id, name, payload})
+			}
+			fmt.Fprintf(r.env.Stdout, "sent signal %q to execution %s\n", name, id)
+			return nil
+		})
+	})
+	return cmd
+}
+
+// stringPayload is a string signal payload; read from stdin, it loses one
+// trailing newline, as in shell command substitution.
+func stringPayload(arg string, data []byte) string {
+	s := string(data)
+	if arg == "-" {
+		s = strings.TrimSuffix(strings.TrimSuffix(s, "\n"), "\r")
+	}
+	return s
+}
