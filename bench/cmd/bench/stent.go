@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -355,5 +354,3 @@ func verifyCount(ctx context.Context, want int64, count func(context.Context) (i
 	}
 	return nil
 }
-
-var errNotifierMissing = errors.New("notifier package not in this build")

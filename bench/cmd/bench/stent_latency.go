@@ -12,8 +12,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/stenthq/stent/adapters/pgnotify"
 	"github.com/stenthq/stent/adapters/redisnotify"
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
@@ -21,17 +23,8 @@ import (
 )
 
 // unavailable says why a case cannot run in this build ("" when it can).
-//
-// TODO(issue 4, notifiers): adapters/pgnotify is being written; once it is
-// committed, construct it in newStentNotifier (pgnotify.New(ctx, pool,
-// pgnotify.Config{Prefix: spec.NotifierPrefix})) and return "" here for
-// varPGNotify.
-func unavailable(c caseSpec) string {
-	if c.Variant == varPGNotify {
-		return "TODO: adapters/pgnotify is not committed yet; W4 on PostgreSQL runs with polling, the in-process and the Redis notifier meanwhile"
-	}
-	return ""
-}
+// Every variant has its adapter now; the hook stays for the next one.
+func unavailable(caseSpec) string { return "" }
 
 // newStentNotifier returns the notifier of a W4 variant (nil means the
 // engine's default in-process LocalNotifier) and how to close it.
@@ -55,8 +48,23 @@ func newStentNotifier(ctx context.Context, spec runSpec) (ports.Notifier, string
 		}
 		return n, "redisnotify (" + spec.RedisURL + ")", func() error { _ = n.Close(); return client.Close() }, nil
 	case varPGNotify:
-		// TODO(issue 4): pgnotify.New here once adapters/pgnotify is committed.
-		return nil, "", nil, fmt.Errorf("%s: %w", spec.Case.Variant, errNotifierMissing)
+		// Its own small pool: Publish runs pg_notify through it, and the
+		// listening connection copies its settings.
+		pcfg, err := pgxpool.ParseConfig(spec.PGDSN)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		pcfg.MaxConns = 4
+		pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		n, err := pgnotify.New(ctx, pool, pgnotify.Config{Prefix: spec.NotifierPrefix, Required: true})
+		if err != nil {
+			pool.Close()
+			return nil, "", nil, err
+		}
+		return n, "pgnotify (LISTEN/NOTIFY, its own pool of 4)", func() error { err := n.Close(); pool.Close(); return err }, nil
 	}
 	return nil, "", nil, fmt.Errorf("notifier variant %q: allowed: %s, %s, %s, %s", spec.Case.Variant, varLocal, varPoll, varRedis, varPGNotify)
 }
