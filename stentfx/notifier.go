@@ -15,11 +15,16 @@ import (
 )
 
 // NotifierKind resolves Config.Notifier: auto becomes redis when a Redis
-// URL is set, else local.
+// URL is set, else postgres (LISTEN/NOTIFY) when the database is
+// PostgreSQL, so processes sharing a PostgreSQL database wake each other
+// without Redis, else local (the embedded single-process case).
 func NotifierKind(cfg Config) string {
 	if cfg.Notifier == "" || cfg.Notifier == NotifierAuto {
 		if cfg.RedisURL != "" {
 			return NotifierRedis
+		}
+		if b, err := ParseDSN(cfg.DB); err == nil && b == BackendPostgres {
+			return NotifierPostgres
 		}
 		return NotifierLocal
 	}

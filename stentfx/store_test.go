@@ -61,3 +61,20 @@ func TestOpenStoreReadOnlyCreatesNothing(t *testing.T) {
 	}
 	_ = st.Close()
 }
+
+func TestNotifierKindAutoFollowsTheDeployment(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		cfg  stentfx.Config
+		want string
+	}{
+		{stentfx.Config{DB: "stent.sqlite"}, stentfx.NotifierLocal},
+		{stentfx.Config{DB: "postgres://h/db"}, stentfx.NotifierPostgres},
+		{stentfx.Config{DB: "postgres://h/db", RedisURL: "redis://h"}, stentfx.NotifierRedis},
+		{stentfx.Config{DB: "postgres://h/db", Notifier: stentfx.NotifierLocal}, stentfx.NotifierLocal},
+	} {
+		if got := stentfx.NotifierKind(c.cfg); got != c.want {
+			t.Errorf("NotifierKind(db %q, redis %q, notifier %q) = %q, want %q", c.cfg.DB, c.cfg.RedisURL, c.cfg.Notifier, got, c.want)
+		}
+	}
+}

@@ -96,7 +96,16 @@ func (r *runner) withStore(ctx context.Context, mode openMode, fn func(st stentf
 // the store.
 func (r *runner) withEngine(ctx context.Context, mode openMode, fn func(eng *app.Engine, st stentfx.MigratingStore) error) error {
 	return r.withStore(ctx, mode, func(st stentfx.MigratingStore) error {
-		eng, err := app.New(app.Deps{Store: st, Registry: app.NewRegistry(), Clock: r.env.Clock},
+		// The configured notifier (STENT_REDIS_URL, STENT_NOTIFIER, or
+		// LISTEN/NOTIFY on PostgreSQL) lets workers in other processes hear
+		// this command's dispatch, cancel, signal or replay at once.
+		notifier, err := stentfx.NewNotifier(stentfx.Config{DB: r.dsn(),
+			RedisURL: r.env.Getenv("STENT_REDIS_URL"), Notifier: r.env.Getenv("STENT_NOTIFIER")}, nil)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = notifier.Close() }()
+		eng, err := app.New(app.Deps{Store: st, Registry: app.NewRegistry(), Clock: r.env.Clock, Notifier: notifier},
 			app.Config{PollIntervalMax: time.Second})
 		if err != nil {
 			return err
