@@ -48,6 +48,10 @@ type Config struct {
 	// CompletionBatch caps how many task completions are written in one
 	// store transaction; default 256.
 	CompletionBatch int
+	// CompletionWriters is how many completion batches may be written at
+	// once; default 2. More help a store that commits in parallel
+	// (PostgreSQL); SQLite serialises them anyway.
+	CompletionWriters int
 	// NoInlineSteps disables running eligible child calls inline in the
 	// parent's goroutine (see Function.Call).
 	NoInlineSteps bool
@@ -71,6 +75,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CompletionBatch <= 0 {
 		c.CompletionBatch = 256
+	}
+	if c.CompletionWriters <= 0 {
+		c.CompletionWriters = 2
 	}
 	return c
 }
@@ -139,11 +146,13 @@ func New(d Deps, cfg Config) (*Engine, error) {
 	bg, cancel := context.WithCancel(context.Background())
 	e.bgCancel = cancel
 	e.completer = newCompleter(e)
-	e.bgDone.Add(1)
-	go func() {
-		defer e.bgDone.Done()
-		e.completer.run(bg)
-	}()
+	for range e.cfg.CompletionWriters {
+		e.bgDone.Add(1)
+		go func() {
+			defer e.bgDone.Done()
+			e.completer.run(bg)
+		}()
+	}
 	return e, nil
 }
 
