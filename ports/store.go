@@ -148,6 +148,35 @@ type StepSpec struct {
 	// attempt 1, WorkerID, ClaimToken, LeaseExpiresAt and StartedAt = now.
 	// Existing records are never claimed this way.
 	Claim *StepClaim
+	// Completed, when set on an activity spec (with no Claim, CacheKey or
+	// IdempotencyKey), inserts a missing record already completed with this
+	// outcome: an inline step whose body ran before its record was written.
+	// The record gets attempt 1, StartedAt = Completed.StartedAt,
+	// FinishedAt = now and Result. An existing record is returned as is
+	// (the caller re-attaches to it and drops this outcome).
+	Completed *StepOutcome
+}
+
+// StepOutcome is the result of an inline step that already ran.
+type StepOutcome struct {
+	Result    json.RawMessage
+	StartedAt time.Time
+}
+
+// CreateStepsRequest is one parent's CreateSteps call inside a batch.
+type CreateStepsRequest struct {
+	Parent domain.Fence
+	Specs  []StepSpec
+	Ops    []domain.DataOp
+	Now    time.Time
+}
+
+// CreateStepsResult is the outcome of one request of a batch.
+type CreateStepsResult struct {
+	Tasks []domain.Task
+	// Err is nil, or ErrLeaseLost when the request's parent fence did not
+	// match (nothing of that request was written).
+	Err error
 }
 
 // StepClaim is the claim an inline step is created with.
@@ -188,6 +217,14 @@ type StepStore interface {
 	// inserted; otherwise they are dropped (a re-run re-attaching to records
 	// whose creation already committed them).
 	CreateSteps(ctx context.Context, parent domain.Fence, specs []StepSpec, ops []domain.DataOp, now time.Time) ([]domain.Task, error)
+
+	// CreateStepsBatch applies several CreateSteps requests, usually of
+	// different parents, in one transaction, in order, each with exactly
+	// the semantics of CreateSteps. A request whose parent fence does not
+	// match gets ErrLeaseLost in its result and writes nothing; the others
+	// still apply. The returned error is for the batch as a whole (bad
+	// input, ErrUnavailable, ErrClosed): then nothing was written.
+	CreateStepsBatch(ctx context.Context, reqs []CreateStepsRequest) ([]CreateStepsResult, error)
 
 	// ResetStep re-queues the existing non-root record spec.ID for a newer
 	// generation of its parent (SPEC §4.2): a completed, failed or cancelled

@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -16,22 +17,54 @@ import (
 // CreateSteps makes sure a record exists for every spec, fenced on the
 // parent's claim (see ports.StepStore).
 func (s *Store) CreateSteps(ctx context.Context, parent domain.Fence, specs []ports.StepSpec, ops []domain.DataOp, now time.Time) ([]domain.Task, error) {
-	if err := validateFence(parent); err != nil {
-		return nil, err
-	}
-	for _, sp := range specs {
-		if err := validateSpec(sp); err != nil {
-			return nil, err
-		}
-	}
-	if err := validateOps(ops); err != nil {
+	if err := validateStepsRequest(parent, specs, ops); err != nil {
 		return nil, err
 	}
 	if err := s.lock(ctx); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
+	return s.createStepsLocked(parent, specs, ops, now)
+}
 
+// CreateStepsBatch applies several CreateSteps requests under one lock
+// (see ports.StepStore).
+func (s *Store) CreateStepsBatch(ctx context.Context, reqs []ports.CreateStepsRequest) ([]ports.CreateStepsResult, error) {
+	for _, r := range reqs {
+		if err := validateStepsRequest(r.Parent, r.Specs, r.Ops); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	out := make([]ports.CreateStepsResult, len(reqs))
+	for i, r := range reqs {
+		tasks, err := s.createStepsLocked(r.Parent, r.Specs, r.Ops, r.Now)
+		if err != nil && !errors.Is(err, domain.ErrLeaseLost) {
+			// Only a conflict gets here, and it wrote nothing; a batch is
+			// all-or-nothing for anything but a stale fence.
+			return nil, err
+		}
+		out[i] = ports.CreateStepsResult{Tasks: tasks, Err: err}
+	}
+	return out, nil
+}
+
+func validateStepsRequest(parent domain.Fence, specs []ports.StepSpec, ops []domain.DataOp) error {
+	if err := validateFence(parent); err != nil {
+		return err
+	}
+	for _, sp := range specs {
+		if err := validateSpec(sp); err != nil {
+			return err
+		}
+	}
+	return validateOps(ops)
+}
+
+func (s *Store) createStepsLocked(parent domain.Fence, specs []ports.StepSpec, ops []domain.DataOp, now time.Time) ([]domain.Task, error) {
 	p, err := s.fenced(parent)
 	if err != nil {
 		return nil, err
@@ -115,6 +148,12 @@ func (s *Store) newStep(p *domain.Task, sp ports.StepSpec, now time.Time) *domai
 				h.IdempotencyKey = "" // unreachable: a finished holder always has a record
 			}
 			t.IdempotencyKey = key
+		}
+		if c := sp.Completed; c != nil {
+			t.Attempt = 1
+			t.StartedAt = timePtr(normTime(c.StartedAt))
+			completeStep(t, c.Result, now)
+			return t
 		}
 		if c := sp.Claim; c != nil {
 			t.State = domain.TaskRunning
@@ -284,6 +323,8 @@ func validateSpec(sp ports.StepSpec) error {
 		return invalid("step spec %q: signal step name %q; want signal:<name>", sp.ID, sp.StepName)
 	case sp.Kind == domain.KindActivity && sp.Claim != nil && (sp.Claim.WorkerID == "" || sp.Claim.Token == ""):
 		return invalid("step spec %q: inline claim with worker %q and token %q; both are required", sp.ID, sp.Claim.WorkerID, sp.Claim.Token)
+	case sp.Completed != nil && (sp.Kind != domain.KindActivity || sp.Claim != nil || sp.CacheKey != "" || sp.IdempotencyKey != ""):
+		return invalid("step spec %q: a completed outcome is only for an activity without a claim, cache key or idempotency key", sp.ID)
 	}
 	return nil
 }

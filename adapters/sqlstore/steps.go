@@ -63,6 +63,8 @@ func (s *Store) checkSpec(op string, sp *ports.StepSpec) error {
 		return s.invalid("%s: step %q has max concurrent %d; it must be 0 (no limit) or more", op, sp.ID, sp.MaxConcurrent)
 	case sp.Kind == domain.KindActivity && sp.Claim != nil && (sp.Claim.WorkerID == "" || sp.Claim.Token == ""):
 		return s.invalid("%s: step %q asks for an inline claim with an empty worker id or token", op, sp.ID)
+	case sp.Completed != nil && (sp.Kind != domain.KindActivity || sp.Claim != nil || sp.CacheKey != "" || sp.IdempotencyKey != ""):
+		return s.invalid("%s: step %q: a completed outcome is only for an activity without a claim, cache key or idempotency key", op, sp.ID)
 	}
 	return nil
 }
@@ -90,6 +92,48 @@ func (s *Store) CreateSteps(ctx context.Context, parent domain.Fence, specs []po
 		var err error
 		out, inserted, err = s.createStepsTx(t, parent, specs, ops, now)
 		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.noteInserted(inserted)
+	return out, nil
+}
+
+// CreateStepsBatch applies several CreateSteps requests in one
+// transaction (see ports.StepStore).
+func (s *Store) CreateStepsBatch(ctx context.Context, reqs []ports.CreateStepsRequest) ([]ports.CreateStepsResult, error) {
+	for i := range reqs {
+		r := &reqs[i]
+		if err := s.checkFence("create steps", r.Parent); err != nil {
+			return nil, err
+		}
+		for j := range r.Specs {
+			if err := s.checkSpec("create steps", &r.Specs[j]); err != nil {
+				return nil, err
+			}
+		}
+		if err := s.checkOps("create steps", r.Ops); err != nil {
+			return nil, err
+		}
+	}
+	var (
+		out      []ports.CreateStepsResult
+		inserted int
+	)
+	err := s.write(ctx, "create steps", func(t *txn) error {
+		out, inserted = make([]ports.CreateStepsResult, len(reqs)), 0
+		for i, r := range reqs {
+			// A stale fence is found before anything of the request is
+			// written; any other error fails the whole batch.
+			tasks, n, err := s.createStepsTx(t, r.Parent, r.Specs, r.Ops, domain.NormalizeTime(r.Now))
+			if err != nil && !errors.Is(err, domain.ErrLeaseLost) {
+				return err
+			}
+			out[i] = ports.CreateStepsResult{Tasks: tasks, Err: err}
+			inserted += n
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -351,6 +395,12 @@ func (s *Store) resolveActivity(t *txn, task *domain.Task, sp *ports.StepSpec, k
 		if err != nil || done {
 			return err
 		}
+	}
+	if c := sp.Completed; c != nil {
+		started := domain.NormalizeTime(c.StartedAt)
+		task.State, task.Result, task.Attempt = domain.TaskCompleted, cloneRaw(c.Result), 1
+		task.StartedAt, task.FinishedAt = &started, &now
+		return nil
 	}
 	if sp.Claim != nil {
 		task.State = domain.TaskRunning

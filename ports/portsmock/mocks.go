@@ -224,6 +224,21 @@ func (mr *MockStoreMockRecorder) CreateSteps(ctx, parent, specs, ops, now any) *
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateSteps", reflect.TypeOf((*MockStore)(nil).CreateSteps), ctx, parent, specs, ops, now)
 }
 
+// CreateStepsBatch mocks base method.
+func (m *MockStore) CreateStepsBatch(ctx context.Context, reqs []ports.CreateStepsRequest) ([]ports.CreateStepsResult, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "CreateStepsBatch", ctx, reqs)
+	ret0, _ := ret[0].([]ports.CreateStepsResult)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// CreateStepsBatch indicates an expected call of CreateStepsBatch.
+func (mr *MockStoreMockRecorder) CreateStepsBatch(ctx, reqs any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateStepsBatch", reflect.TypeOf((*MockStore)(nil).CreateStepsBatch), ctx, reqs)
+}
+
 // DiscardDeadLetter mocks base method.
 func (m *MockStore) DiscardDeadLetter(ctx context.Context, taskID string) error {
 	m.ctrl.T.Helper()
@@ -838,6 +853,21 @@ func (m *MockStepStore) CreateSteps(ctx context.Context, parent domain.Fence, sp
 func (mr *MockStepStoreMockRecorder) CreateSteps(ctx, parent, specs, ops, now any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateSteps", reflect.TypeOf((*MockStepStore)(nil).CreateSteps), ctx, parent, specs, ops, now)
+}
+
+// CreateStepsBatch mocks base method.
+func (m *MockStepStore) CreateStepsBatch(ctx context.Context, reqs []ports.CreateStepsRequest) ([]ports.CreateStepsResult, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "CreateStepsBatch", ctx, reqs)
+	ret0, _ := ret[0].([]ports.CreateStepsResult)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// CreateStepsBatch indicates an expected call of CreateStepsBatch.
+func (mr *MockStepStoreMockRecorder) CreateStepsBatch(ctx, reqs any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateStepsBatch", reflect.TypeOf((*MockStepStore)(nil).CreateStepsBatch), ctx, reqs)
 }
 
 // ResetStep mocks base method.

@@ -42,6 +42,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 		{"fencing", testFencing},
 		{"finishing tasks", testFinishingTasks},
 		{"steps", testSteps},
+		{"inline and batched steps", testInlineAndBatchSteps},
 		{"sleep and reset", testSleepAndReset},
 		{"cache", testCache},
 		{"idempotency", testIdempotency},

@@ -1,0 +1,126 @@
+package contract
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
+)
+
+// testInlineAndBatchSteps covers StepSpec.Completed (an inline step whose
+// body ran before its record) and CreateStepsBatch.
+func testInlineAndBatchSteps(t *testing.T, h storeSuite) {
+	h.run(t, "a completed outcome inserts the step already completed", func(t *testing.T, f *fixture) {
+		e, root := f.start(execOpts{})
+		spec := activitySpec(root, 1, "inline")
+		started := at(time.Second)
+		spec.Completed = &ports.StepOutcome{Result: js(`{"ok":0}`), StartedAt: started}
+		now := at(2 * time.Second)
+		ops := []domain.DataOp{{Kind: domain.OpAddCounter, Key: "steps", Number: 1}}
+		got, err := f.s.CreateSteps(f.ctx, root.Fence(), []ports.StepSpec{spec}, ops, now)
+		f.noErr(err, "CreateSteps")
+		for name, c := range map[string]domain.Task{"returned": got[0], "stored": f.task(spec.ID)} {
+			f.eq(name+" state", c.State, domain.TaskCompleted)
+			f.eq(name+" kind", c.Kind, domain.KindActivity)
+			f.eq(name+" attempt", c.Attempt, 1)
+			f.eqRaw(name+" result", c.Result, js(`{"ok":0}`))
+			f.eqTimePtr(name+" started_at", c.StartedAt, &started)
+			f.eqTimePtr(name+" finished_at", c.FinishedAt, &now)
+			f.eq(name+" worker", c.WorkerID, "")
+			f.eqTimePtr(name+" lease", c.LeaseExpiresAt, nil)
+		}
+		f.eq("ops applied with the insert", f.data(e.ID).Counters["steps"], 1.0)
+		if got := f.claimFns(at(time.Minute), "inline"); len(got) != 0 {
+			t.Fatalf("%s: a completed inline step was claimed: %v", f.name, taskIDs(got))
+		}
+	})
+
+	h.run(t, "a completed outcome for an existing record returns the record unchanged", func(t *testing.T, f *fixture) {
+		e, root := f.start(execOpts{})
+		first := f.steps(root, at(time.Second), activitySpec(root, 1, "inline"))[0]
+		spec := activitySpec(root, 1, "inline")
+		spec.Completed = &ports.StepOutcome{Result: js(`"late"`), StartedAt: at(time.Second)}
+		got, err := f.s.CreateSteps(f.ctx, root.Fence(), []ports.StepSpec{spec},
+			[]domain.DataOp{{Kind: domain.OpAddCounter, Key: "dropped", Number: 1}}, at(time.Minute))
+		f.noErr(err, "CreateSteps")
+		f.eq("record", mustJSON(got[0]), mustJSON(first))
+		f.eq("stored state", f.task(spec.ID).State, domain.TaskPending)
+		if _, ok := f.data(e.ID).Counters["dropped"]; ok {
+			t.Fatalf("%s: ops applied although nothing was inserted", f.name)
+		}
+	})
+
+	h.run(t, "a completed outcome is refused with a claim, a cache key, an idempotency key or on a sleep", func(t *testing.T, f *fixture) {
+		_, root := f.start(execOpts{})
+		outcome := &ports.StepOutcome{Result: js(`1`), StartedAt: at(time.Second)}
+		claimed := activitySpec(root, 1, "x")
+		claimed.Claim = &ports.StepClaim{WorkerID: workerA, Token: "t", LeaseExpiresAt: at(time.Hour)}
+		cached := activitySpec(root, 1, "x")
+		cached.CacheKey = "k"
+		keyed := activitySpec(root, 1, "x")
+		keyed.IdempotencyKey = "k"
+		sleep := sleepSpec(root, 1, at(time.Hour))
+		for _, spec := range []ports.StepSpec{claimed, cached, keyed, sleep} {
+			spec.Completed = outcome
+			_, err := f.s.CreateSteps(f.ctx, root.Fence(), []ports.StepSpec{spec}, nil, at(time.Second))
+			if !errors.Is(err, domain.ErrInvalidArgument) {
+				t.Errorf("%s: kind %s, claim %v, cache %q, key %q: error %v; want ErrInvalidArgument",
+					f.name, spec.Kind, spec.Claim != nil, spec.CacheKey, spec.IdempotencyKey, err)
+			}
+		}
+		if _, err := f.s.GetTask(f.ctx, claimed.ID); !errors.Is(err, domain.ErrNotFound) {
+			t.Fatalf("%s: a refused spec was written (%v)", f.name, err)
+		}
+	})
+
+	h.run(t, "a batch applies each parent's request and isolates a stale fence", func(t *testing.T, f *fixture) {
+		e1, r1 := f.start(execOpts{})
+		e2, r2 := f.start(execOpts{})
+		_, r3 := f.start(execOpts{})
+		stale := r3.Fence()
+		stale.Token = "not-the-token"
+		one := activitySpec(r1, 1, "job")
+		one.Completed = &ports.StepOutcome{Result: js(`"r1"`), StartedAt: at(time.Second)}
+		two := activitySpec(r2, 1, "job")
+		three := activitySpec(r3, 1, "job")
+		res, err := f.s.CreateStepsBatch(f.ctx, []ports.CreateStepsRequest{
+			{Parent: r1.Fence(), Specs: []ports.StepSpec{one}, Ops: []domain.DataOp{{Kind: domain.OpAddCounter, Key: "n", Number: 1}}, Now: at(2 * time.Second)},
+			{Parent: stale, Specs: []ports.StepSpec{three}, Now: at(2 * time.Second)},
+			{Parent: r2.Fence(), Specs: []ports.StepSpec{two, sleepSpec(r2, 2, at(time.Hour))}, Now: at(3 * time.Second)},
+		})
+		f.noErr(err, "CreateStepsBatch")
+		if len(res) != 3 {
+			t.Fatalf("%s: %d results for 3 requests", f.name, len(res))
+		}
+		f.noErr(res[0].Err, "request 1")
+		f.noErr(res[2].Err, "request 3")
+		if !errors.Is(res[1].Err, domain.ErrLeaseLost) {
+			t.Fatalf("%s: stale request error %v; want ErrLeaseLost", f.name, res[1].Err)
+		}
+		f.eq("request 1 record", res[0].Tasks[0].State, domain.TaskCompleted)
+		f.eq("request 1 stored", f.task(one.ID).State, domain.TaskCompleted)
+		f.eq("request 1 ops", f.data(e1.ID).Counters["n"], 1.0)
+		f.eq("request 3 records", len(res[2].Tasks), 2)
+		f.eq("request 3 stored", f.task(two.ID).ExecutionID, e2.ID)
+		f.eqTime("request 3 created_at", f.task(two.ID).CreatedAt, at(3*time.Second))
+		if _, err := f.s.GetTask(f.ctx, three.ID); !errors.Is(err, domain.ErrNotFound) {
+			t.Fatalf("%s: the stale request wrote its step (%v)", f.name, err)
+		}
+	})
+
+	h.run(t, "a batch with bad input writes nothing", func(t *testing.T, f *fixture) {
+		e, r1 := f.start(execOpts{})
+		before := f.snapshot(e.ID)
+		bad := activitySpec(r1, 2, "")
+		_, err := f.s.CreateStepsBatch(f.ctx, []ports.CreateStepsRequest{
+			{Parent: r1.Fence(), Specs: []ports.StepSpec{activitySpec(r1, 1, "ok")}, Now: at(time.Second)},
+			{Parent: r1.Fence(), Specs: []ports.StepSpec{bad}, Now: at(time.Second)},
+		})
+		if !errors.Is(err, domain.ErrInvalidArgument) {
+			t.Fatalf("%s: error %v; want ErrInvalidArgument", f.name, err)
+		}
+		f.unchanged(before, "a refused batch", e.ID)
+	})
+}
