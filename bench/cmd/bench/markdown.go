@@ -19,10 +19,10 @@ func (r *report) markdown() string {
 		mode = "quick (`make bench-quick`: reduced sizes and cases, a smoke run, not the figures of record)"
 	}
 	fmt.Fprintf(&b, "# Stent benchmark: %s\n\n", mode)
-	fmt.Fprintf(&b, "Measured %s on %d CPUs, %s; PostgreSQL %s (local server, synchronous_commit=%s, one fresh database per run); "+
+	fmt.Fprintf(&b, "Measured %s on %d CPUs, %s; PostgreSQL %s (local server, synchronous_commit=%s, shared_buffers=%s, one fresh database per run); "+
 		"SQLite files on disk in WAL mode (synchronous per row). Every figure is the median of the runs, with min and max; "+
 		"peak RSS is the client process's (and its worker process's, where one runs), not the database server's. Total %s.\n\n",
-		e.Date.Format(time.RFC3339), e.CPUs, e.GoVersion, e.PGVersion, e.SyncCommit, e.Total.Round(time.Second))
+		e.Date.Format(time.RFC3339), e.CPUs, e.GoVersion, e.PGVersion, e.SyncCommit, e.SharedBuf, e.Total.Round(time.Second))
 	if !e.Latency && len(r.Ratios) > 0 {
 		b.WriteString("## Targets (ratios between systems measured in this run)\n\n")
 		b.WriteString("| Target | Value | Goal | Result |\n|---|---|---|---|\n")

@@ -21,6 +21,7 @@ const pgPoolMaxConns = 20
 type environment struct {
 	PGVersion  string        `json:"pg_version"`
 	SyncCommit string        `json:"synchronous_commit"`
+	SharedBuf  string        `json:"shared_buffers"`
 	CPUs       int           `json:"cpus"`
 	GoVersion  string        `json:"go_version"`
 	Date       time.Time     `json:"date"`
@@ -47,6 +48,9 @@ func probeEnvironment(ctx context.Context, adminDSN string) (environment, error)
 		return env, err
 	}
 	if err := conn.QueryRow(cctx, "SHOW synchronous_commit").Scan(&env.SyncCommit); err != nil {
+		return env, err
+	}
+	if err := conn.QueryRow(cctx, "SHOW shared_buffers").Scan(&env.SharedBuf); err != nil {
 		return env, err
 	}
 	if env.SyncCommit != "on" {
