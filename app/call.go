@@ -240,28 +240,39 @@ func (tr *taskRun) activity(def *funcDef, in any, pos int) (ports.StepSpec, erro
 	return tr.stepSpec(def, input, pos)
 }
 
-// callStep is Call inside a running task: a checkpointed child step, run
-// inline in this goroutine when this worker may run it, else claimed by any
-// eligible worker while this task waits with its slot given back.
+// callStep is Call inside a running task: a checkpointed child step. When
+// this worker may run the function and no record exists yet at this
+// position, the body runs inline in this goroutine and its record is
+// written once, already completed (see runVirtual); otherwise the step is
+// created pending, claimed by any eligible worker, and this task waits with
+// its slot given back.
 func (tr *taskRun) callStep(ctx context.Context, def *funcDef, in any) (json.RawMessage, error) {
 	spec, err := tr.activity(def, in, tr.reserve(1))
 	if err != nil {
 		return nil, err
 	}
+	var rec domain.Task
 	inline := tr.w.canInline(def)
 	if inline {
-		spec.Claim = &ports.StepClaim{WorkerID: tr.w.id, Token: domain.NewID(),
-			LeaseExpiresAt: tr.e.now().Add(tr.w.opts.LeaseDuration)}
+		fresh, err := tr.positionIsFresh(ctx, spec.Position)
+		if err != nil {
+			return nil, err
+		}
+		inline = fresh
 	}
-	recs, err := tr.ensureSteps(ctx, []ports.StepSpec{spec})
-	if err != nil {
-		return nil, err
+	if inline {
+		rec, err = tr.runVirtual(ctx, def, spec)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		recs, err := tr.ensureSteps(ctx, []ports.StepSpec{spec})
+		if err != nil {
+			return nil, err
+		}
+		rec = recs[0]
 	}
-	rec := recs[0]
-	if inline && rec.State == domain.TaskRunning && rec.ClaimToken == spec.Claim.Token {
-		rec = tr.w.runInline(tr, rec, def)
-	}
-	recs, err = tr.awaitRecords(ctx, []domain.Task{rec})
+	recs, err := tr.awaitRecords(ctx, []domain.Task{rec})
 	if err != nil {
 		return nil, err
 	}

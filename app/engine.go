@@ -52,6 +52,12 @@ type Config struct {
 	// once; default 2. More help a store that commits in parallel
 	// (PostgreSQL); SQLite serialises them anyway.
 	CompletionWriters int
+	// StepBatch caps how many tasks' step creations are written in one
+	// store transaction; default 128.
+	StepBatch int
+	// StepWriters is how many step batches may be written at once;
+	// default 2.
+	StepWriters int
 	// NoInlineSteps disables running eligible child calls inline in the
 	// parent's goroutine (see Function.Call).
 	NoInlineSteps bool
@@ -79,6 +85,12 @@ func (c Config) withDefaults() Config {
 	if c.CompletionWriters <= 0 {
 		c.CompletionWriters = 2
 	}
+	if c.StepBatch <= 0 {
+		c.StepBatch = 128
+	}
+	if c.StepWriters <= 0 {
+		c.StepWriters = 2
+	}
 	return c
 }
 
@@ -99,6 +111,7 @@ type Engine struct {
 	rnd   func() float64
 
 	completer *completer
+	steps     *stepWriter
 	due       dueHint
 
 	workersMu sync.Mutex
@@ -146,6 +159,14 @@ func New(d Deps, cfg Config) (*Engine, error) {
 	bg, cancel := context.WithCancel(context.Background())
 	e.bgCancel = cancel
 	e.completer = newCompleter(e)
+	e.steps = newStepWriter(e)
+	for range e.cfg.StepWriters {
+		e.bgDone.Add(1)
+		go func() {
+			defer e.bgDone.Done()
+			e.steps.run(bg)
+		}()
+	}
 	for range e.cfg.CompletionWriters {
 		e.bgDone.Add(1)
 		go func() {

@@ -24,6 +24,7 @@ var (
 	ErrExecutionFinished    = domain.ErrExecutionFinished
 	ErrNotInTask            = domain.ErrNotInTask
 	ErrInvalidTransition    = domain.ErrInvalidTransition
+	ErrConflict             = domain.ErrConflict
 	ErrUnavailable          = domain.ErrUnavailable
 	ErrClosed               = domain.ErrClosed
 	ErrSchemaVersion        = domain.ErrSchemaVersion

@@ -62,8 +62,16 @@ func (w *Worker) execute(tr *taskRun) domain.Task {
 	elapsed := time.Since(started)
 	endSpan(runErr)
 
-	// 7. Act on the context's cause first: a cancelled, lost or timed-out
-	// task writes no result.
+	return w.finish(tr, result, runErr, elapsed)
+}
+
+// finish records a claimed run's outcome: nothing when its context ended
+// (cancelled, lease lost, timed out: the cause decides), else its result or
+// its failure (SPEC §5.2 step 7).
+func (w *Worker) finish(tr *taskRun, result json.RawMessage, runErr error, elapsed time.Duration) domain.Task {
+	e := w.e
+	t := tr.task
+	ctx := tr.ctx
 	if tr.ctx.Err() != nil {
 		switch cause := context.Cause(tr.ctx); {
 		case errors.Is(cause, ErrTimedOut):
@@ -256,9 +264,9 @@ func (w *Worker) stoppedOrDone() <-chan struct{} { return w.stopped }
 // canInline reports whether a child call of def may run inline in the
 // calling task's goroutine: this worker runs it (function, queue, tags)
 // and nothing about it needs the shared claim path (no concurrency limit,
-// no idempotency link).
+// no idempotency link, no cache entry to write).
 func (w *Worker) canInline(def *funcDef) bool {
-	if w.e.cfg.NoInlineSteps || def.maxConcurrent > 0 || def.idempotent {
+	if w.e.cfg.NoInlineSteps || def.maxConcurrent > 0 || def.idempotent || def.cached {
 		return false
 	}
 	if !slices.Contains(w.opts.Functions, def.name) {
@@ -274,9 +282,3 @@ func (w *Worker) canInline(def *funcDef) bool {
 	return w.State() == WorkerReady
 }
 
-// runInline runs a step the parent just created already claimed by this
-// worker, in the parent's goroutine and slot.
-func (w *Worker) runInline(parent *taskRun, rec domain.Task, def *funcDef) domain.Task {
-	tr := w.newRun(parent.ctx, rec, parent)
-	return w.execute(tr)
-}

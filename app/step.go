@@ -15,10 +15,21 @@ import (
 // with another name is a non-determinism error in the same generation and
 // is reset in a newer one; a failed record is reset in a newer generation;
 // a cancelled record is reset unless the execution is over.
-func (tr *taskRun) ensureSteps(ctx context.Context, specs []ports.StepSpec) ([]domain.Task, error) {
+//
+// extraOps (an inline step's own data operations) are committed with the
+// records, after this run's buffered operations.
+func (tr *taskRun) ensureSteps(ctx context.Context, specs []ports.StepSpec, extraOps ...domain.DataOp) ([]domain.Task, error) {
 	e := tr.e
+	if err := tr.materialize(ctx); err != nil {
+		return nil, err
+	}
 	ops := tr.takeOps()
-	recs, err := e.store.CreateSteps(ctx, tr.fence(), specs, ops, e.now())
+	all := ops
+	if len(extraOps) > 0 {
+		all = append(append([]domain.DataOp(nil), ops...), extraOps...)
+	}
+	res := e.steps.create(ctx, ports.CreateStepsRequest{Parent: tr.fence(), Specs: specs, Ops: all, Now: e.now()})
+	recs, err := res.Tasks, res.Err
 	if err != nil {
 		tr.restoreOps(ops)
 		return nil, tr.writeErr(ctx, err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
 )
 
 type runKey struct{}
@@ -84,6 +85,18 @@ type taskRun struct {
 	parent *taskRun          // set for a step run inline in its parent's goroutine
 	trace  map[string]string // W3C context of this run's span, stored on its steps
 
+	// virtual is set for an inline step whose record is not written yet:
+	// it is written completed when the body succeeds, or claimed (and made
+	// an ordinary run) when the body needs a record first (a nested step,
+	// a failure). spec is that record's spec.
+	virtual bool
+	spec    ports.StepSpec
+
+	// children holds the positions of the records that existed when this
+	// run first looked (loaded once, for inline steps).
+	children map[int]bool
+
+	matMu        sync.Mutex // serialises materialize
 	mu           sync.Mutex
 	seq          int
 	ops          []domain.DataOp

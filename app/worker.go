@@ -387,22 +387,28 @@ func (w *Worker) claimOnce(base context.Context) (claimed int, full bool, err er
 		return 0, false, nil
 	}
 	e := w.e
+	now := e.now()
 	tasks, err := e.store.ClaimTasks(base, ports.ClaimParams{
 		WorkerID: w.id, Queues: w.opts.Queues, Tags: w.opts.Tags, Functions: w.opts.Functions,
-		Limit: free, Now: e.now(), Lease: w.opts.LeaseDuration,
+		Limit: free, Now: now, Lease: w.opts.LeaseDuration,
 	})
 	if err != nil {
 		return 0, false, err
 	}
 	for _, t := range tasks {
-		w.start(base, t)
+		// StartedAt is written by a task's first claim only: a task
+		// started now has never run, so it has no step records yet.
+		w.start(base, t, t.StartedAt != nil && t.StartedAt.Equal(now))
 	}
 	return len(tasks), len(tasks) == free, nil
 }
 
 // start runs a claimed task in its own goroutine, holding a slot.
-func (w *Worker) start(base context.Context, t domain.Task) {
+func (w *Worker) start(base context.Context, t domain.Task, firstRun bool) {
 	tr := w.newRun(base, t, nil)
+	if firstRun {
+		tr.children = map[int]bool{}
+	}
 	w.slots.take(tr)
 	w.runsWG.Add(1)
 	go func() {

@@ -272,7 +272,9 @@ type ClaimStore interface {
 	// ClaimTasks claims up to p.Limit eligible tasks in one transaction and
 	// returns them as stored (state running, Attempt+1, WorkerID,
 	// a fresh ClaimToken, LeaseExpiresAt = Now+Lease, StartedAt = Now if
-	// unset). Eligible (all filters inside the query, no candidate window):
+	// unset). StartedAt is written by a task's first claim only: no later
+	// claim, retry, release, reset or replay changes it, so a claimed task
+	// whose StartedAt equals Now has never run before (and has no steps). Eligible (all filters inside the query, no candidate window):
 	// kind orchestrator or activity; step_name in Functions; queue and tag
 	// rules of ClaimParams; pending with scheduled_for null or <= Now, or
 	// running with lease_expires_at <= Now (a reclaim: LastError becomes a

@@ -122,18 +122,9 @@ func (s *Store) CreateStepsBatch(ctx context.Context, reqs []ports.CreateStepsRe
 		inserted int
 	)
 	err := s.write(ctx, "create steps", func(t *txn) error {
-		out, inserted = make([]ports.CreateStepsResult, len(reqs)), 0
-		for i, r := range reqs {
-			// A stale fence is found before anything of the request is
-			// written; any other error fails the whole batch.
-			tasks, n, err := s.createStepsTx(t, r.Parent, r.Specs, r.Ops, domain.NormalizeTime(r.Now))
-			if err != nil && !errors.Is(err, domain.ErrLeaseLost) {
-				return err
-			}
-			out[i] = ports.CreateStepsResult{Tasks: tasks, Err: err}
-			inserted += n
-		}
-		return nil
+		var err error
+		out, inserted, err = s.createStepsBatchTx(t, reqs)
+		return err
 	})
 	if err != nil {
 		return nil, err

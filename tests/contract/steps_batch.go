@@ -124,3 +124,31 @@ func testInlineAndBatchSteps(t *testing.T, h storeSuite) {
 		f.unchanged(before, "a refused batch", e.ID)
 	})
 }
+
+// testFirstClaim checks that StartedAt records a task's first claim and
+// nothing later changes it (the engine relies on it to know a run is the
+// task's first, with no step records yet).
+func testFirstClaim(t *testing.T, h storeSuite) {
+	h.run(t, "started_at is written by the first claim only", func(t *testing.T, f *fixture) {
+		first := at(time.Second)
+		_, root := f.create(execOpts{Fn: "once"})
+		c1 := f.claimOne(first, "once")
+		f.eqTimePtr("first claim started_at", c1.StartedAt, &first)
+		f.noErr(f.s.ReleaseTask(f.ctx, c1.Fence(), at(2*time.Second), true), "ReleaseTask")
+		c2 := f.claimOne(at(3*time.Second), "once")
+		f.eqTimePtr("started_at after a release", c2.StartedAt, &first)
+		f.noErr(f.s.RetryTask(f.ctx, ports.RetryParams{Fence: c2.Fence(), Error: storeError("again"), RunAt: at(4 * time.Second), Now: at(4 * time.Second)}), "RetryTask")
+		c3 := f.claimOne(at(5*time.Second), "once")
+		f.eqTimePtr("started_at after a retry", c3.StartedAt, &first)
+		c4 := f.claim(ports.ClaimParams{WorkerID: workerB, Functions: []string{"once"}, Now: at(5*time.Second + storeLease)})
+		if len(c4) != 1 {
+			t.Fatalf("%s: reclaim returned %d tasks", f.name, len(c4))
+		}
+		f.eqTimePtr("started_at after a reclaim", c4[0].StartedAt, &first)
+		f.fail(c4[0], "boom", at(time.Hour))
+		_, err := f.s.ReplayDeadLetter(f.ctx, ports.ReplayParams{TaskID: root.ID, Now: at(2 * time.Hour)})
+		f.noErr(err, "ReplayDeadLetter")
+		c5 := f.claimOne(at(3*time.Hour), "once")
+		f.eqTimePtr("started_at after a replay", c5.StartedAt, &first)
+	})
+}

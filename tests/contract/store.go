@@ -43,6 +43,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 		{"finishing tasks", testFinishingTasks},
 		{"steps", testSteps},
 		{"inline and batched steps", testInlineAndBatchSteps},
+		{"first claim", testFirstClaim},
 		{"sleep and reset", testSleepAndReset},
 		{"cache", testCache},
 		{"idempotency", testIdempotency},
