@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
 )
 
 // Dispatch starts an execution of the function with input in and returns
@@ -91,6 +92,100 @@ func (e *Engine) dispatch(ctx context.Context, name string, fi domain.FunctionIn
 	if err := e.checkOpen(); err != nil {
 		return "", err
 	}
+	o, err := dispatchOpts(name, opts)
+	if err != nil {
+		return "", err
+	}
+	p, err := e.plan(name, fi, input, o, e.now())
+	if err != nil {
+		return "", err
+	}
+	ctx, carrier, end := e.tracing.startDispatch(ctx, name, p.exec.ID, p.exec.Queue)
+	p.root.TraceContext = carrier
+	got, created, err := e.store.CreateExecution(ctx, p.exec, p.root)
+	end(got, err)
+	if err != nil {
+		return "", fmt.Errorf("stent: dispatch %q: %w", name, err)
+	}
+	if created {
+		e.announceDispatch(ctx, name, []plan{p})
+		e.log.DebugContext(ctx, "dispatched", "execution_id", got, "function", name, "queue", p.exec.Queue)
+	}
+	return got, nil
+}
+
+// DispatchMany starts one execution per input, all written in one
+// transaction, and returns their ids in input order: the fast way to
+// enqueue a batch. The options apply to every execution;
+// WithExecutionID and WithIdempotencyKey name a single execution and are
+// refused.
+func (f *Function[I, O]) DispatchMany(ctx context.Context, eng *Engine, ins []I, opts ...DispatchOption) ([]string, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	if eng == nil {
+		return nil, domain.InvalidArgument("dispatch %q: nil engine", f.def.name)
+	}
+	inputs := make([]json.RawMessage, len(ins))
+	for i, in := range ins {
+		raw, err := encodeValue(in, eng.cfg.MaxPayloadBytes)
+		if err != nil {
+			return nil, fmt.Errorf("stent: dispatch %q item %d: %w", f.def.name, i, err)
+		}
+		inputs[i] = raw
+	}
+	return eng.dispatchMany(ctx, f.def.name, f.def.info(), inputs, opts)
+}
+
+func (e *Engine) dispatchMany(ctx context.Context, name string, fi domain.FunctionInfo, inputs []json.RawMessage, opts []DispatchOption) ([]string, error) {
+	if err := e.checkOpen(); err != nil {
+		return nil, err
+	}
+	o, err := dispatchOpts(name, opts)
+	if err != nil {
+		return nil, err
+	}
+	if o.executionID != "" || o.idempotencyKey != "" {
+		return nil, fmt.Errorf("stent: dispatch %q: %w", name,
+			domain.InvalidArgument("WithExecutionID and WithIdempotencyKey name one execution; DispatchMany refuses them"))
+	}
+	if len(inputs) == 0 {
+		return []string{}, nil
+	}
+	ctx, carrier, end := e.tracing.startDispatch(ctx, name, "", "")
+	now := e.now()
+	plans := make([]plan, len(inputs))
+	items := make([]ports.NewExecution, len(inputs))
+	for i, in := range inputs {
+		p, err := e.plan(name, fi, in, o, now)
+		if err != nil {
+			end("", err)
+			return nil, err
+		}
+		p.root.TraceContext = carrier
+		plans[i], items[i] = p, ports.NewExecution{Execution: p.exec, Root: p.root}
+	}
+	res, err := e.store.CreateExecutions(ctx, items)
+	end("", err)
+	if err != nil {
+		return nil, fmt.Errorf("stent: dispatch %q: %w", name, err)
+	}
+	ids := make([]string, len(res))
+	var created []plan
+	for i, r := range res {
+		if r.Err != nil {
+			return nil, fmt.Errorf("stent: dispatch %q item %d: %w", name, i, r.Err)
+		}
+		ids[i] = r.ID
+		if r.Created {
+			created = append(created, plans[i])
+		}
+	}
+	e.announceDispatch(ctx, name, created)
+	return ids, nil
+}
+
+func dispatchOpts(name string, opts []DispatchOption) (dispatchOptions, error) {
 	var o dispatchOptions
 	for _, opt := range opts {
 		if opt != nil {
@@ -98,8 +193,19 @@ func (e *Engine) dispatch(ctx context.Context, name string, fi domain.FunctionIn
 		}
 	}
 	if len(o.errs) > 0 {
-		return "", fmt.Errorf("stent: dispatch %q: %w", name, errors.Join(o.errs...))
+		return o, fmt.Errorf("stent: dispatch %q: %w", name, errors.Join(o.errs...))
 	}
+	return o, nil
+}
+
+// plan is an execution and its root task, ready to write.
+type plan struct {
+	exec domain.Execution
+	root domain.Task
+}
+
+// plan builds the execution of name with input under options o at now.
+func (e *Engine) plan(name string, fi domain.FunctionInfo, input json.RawMessage, o dispatchOptions, now time.Time) (plan, error) {
 	r := routing{queue: &fi.Queue, tags: fi.Tags, tagsSet: true, priority: &fi.Priority}
 	r.merge(o.routing)
 	queue := *r.queue
@@ -107,25 +213,24 @@ func (e *Engine) dispatch(ctx context.Context, name string, fi domain.FunctionIn
 		queue = domain.DefaultQueue
 	}
 	if err := domain.ValidateName("queue", queue); err != nil {
-		return "", fmt.Errorf("stent: dispatch %q: %w", name, err)
+		return plan{}, fmt.Errorf("stent: dispatch %q: %w", name, err)
 	}
 	for _, t := range r.tags {
 		if err := domain.ValidateName("tag", t); err != nil {
-			return "", fmt.Errorf("stent: dispatch %q: %w", name, err)
+			return plan{}, fmt.Errorf("stent: dispatch %q: %w", name, err)
 		}
 	}
 	id := o.executionID
 	if id == "" {
-		id = domain.NewID()
+		id = domain.NewTimeID(now)
 	} else if err := domain.ValidateName("execution id", id); err != nil {
-		return "", fmt.Errorf("stent: dispatch %q: %w", name, err)
+		return plan{}, fmt.Errorf("stent: dispatch %q: %w", name, err)
 	}
 	if o.idempotencyKey != "" {
 		if err := domain.ValidateName("idempotency key", o.idempotencyKey); err != nil {
-			return "", fmt.Errorf("stent: dispatch %q: %w", name, err)
+			return plan{}, fmt.Errorf("stent: dispatch %q: %w", name, err)
 		}
 	}
-	now := e.now()
 	start := now
 	var scheduled *time.Time
 	switch {
@@ -148,31 +253,34 @@ func (e *Engine) dispatch(ctx context.Context, name string, fi domain.FunctionIn
 	if policy.MaxAttempts == 0 {
 		policy = policy.Normalize()
 	}
-	ctx, carrier, end := e.tracing.startDispatch(ctx, name, id, queue)
 	exec := domain.Execution{
 		ID: id, RootFunction: name, State: domain.ExecutionPending, Input: input,
 		IdempotencyKey: o.idempotencyKey, Tags: slices.Clone(r.tags), Priority: *r.priority, Queue: queue,
 		ScheduledFor: scheduled, Deadline: deadline, CreatedAt: now, UpdatedAt: now,
 	}
 	root := domain.Task{
-		ID: domain.NewID(), ExecutionID: id, Kind: domain.KindOrchestrator, StepName: name,
+		ID: domain.NewTimeID(now), ExecutionID: id, Kind: domain.KindOrchestrator, StepName: name,
 		State: domain.TaskPending, Input: input, RetryPolicy: policy, MaxConcurrent: fi.MaxConcurrent,
 		Tags: exec.Tags, Priority: exec.Priority, Queue: queue, ScheduledFor: scheduled,
-		Deadline: deadline, TraceContext: carrier, CreatedAt: now, UpdatedAt: now,
+		Deadline: deadline, CreatedAt: now, UpdatedAt: now,
 	}
 	exec.RootTaskID = root.ID
-	got, created, err := e.store.CreateExecution(ctx, exec, root)
-	end(got, err)
-	if err != nil {
-		return "", fmt.Errorf("stent: dispatch %q: %w", name, err)
-	}
-	if created {
-		if scheduled == nil || !scheduled.After(now) {
-			e.publish(ctx, readyEvent(queue, name))
-		} else {
-			e.noteDue(*scheduled)
+	return plan{exec: exec, root: root}, nil
+}
+
+// announceDispatch tells idle workers about new executions that are due,
+// and remembers the earliest future start.
+func (e *Engine) announceDispatch(ctx context.Context, name string, plans []plan) {
+	now := e.now()
+	ready := map[string]bool{}
+	for _, p := range plans {
+		if s := p.exec.ScheduledFor; s != nil && s.After(now) {
+			e.noteDue(*s)
+			continue
 		}
-		e.log.DebugContext(ctx, "dispatched", "execution_id", got, "function", name, "queue", queue)
+		ready[p.exec.Queue] = true
 	}
-	return got, nil
+	for q := range ready {
+		e.publish(ctx, readyEvent(q, name))
+	}
 }

@@ -281,4 +281,3 @@ func (w *Worker) canInline(def *funcDef) bool {
 	}
 	return w.State() == WorkerReady
 }
-

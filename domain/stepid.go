@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"strconv"
+	"time"
 )
 
 // stentNamespace is the UUIDv5 namespace for execution ids that are not
@@ -29,6 +30,20 @@ func NewID() string {
 	var u [16]byte
 	_, _ = rand.Read(u[:]) // crypto/rand.Read never fails (Go 1.24+)
 	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return formatUUID(u)
+}
+
+// NewTimeID returns a time-ordered (version 7) UUID string for an id
+// created at t: ids made later sort later, so new rows land at the end of
+// an index instead of all over it. The clock is the caller's.
+func NewTimeID(t time.Time) string {
+	var u [16]byte
+	_, _ = rand.Read(u[6:])
+	ms := uint64(t.UnixMilli())
+	u[0], u[1], u[2] = byte(ms>>40), byte(ms>>32), byte(ms>>24)
+	u[3], u[4], u[5] = byte(ms>>16), byte(ms>>8), byte(ms)
+	u[6] = u[6]&0x0f | 0x70
 	u[8] = u[8]&0x3f | 0x80
 	return formatUUID(u)
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stenthq/stent/domain"
 )
@@ -131,5 +132,24 @@ func TestNewIDIsARandomUUIDv4(t *testing.T) {
 			t.Fatalf("NewID() repeated %s within %d draws", id, draws)
 		}
 		seen[id] = true
+	}
+}
+
+func TestNewTimeIDIsATimeOrderedUUIDv7(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	prev := ""
+	for i := range 1000 {
+		id := domain.NewTimeID(base.Add(time.Duration(i) * time.Millisecond))
+		if len(id) != 36 || id[14] != '7' || !strings.ContainsAny(id[19:20], "89ab") {
+			t.Fatalf("%q is not a version 7 UUID", id)
+		}
+		if id <= prev {
+			t.Fatalf("%q does not sort after %q (a millisecond later)", id, prev)
+		}
+		prev = id
+	}
+	if a, b := domain.NewTimeID(base), domain.NewTimeID(base); a == b {
+		t.Fatal("two ids in the same millisecond collided")
 	}
 }

@@ -39,6 +39,14 @@ type ExecutionStore interface {
 	// ErrInvalidArgument.
 	CreateExecution(ctx context.Context, exec domain.Execution, root domain.Task) (id string, created bool, err error)
 
+	// CreateExecutions is CreateExecution for many executions in one
+	// transaction, in order (a batch dispatch). Each result holds the id and
+	// created flag CreateExecution would return, or Err = ErrConflict for an
+	// id reused by another function (that item writes nothing). The
+	// returned error is for the batch as a whole (bad input, ErrUnavailable,
+	// ErrClosed): then nothing was written.
+	CreateExecutions(ctx context.Context, items []NewExecution) ([]CreatedExecution, error)
+
 	// GetExecution returns one execution, or ErrNotFound.
 	GetExecution(ctx context.Context, id string) (domain.Execution, error)
 
@@ -92,6 +100,19 @@ type ExecutionStore interface {
 	// desc). Limit/Offset rules as ListExecutions; unknown states or kinds
 	// are ErrInvalidArgument.
 	ListTasks(ctx context.Context, f TaskFilter) ([]domain.Task, error)
+}
+
+// NewExecution is one item of CreateExecutions.
+type NewExecution struct {
+	Execution domain.Execution
+	Root      domain.Task
+}
+
+// CreatedExecution is the outcome of one item of CreateExecutions.
+type CreatedExecution struct {
+	ID      string
+	Created bool
+	Err     error
 }
 
 // ExecutionFilter selects executions. Zero fields do not filter.

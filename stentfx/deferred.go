@@ -201,6 +201,11 @@ func (d *DeferredStore) CreateExecution(ctx context.Context, exec domain.Executi
 	return st.CreateExecution(ctx, exec, root)
 }
 
+// CreateExecutions forwards to the backend.
+func (d *DeferredStore) CreateExecutions(ctx context.Context, items []ports.NewExecution) ([]ports.CreatedExecution, error) {
+	return call(d, func(s ports.Store) ([]ports.CreatedExecution, error) { return s.CreateExecutions(ctx, items) })
+}
+
 // GetExecution forwards to the backend.
 func (d *DeferredStore) GetExecution(ctx context.Context, id string) (domain.Execution, error) {
 	return call(d, func(s ports.Store) (domain.Execution, error) { return s.GetExecution(ctx, id) })
@@ -262,6 +267,11 @@ func (d *DeferredStore) ListTasks(ctx context.Context, f ports.TaskFilter) ([]do
 // CreateSteps forwards to the backend.
 func (d *DeferredStore) CreateSteps(ctx context.Context, parent domain.Fence, specs []ports.StepSpec, ops []domain.DataOp, now time.Time) ([]domain.Task, error) {
 	return call(d, func(s ports.Store) ([]domain.Task, error) { return s.CreateSteps(ctx, parent, specs, ops, now) })
+}
+
+// CreateStepsBatch forwards to the backend.
+func (d *DeferredStore) CreateStepsBatch(ctx context.Context, reqs []ports.CreateStepsRequest) ([]ports.CreateStepsResult, error) {
+	return call(d, func(s ports.Store) ([]ports.CreateStepsResult, error) { return s.CreateStepsBatch(ctx, reqs) })
 }
 
 // ResetStep forwards to the backend.

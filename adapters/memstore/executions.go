@@ -22,7 +22,54 @@ func (s *Store) CreateExecution(ctx context.Context, exec domain.Execution, root
 		return "", false, err
 	}
 	defer s.mu.Unlock()
+	if err := s.rootIDFree(exec, root); err != nil {
+		return "", false, err
+	}
+	return s.createExecutionLocked(exec, root)
+}
 
+// CreateExecutions creates many executions under one lock (see
+// ports.ExecutionStore): a reused root task id fails the whole batch
+// before anything is written.
+func (s *Store) CreateExecutions(ctx context.Context, items []ports.NewExecution) ([]ports.CreatedExecution, error) {
+	for _, it := range items {
+		if err := validateNewExecution(it.Execution, it.Root); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	roots := map[string]string{}
+	for _, it := range items {
+		if err := s.rootIDFree(it.Execution, it.Root); err != nil {
+			return nil, err
+		}
+		if other, dup := roots[it.Root.ID]; dup && other != it.Execution.ID {
+			return nil, fmt.Errorf("memstore: task %q is the root of two executions in one batch: %w", it.Root.ID, domain.ErrConflict)
+		}
+		roots[it.Root.ID] = it.Execution.ID
+	}
+	out := make([]ports.CreatedExecution, len(items))
+	for i, it := range items {
+		id, created, err := s.createExecutionLocked(it.Execution, it.Root)
+		out[i] = ports.CreatedExecution{ID: id, Created: created, Err: err}
+	}
+	return out, nil
+}
+
+// rootIDFree fails when the root task id is taken by a task that is not
+// the root of this very execution (a repeated create is a no-op, not a
+// conflict).
+func (s *Store) rootIDFree(exec domain.Execution, root domain.Task) error {
+	if t, ok := s.tasks[root.ID]; ok && t.ExecutionID != exec.ID {
+		return fmt.Errorf("memstore: task %q already exists: %w", root.ID, domain.ErrConflict)
+	}
+	return nil
+}
+
+func (s *Store) createExecutionLocked(exec domain.Execution, root domain.Task) (string, bool, error) {
 	if exec.IdempotencyKey != "" {
 		for _, e := range s.executions {
 			if e.IdempotencyKey == exec.IdempotencyKey {

@@ -23,37 +23,12 @@ func (s *Store) CreateExecution(ctx context.Context, exec domain.Execution, root
 		created bool
 	)
 	err := s.write(ctx, "create execution", func(t *txn) error {
-		id, created = "", false
-		// Insert first: a reused id or key is the rare case, looked up
-		// only when the insert does nothing.
-		n, err := t.execN(`INSERT INTO @executions (`+executionInsertColumns+`) VALUES (`+executionInsertPlaceholders+`)
- ON CONFLICT DO NOTHING`, s.executionArgs(&exec)...)
-		if err != nil {
-			return err
+		var itemErr, err error
+		id, created, itemErr, err = s.createExecutionTx(t, exec, root)
+		if err == nil {
+			err = itemErr
 		}
-		if n == 0 { // the id or the idempotency key is taken
-			existing, found, err := s.existingExecution(t, exec)
-			if err != nil {
-				return err
-			}
-			if !found {
-				return s.errorf("create execution %q: %w", exec.ID, domain.ErrConflict)
-			}
-			id = existing
-			return nil
-		}
-		args, err := s.taskArgs(&root)
-		if err != nil {
-			return err
-		}
-		if _, err := t.exec(`INSERT INTO @tasks (`+taskInsertColumns+`) VALUES (`+taskInsertPlaceholders+`)`, args...); err != nil {
-			if s.d.UniqueViolation(err) {
-				return s.errorf("create execution %q: root task id %q is already used: %w", exec.ID, root.ID, domain.ErrConflict)
-			}
-			return err
-		}
-		id, created = exec.ID, true
-		return nil
+		return err
 	})
 	if err != nil {
 		return "", false, err
@@ -62,6 +37,74 @@ func (s *Store) CreateExecution(ctx context.Context, exec domain.Execution, root
 		s.noteInserted(2)
 	}
 	return id, created, nil
+}
+
+// CreateExecutions inserts many executions with their roots in one
+// transaction (see ports.ExecutionStore).
+func (s *Store) CreateExecutions(ctx context.Context, items []ports.NewExecution) ([]ports.CreatedExecution, error) {
+	for i := range items {
+		if err := s.validateCreate(&items[i].Execution, &items[i].Root); err != nil {
+			return nil, err
+		}
+	}
+	var out []ports.CreatedExecution
+	inserted := 0
+	err := s.write(ctx, "create executions", func(t *txn) error {
+		out, inserted = make([]ports.CreatedExecution, len(items)), 0
+		for i := range items {
+			id, created, itemErr, err := s.createExecutionTx(t, items[i].Execution, items[i].Root)
+			if err != nil {
+				return err
+			}
+			out[i] = ports.CreatedExecution{ID: id, Created: created, Err: itemErr}
+			if created {
+				inserted += 2
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.noteInserted(inserted)
+	return out, nil
+}
+
+// createExecutionTx inserts one validated execution and its root. A
+// reused id or key returns the existing id with created=false. itemErr is
+// ErrConflict for an id used by another function (nothing written for
+// it); err is anything that fails the whole transaction.
+func (s *Store) createExecutionTx(t *txn, exec domain.Execution, root domain.Task) (id string, created bool, itemErr, err error) {
+	// Insert first: a reused id or key is the rare case, looked up only
+	// when the insert does nothing.
+	n, err := t.execN(`INSERT INTO @executions (`+executionInsertColumns+`) VALUES (`+executionInsertPlaceholders+`)
+ ON CONFLICT DO NOTHING`, s.executionArgs(&exec)...)
+	if err != nil {
+		return "", false, nil, err
+	}
+	if n == 0 { // the id or the idempotency key is taken
+		existing, found, err := s.existingExecution(t, exec)
+		switch {
+		case errors.Is(err, domain.ErrConflict):
+			return "", false, err, nil
+		case err != nil:
+			return "", false, nil, err
+		case !found:
+			return "", false, nil, s.errorf("create execution %q: %w", exec.ID, domain.ErrConflict)
+		}
+		return existing, false, nil, nil
+	}
+	args, err := s.taskArgs(&root)
+	if err != nil {
+		return "", false, nil, err
+	}
+	if _, err := t.exec(`INSERT INTO @tasks (`+taskInsertColumns+`) VALUES (`+taskInsertPlaceholders+`)`, args...); err != nil {
+		if s.d.UniqueViolation(err) {
+			return "", false, nil, s.errorf("create execution %q: root task id %q is already used: %w", exec.ID, root.ID, domain.ErrConflict)
+		}
+		return "", false, nil, err
+	}
+	return exec.ID, true, nil, nil
 }
 
 // existingExecution finds the execution that makes a create a no-op: the

@@ -209,6 +209,21 @@ func (mr *MockStoreMockRecorder) CreateExecution(ctx, exec, root any) *gomock.Ca
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateExecution", reflect.TypeOf((*MockStore)(nil).CreateExecution), ctx, exec, root)
 }
 
+// CreateExecutions mocks base method.
+func (m *MockStore) CreateExecutions(ctx context.Context, items []ports.NewExecution) ([]ports.CreatedExecution, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "CreateExecutions", ctx, items)
+	ret0, _ := ret[0].([]ports.CreatedExecution)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// CreateExecutions indicates an expected call of CreateExecutions.
+func (mr *MockStoreMockRecorder) CreateExecutions(ctx, items any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateExecutions", reflect.TypeOf((*MockStore)(nil).CreateExecutions), ctx, items)
+}
+
 // CreateSteps mocks base method.
 func (m *MockStore) CreateSteps(ctx context.Context, parent domain.Fence, specs []ports.StepSpec, ops []domain.DataOp, now time.Time) ([]domain.Task, error) {
 	m.ctrl.T.Helper()
@@ -663,6 +678,21 @@ func (m *MockExecutionStore) CreateExecution(ctx context.Context, exec domain.Ex
 func (mr *MockExecutionStoreMockRecorder) CreateExecution(ctx, exec, root any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateExecution", reflect.TypeOf((*MockExecutionStore)(nil).CreateExecution), ctx, exec, root)
+}
+
+// CreateExecutions mocks base method.
+func (m *MockExecutionStore) CreateExecutions(ctx context.Context, items []ports.NewExecution) ([]ports.CreatedExecution, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "CreateExecutions", ctx, items)
+	ret0, _ := ret[0].([]ports.CreatedExecution)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// CreateExecutions indicates an expected call of CreateExecutions.
+func (mr *MockExecutionStoreMockRecorder) CreateExecutions(ctx, items any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateExecutions", reflect.TypeOf((*MockExecutionStore)(nil).CreateExecutions), ctx, items)
 }
 
 // ExpireOverdue mocks base method.

@@ -133,6 +133,33 @@ func engineBasics(t *testing.T, newStore StoreFactory) {
 		}
 	})
 
+	t.Run("a batch dispatch writes every execution at once and each completes", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, newStore)
+		double := app.Register(h.reg, "double", func(_ context.Context, n int) (int, error) { return 2 * n, nil })
+		ins := make([]int, 50)
+		for i := range ins {
+			ins[i] = i
+		}
+		ids, err := double.DispatchMany(h.ctx(), h.engine(), ins, app.WithPriority(3))
+		if err != nil || len(ids) != len(ins) {
+			t.Fatalf("DispatchMany: %d ids, %v", len(ids), err)
+		}
+		_, err = double.DispatchMany(h.ctx(), h.engine(), ins, app.WithExecutionID("one"))
+		wantIs(t, err, app.ErrInvalidArgument)
+		h.worker(app.WorkerOptions{})
+		for i, id := range ids {
+			got, err := await(h, double, id)
+			if err != nil || got != 2*i {
+				t.Fatalf("item %d: %d, %v", i, got, err)
+			}
+		}
+		n, _ := h.store.CountExecutionsByState(h.ctx())
+		if n[domain.ExecutionCompleted] != 50 {
+			t.Fatalf("counts %v", n)
+		}
+	})
+
 	t.Run("the root task takes routing from the registration unless the dispatch overrides it", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, newStore)

@@ -33,6 +33,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 		run  func(*testing.T, storeSuite)
 	}{
 		{"executions", testExecutions},
+		{"batch executions", testCreateExecutions},
 		{"payloads and times", testPayloadsAndTimes},
 		{"cancel and timeout", testCancelAndTimeout},
 		{"claims", testClaims},
