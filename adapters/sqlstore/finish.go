@@ -209,7 +209,7 @@ func (s *Store) completeEffects(t *txn, ps []ports.CompleteParams, done []comple
 	if err != nil {
 		return err
 	}
-	byNow := map[time.Time][]string{}
+	var ended [][]any
 	for rows.Next() {
 		var id string
 		var at nullTime
@@ -217,18 +217,13 @@ func (s *Store) completeEffects(t *txn, ps []ports.CompleteParams, done []comple
 			rows.Close()
 			return err
 		}
-		byNow[at.val()] = append(byNow[at.val()], id)
+		ended = append(ended, []any{id, at.val()})
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	for now, ids := range byNow {
-		if err := s.cancelLiveTasks(t, ids, now); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.cancelLiveTasksAt(t, ended)
 }
 
 // FailTask fails a claimed task terminally (see ports.FailParams).

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sort"
 	"time"
+
+	"github.com/stenthq/stent/domain"
 )
 
 // leaseClear is the SET fragment that drops a task's claim.
@@ -17,22 +19,37 @@ func (s *Store) cancelLiveTasks(t *txn, execIDs []string, now time.Time) error {
 	if len(execIDs) == 0 {
 		return nil
 	}
-	rows, err := t.query(`UPDATE @tasks SET state = 'cancelled', `+leaseClear+`, finished_at = ?, updated_at = ?
- WHERE `+s.d.InList("execution_id")+` AND state IN ('pending', 'running') RETURNING id, idempotency_key, created_at, position`,
-		s.tm(now), s.tm(now), s.d.StringList(execIDs))
+	rows := make([][]any, len(execIDs))
+	for i, id := range execIDs {
+		rows[i] = []any{id, domain.NormalizeTime(now)}
+	}
+	return s.cancelLiveTasksAt(t, rows)
+}
+
+var cancelCols = []Column{{"x_id", ColText}, {"x_now", ColTime}}
+
+// cancelLiveTasksAt is cancelLiveTasks with a time per execution, in one
+// statement: rows are (execution id string, now time.Time).
+func (s *Store) cancelLiveTasksAt(t *txn, execs [][]any) error {
+	if len(execs) == 0 {
+		return nil
+	}
+	rows, err := t.query(`UPDATE @tasks SET state = 'cancelled', `+leaseClear+`, finished_at = f.x_now, updated_at = f.x_now
+ FROM `+s.d.RowSet("f", cancelCols)+` WHERE execution_id = f.x_id AND state IN ('pending', 'running')
+ RETURNING id, idempotency_key, created_at, position, execution_id`, s.d.RowSetArgs(cancelCols, execs)...)
 	if err != nil {
 		return err
 	}
 	type holder struct {
-		id, key  string
-		created  nullTime
-		position int64
+		id, key, exec string
+		created       nullTime
+		position      int64
 	}
 	var holders []holder
 	for rows.Next() {
 		var h holder
 		var key sql.NullString
-		if err := rows.Scan(&h.id, &key, &h.created, &h.position); err != nil {
+		if err := rows.Scan(&h.id, &key, &h.created, &h.position, &h.exec); err != nil {
 			rows.Close()
 			return err
 		}
@@ -55,8 +72,15 @@ func (s *Store) cancelLiveTasks(t *txn, execIDs []string, now time.Time) error {
 		}
 		return a.id < b.id
 	})
+	if len(holders) == 0 {
+		return nil
+	}
+	nowOf := make(map[string]time.Time, len(execs))
+	for _, e := range execs {
+		nowOf[e[0].(string)] = e[1].(time.Time)
+	}
 	for _, h := range holders {
-		if err := s.handOverKey(t, h.id, h.key, now); err != nil {
+		if err := s.handOverKey(t, h.id, h.key, nowOf[h.exec]); err != nil {
 			return err
 		}
 	}

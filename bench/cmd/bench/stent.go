@@ -248,10 +248,10 @@ func stentBurnDown(ctx context.Context, spec runSpec, n, slots int) (runResult, 
 		return runResult{}, err
 	}
 	t0 := time.Now()
-	// No batch dispatch API: one Dispatch (one transaction) per execution,
-	// from 16 goroutines.
-	if err := runParallel(ctx, n, 16, func(i int) error {
-		_, err := s.fns.noop.Dispatch(ctx, s.eng, i)
+	// DispatchMany: one transaction per batch of 5,000 (River inserts with
+	// InsertManyFast in batches of the same size).
+	if err := dispatchBatches(ctx, n, 5000, func(ins []int) error {
+		_, err := s.fns.noop.DispatchMany(ctx, s.eng, ins)
 		return err
 	}); err != nil {
 		return runResult{}, fmt.Errorf("dispatch: %w", err)
@@ -269,7 +269,7 @@ func stentBurnDown(ctx context.Context, spec runSpec, n, slots int) (runResult, 
 		return runResult{}, err
 	}
 	return runResult{Metrics: throughputMetrics(n, "units", end.Sub(start), insert), N: n, Concurrency: slots,
-		Settings: s.settings + fmt.Sprintf("; 1 worker, MaxConcurrency=%d, default poll; dispatch: 16 goroutines x Dispatch", slots)}, nil
+		Settings: s.settings + fmt.Sprintf("; 1 worker, MaxConcurrency=%d, default poll; dispatch: DispatchMany in batches of 5,000", slots)}, nil
 }
 
 // stentWorkflows is W2: n workflows of 10 sequential child Calls,
@@ -285,8 +285,8 @@ func stentWorkflows(ctx context.Context, spec runSpec, n, slots int) (runResult,
 		return runResult{}, err
 	}
 	start := time.Now()
-	if err := runParallel(ctx, n, 32, func(i int) error {
-		_, err := s.fns.wf10.Dispatch(ctx, s.eng, i)
+	if err := dispatchBatches(ctx, n, 1000, func(ins []int) error {
+		_, err := s.fns.wf10.DispatchMany(ctx, s.eng, ins)
 		return err
 	}); err != nil {
 		return runResult{}, fmt.Errorf("dispatch: %w", err)
@@ -299,7 +299,7 @@ func stentWorkflows(ctx context.Context, spec runSpec, n, slots int) (runResult,
 		return runResult{}, err
 	}
 	return runResult{Metrics: throughputMetrics(n, "workflows", end.Sub(start), 0), N: n, Concurrency: slots,
-		Settings: s.settings + fmt.Sprintf("; 1 worker, MaxConcurrency=%d; dispatch: 32 goroutines", slots)}, nil
+		Settings: s.settings + fmt.Sprintf("; 1 worker, MaxConcurrency=%d; dispatch: DispatchMany in batches of 1,000", slots)}, nil
 }
 
 // stentFanOut is W3: one workflow maps over n children; time from
@@ -351,6 +351,24 @@ func verifyCount(ctx context.Context, want int64, count func(context.Context) (i
 	}
 	if got != want {
 		return fmt.Errorf("verify: %d finished units in the store; want %d", got, want)
+	}
+	return nil
+}
+
+// dispatchBatches calls dispatch with the inputs 0..n-1 in batches of size.
+func dispatchBatches(ctx context.Context, n, size int, dispatch func([]int) error) error {
+	for lo := 0; lo < n; lo += size {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hi := min(lo+size, n)
+		ins := make([]int, hi-lo)
+		for i := range ins {
+			ins[i] = lo + i
+		}
+		if err := dispatch(ins); err != nil {
+			return err
+		}
 	}
 	return nil
 }
