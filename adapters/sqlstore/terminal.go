@@ -34,9 +34,15 @@ func (s *Store) cancelLiveTasksAt(t *txn, execs [][]any) error {
 	if len(execs) == 0 {
 		return nil
 	}
-	rows, err := t.query(`UPDATE @tasks SET state = 'cancelled', `+leaseClear+`, finished_at = f.x_now, updated_at = f.x_now
- FROM `+s.d.RowSet("f", cancelCols)+` WHERE execution_id = f.x_id AND state IN ('pending', 'running')
- RETURNING id, idempotency_key, created_at, position, execution_id`, s.d.RowSetArgs(cancelCols, execs)...)
+	// The execution ids drive the update through the (execution_id, state)
+	// index; each row takes its execution's time from the same row set.
+	// (An UPDATE ... FROM join lets SQLite scan every task per row.)
+	args := s.d.RowSetArgs(cancelCols, execs)
+	at := `(SELECT f.x_now FROM ` + s.d.RowSet("f", cancelCols) + ` WHERE f.x_id = @tasks.execution_id)`
+	all := append(append(append([]any{}, args...), args...), args...)
+	rows, err := t.query(`UPDATE @tasks SET state = 'cancelled', `+leaseClear+`, finished_at = `+at+`, updated_at = `+at+`
+ WHERE execution_id IN (SELECT f.x_id FROM `+s.d.RowSet("f", cancelCols)+`) AND state IN ('pending', 'running')
+ RETURNING id, idempotency_key, created_at, position, execution_id`, all...)
 	if err != nil {
 		return err
 	}
