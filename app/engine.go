@@ -49,8 +49,8 @@ type Config struct {
 	// store transaction; default 256.
 	CompletionBatch int
 	// CompletionWriters is how many completion batches may be written at
-	// once; default 2. More help a store that commits in parallel
-	// (PostgreSQL); SQLite serialises them anyway.
+	// once; default 1. More help a store that commits in parallel on a
+	// machine with cores to spare (PostgreSQL); SQLite serialises them.
 	CompletionWriters int
 	// StepBatch caps how many tasks' step creations are written in one
 	// store transaction; default 128.
@@ -83,7 +83,7 @@ func (c Config) withDefaults() Config {
 		c.CompletionBatch = 256
 	}
 	if c.CompletionWriters <= 0 {
-		c.CompletionWriters = 2
+		c.CompletionWriters = 1
 	}
 	if c.StepBatch <= 0 {
 		c.StepBatch = 128
