@@ -63,8 +63,8 @@ BENCH_BIN := bin/bench
 bench: ## Benchmark Stent against River and DBOS (< 15 min); writes bench/results/latest.md and latest.json
 	cd bench && $(GO) build -o $(BENCH_BIN) ./cmd/bench && ./$(BENCH_BIN) -out results
 
-bench-quick: ## Reduced benchmark (< 2 min, CI smoke); fails if Stent's W1/W2 drop below half of River's/DBOS's
-	cd bench && $(GO) build -o $(BENCH_BIN) ./cmd/bench && ./$(BENCH_BIN) -quick -guard -out results
+bench-quick: ## Reduced benchmark (< 2 min, CI smoke; writes bench/results/quick/); fails if Stent's W1/W2 drop below half of River's/DBOS's
+	cd bench && $(GO) build -o $(BENCH_BIN) ./cmd/bench && ./$(BENCH_BIN) -quick -guard -out results/quick
 
 bench-latency: ## Print Stent's dispatch -> result / -> start latency per notifier (polling, in-process, Redis, PostgreSQL)
 	cd bench && $(GO) build -o $(BENCH_BIN) ./cmd/bench && ./$(BENCH_BIN) -latency
