@@ -172,4 +172,3 @@ func (s *Store) lockParents(t *txn, fences [][]any) (map[string]parentRow, error
 	}
 	return out, rows.Err()
 }
-

@@ -252,10 +252,11 @@ func (h *harness) exec(t *testing.T, c call) result {
 	return result{code: code, stdout: out.String(), stderr: errb.String(), spy: sp}
 }
 
-var v4 = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}`)
+var v4 = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}`)
 
 // normalise makes output comparable across runs and backends: the DSN
-// becomes <db>, random (v4) UUIDs become numbered fixed-width ids in order
+// becomes <db>, generated (v4 and time-ordered v7) UUIDs become numbered
+// fixed-width ids in order
 // of appearance, and the Go version goX.
 func (h *harness) normalise(s string) string {
 	s = strings.ReplaceAll(s, stentfx.MaskDSN(h.dsn), "<db>")
