@@ -46,7 +46,7 @@ type Config struct {
 	PollInterval    time.Duration
 	PollIntervalMax time.Duration
 	// CompletionBatch caps how many task completions are written in one
-	// store transaction; default 256.
+	// store transaction; default 1024.
 	CompletionBatch int
 	// CompletionWriters is how many completion batches may be written at
 	// once; default 1. More help a store that commits in parallel on a
@@ -80,7 +80,7 @@ func (c Config) withDefaults() Config {
 		c.PollIntervalMax = c.PollInterval
 	}
 	if c.CompletionBatch <= 0 {
-		c.CompletionBatch = 256
+		c.CompletionBatch = 1024
 	}
 	if c.CompletionWriters <= 0 {
 		c.CompletionWriters = 1
@@ -151,8 +151,9 @@ func New(d Deps, cfg Config) (*Engine, error) {
 	}
 	if e.metrics == nil {
 		e.metrics = NopMetrics{}
+	} else {
+		e.metrics = safeMetrics{m: e.metrics} // user hooks may panic
 	}
-	e.metrics = safeMetrics{m: e.metrics}
 	if e.rnd == nil {
 		e.rnd = rand.Float64
 	}

@@ -42,7 +42,7 @@ func (w *Worker) heartbeat(ctx context.Context) {
 		now := e.clock.Now()
 		for _, tr := range runs {
 			if !now.Before(tr.lease()) {
-				tr.log.WarnContext(ctx, "lease expired while the store was unreachable", "error", err)
+				tr.logger().WarnContext(ctx, "lease expired while the store was unreachable", "error", err)
 				tr.cancel(ErrLeaseLost)
 			}
 		}

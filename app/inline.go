@@ -126,8 +126,6 @@ func (w *Worker) newVirtualRun(parent *taskRun, t domain.Task, spec ports.StepSp
 	ctx, cancel := context.WithCancelCause(parent.ctx)
 	tr := &taskRun{e: w.e, w: w, task: t, def: def, cancel: cancel, parent: parent,
 		virtual: true, spec: spec, done: make(chan struct{})}
-	tr.log = w.e.log.With("execution_id", t.ExecutionID, "task_id", t.ID, "function", t.StepName,
-		"step", t.Position, "attempt", t.Attempt, "worker_id", w.id)
 	tr.ctx = context.WithValue(ctx, runKey{}, tr)
 	w.e.metrics.TaskClaimed(tr.info())
 	return tr

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"slices"
 	"time"
@@ -25,7 +26,7 @@ func (w *Worker) execute(tr *taskRun) domain.Task {
 	// 1. An overdue execution is timed out, not run.
 	if t.Deadline != nil && !now.Before(*t.Deadline) {
 		if _, _, err := e.timeoutExecution(ctx, t.ExecutionID); err != nil {
-			tr.log.WarnContext(ctx, "timing out an overdue execution failed", "error", err)
+			tr.logger().WarnContext(ctx, "timing out an overdue execution failed", "error", err)
 		}
 		return t
 	}
@@ -40,7 +41,7 @@ func (w *Worker) execute(tr *taskRun) domain.Task {
 	def, err := e.reg.lookup(t.StepName)
 	if err != nil {
 		if rerr := e.store.ReleaseTask(ctx, tr.fence(), now, true); rerr != nil && !errors.Is(rerr, ErrLeaseLost) {
-			tr.log.WarnContext(ctx, "releasing an unrunnable task failed", "error", rerr)
+			tr.logger().WarnContext(ctx, "releasing an unrunnable task failed", "error", rerr)
 		}
 		e.publish(ctx, readyEvent(t.Queue, t.StepName))
 		return t
@@ -61,6 +62,9 @@ func (w *Worker) execute(tr *taskRun) domain.Task {
 	result, runErr := invokeSafely(runCtx, def, t.Input)
 	elapsed := time.Since(started)
 	endSpan(runErr)
+	// The slot bounds running user code: give it back before the outcome
+	// is written, so the next claim overlaps this completion's write.
+	w.slots.giveBack(tr)
 
 	return w.finish(tr, result, runErr, elapsed)
 }
@@ -76,15 +80,15 @@ func (w *Worker) finish(tr *taskRun, result json.RawMessage, runErr error, elaps
 		switch cause := context.Cause(tr.ctx); {
 		case errors.Is(cause, ErrTimedOut):
 			if _, _, err := e.timeoutExecution(context.WithoutCancel(ctx), t.ExecutionID); err != nil {
-				tr.log.WarnContext(ctx, "timing out the execution failed", "error", err)
+				tr.logger().WarnContext(ctx, "timing out the execution failed", "error", err)
 			}
 			return t
 		case errors.Is(cause, ErrCancelled):
 			e.metrics.TaskCancelled(tr.info())
-			tr.log.InfoContext(ctx, "task cancelled")
+			tr.logger().InfoContext(ctx, "task cancelled")
 			return t
 		default:
-			tr.log.WarnContext(ctx, "lease lost; result discarded", "cause", cause)
+			tr.logger().WarnContext(ctx, "lease lost; result discarded", "cause", cause)
 			return t
 		}
 	}
@@ -158,7 +162,7 @@ func (w *Worker) finishSuccess(tr *taskRun, result json.RawMessage, elapsed time
 		})
 	})
 	if err != nil {
-		tr.log.WarnContext(ctx, "completion discarded", "error", err)
+		tr.logger().WarnContext(ctx, "completion discarded", "error", err)
 		return t
 	}
 	t.State, t.Result = domain.TaskCompleted, result
@@ -168,7 +172,9 @@ func (w *Worker) finishSuccess(tr *taskRun, result json.RawMessage, elapsed time
 		evs = append(evs, executionEvent(t.ExecutionID, domain.ExecutionCompleted))
 	}
 	e.publish(ctx, evs...)
-	tr.log.DebugContext(ctx, "task completed", "duration", elapsed)
+	if e.log.Enabled(ctx, slog.LevelDebug) {
+		tr.logger().DebugContext(ctx, "task completed", "duration", elapsed)
+	}
 	return t
 }
 
@@ -197,11 +203,11 @@ func (w *Worker) finishFailure(tr *taskRun, runErr error, elapsed time.Duration)
 			return e.store.RetryTask(ctx, ports.RetryParams{Fence: tr.fence(), Error: te, RunAt: runAt, Now: now})
 		})
 		if err != nil {
-			tr.log.WarnContext(ctx, "retry discarded", "error", err)
+			tr.logger().WarnContext(ctx, "retry discarded", "error", err)
 			return t
 		}
 		e.metrics.TaskFailed(tr.info(), te.Code, true, elapsed)
-		tr.log.WarnContext(ctx, "task failed; retrying", "error", te.Message, "code", te.Code, "retry_in", delay)
+		tr.logger().WarnContext(ctx, "task failed; retrying", "error", te.Message, "code", te.Code, "retry_in", delay)
 		if delay <= 0 {
 			e.publish(ctx, readyEvent(t.Queue, t.StepName))
 		} else {
@@ -218,12 +224,12 @@ func (w *Worker) finishFailure(tr *taskRun, runErr error, elapsed time.Duration)
 		return e.store.FailTask(ctx, ports.FailParams{Fence: tr.fence(), Error: te, Reason: reason, Now: now})
 	})
 	if err != nil {
-		tr.log.WarnContext(ctx, "failure discarded", "error", err)
+		tr.logger().WarnContext(ctx, "failure discarded", "error", err)
 		return t
 	}
 	e.metrics.TaskFailed(tr.info(), te.Code, false, elapsed)
 	e.metrics.DeadLettered(tr.info(), te.Code)
-	tr.log.WarnContext(ctx, "task failed; dead-lettered", "error", te.Message, "code", te.Code, "reason", reason)
+	tr.logger().WarnContext(ctx, "task failed; dead-lettered", "error", te.Message, "code", te.Code, "reason", reason)
 	t.State, t.Error = domain.TaskFailed, te
 	evs := []domain.Event{taskEvent(t)}
 	if t.IsRoot() {

@@ -94,7 +94,7 @@ func (tr *taskRun) resetStep(ctx context.Context, spec ports.StepSpec, rec domai
 	if err != nil {
 		return rec, tr.writeErr(ctx, err)
 	}
-	tr.log.InfoContext(ctx, "step re-queued for a new generation", "step", spec.Position, "function", spec.StepName)
+	tr.logger().InfoContext(ctx, "step re-queued for a new generation", "step", spec.Position, "function", spec.StepName)
 	return out, nil
 }
 

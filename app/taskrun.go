@@ -65,7 +65,7 @@ func CurrentTask(ctx context.Context) (TaskContext, bool) {
 // logger, or a discarding one.
 func Logger(ctx context.Context) *slog.Logger {
 	if tr := runFrom(ctx); tr != nil {
-		return tr.log
+		return tr.logger()
 	}
 	if eng := EngineFrom(ctx); eng != nil {
 		return eng.log
@@ -81,7 +81,8 @@ type taskRun struct {
 	def    *funcDef
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	log    *slog.Logger
+	log    *slog.Logger // built on first use: see logger
+	logMu  sync.Once
 	parent *taskRun          // set for a step run inline in its parent's goroutine
 	trace  map[string]string // W3C context of this run's span, stored on its steps
 
@@ -233,4 +234,16 @@ func InitData(ctx context.Context, counters map[string]float64, state map[string
 	}
 	tr.addOps(ops...)
 	return nil
+}
+
+// logger returns the run's logger, carrying execution_id, task_id,
+// function, step, attempt and worker_id. It is built on first use: most
+// runs never log.
+func (tr *taskRun) logger() *slog.Logger {
+	tr.logMu.Do(func() {
+		t := tr.task
+		tr.log = tr.e.log.With("execution_id", t.ExecutionID, "task_id", t.ID, "function", t.StepName,
+			"step", t.Position, "attempt", t.Attempt, "worker_id", tr.w.id)
+	})
+	return tr.log
 }

@@ -430,8 +430,6 @@ func (w *Worker) newRun(base context.Context, t domain.Task, parent *taskRun) *t
 	if t.LeaseExpiresAt != nil {
 		tr.leaseExpires = *t.LeaseExpiresAt
 	}
-	tr.log = e.log.With("execution_id", t.ExecutionID, "task_id", t.ID, "function", t.StepName,
-		"step", t.Position, "attempt", t.Attempt, "worker_id", w.id)
 	tr.ctx = context.WithValue(ctx, runKey{}, tr)
 	w.runsMu.Lock()
 	w.runs[t.ID] = tr

@@ -349,36 +349,43 @@ func (s *Store) pendingPage(t *txn, p ports.ClaimParams, now time.Time, filter s
 	return scanCandidates(rows)
 }
 
-var claimCols = []Column{{"claim_id", ColText}, {"claim_token_new", ColText}, {"claim_lost", ColText}}
+var lostCols = []Column{{"lost_id", ColText}, {"lost_error", ColText}}
 
 // applyClaims moves the chosen candidates to running in one statement and
-// starts the executions of claimed roots.
+// starts the executions of claimed roots. Each claim token is this call's
+// random token plus the task id: fresh for every claim and different for
+// every task, without a per-row parameter.
 func (s *Store) applyClaims(t *txn, p ports.ClaimParams, chosen []candidate, now, until time.Time) ([]domain.Task, error) {
 	if len(chosen) == 0 {
 		return nil, nil
 	}
-	rowsIn := make([][]any, len(chosen))
+	ids := make([]string, len(chosen))
 	var roots []string
+	var lost [][]any
 	for i, c := range chosen {
-		var lost any
+		ids[i] = c.id
 		if c.reclaim {
 			at := "unknown time"
 			if c.leaseExpiresAt != nil {
 				at = c.leaseExpiresAt.Format(time.RFC3339Nano)
 			}
-			lost = mustJSONText(domain.SentinelError(domain.ErrLeaseLost, "lease expired at "+at+"; reclaimed"))
+			lost = append(lost, []any{c.id, mustJSONText(domain.SentinelError(domain.ErrLeaseLost, "lease expired at "+at+"; reclaimed"))})
 		}
-		rowsIn[i] = []any{c.id, domain.NewID(), lost}
 		if c.kind == domain.KindOrchestrator && c.parentID == "" {
 			roots = append(roots, c.executionID)
 		}
 	}
-	args := []any{p.WorkerID, s.tm(until), s.tm(now), s.tm(now)}
-	args = append(args, s.d.RowSetArgs(claimCols, rowsIn)...)
+	if len(lost) > 0 {
+		if _, err := t.exec(`UPDATE @tasks SET last_error = f.lost_error FROM `+s.d.RowSet("f", lostCols)+
+			` WHERE id = f.lost_id`, s.d.RowSetArgs(lostCols, lost)...); err != nil {
+			return nil, err
+		}
+	}
+	token := domain.NewID()[:23] + "/"
 	rows, err := t.query(`UPDATE @tasks SET state = 'running', attempt = attempt + 1, worker_id = ?,
- claim_token = f.claim_token_new, lease_expires_at = ?, started_at = COALESCE(started_at, ?), updated_at = ?,
- last_error = COALESCE(f.claim_lost, last_error)
- FROM `+s.d.RowSet("f", claimCols)+` WHERE id = f.claim_id RETURNING `+taskColumns, args...)
+ claim_token = ? || id, lease_expires_at = ?, started_at = COALESCE(started_at, ?), updated_at = ?
+ WHERE `+s.d.InList("id")+` RETURNING `+taskColumns,
+		p.WorkerID, token, s.tm(until), s.tm(now), s.tm(now), s.d.StringList(ids))
 	if err != nil {
 		return nil, err
 	}
