@@ -14,10 +14,6 @@ func newStore(t *testing.T) ports.Store {
 	return s
 }
 
-func TestContract(t *testing.T) {
-	contract.RunStore(t, newStore, contract.StoreCaps{Name: "memstore"})
-}
-
 func TestEngine(t *testing.T) {
 	contract.RunEngine(t, newStore, contract.EngineCaps{Name: "memstore"})
 }

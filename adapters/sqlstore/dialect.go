@@ -62,6 +62,11 @@ type Dialect interface {
 	// the `?` placeholders of RowSet.
 	RowSetArgs(cols []Column, rows [][]any) []any
 
+	// ValuesRows is the most rows a multi-row `VALUES (?, ...), (...)`
+	// insert should carry, for a driver where that beats RowSet (SQLite:
+	// RowSet decodes JSON per column); 0 means always use RowSet.
+	ValuesRows(cols int) int
+
 	// IndexedBy is appended to a table in FROM to pin the index a query
 	// must walk where the planner may not find it on its own (SQLite:
 	// " INDEXED BY name"; PostgreSQL: "").

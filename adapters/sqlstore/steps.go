@@ -308,6 +308,9 @@ func (s *Store) insertTasks(t *txn, tasks []domain.Task) error {
 		}
 		rows[i] = r
 	}
+	if max := s.d.ValuesRows(len(taskRowCols)); max > 0 {
+		return s.insertValues(t, rows, max)
+	}
 	var sel strings.Builder
 	for i, c := range taskRowCols {
 		if i > 0 {
@@ -318,6 +321,42 @@ func (s *Store) insertTasks(t *txn, tasks []domain.Task) error {
 	_, err := t.exec(`INSERT INTO @tasks (`+taskInsertColumns+`) SELECT `+sel.String()+` FROM `+
 		s.d.RowSet("f", taskRowCols), s.d.RowSetArgs(taskRowCols, rows)...)
 	return err
+}
+
+// insertValues inserts task rows with multi-row VALUES statements. Chunks
+// are powers of two up to max rows, so a handful of statement texts cover
+// every batch size (they stay in the prepared-statement cache).
+func (s *Store) insertValues(t *txn, rows [][]any, max int) error {
+	chunk := 1
+	for chunk*2 <= max {
+		chunk *= 2
+	}
+	for len(rows) > 0 {
+		for chunk > len(rows) {
+			chunk /= 2
+		}
+		var q strings.Builder
+		q.WriteString(`INSERT INTO @tasks (` + taskInsertColumns + `) VALUES `)
+		args := make([]any, 0, chunk*len(taskRowCols))
+		for i := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(" + taskInsertPlaceholders + ")")
+			for j, c := range taskRowCols {
+				v := rows[i][j]
+				if tm, ok := v.(time.Time); ok && c.Type == ColTime {
+					v = s.d.EncodeTime(tm)
+				}
+				args = append(args, v)
+			}
+		}
+		if _, err := t.exec(q.String(), args...); err != nil {
+			return err
+		}
+		rows = rows[chunk:]
+	}
+	return nil
 }
 
 // newStep builds the pending record of a spec under parent p.

@@ -36,6 +36,10 @@ func (dialect) ForUpdateSkipLocked() string {
 }
 func (dialect) ForShare() string { return "" }
 
+// ValuesRows: SQLite takes up to 32766 parameters per statement; RowSet's
+// json_each decodes the row's JSON again for every column it reads.
+func (dialect) ValuesRows(cols int) int { return min(512, 32766/max(cols, 1)) }
+
 func (dialect) IndexedBy(index string) string { return " INDEXED BY " + index }
 func (dialect) Unindexed(col string) string   { return "+" + col }
 
