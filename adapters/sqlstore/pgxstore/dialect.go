@@ -29,14 +29,14 @@ type dialect struct {
 
 var _ sqlstore.Dialect = dialect{}
 
-func (dialect) Name() string                { return "postgres" }
-func (dialect) Rebind(q string) string      { return sqlstore.RebindDollar(q) }
-func (d dialect) TablePrefix() string       { return quoteIdent(d.schema) + "." }
-func (dialect) EncodeTime(t time.Time) any  { return t.UTC() }
-func (dialect) ForUpdate() string           { return " FOR UPDATE" }
+func (dialect) Name() string               { return "postgres" }
+func (dialect) Rebind(q string) string     { return sqlstore.RebindDollar(q) }
+func (d dialect) TablePrefix() string      { return quoteIdent(d.schema) + "." }
+func (dialect) EncodeTime(t time.Time) any { return t.UTC() }
+func (dialect) ForUpdate() string          { return " FOR UPDATE" }
 
 // ValuesRows: unnest over one array per column is already cheap.
-func (dialect) ValuesRows(int) int { return 0 }
+func (dialect) ValuesRows(int) int          { return 0 }
 func (dialect) ForUpdateSkipLocked() string { return " FOR UPDATE SKIP LOCKED" }
 func (dialect) ForShare() string            { return " FOR SHARE" }
 func (dialect) IndexedBy(string) string     { return "" }
