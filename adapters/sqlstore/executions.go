@@ -51,16 +51,41 @@ func (s *Store) CreateExecutions(ctx context.Context, items []ports.NewExecution
 	inserted := 0
 	err := s.write(ctx, "create executions", func(t *txn) error {
 		out, inserted = make([]ports.CreatedExecution, len(items)), 0
+		// One multi-row insert for every execution; the ones it skipped
+		// (a reused id or key) are resolved one by one, as CreateExecution
+		// would.
+		fresh, err := s.insertExecutions(t, items)
+		if err != nil {
+			return err
+		}
+		var roots []domain.Task
 		for i := range items {
-			id, created, itemErr, err := s.createExecutionTx(t, items[i].Execution, items[i].Root)
-			if err != nil {
-				return err
+			exec := items[i].Execution
+			if fresh[exec.ID] {
+				delete(fresh, exec.ID) // a repeated id in the batch is not fresh twice
+				roots = append(roots, items[i].Root)
+				out[i] = ports.CreatedExecution{ID: exec.ID, Created: true}
+				continue
 			}
-			out[i] = ports.CreatedExecution{ID: id, Created: created, Err: itemErr}
-			if created {
-				inserted += 2
+			existing, found, err := s.existingExecution(t, exec)
+			switch {
+			case errors.Is(err, domain.ErrConflict):
+				out[i] = ports.CreatedExecution{Err: err}
+			case err != nil:
+				return err
+			case !found:
+				return s.errorf("create execution %q: %w", exec.ID, domain.ErrConflict)
+			default:
+				out[i] = ports.CreatedExecution{ID: existing}
 			}
 		}
+		if err := s.insertTasks(t, roots); err != nil {
+			if s.d.UniqueViolation(err) {
+				return s.errorf("create executions: a root task id is already used: %w", domain.ErrConflict)
+			}
+			return err
+		}
+		inserted = 2 * len(roots)
 		return nil
 	})
 	if err != nil {
@@ -68,6 +93,52 @@ func (s *Store) CreateExecutions(ctx context.Context, items []ports.NewExecution
 	}
 	s.noteInserted(inserted)
 	return out, nil
+}
+
+// insertExecutions inserts the executions of items with multi-row VALUES
+// statements (power-of-two chunks, so few statement texts), skipping any
+// whose id or idempotency key is taken, and returns the ids it inserted.
+func (s *Store) insertExecutions(t *txn, items []ports.NewExecution) (map[string]bool, error) {
+	fresh := make(map[string]bool, len(items))
+	const cols = 17
+	chunk := 1
+	for chunk*2 <= min(512, 30000/cols) {
+		chunk *= 2
+	}
+	for rest := items; len(rest) > 0; {
+		for chunk > len(rest) {
+			chunk /= 2
+		}
+		var q strings.Builder
+		q.WriteString(`INSERT INTO @executions (` + executionInsertColumns + `) VALUES `)
+		args := make([]any, 0, chunk*cols)
+		for i := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(" + executionInsertPlaceholders + ")")
+			args = append(args, s.executionArgs(&rest[i].Execution)...)
+		}
+		q.WriteString(` ON CONFLICT DO NOTHING RETURNING id`)
+		rows, err := t.query(q.String(), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			fresh[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		rest = rest[chunk:]
+	}
+	return fresh, nil
 }
 
 // createExecutionTx inserts one validated execution and its root. A

@@ -300,6 +300,9 @@ var taskRowCols = []Column{
 
 // insertTasks inserts new task rows with one statement.
 func (s *Store) insertTasks(t *txn, tasks []domain.Task) error {
+	if len(tasks) == 0 {
+		return nil
+	}
 	rows := make([][]any, len(tasks))
 	for i := range tasks {
 		r, err := taskRowValues(&tasks[i])

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"errors"
 
 	"github.com/stenthq/stent/domain"
@@ -15,8 +16,6 @@ import (
 // request. The other requests (signals, keyed activities, a parent seen
 // twice) then go through createStepsTx one by one, in the same
 // transaction, so a batch costs a handful of statements whatever its size.
-
-var fenceCols = []Column{{"p_id", ColText}, {"p_worker", ColText}, {"p_token", ColText}}
 
 // simpleRequest reports whether a request can take the set-based path.
 func simpleRequest(r *ports.CreateStepsRequest) bool {
@@ -147,12 +146,19 @@ func (s *Store) createSimpleSteps(t *txn, reqs []ports.CreateStepsRequest, idx [
 	return len(inserts), nil
 }
 
-// lockParents locks, in one statement, every parent whose fence matches a
-// running claim and returns them by task id.
+// lockParents locks, in one statement, every running parent named by the
+// fences and returns those whose worker and claim token match, by task id.
+// The statement is driven by the primary key; the fence is compared here.
 func (s *Store) lockParents(t *txn, fences [][]any) (map[string]parentRow, error) {
-	rows, err := t.query(`SELECT id, execution_id, generation, deadline FROM @tasks
- WHERE (id, worker_id, claim_token) IN (SELECT f.p_id, f.p_worker, f.p_token FROM `+s.d.RowSet("f", fenceCols)+`)
- AND state = 'running'`+s.d.ForUpdate(), s.d.RowSetArgs(fenceCols, fences)...)
+	ids := make([]string, len(fences))
+	want := make(map[string][2]string, len(fences))
+	for i, f := range fences {
+		id := f[0].(string)
+		ids[i] = id
+		want[id] = [2]string{f[1].(string), f[2].(string)}
+	}
+	rows, err := t.query(`SELECT id, execution_id, generation, deadline, worker_id, claim_token FROM @tasks
+ WHERE `+s.d.InList("id")+` AND state = 'running'`+s.d.ForUpdate(), s.d.StringList(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -160,12 +166,16 @@ func (s *Store) lockParents(t *txn, fences [][]any) (map[string]parentRow, error
 	out := make(map[string]parentRow, len(fences))
 	for rows.Next() {
 		var (
-			p        parentRow
-			gen      int64
-			deadline nullTime
+			p             parentRow
+			gen           int64
+			deadline      nullTime
+			worker, token sql.NullString
 		)
-		if err := rows.Scan(&p.id, &p.executionID, &gen, &deadline); err != nil {
+		if err := rows.Scan(&p.id, &p.executionID, &gen, &deadline, &worker, &token); err != nil {
 			return nil, err
+		}
+		if w := want[p.id]; w[0] != worker.String || w[1] != token.String {
+			continue // another claim: a stale fence
 		}
 		p.generation, p.deadline = int(gen), deadline.ptr()
 		out[p.id] = p
