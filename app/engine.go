@@ -53,7 +53,7 @@ type Config struct {
 	// machine with cores to spare (PostgreSQL); SQLite serialises them.
 	CompletionWriters int
 	// StepBatch caps how many tasks' step creations are written in one
-	// store transaction; default 128.
+	// store transaction; default 512.
 	StepBatch int
 	// StepWriters is how many step batches may be written at once;
 	// default 2.
@@ -86,7 +86,7 @@ func (c Config) withDefaults() Config {
 		c.CompletionWriters = 1
 	}
 	if c.StepBatch <= 0 {
-		c.StepBatch = 128
+		c.StepBatch = 512
 	}
 	if c.StepWriters <= 0 {
 		c.StepWriters = 2
