@@ -85,10 +85,14 @@ type ReplayAllResult struct {
 }
 
 // ReplayAllDeadLetters replays every dead letter matching f (queue, step
-// name, execution), paging through all of them with no cap. Entries that
-// fail to replay stay in the queue and are reported per task id.
+// name, execution), paging through all of them with no cap. Each task is
+// replayed at most once per call, so a task that fails again at once (and
+// is dead-lettered anew while the call pages on) is left for the next
+// call instead of looping. Entries that fail to replay stay in the queue
+// and are reported per task id.
 func (e *Engine) ReplayAllDeadLetters(ctx context.Context, f ports.DeadLetterFilter, opts ...ReplayOption) (ReplayAllResult, error) {
 	var res ReplayAllResult
+	seen := map[string]bool{}
 	f.Limit, f.Offset = 100, 0
 	for {
 		page, err := e.store.ListDeadLetters(ctx, f)
@@ -99,6 +103,11 @@ func (e *Engine) ReplayAllDeadLetters(ctx context.Context, f ports.DeadLetterFil
 			return res, nil
 		}
 		for _, dl := range page {
+			if seen[dl.TaskID] {
+				f.Offset++ // dead-lettered again during this call: step over it
+				continue
+			}
+			seen[dl.TaskID] = true
 			if _, err := e.ReplayDeadLetter(ctx, dl.TaskID, opts...); err != nil {
 				res.Failed++
 				if res.Errors == nil {

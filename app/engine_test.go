@@ -11,6 +11,8 @@ import (
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
+	"github.com/stenthq/stent/ports/portsmock"
+	"go.uber.org/mock/gomock"
 )
 
 // silentNotifier accepts subscriptions and never delivers anything.
@@ -143,5 +145,38 @@ func TestUseAfterCloseIsErrClosed(t *testing.T) {
 	}
 	if err := eng.Serve(context.Background(), app.WorkerOptions{}); !errors.Is(err, app.ErrClosed) {
 		t.Fatalf("serve after close: %v", err)
+	}
+}
+
+// Regression: a task that fails again at once is dead-lettered anew while
+// ReplayAllDeadLetters pages on; it was replayed again, and again. The
+// mock store lists the same entry after every replay, as a task failing
+// instantly would.
+func TestReplayAllReplaysEachTaskOnce(t *testing.T) {
+	t.Parallel()
+	ctrl := gomock.NewController(t)
+	store := portsmock.NewMockStore(ctrl)
+	entry := domain.DeadLetter{TaskID: "t1", ExecutionID: "e1"}
+	lists := 0
+	store.EXPECT().ListDeadLetters(gomock.Any(), gomock.Any()).DoAndReturn(
+		func(_ context.Context, f ports.DeadLetterFilter) ([]domain.DeadLetter, error) {
+			lists++
+			if lists > 10 {
+				t.Fatal("ReplayAllDeadLetters keeps listing: it replays the same task again and again")
+			}
+			if f.Offset > 0 {
+				return nil, nil
+			}
+			return []domain.DeadLetter{entry}, nil // back in the queue after each replay
+		}).AnyTimes()
+	store.EXPECT().ReplayDeadLetter(gomock.Any(), gomock.Any()).Return(domain.Task{ID: "t1", ExecutionID: "e1"}, nil).Times(1)
+	eng, err := app.New(app.Deps{Store: store, Registry: app.NewRegistry()}, app.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	res, err := eng.ReplayAllDeadLetters(context.Background(), ports.DeadLetterFilter{})
+	if err != nil || res.Replayed != 1 || res.Failed != 0 {
+		t.Fatalf("replay-all: %+v, %v; want the task replayed once", res, err)
 	}
 }
