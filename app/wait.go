@@ -15,7 +15,8 @@ type checkFunc func(ctx context.Context, changed []string, all bool) (done bool,
 
 // waitUntil is the one wait loop of the engine: it subscribes to topics
 // first, then calls check, then sleeps until an event, the adaptive poll
-// timer (PollInterval doubling up to PollIntervalMax, reset by activity) or
+// timer (a quarter of PollInterval, doubling up to PollIntervalMax, reset by
+// activity) or
 // the end of ctx, and calls check again. Notifications only shorten the
 // sleep: with no notifier, or a broken one, polling alone is correct.
 // onBlock, if set, runs once before the first sleep (a task gives its slot
@@ -32,7 +33,11 @@ func (e *Engine) waitUntil(ctx context.Context, topics []domain.Topic, check che
 	// poll tick tries again, quietly, until the notifier is closed: a long
 	// wait gets its wake-ups back once the notifier recovers.
 	resubscribe := true
-	interval := e.cfg.PollInterval
+	// The first polls come sooner than PollInterval (a quarter of it,
+	// doubling), so that without notifications a short task is still seen
+	// well within one interval.
+	first := max(e.cfg.PollInterval/4, time.Millisecond)
+	interval := first
 	all := true
 	var changed []string
 	blocked := false
@@ -85,7 +90,7 @@ func (e *Engine) waitUntil(ctx context.Context, topics []domain.Topic, check che
 					more = false
 				}
 			}
-			interval = e.cfg.PollInterval
+			interval = first
 		case <-timer.C:
 			all = true
 			interval = min(interval*2, e.cfg.PollIntervalMax)
