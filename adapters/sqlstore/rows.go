@@ -130,7 +130,7 @@ const taskInsertPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 
 
 // taskArgs returns the insert arguments of t in taskInsertColumns order.
 func (s *Store) taskArgs(t *domain.Task) ([]any, error) {
-	policy, err := json.Marshal(t.RetryPolicy)
+	policy, err := policyJSON(t.RetryPolicy)
 	if err != nil {
 		return nil, fmt.Errorf("task %q: encode retry policy: %w", t.ID, err)
 	}
@@ -138,7 +138,7 @@ func (s *Store) taskArgs(t *domain.Task) ([]any, error) {
 		t.ID, t.ExecutionID, stringOrNil(t.ParentTaskID), int64(t.Position), string(t.Kind), t.StepName,
 		string(t.State), payload(t.Input), payload(t.Result),
 		mustJSONText(t.Error), mustJSONText(t.LastError), int64(t.Attempt), int64(t.Generation),
-		int64(t.ParentGeneration), string(policy), int64(t.MaxConcurrent), mustJSONText(t.Tags),
+		int64(t.ParentGeneration), policy, int64(t.MaxConcurrent), mustJSONText(t.Tags),
 		int64(t.Priority), t.Queue, stringOrNil(t.IdempotencyKey), stringOrNil(t.LinkOwnerID),
 		stringOrNil(t.CacheKey), s.tmp(t.ScheduledFor), stringOrNil(t.WorkerID), stringOrNil(t.ClaimToken),
 		s.tmp(t.LeaseExpiresAt), s.tmp(t.Deadline), mustJSONText(t.TraceContext),
@@ -148,7 +148,7 @@ func (s *Store) taskArgs(t *domain.Task) ([]any, error) {
 
 // taskRowValues returns the RowSet values of t in taskRowCols order.
 func taskRowValues(t *domain.Task) ([]any, error) {
-	policy, err := json.Marshal(t.RetryPolicy)
+	policy, err := policyJSON(t.RetryPolicy)
 	if err != nil {
 		return nil, fmt.Errorf("task %q: encode retry policy: %w", t.ID, err)
 	}
@@ -156,7 +156,7 @@ func taskRowValues(t *domain.Task) ([]any, error) {
 		t.ID, t.ExecutionID, stringOrNil(t.ParentTaskID), int64(t.Position), string(t.Kind), t.StepName,
 		string(t.State), payloadBytes(t.Input), payloadBytes(t.Result),
 		mustJSONText(t.Error), mustJSONText(t.LastError), int64(t.Attempt), int64(t.Generation),
-		int64(t.ParentGeneration), string(policy), int64(t.MaxConcurrent), mustJSONText(t.Tags),
+		int64(t.ParentGeneration), policy, int64(t.MaxConcurrent), mustJSONText(t.Tags),
 		int64(t.Priority), t.Queue, stringOrNil(t.IdempotencyKey), stringOrNil(t.LinkOwnerID),
 		stringOrNil(t.CacheKey), timeOrNil(t.ScheduledFor), stringOrNil(t.WorkerID), stringOrNil(t.ClaimToken),
 		timeOrNil(t.LeaseExpiresAt), timeOrNil(t.Deadline), mustJSONText(t.TraceContext),

@@ -8,6 +8,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stenthq/stent/domain"
@@ -393,8 +395,18 @@ func newStep(p parentRow, sp *ports.StepSpec, now time.Time) domain.Task {
 }
 
 // storedPolicy returns p as it reads back from the store (the JSON form
-// of domain.RetryPolicy; empty lists nil).
+// of domain.RetryPolicy; empty lists nil). Policies without lists (the
+// usual case, one per registered function) are remembered, so the JSON
+// round trip runs once per distinct policy rather than once per step.
 func storedPolicy(p domain.RetryPolicy) domain.RetryPolicy {
+	simple := len(p.RetryOn) == 0 && len(p.NonRetryable) == 0
+	var key policyKey
+	if simple {
+		key = policyKey{p.MaxAttempts, p.InitialDelay, p.MaxDelay, p.BackoffFactor, p.Jitter}
+		if v, ok := storedPolicies.Load(key); ok {
+			return v.(domain.RetryPolicy)
+		}
+	}
 	b, err := json.Marshal(p)
 	if err != nil {
 		return p
@@ -403,8 +415,44 @@ func storedPolicy(p domain.RetryPolicy) domain.RetryPolicy {
 	if err := json.Unmarshal(b, &out); err != nil {
 		return p
 	}
+	if simple && storedPolicyCount.Add(1) <= 1024 {
+		storedPolicies.Store(key, out)
+	}
 	return out
 }
+
+// policyJSON returns the stored JSON text of p, remembered like
+// storedPolicy for policies without lists.
+func policyJSON(p domain.RetryPolicy) (string, error) {
+	simple := len(p.RetryOn) == 0 && len(p.NonRetryable) == 0
+	var key policyKey
+	if simple {
+		key = policyKey{p.MaxAttempts, p.InitialDelay, p.MaxDelay, p.BackoffFactor, p.Jitter}
+		if v, ok := policyTexts.Load(key); ok {
+			return v.(string), nil
+		}
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", err
+	}
+	if simple && storedPolicyCount.Add(1) <= 2048 {
+		policyTexts.Store(key, string(b))
+	}
+	return string(b), nil
+}
+
+type policyKey struct {
+	attempts         int
+	initial, maxWait time.Duration
+	factor, jitter   float64
+}
+
+var (
+	storedPolicies    sync.Map // policyKey -> domain.RetryPolicy
+	policyTexts       sync.Map // policyKey -> stored JSON text
+	storedPolicyCount atomic.Int64
+)
 
 func cloneRaw(b []byte) []byte {
 	if len(b) == 0 {
