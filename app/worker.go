@@ -501,6 +501,27 @@ func (w *Worker) Drain(ctx context.Context) error {
 func (w *Worker) hardStop(ctx context.Context, log *slog.Logger) {
 	w.state.Store(int32(WorkerStopped))
 	w.releaseAll(ctx, log)
+	// The cancelled runs end quickly unless user code ignores its context;
+	// wait a moment so no run still writes after Run has returned.
+	w.waitRuns(hardStopGrace)
+}
+
+// hardStopGrace bounds how long a hard stop waits for cancelled runs.
+const hardStopGrace = 2 * time.Second
+
+// waitRuns waits until every run goroutine has ended, or d has passed.
+func (w *Worker) waitRuns(d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		w.runsWG.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
 
 // releaseAll cancels the remaining runs with ErrLeaseLost and gives their

@@ -54,9 +54,16 @@ func testSchema(t *testing.T, pool *pgxpool.Pool) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if _, err := pool.Exec(ctx, `DROP SCHEMA IF EXISTS "`+schema+`" CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
+		// A connection still finishing a transaction in the schema can make
+		// the DROP the victim of a deadlock; try again.
+		var err error
+		for range 5 {
+			if _, err = pool.Exec(ctx, `DROP SCHEMA IF EXISTS "`+schema+`" CASCADE`); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
+		t.Errorf("drop schema %s: %v", schema, err)
 	})
 	return schema
 }
