@@ -158,7 +158,7 @@ func (s *Store) lockParents(t *txn, fences [][]any) (map[string]parentRow, error
 		want[id] = [2]string{f[1].(string), f[2].(string)}
 	}
 	rows, err := t.query(`SELECT id, execution_id, generation, deadline, worker_id, claim_token FROM @tasks
- WHERE `+s.d.InList("id")+` AND state = 'running'`+s.d.ForUpdate(), s.d.StringList(ids))
+ WHERE `+s.d.InList("id")+` AND `+s.d.Unindexed("state")+` = 'running'`+s.d.ForUpdate(), s.d.StringList(ids))
 	if err != nil {
 		return nil, err
 	}

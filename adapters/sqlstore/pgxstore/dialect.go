@@ -40,7 +40,11 @@ func (dialect) ValuesRows(int) int          { return 0 }
 func (dialect) ForUpdateSkipLocked() string { return " FOR UPDATE SKIP LOCKED" }
 func (dialect) ForShare() string            { return " FOR SHARE" }
 func (dialect) IndexedBy(string) string     { return "" }
-func (dialect) Unindexed(col string) string { return col }
+// Unindexed hides a text column from the planner: once statistics say
+// almost no task is running, PostgreSQL would otherwise drive a batched
+// fenced update by the state index and probe it once per row (seconds
+// per batch on a large table), instead of by the primary key.
+func (dialect) Unindexed(col string) string { return "(" + col + " || '')" }
 
 func (dialect) SchemaTypes() map[string]string {
 	return map[string]string{"time": "TIMESTAMPTZ", "bytes": "BYTEA", "float": "DOUBLE PRECISION"}
