@@ -40,6 +40,7 @@ func (dialect) ValuesRows(int) int          { return 0 }
 func (dialect) ForUpdateSkipLocked() string { return " FOR UPDATE SKIP LOCKED" }
 func (dialect) ForShare() string            { return " FOR SHARE" }
 func (dialect) IndexedBy(string) string     { return "" }
+
 // Unindexed hides a text column from the planner: once statistics say
 // almost no task is running, PostgreSQL would otherwise drive a batched
 // fenced update by the state index and probe it once per row (seconds
