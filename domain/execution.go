@@ -127,10 +127,17 @@ type ProgressEntry struct {
 	Step       string     `json:"step"`
 	State      TaskState  `json:"state"`
 	Attempt    int        `json:"attempt"`
+	Recoveries int        `json:"recoveries,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	Error      *TaskError `json:"error,omitempty"`
+	// ScheduledFor is a sleep's wake-up time, or when a pending task is
+	// due.
+	ScheduledFor *time.Time `json:"scheduled_for,omitempty"`
+	// WakeAt and Awaited: see Task.
+	WakeAt  *time.Time `json:"wake_at,omitempty"`
+	Awaited bool       `json:"awaited,omitempty"`
 }
 
 // Signal is one message in an execution's mailbox for a name.

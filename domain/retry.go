@@ -15,6 +15,10 @@ const (
 	DefaultMaxDelay      = 60 * time.Second
 	DefaultBackoffFactor = 2.0
 	DefaultJitter        = 0.1
+	// DefaultMaxRecoveries is the recovery budget: how many times a task
+	// may be reclaimed after its worker was lost (lease expired, worker
+	// declared dead) before it is dead-lettered as a poison pill.
+	DefaultMaxRecoveries = 100
 )
 
 // NoJitter disables jitter: a zero Jitter field means "use the default".
@@ -37,6 +41,13 @@ type RetryPolicy struct {
 	RetryOn []string
 	// NonRetryable lists codes or Go type names (%T) that fail at once.
 	NonRetryable []string
+	// MaxRecoveries is the recovery budget, apart from MaxAttempts: how
+	// many times the task may be reclaimed after its worker was lost (a
+	// crash, a kill, a lost lease). Recoveries never spend attempts;
+	// MaxAttempts counts only failures of user code. A task recovered more
+	// often than this (a body that kills its process every time) is
+	// dead-lettered. Default 100.
+	MaxRecoveries int
 }
 
 // DefaultRetryPolicy returns the defaults.
@@ -47,6 +58,7 @@ func DefaultRetryPolicy() RetryPolicy {
 		MaxDelay:      DefaultMaxDelay,
 		BackoffFactor: DefaultBackoffFactor,
 		Jitter:        DefaultJitter,
+		MaxRecoveries: DefaultMaxRecoveries,
 	}
 }
 
@@ -68,7 +80,19 @@ func (p RetryPolicy) Normalize() RetryPolicy {
 	if p.Jitter == 0 {
 		p.Jitter = d.Jitter
 	}
+	if p.MaxRecoveries == 0 {
+		p.MaxRecoveries = d.MaxRecoveries
+	}
 	return p
+}
+
+// RecoveryBudget returns MaxRecoveries, or the default when it is unset
+// (a policy stored before the recovery budget existed).
+func (p RetryPolicy) RecoveryBudget() int {
+	if p.MaxRecoveries <= 0 {
+		return DefaultMaxRecoveries
+	}
+	return p.MaxRecoveries
 }
 
 // Validate reports the first bad field of a normalized policy, as an error
@@ -85,6 +109,8 @@ func (p RetryPolicy) Validate() error {
 		return InvalidArgument("retry policy: backoff factor %v; must be a finite number >= 1", p.BackoffFactor)
 	case math.IsNaN(p.Jitter) || p.Jitter < 0 || p.Jitter > 1:
 		return InvalidArgument("retry policy: jitter %v; must be between 0 and 1", p.Jitter)
+	case p.MaxRecoveries < 1:
+		return InvalidArgument("retry policy: max recoveries %d; must be at least 1", p.MaxRecoveries)
 	}
 	return nil
 }
@@ -166,6 +192,7 @@ type retryPolicyJSON struct {
 	Jitter         float64  `json:"jitter"`
 	RetryOn        []string `json:"retry_on,omitempty"`
 	NonRetryable   []string `json:"non_retryable,omitempty"`
+	MaxRecoveries  int      `json:"max_recoveries,omitempty"`
 }
 
 // MarshalJSON stores the policy as a full object with durations in
@@ -179,6 +206,7 @@ func (p RetryPolicy) MarshalJSON() ([]byte, error) {
 		Jitter:         p.Jitter,
 		RetryOn:        p.RetryOn,
 		NonRetryable:   p.NonRetryable,
+		MaxRecoveries:  p.MaxRecoveries,
 	})
 }
 
@@ -196,6 +224,7 @@ func (p *RetryPolicy) UnmarshalJSON(b []byte) error {
 		Jitter:        j.Jitter,
 		RetryOn:       j.RetryOn,
 		NonRetryable:  j.NonRetryable,
+		MaxRecoveries: j.MaxRecoveries,
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ func TestDefaultRetryPolicyMatchesTheSpec(t *testing.T) {
 		MaxDelay:      60 * time.Second,
 		BackoffFactor: 2.0,
 		Jitter:        0.1,
+		MaxRecoveries: 100,
 	}
 	if got := domain.DefaultRetryPolicy(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("DefaultRetryPolicy() = %+v, want %+v", got, want)
@@ -45,17 +46,17 @@ func TestRetryPolicyNormalize(t *testing.T) {
 		{
 			name: "set fields are kept and only zero fields are filled",
 			in:   domain.RetryPolicy{MaxAttempts: 7, BackoffFactor: 1.5, RetryOn: []string{"x"}},
-			want: domain.RetryPolicy{MaxAttempts: 7, InitialDelay: time.Second, MaxDelay: time.Minute, BackoffFactor: 1.5, Jitter: 0.1, RetryOn: []string{"x"}},
+			want: domain.RetryPolicy{MaxAttempts: 7, InitialDelay: time.Second, MaxDelay: time.Minute, BackoffFactor: 1.5, Jitter: 0.1, RetryOn: []string{"x"}, MaxRecoveries: 100},
 		},
 		{
 			name: "a fully set policy is unchanged",
-			in:   domain.RetryPolicy{MaxAttempts: 1, InitialDelay: time.Millisecond, MaxDelay: time.Hour, BackoffFactor: 3, Jitter: 0.5, NonRetryable: []string{"y"}},
-			want: domain.RetryPolicy{MaxAttempts: 1, InitialDelay: time.Millisecond, MaxDelay: time.Hour, BackoffFactor: 3, Jitter: 0.5, NonRetryable: []string{"y"}},
+			in:   domain.RetryPolicy{MaxAttempts: 1, InitialDelay: time.Millisecond, MaxDelay: time.Hour, BackoffFactor: 3, Jitter: 0.5, NonRetryable: []string{"y"}, MaxRecoveries: 7},
+			want: domain.RetryPolicy{MaxAttempts: 1, InitialDelay: time.Millisecond, MaxDelay: time.Hour, BackoffFactor: 3, Jitter: 0.5, NonRetryable: []string{"y"}, MaxRecoveries: 7},
 		},
 		{
 			name: "NoJitter survives normalisation",
 			in:   domain.RetryPolicy{Jitter: domain.NoJitter},
-			want: domain.RetryPolicy{MaxAttempts: 3, InitialDelay: time.Second, MaxDelay: time.Minute, BackoffFactor: 2, Jitter: domain.NoJitter},
+			want: domain.RetryPolicy{MaxAttempts: 3, InitialDelay: time.Second, MaxDelay: time.Minute, BackoffFactor: 2, Jitter: domain.NoJitter, MaxRecoveries: 100},
 		},
 	}
 	for _, tc := range tests {
@@ -95,6 +96,7 @@ func TestRetryPolicyValidateNamesTheBadValue(t *testing.T) {
 		{"negative jitter is rejected", with(func(p *domain.RetryPolicy) { p.Jitter = -0.1 }), "jitter -0.1; must be between 0 and 1"},
 		{"jitter above 1 is rejected", with(func(p *domain.RetryPolicy) { p.Jitter = 1.5 }), "jitter 1.5; must be between 0 and 1"},
 		{"NaN jitter is rejected", with(func(p *domain.RetryPolicy) { p.Jitter = math.NaN() }), "jitter NaN"},
+		{"a negative recovery budget is rejected", with(func(p *domain.RetryPolicy) { p.MaxRecoveries = -1 }), "max recoveries -1; must be at least 1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -329,13 +331,23 @@ func TestRetryPolicyJSONRoundTripsWithMillisecondDurations(t *testing.T) {
 		t.Fatalf("round trip = %+v, want %+v", back, p)
 	}
 
+	t.Run("a policy stored before the recovery budget reads as the default budget", func(t *testing.T) {
+		t.Parallel()
+		var old domain.RetryPolicy
+		if err := json.Unmarshal([]byte(`{"max_attempts":3,"initial_delay_ms":1000,"max_delay_ms":60000,"backoff_factor":2,"jitter":0.1}`), &old); err != nil {
+			t.Fatal(err)
+		}
+		if old.MaxRecoveries != 0 || old.RecoveryBudget() != domain.DefaultMaxRecoveries {
+			t.Fatalf("MaxRecoveries %d, budget %d; want 0 and %d", old.MaxRecoveries, old.RecoveryBudget(), domain.DefaultMaxRecoveries)
+		}
+	})
 	t.Run("empty lists are omitted", func(t *testing.T) {
 		t.Parallel()
 		b, err := json.Marshal(domain.DefaultRetryPolicy())
 		if err != nil {
 			t.Fatal(err)
 		}
-		const want = `{"max_attempts":3,"initial_delay_ms":1000,"max_delay_ms":60000,"backoff_factor":2,"jitter":0.1}`
+		const want = `{"max_attempts":3,"initial_delay_ms":1000,"max_delay_ms":60000,"backoff_factor":2,"jitter":0.1,"max_recoveries":100}`
 		if string(b) != want {
 			t.Fatalf("json.Marshal = %s, want %s", b, want)
 		}

@@ -51,23 +51,27 @@ type TaskState string
 
 // Task states.
 const (
-	TaskPending   TaskState = "pending"
-	TaskRunning   TaskState = "running"
+	TaskPending TaskState = "pending"
+	TaskRunning TaskState = "running"
+	// TaskWaiting is a parked task: its run ended while it waited (a
+	// sleep, a signal, children), it holds no worker, goroutine or lease,
+	// and any worker resumes it by replay once its wake condition holds.
+	TaskWaiting   TaskState = "waiting"
 	TaskCompleted TaskState = "completed"
 	TaskFailed    TaskState = "failed"
 	TaskCancelled TaskState = "cancelled"
 )
 
 // TaskStates lists every task state in lifecycle order.
-var TaskStates = []TaskState{TaskPending, TaskRunning, TaskCompleted, TaskFailed, TaskCancelled}
+var TaskStates = []TaskState{TaskPending, TaskRunning, TaskWaiting, TaskCompleted, TaskFailed, TaskCancelled}
 
 // Terminal reports whether s is completed, failed or cancelled.
 func (s TaskState) Terminal() bool {
 	return s == TaskCompleted || s == TaskFailed || s == TaskCancelled
 }
 
-// Live reports whether s is pending or running.
-func (s TaskState) Live() bool { return s == TaskPending || s == TaskRunning }
+// Live reports whether s is pending, running or waiting (not terminal).
+func (s TaskState) Live() bool { return s == TaskPending || s == TaskRunning || s == TaskWaiting }
 
 // Valid reports whether s is a known task state.
 func (s TaskState) Valid() bool { return slices.Contains(TaskStates, s) }
@@ -92,8 +96,11 @@ var executionTransitions = map[ExecutionState][]ExecutionState{
 var taskTransitions = map[TaskState][]TaskState{
 	// claim; sleep wake-up, signal delivery, link owner finishing; cancel.
 	TaskPending: {TaskRunning, TaskCompleted, TaskFailed, TaskCancelled},
-	// reclaim after lease expiry; finish; retry, drain/release; cancel.
-	TaskRunning:   {TaskRunning, TaskCompleted, TaskFailed, TaskPending, TaskCancelled},
+	// reclaim after lease expiry; finish; retry, drain/release; park;
+	// cancel.
+	TaskRunning: {TaskRunning, TaskCompleted, TaskFailed, TaskPending, TaskWaiting, TaskCancelled},
+	// resume (claim once the wake condition holds); cancel.
+	TaskWaiting:   {TaskRunning, TaskCancelled},
 	TaskFailed:    {TaskPending}, // newer-generation parent, or replay
 	TaskCancelled: {TaskPending}, // newer-generation parent
 	TaskCompleted: {TaskPending}, // newer-generation parent resetting a mismatched non-root step

@@ -37,6 +37,9 @@ var specTaskTransitions = map[[2]domain.TaskState]bool{
 	{domain.TaskFailed, domain.TaskPending}:    true, // newer-generation parent, replay
 	{domain.TaskCancelled, domain.TaskPending}: true,
 	{domain.TaskCompleted, domain.TaskPending}: true, // newer-generation parent resetting a mismatch
+	{domain.TaskRunning, domain.TaskWaiting}:   true, // park (suspension)
+	{domain.TaskWaiting, domain.TaskRunning}:   true, // resume: claim once the wake condition holds
+	{domain.TaskWaiting, domain.TaskCancelled}: true, // cancel, timeout, execution ending
 }
 
 func TestExecutionTransitionsMatchTheSpecTableForEveryPair(t *testing.T) {
@@ -149,12 +152,13 @@ func TestTaskStatePredicates(t *testing.T) {
 	}{
 		{domain.TaskPending, false, true},
 		{domain.TaskRunning, false, true},
+		{domain.TaskWaiting, false, true},
 		{domain.TaskCompleted, true, false},
 		{domain.TaskFailed, true, false},
 		{domain.TaskCancelled, true, false},
 	}
 	if len(domain.TaskStates) != len(tests) {
-		t.Fatalf("TaskStates = %v, want the 5 states of SPEC §3", domain.TaskStates)
+		t.Fatalf("TaskStates = %v, want the 6 states of SPEC §3 (wave 2 adds waiting)", domain.TaskStates)
 	}
 	for _, tc := range tests {
 		if tc.state.Terminal() != tc.terminal || tc.state.Live() != tc.live || !tc.state.Valid() {
@@ -165,7 +169,7 @@ func TestTaskStatePredicates(t *testing.T) {
 		}
 	}
 	_, err := domain.ParseTaskState("timed_out")
-	const want = `stent: unknown task state "timed_out"; allowed: pending, running, completed, failed, cancelled`
+	const want = `stent: unknown task state "timed_out"; allowed: pending, running, waiting, completed, failed, cancelled`
 	if err == nil || err.Error() != want || !errors.Is(err, domain.ErrInvalidArgument) {
 		t.Errorf("ParseTaskState(timed_out) = %v, want %q", err, want)
 	}

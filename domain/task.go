@@ -21,8 +21,15 @@ type Task struct {
 	Result    json.RawMessage `json:"result,omitempty"`
 	Error     *TaskError      `json:"error,omitempty"`
 	LastError *TaskError      `json:"last_error,omitempty"`
-	// Attempt counts claims; a reclaim after lease expiry counts too.
+	// Attempt counts the fresh runs of user code: the first claim and each
+	// claim after a retry or a replay. Resuming a parked task and
+	// reclaiming a task whose worker was lost do not count (see
+	// Recoveries): RetryPolicy.MaxAttempts bounds failures of user code
+	// only.
 	Attempt int `json:"attempt"`
+	// Recoveries counts the reclaims after a lost lease (a crashed, killed
+	// or partitioned worker), bounded by RetryPolicy.MaxRecoveries.
+	Recoveries int `json:"recoveries"`
 	// Generation is bumped when the task re-runs after a failure (retry,
 	// replay), never after a crash.
 	Generation int `json:"generation"`
@@ -41,7 +48,14 @@ type Task struct {
 	CacheKey       string   `json:"cache_key,omitempty"`
 	// ScheduledFor is when a pending task becomes due; for a sleep it is
 	// the wake-up time.
-	ScheduledFor   *time.Time `json:"scheduled_for,omitempty"`
+	ScheduledFor *time.Time `json:"scheduled_for,omitempty"`
+	// WakeAt is when a waiting (parked) task becomes claimable again: a
+	// sleep's end, a wait's deadline, or the time its awaited children
+	// finished. Nil while it waits for children or a signal only.
+	WakeAt *time.Time `json:"wake_at,omitempty"`
+	// Awaited marks a step its parked parent waits for: when the last
+	// live awaited step of a waiting parent ends, the parent wakes.
+	Awaited        bool       `json:"awaited,omitempty"`
 	WorkerID       string     `json:"worker_id,omitempty"`
 	ClaimToken     string     `json:"claim_token,omitempty"`
 	LeaseExpiresAt *time.Time `json:"lease_expires_at,omitempty"`

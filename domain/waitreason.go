@@ -1,0 +1,90 @@
+package domain
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// WaitReason says in one line why a live execution is not running user
+// code right now, from its step timeline: "sleeping until
+// 2026-12-04T14:05:03Z", "waiting for signal approval", "waiting for 37 of
+// 100 children", "no worker registers charge", "queued: charge waits for a
+// free worker", "retrying charge at ...", "running charge". served reports
+// whether a live worker registers a function (nil: assume every function is
+// served). It returns "" for a terminal execution. now is a parameter
+// (domain never reads the clock).
+func WaitReason(state ExecutionState, steps []ProgressEntry, served func(function string) bool, now time.Time) string {
+	if state.Terminal() {
+		return ""
+	}
+	if served == nil {
+		served = func(string) bool { return true }
+	}
+	children := map[string][]ProgressEntry{}
+	for _, s := range steps {
+		if s.ParentID != "" {
+			children[s.ParentID] = append(children[s.ParentID], s)
+		}
+	}
+	// Reasons found, best first: a missing worker blocks everything, then
+	// what a parked task waits for, then the queue, then running code.
+	var unserved, signals, sleeps, kids, queued, running []string
+	add := func(list *[]string, r string) {
+		for _, x := range *list {
+			if x == r {
+				return
+			}
+		}
+		*list = append(*list, r)
+	}
+	for _, s := range steps {
+		if !s.State.Live() || !s.Kind.Claimable() {
+			continue
+		}
+		due := s.State == TaskPending && (s.ScheduledFor == nil || !s.ScheduledFor.After(now)) ||
+			s.State == TaskWaiting && s.WakeAt != nil && !s.WakeAt.After(now)
+		switch {
+		case (s.State == TaskPending || s.State == TaskWaiting) && !served(s.Step):
+			add(&unserved, "no worker registers "+s.Step)
+		case s.State == TaskRunning:
+			add(&running, "running "+s.Step)
+		case due && s.State == TaskWaiting:
+			add(&queued, "resuming: "+s.Step+" waits for a free worker")
+		case due:
+			add(&queued, "queued: "+s.Step+" waits for a free worker")
+		case s.State == TaskPending && s.Attempt > 0:
+			add(&queued, fmt.Sprintf("retrying %s at %s", s.Step, stamp(*s.ScheduledFor)))
+		case s.State == TaskPending:
+			add(&queued, fmt.Sprintf("scheduled: %s starts at %s", s.Step, stamp(*s.ScheduledFor)))
+		}
+		if s.State != TaskWaiting && s.State != TaskRunning {
+			continue
+		}
+		awaited, live := 0, 0
+		for _, c := range children[s.TaskID] {
+			switch {
+			case c.Kind == KindSleep && c.State == TaskPending && c.ScheduledFor != nil:
+				add(&sleeps, "sleeping until "+stamp(*c.ScheduledFor))
+			case c.Kind == KindSignal && c.State == TaskPending:
+				add(&signals, "waiting for signal "+strings.TrimPrefix(c.Step, "signal:"))
+			case c.Awaited && s.State == TaskWaiting:
+				awaited++
+				if c.State.Live() {
+					live++
+				}
+			}
+		}
+		if live > 0 {
+			add(&kids, fmt.Sprintf("waiting for %d of %d children", live, awaited))
+		}
+	}
+	for _, list := range [][]string{unserved, signals, sleeps, kids, queued, running} {
+		if len(list) > 0 {
+			return strings.Join(list, "; ")
+		}
+	}
+	return ""
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -1,0 +1,69 @@
+package domain_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stenthq/stent/domain"
+)
+
+func TestWaitReason(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 4, 14, 0, 0, 0, time.UTC)
+	later := now.Add(5*time.Minute + 3*time.Second)
+	earlier := now.Add(-time.Second)
+	root := func(state domain.TaskState) domain.ProgressEntry {
+		return domain.ProgressEntry{TaskID: "r", Kind: domain.KindOrchestrator, Step: "order", State: state}
+	}
+	child := func(id string, kind domain.TaskKind, step string, state domain.TaskState) domain.ProgressEntry {
+		return domain.ProgressEntry{TaskID: id, ParentID: "r", Kind: kind, Step: step, State: state}
+	}
+	awaited := func(e domain.ProgressEntry) domain.ProgressEntry { e.Awaited = true; return e }
+	sleep := child("s", domain.KindSleep, domain.SleepStepName, domain.TaskPending)
+	sleep.ScheduledFor = &later
+	parked := root(domain.TaskWaiting)
+	parked.WakeAt = &later
+	due := root(domain.TaskWaiting)
+	due.WakeAt = &earlier
+	retry := root(domain.TaskPending)
+	retry.Attempt, retry.ScheduledFor = 1, &later
+	delayed := root(domain.TaskPending)
+	delayed.ScheduledFor = &later
+	var kids []domain.ProgressEntry
+	for i := range 100 {
+		state := domain.TaskCompleted
+		if i < 37 {
+			state = domain.TaskRunning
+		}
+		kids = append(kids, awaited(child(string(rune('a'+i%26))+string(rune('0'+i/26)), domain.KindActivity, "charge", state)))
+	}
+	noCharge := func(fn string) bool { return fn != "charge" }
+
+	tests := []struct {
+		name   string
+		state  domain.ExecutionState
+		steps  []domain.ProgressEntry
+		served func(string) bool
+		want   string
+	}{
+		{"a finished execution waits for nothing", domain.ExecutionCompleted, []domain.ProgressEntry{root(domain.TaskCompleted)}, nil, ""},
+		{"a parked sleeper", domain.ExecutionRunning, []domain.ProgressEntry{parked, sleep}, nil, "sleeping until 2026-12-04T14:05:03Z"},
+		{"a signal wait", domain.ExecutionRunning, []domain.ProgressEntry{root(domain.TaskWaiting), awaited(child("g", domain.KindSignal, "signal:approval", domain.TaskPending))}, nil, "waiting for signal approval"},
+		{"a fan-in", domain.ExecutionRunning, append([]domain.ProgressEntry{root(domain.TaskWaiting)}, kids...), nil, "waiting for 37 of 100 children"},
+		{"a child no worker runs", domain.ExecutionRunning, []domain.ProgressEntry{root(domain.TaskWaiting), awaited(child("c", domain.KindActivity, "charge", domain.TaskPending))}, noCharge, "no worker registers charge"},
+		{"a parked root no worker runs", domain.ExecutionRunning, []domain.ProgressEntry{due}, func(string) bool { return false }, "no worker registers order"},
+		{"a due resume", domain.ExecutionRunning, []domain.ProgressEntry{due}, nil, "resuming: order waits for a free worker"},
+		{"a queued root", domain.ExecutionPending, []domain.ProgressEntry{root(domain.TaskPending)}, nil, "queued: order waits for a free worker"},
+		{"a retry backoff", domain.ExecutionRunning, []domain.ProgressEntry{retry}, nil, "retrying order at 2026-12-04T14:05:03Z"},
+		{"a delayed dispatch", domain.ExecutionPending, []domain.ProgressEntry{delayed}, nil, "scheduled: order starts at 2026-12-04T14:05:03Z"},
+		{"running code", domain.ExecutionRunning, []domain.ProgressEntry{root(domain.TaskRunning)}, nil, "running order"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := domain.WaitReason(tc.state, tc.steps, tc.served, now); got != tc.want {
+				t.Fatalf("WaitReason = %q; want %q", got, tc.want)
+			}
+		})
+	}
+}
