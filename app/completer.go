@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
 )
 
@@ -66,16 +67,19 @@ func (c *completer) run(ctx context.Context) {
 		for _, r := range batch {
 			params = append(params, r.p)
 		}
-		errs, err := c.e.store.CompleteTasks(context.WithoutCancel(ctx), params)
+		res, err := c.e.store.CompleteTasks(context.WithoutCancel(ctx), params)
 		for i, r := range batch {
 			switch {
 			case err != nil:
 				r.done <- err
-			case i < len(errs):
-				r.done <- errs[i]
+			case i < len(res):
+				r.done <- res[i].Err
 			default:
-				r.done <- fmt.Errorf("stent: completer: store returned %d results for %d completions", len(errs), len(batch))
+				r.done <- fmt.Errorf("stent: completer: store returned %d results for %d completions", len(res), len(batch))
 			}
+		}
+		if err == nil {
+			c.e.publishWoken(ctx, res)
 		}
 	}
 }
@@ -90,4 +94,21 @@ func (c *completer) drainClosed() {
 			return
 		}
 	}
+}
+
+// publishWoken sends a ready hint for every parked task the completions
+// woke, once per (queue, function).
+func (e *Engine) publishWoken(ctx context.Context, res []ports.CompleteResult) {
+	var evs []domain.Event
+	seen := map[[2]string]bool{}
+	for _, r := range res {
+		for _, w := range r.Woken {
+			k := [2]string{w.Queue, w.StepName}
+			if !seen[k] {
+				seen[k] = true
+				evs = append(evs, readyEvent(w.Queue, w.StepName))
+			}
+		}
+	}
+	e.publish(ctx, evs...)
 }

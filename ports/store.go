@@ -19,6 +19,7 @@ type Store interface {
 	SignalStore
 	DeadLetterStore
 	StatsStore
+	WorkerStore
 	Maintenance
 }
 
@@ -250,7 +251,8 @@ type StepStore interface {
 	// ResetStep re-queues the existing non-root record spec.ID for a newer
 	// generation of its parent (SPEC §4.2): a completed, failed or cancelled
 	// record becomes pending with spec's kind, name, input and routing,
-	// attempt 0, generation +1, ParentGeneration = parent's generation,
+	// attempt 0, recoveries 0, not awaited, generation +1, ParentGeneration
+	// = parent's generation,
 	// result, errors and lease cleared, scheduled_for = spec.ScheduledFor;
 	// its dead letter, if any, is deleted. Fenced on parent (ErrLeaseLost).
 	// A live record is ErrInvalidTransition; a missing one ErrNotFound.
@@ -291,20 +293,55 @@ type ClaimParams struct {
 // ErrLeaseLost and writes nothing.
 type ClaimStore interface {
 	// ClaimTasks claims up to p.Limit eligible tasks in one transaction and
-	// returns them as stored (state running, Attempt+1, WorkerID,
-	// a fresh ClaimToken, LeaseExpiresAt = Now+Lease, StartedAt = Now if
-	// unset). StartedAt is written by a task's first claim only: no later
-	// claim, retry, release, reset or replay changes it, so a claimed task
-	// whose StartedAt equals Now has never run before (and has no steps). Eligible (all filters inside the query, no candidate window):
-	// kind orchestrator or activity; step_name in Functions; queue and tag
-	// rules of ClaimParams; pending with scheduled_for null or <= Now, or
-	// running with lease_expires_at <= Now (a reclaim: LastError becomes a
-	// lease_lost error); and, for a task with MaxConcurrent > 0, fewer than
-	// MaxConcurrent running tasks of its step_name counting those chosen in
-	// this call (a reclaim does not add one). Order: priority desc,
-	// created_at, id. A claimed root moves its pending execution to running
+	// returns them as stored (state running, WorkerID, a fresh ClaimToken,
+	// LeaseExpiresAt = Now+Lease, StartedAt = Now if unset). StartedAt is
+	// written by a task's first claim only: no later claim, retry, release,
+	// reset or replay changes it, so a claimed task whose StartedAt equals
+	// Now has never run before (and has no steps). Eligible (all filters
+	// inside the query, no candidate window): kind orchestrator or
+	// activity; step_name in Functions; queue and tag rules of
+	// ClaimParams; and one of
+	//   - pending with scheduled_for null or <= Now (a fresh run: Attempt+1);
+	//   - waiting with wake_at <= Now (a resume of a parked task: Attempt
+	//     unchanged, WakeAt cleared, and its pending sleep steps whose
+	//     scheduled_for <= Now completed with a null result in the same
+	//     transaction);
+	//   - running with lease_expires_at <= Now (a reclaim after its worker
+	//     was lost: Recoveries+1, Attempt unchanged, LastError a lease_lost
+	//     error);
+	// and, for a task with MaxConcurrent > 0, fewer than MaxConcurrent
+	// running tasks of its step_name counting those chosen in this call (a
+	// reclaim does not add one). Order: priority desc, created_at, id;
+	// expired leases (in that order) and due waiting tasks (in wake order)
+	// are read up to Limit each and merged with the pending tasks in that
+	// order. A claimed root moves its pending execution to running
 	// (started_at = Now).
 	ClaimTasks(ctx context.Context, p ClaimParams) ([]domain.Task, error)
+
+	// NextWake returns the earliest WakeAt of the waiting tasks that p
+	// would claim once due (function, queue and tag filters; limits and
+	// Limit ignored), or ok=false when there is none. Workers sleep until
+	// then instead of polling.
+	NextWake(ctx context.Context, p ClaimParams) (at time.Time, ok bool, err error)
+
+	// ParkTask parks a running task until its wake condition holds
+	// (SPEC §4.4, suspension): in one transaction, fenced (ErrLeaseLost),
+	//   - every live record among p.Children gets Awaited = true and the
+	//     task's other steps Awaited = false;
+	//   - if p.Children is not empty and none of them is live (the
+	//     condition already holds) nothing is written and parked is false;
+	//   - else the task becomes waiting: WakeAt = p.WakeAt (nil: no timer),
+	//     worker id, claim token and lease cleared, Attempt, Generation and
+	//     Recoveries unchanged; parked is true.
+	// A waiting task wakes (WakeAt set to the time of the write) in the
+	// transaction that ends its last live awaited step: a completion
+	// (CompleteTask(s), link completions), a failure (FailTask, failed
+	// links) or a signal delivery (SendSignal). It is then claimable (see
+	// ClaimTasks), as it is once p.WakeAt passes. Cancelling or timing out
+	// the execution cancels it like any live task. Children that are not
+	// steps of the task, or neither WakeAt nor Children, are
+	// ErrInvalidArgument.
+	ParkTask(ctx context.Context, p ParkParams) (parked bool, err error)
 
 	// RenewLeases extends each fence's lease to now+lease when still held
 	// and reports, per fence in order, whether it is held and the task's and
@@ -317,10 +354,11 @@ type ClaimStore interface {
 	CompleteTask(ctx context.Context, p CompleteParams) error
 
 	// CompleteTasks applies a batch of completions in one transaction and
-	// returns one error per item (nil or ErrLeaseLost): a stale item does
-	// not stop the others. The returned error is for the batch as a whole
-	// (e.g. ErrUnavailable), in which case nothing was written.
-	CompleteTasks(ctx context.Context, ps []CompleteParams) ([]error, error)
+	// returns one result per item: Err nil or ErrLeaseLost (a stale item
+	// does not stop the others), and the parked tasks the item woke (see
+	// ParkTask). The returned error is for the batch as a whole (e.g.
+	// ErrUnavailable), in which case nothing was written.
+	CompleteTasks(ctx context.Context, ps []CompleteParams) ([]CompleteResult, error)
 
 	// FailTask fails the task terminally (see FailParams). Fenced.
 	FailTask(ctx context.Context, p FailParams) error
@@ -334,6 +372,35 @@ type ClaimStore interface {
 	// cannot run): pending, due at now, lease fields cleared, attempt - 1
 	// when restoreAttempt (the attempt did not happen). Fenced.
 	ReleaseTask(ctx context.Context, fence domain.Fence, now time.Time, restoreAttempt bool) error
+}
+
+// CompleteResult is the outcome of one item of CompleteTasks.
+type CompleteResult struct {
+	// Err is nil or ErrLeaseLost.
+	Err error
+	// Woken lists the parked tasks this completion woke (its parent, the
+	// parents of the links it completed), for the ready hint the engine
+	// publishes after commit.
+	Woken []WokenTask
+}
+
+// WokenTask names a parked task a write made claimable.
+type WokenTask struct {
+	ID       string
+	Queue    string
+	StepName string
+}
+
+// ParkParams asks ParkTask to park a running task.
+type ParkParams struct {
+	Fence domain.Fence
+	// WakeAt, when set, wakes the task at that time (a sleep's end, a
+	// wait's deadline).
+	WakeAt *time.Time
+	// Children are ids of the task's step records it waits for: it wakes
+	// once every one of them has ended.
+	Children []string
+	Now      time.Time
 }
 
 // LeaseStatus is the answer to a lease renewal.
@@ -437,7 +504,8 @@ type DeadLetterStore interface {
 	// DiscardDeadLetter deletes only the entry; ErrNotFound if absent.
 	DiscardDeadLetter(ctx context.Context, taskID string) error
 	// ReplayDeadLetter re-queues the same task id in one transaction:
-	// pending, due now, attempt 0 (unless KeepAttempts), generation +1,
+	// pending, due now, attempt 0 (unless KeepAttempts), recoveries 0,
+	// generation +1,
 	// error, result and lease cleared, queue replaced when p.Queue is set,
 	// the entry deleted. Replaying a root also moves its failed execution
 	// back to pending (error and finished_at cleared). Replaying a non-root
@@ -479,6 +547,9 @@ type CleanupParams struct {
 	SignalsBefore time.Time
 	// Now: cache entries with expires_at <= Now are deleted (zero: skip).
 	Now time.Time
+	// WorkersBefore: registry rows of stopped or dead workers last heard
+	// of before it are deleted.
+	WorkersBefore time.Time
 	// DryRun counts what would be deleted and deletes nothing.
 	DryRun bool
 }
@@ -490,6 +561,54 @@ type CleanupResult struct {
 	DeadLetters  int64
 	CacheEntries int64
 	Signals      int64
+	Workers      int64
+}
+
+// ExpireWorkersParams selects the workers ExpireWorkers declares dead.
+type ExpireWorkersParams struct {
+	// IDs are live workers to declare dead whatever their heartbeat (a
+	// restarted worker taking over its predecessor).
+	IDs []string
+	// StaleBefore, when set, also selects every live worker whose last
+	// heartbeat is older than it.
+	StaleBefore time.Time
+	// Except is never declared dead (the caller itself).
+	Except string
+	// ExceptProcess: workers registered with this Process are never
+	// declared dead (a process knows its own workers are alive).
+	ExceptProcess string
+	Now           time.Time
+}
+
+// ExpiredWorker is a worker ExpireWorkers declared dead.
+type ExpiredWorker struct {
+	Worker domain.WorkerInfo
+	// Tasks is how many running tasks' leases were ended.
+	Tasks int
+}
+
+// WorkerStore is the worker registry: who claims work, and the fast
+// adoption of a dead worker's tasks.
+type WorkerStore interface {
+	// RegisterWorker inserts or replaces w's row with state live,
+	// StartedAt = HeartbeatAt = now. ErrInvalidArgument for an empty id.
+	RegisterWorker(ctx context.Context, w domain.WorkerInfo, now time.Time) error
+	// TouchWorker records a heartbeat: HeartbeatAt = now, state live (a
+	// worker declared dead that is still running becomes live again; the
+	// leases that were ended stay ended). ErrNotFound for an unknown id.
+	TouchWorker(ctx context.Context, id string, now time.Time) error
+	// StopWorker marks the worker stopped (a clean exit, its leases
+	// released); StoppedAt = now. ErrNotFound for an unknown id.
+	StopWorker(ctx context.Context, id string, now time.Time) error
+	// ExpireWorkers declares dead (StoppedAt = now) the live workers p
+	// selects and, in the same transaction, ends the leases of their
+	// running tasks: lease_expires_at = now and the claim token replaced,
+	// so the tasks are reclaimed at once (a recovery) and every later
+	// write or renewal by the dead worker is rejected with ErrLeaseLost.
+	ExpireWorkers(ctx context.Context, p ExpireWorkersParams) ([]ExpiredWorker, error)
+	// ListWorkers returns the registry: live workers first, then the
+	// others, each group by id.
+	ListWorkers(ctx context.Context) ([]domain.WorkerInfo, error)
 }
 
 // Maintenance covers retention, the function catalogue and the connection.

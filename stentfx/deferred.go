@@ -289,6 +289,45 @@ func (d *DeferredStore) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]
 	return call(d, func(s ports.Store) ([]domain.Task, error) { return s.ClaimTasks(ctx, p) })
 }
 
+// NextWake forwards to the backend.
+func (d *DeferredStore) NextWake(ctx context.Context, p ports.ClaimParams) (time.Time, bool, error) {
+	st, err := d.get()
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	return st.NextWake(ctx, p)
+}
+
+// ParkTask forwards to the backend.
+func (d *DeferredStore) ParkTask(ctx context.Context, p ports.ParkParams) (bool, error) {
+	return call(d, func(s ports.Store) (bool, error) { return s.ParkTask(ctx, p) })
+}
+
+// RegisterWorker forwards to the backend.
+func (d *DeferredStore) RegisterWorker(ctx context.Context, w domain.WorkerInfo, now time.Time) error {
+	return call0(d, func(s ports.Store) error { return s.RegisterWorker(ctx, w, now) })
+}
+
+// TouchWorker forwards to the backend.
+func (d *DeferredStore) TouchWorker(ctx context.Context, id string, now time.Time) error {
+	return call0(d, func(s ports.Store) error { return s.TouchWorker(ctx, id, now) })
+}
+
+// StopWorker forwards to the backend.
+func (d *DeferredStore) StopWorker(ctx context.Context, id string, now time.Time) error {
+	return call0(d, func(s ports.Store) error { return s.StopWorker(ctx, id, now) })
+}
+
+// ExpireWorkers forwards to the backend.
+func (d *DeferredStore) ExpireWorkers(ctx context.Context, p ports.ExpireWorkersParams) ([]ports.ExpiredWorker, error) {
+	return call(d, func(s ports.Store) ([]ports.ExpiredWorker, error) { return s.ExpireWorkers(ctx, p) })
+}
+
+// ListWorkers forwards to the backend.
+func (d *DeferredStore) ListWorkers(ctx context.Context) ([]domain.WorkerInfo, error) {
+	return call(d, func(s ports.Store) ([]domain.WorkerInfo, error) { return s.ListWorkers(ctx) })
+}
+
 // RenewLeases forwards to the backend.
 func (d *DeferredStore) RenewLeases(ctx context.Context, fences []domain.Fence, now time.Time, lease time.Duration) ([]ports.LeaseStatus, error) {
 	return call(d, func(s ports.Store) ([]ports.LeaseStatus, error) { return s.RenewLeases(ctx, fences, now, lease) })
@@ -300,8 +339,8 @@ func (d *DeferredStore) CompleteTask(ctx context.Context, p ports.CompleteParams
 }
 
 // CompleteTasks forwards to the backend.
-func (d *DeferredStore) CompleteTasks(ctx context.Context, ps []ports.CompleteParams) ([]error, error) {
-	return call(d, func(s ports.Store) ([]error, error) { return s.CompleteTasks(ctx, ps) })
+func (d *DeferredStore) CompleteTasks(ctx context.Context, ps []ports.CompleteParams) ([]ports.CompleteResult, error) {
+	return call(d, func(s ports.Store) ([]ports.CompleteResult, error) { return s.CompleteTasks(ctx, ps) })
 }
 
 // FailTask forwards to the backend.

@@ -55,19 +55,29 @@ func (s *Store) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]domain.T
 		}
 		reclaim := t.State == domain.TaskRunning
 		// A reclaim keeps the running count as it is, so only a fresh
-		// claim is held back by the function's limit.
+		// claim or a resume is held back by the function's limit.
 		if !reclaim && t.MaxConcurrent > 0 {
 			if running[t.StepName] >= t.MaxConcurrent {
 				continue
 			}
 			running[t.StepName]++
 		}
-		if reclaim {
+		switch t.State {
+		case domain.TaskRunning:
 			t.LastError = domain.SentinelError(domain.ErrLeaseLost,
 				fmt.Sprintf("lease expired at %s; reclaimed", t.LeaseExpiresAt.Format(time.RFC3339Nano)))
+			t.Recoveries++
+		case domain.TaskWaiting:
+			t.WakeAt = nil
+			for _, c := range s.tasks {
+				if c.ParentTaskID == t.ID && c.Kind == domain.KindSleep && c.State == domain.TaskPending && c.Due(now) {
+					completeStep(c, nil, now)
+				}
+			}
+		default:
+			t.Attempt++
 		}
 		t.State = domain.TaskRunning
-		t.Attempt++
 		t.WorkerID = p.WorkerID
 		t.ClaimToken = domain.NewID()
 		t.LeaseExpiresAt = timePtr(leaseEnd)
@@ -87,8 +97,8 @@ func (s *Store) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]domain.T
 	return taskList(claimed), nil
 }
 
-// eligible applies every claim filter except the function limits.
-func eligible(t *domain.Task, p ports.ClaimParams, now time.Time) bool {
+// routable applies the function, queue and tag filters of a claim.
+func routable(t *domain.Task, p ports.ClaimParams) bool {
 	switch {
 	case !slices.Contains(p.Functions, t.StepName):
 		return false
@@ -96,12 +106,116 @@ func eligible(t *domain.Task, p ports.ClaimParams, now time.Time) bool {
 		return false
 	case len(t.Tags) > 0 && len(p.Tags) > 0 && !slices.ContainsFunc(t.Tags, func(tag string) bool { return slices.Contains(p.Tags, tag) }):
 		return false
+	}
+	return true
+}
+
+// eligible applies every claim filter except the function limits.
+func eligible(t *domain.Task, p ports.ClaimParams, now time.Time) bool {
+	if !routable(t, p) {
+		return false
+	}
+	switch {
 	case t.State == domain.TaskPending:
 		return t.Due(now)
+	case t.State == domain.TaskWaiting:
+		return t.WakeAt != nil && !t.WakeAt.After(now)
 	case t.State == domain.TaskRunning:
 		return t.LeaseExpiresAt != nil && !t.LeaseExpiresAt.After(now)
 	}
 	return false
+}
+
+// NextWake returns the earliest wake-up time of the waiting tasks p would
+// claim once due.
+func (s *Store) NextWake(ctx context.Context, p ports.ClaimParams) (time.Time, bool, error) {
+	if err := s.lock(ctx); err != nil {
+		return time.Time{}, false, err
+	}
+	defer s.mu.Unlock()
+	var next time.Time
+	found := false
+	for _, t := range s.tasks {
+		if t.State != domain.TaskWaiting || t.WakeAt == nil || !t.Kind.Claimable() {
+			continue
+		}
+		if !routable(t, p) {
+			continue
+		}
+		if !found || t.WakeAt.Before(next) {
+			next, found = *t.WakeAt, true
+		}
+	}
+	return next, found, nil
+}
+
+// ParkTask parks a running task until its wake condition holds (see
+// ports.ClaimStore).
+func (s *Store) ParkTask(ctx context.Context, p ports.ParkParams) (bool, error) {
+	if err := validateFence(p.Fence); err != nil {
+		return false, err
+	}
+	if p.WakeAt == nil && len(p.Children) == 0 {
+		return false, invalid("park task %q: neither a wake-up time nor children to wait for", p.Fence.TaskID)
+	}
+	if err := s.lock(ctx); err != nil {
+		return false, err
+	}
+	defer s.mu.Unlock()
+	t, err := s.fenced(p.Fence)
+	if err != nil {
+		return false, err
+	}
+	awaited := make(map[string]bool, len(p.Children))
+	for _, id := range p.Children {
+		c, ok := s.tasks[id]
+		if !ok || c.ParentTaskID != t.ID {
+			return false, invalid("park task %q: %q is not one of its steps", t.ID, id)
+		}
+		awaited[id] = true
+	}
+	now := normTime(p.Now)
+	live := 0
+	for id := range awaited {
+		if s.tasks[id].State.Live() {
+			live++
+		}
+	}
+	if len(p.Children) > 0 && live == 0 {
+		return false, nil // the condition holds: nothing is written
+	}
+	for _, c := range s.tasks {
+		if c.ParentTaskID == t.ID {
+			c.Awaited = awaited[c.ID] && c.State.Live()
+		}
+	}
+	t.State = domain.TaskWaiting
+	t.WakeAt = normTimePtr(p.WakeAt)
+	clearLease(t)
+	t.UpdatedAt = now
+	return true, nil
+}
+
+// wakeParent wakes the waiting parent of the step t, which has just ended,
+// when t was the last live step it awaited; it returns the woken parent.
+func (s *Store) wakeParent(t *domain.Task, now time.Time) *ports.WokenTask {
+	if !t.Awaited || t.ParentTaskID == "" {
+		return nil
+	}
+	p, ok := s.tasks[t.ParentTaskID]
+	if !ok || p.State != domain.TaskWaiting {
+		return nil
+	}
+	for _, c := range s.tasks {
+		if c.ParentTaskID == p.ID && c.Awaited && c.State.Live() {
+			return nil
+		}
+	}
+	if p.WakeAt == nil || p.WakeAt.After(now) {
+		p.WakeAt = timePtr(now)
+		p.UpdatedAt = now
+	}
+	return &ports.WokenTask{ID: p.ID, Queue: p.Queue, StepName: p.StepName}
 }
 
 // RenewLeases extends the leases still held and reports every fence's

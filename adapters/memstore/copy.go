@@ -73,6 +73,7 @@ func cloneTask(t *domain.Task) *domain.Task {
 	c.Tags = cloneStrings(t.Tags)
 	c.TraceContext = cloneStringMap(t.TraceContext)
 	c.ScheduledFor = normTimePtr(t.ScheduledFor)
+	c.WakeAt = normTimePtr(t.WakeAt)
 	c.LeaseExpiresAt = normTimePtr(t.LeaseExpiresAt)
 	c.Deadline = normTimePtr(t.Deadline)
 	c.CreatedAt = normTime(t.CreatedAt)

@@ -106,6 +106,7 @@ func (s *Store) ReplayDeadLetter(ctx context.Context, p ports.ReplayParams) (dom
 	if !p.KeepAttempts {
 		t.Attempt = 0
 	}
+	t.Recoveries = 0 // a replay starts a new recovery budget
 	t.Generation++
 	t.Result, t.Error = nil, nil
 	clearLease(t)

@@ -211,10 +211,15 @@ func (s *Store) ListProgress(ctx context.Context, executionID string) ([]domain.
 			Step:       c.StepName,
 			State:      c.State,
 			Attempt:    c.Attempt,
+			Recoveries: c.Recoveries,
 			CreatedAt:  c.CreatedAt,
 			StartedAt:  c.StartedAt,
 			FinishedAt: c.FinishedAt,
 			Error:      c.Error,
+			// Sleeps and delayed tasks show when they are due.
+			ScheduledFor: c.ScheduledFor,
+			WakeAt:       c.WakeAt,
+			Awaited:      c.Awaited,
 		})
 	}
 	return out, nil

@@ -17,13 +17,14 @@ func (s *Store) CompleteTask(ctx context.Context, p ports.CompleteParams) error 
 		return err
 	}
 	defer s.mu.Unlock()
-	return s.complete(p)
+	_, err := s.complete(p)
+	return err
 }
 
 // CompleteTasks applies a batch of completions under one lock; a stale item
 // gets ErrLeaseLost without stopping the others. Bad input in any item
 // rejects the whole batch.
-func (s *Store) CompleteTasks(ctx context.Context, ps []ports.CompleteParams) ([]error, error) {
+func (s *Store) CompleteTasks(ctx context.Context, ps []ports.CompleteParams) ([]ports.CompleteResult, error) {
 	for _, p := range ps {
 		if err := validateComplete(p); err != nil {
 			return nil, err
@@ -33,11 +34,11 @@ func (s *Store) CompleteTasks(ctx context.Context, ps []ports.CompleteParams) ([
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	errs := make([]error, len(ps))
+	out := make([]ports.CompleteResult, len(ps))
 	for i, p := range ps {
-		errs[i] = s.complete(p)
+		out[i].Woken, out[i].Err = s.complete(p)
 	}
-	return errs, nil
+	return out, nil
 }
 
 func validateComplete(p ports.CompleteParams) error {
@@ -47,12 +48,18 @@ func validateComplete(p ports.CompleteParams) error {
 	return validateOps(p.Ops)
 }
 
-func (s *Store) complete(p ports.CompleteParams) error {
+func (s *Store) complete(p ports.CompleteParams) ([]ports.WokenTask, error) {
 	t, err := s.fenced(p.Fence)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	now := normTime(p.Now)
+	var woken []ports.WokenTask
+	wake := func(t *domain.Task) {
+		if w := s.wakeParent(t, now); w != nil {
+			woken = append(woken, *w)
+		}
+	}
 	completeStep(t, p.Result, now)
 	clearLease(t)
 	s.applyOps(t.ExecutionID, p.Ops)
@@ -62,13 +69,15 @@ func (s *Store) complete(p ports.CompleteParams) error {
 	if t.IdempotencyKey != "" {
 		s.idempotency[t.IdempotencyKey] = cloneRaw(p.Result)
 	}
+	wake(t)
 	for _, l := range s.pendingLinks(t.ID) {
 		completeStep(l, p.Result, now)
+		wake(l)
 	}
 	if e := s.executions[t.ExecutionID]; t.IsRoot() && !e.State.Terminal() {
 		s.endExecution(e, domain.ExecutionCompleted, p.Result, nil, now)
 	}
-	return nil
+	return woken, nil
 }
 
 // FailTask fails the task terminally and dead-letters it, fenced (see
@@ -91,11 +100,13 @@ func (s *Store) FailTask(ctx context.Context, p ports.FailParams) error {
 	t.FinishedAt = timePtr(now)
 	t.UpdatedAt = now
 	clearLease(t)
+	s.wakeParent(t, now)
 	for _, l := range s.pendingLinks(t.ID) {
 		l.State = domain.TaskFailed
 		l.Error = cloneTaskError(p.Error)
 		l.FinishedAt = timePtr(now)
 		l.UpdatedAt = now
+		s.wakeParent(l, now)
 	}
 	t.IdempotencyKey = "" // released: a later call runs afresh
 	code := ""

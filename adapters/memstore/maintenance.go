@@ -120,8 +120,22 @@ func (s *Store) Cleanup(ctx context.Context, p ports.CleanupParams) (ports.Clean
 	}
 	res.CacheEntries = int64(len(cache))
 
+	var workers []string
+	if !p.WorkersBefore.IsZero() {
+		before := normTime(p.WorkersBefore)
+		for id, w := range s.workers {
+			if w.State != domain.WorkerLive && w.HeartbeatAt.Before(before) {
+				workers = append(workers, id)
+			}
+		}
+	}
+	res.Workers = int64(len(workers))
+
 	if p.DryRun {
 		return res, nil
+	}
+	for _, id := range workers {
+		delete(s.workers, id)
 	}
 	for execID, ms := range s.signals {
 		ms = slices.DeleteFunc(ms, dropSignal)

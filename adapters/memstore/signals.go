@@ -60,6 +60,7 @@ func (s *Store) SendSignal(ctx context.Context, executionID, name string, payloa
 	if !s.consumeSignal(step, now) {
 		return nil, nil
 	}
+	s.wakeParent(step, now)
 	return cloneTask(step), nil
 }
 

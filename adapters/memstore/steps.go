@@ -253,6 +253,8 @@ func (s *Store) ResetStep(ctx context.Context, parent domain.Fence, spec ports.S
 	}
 	t.State = domain.TaskPending
 	t.Attempt = 0
+	t.Recoveries = 0
+	t.Awaited = false
 	t.Generation++
 	t.ParentGeneration = p.Generation
 	t.Result, t.Error, t.LastError = nil, nil, nil

@@ -32,6 +32,7 @@ type Store struct {
 	idempotency map[string]json.RawMessage
 	deadLetters map[string]*domain.DeadLetter // by task id
 	functions   map[string]domain.FunctionInfo
+	workers     map[string]*domain.WorkerInfo
 }
 
 type cacheEntry struct {
@@ -52,6 +53,7 @@ func New() *Store {
 		idempotency: map[string]json.RawMessage{},
 		deadLetters: map[string]*domain.DeadLetter{},
 		functions:   map[string]domain.FunctionInfo{},
+		workers:     map[string]*domain.WorkerInfo{},
 	}
 }
 
@@ -89,7 +91,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.executions, s.tasks, s.signals, s.data = nil, nil, nil, nil
-	s.cache, s.idempotency, s.deadLetters, s.functions = nil, nil, nil, nil
+	s.cache, s.idempotency, s.deadLetters, s.functions, s.workers = nil, nil, nil, nil, nil
 	return nil
 }
 

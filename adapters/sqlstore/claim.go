@@ -23,8 +23,16 @@ type candidate struct {
 	priority                  int
 	createdAt                 time.Time
 	leaseExpiresAt            *time.Time
-	reclaim                   bool
+	source                    int // fresh, reclaim or resume
 }
+
+// Candidate sources: the stream a candidate was read from (the source
+// column of the candidate queries).
+const (
+	fresh   = 0 // a due pending task: a new attempt
+	reclaim = 1 // a running task whose lease expired: a recovery
+	resume  = 2 // a waiting task whose wake-up time came: a resume
+)
 
 // before reports whether c comes before o in claim order (priority desc,
 // created_at, id).
@@ -50,13 +58,13 @@ func scanCandidates(rows *sql.Rows) ([]candidate, error) {
 			kind           string
 			maxC, pri      int64
 			created, lease nullTime
-			reclaim        int64
+			source         int64
 		)
-		if err := rows.Scan(&c.id, &c.executionID, &parent, &kind, &c.stepName, &maxC, &pri, &created, &lease, &reclaim); err != nil {
+		if err := rows.Scan(&c.id, &c.executionID, &parent, &kind, &c.stepName, &maxC, &pri, &created, &lease, &source); err != nil {
 			return nil, err
 		}
 		c.parentID, c.kind, c.maxConcurrent, c.priority = parent.String, domain.TaskKind(kind), int(maxC), int(pri)
-		c.createdAt, c.leaseExpiresAt, c.reclaim = created.val(), lease.ptr(), reclaim == 1
+		c.createdAt, c.leaseExpiresAt, c.source = created.val(), lease.ptr(), int(source)
 		out = append(out, c)
 	}
 	return out, rows.Err()
@@ -64,15 +72,19 @@ func scanCandidates(rows *sql.Rows) ([]candidate, error) {
 
 // ClaimTasks claims up to p.Limit eligible tasks in one transaction (see
 // ports.ClaimStore and store-semantics §5, §6). Every filter runs in SQL:
-// one statement reads the expired leases (lease index) and the first page
-// of pending tasks (claim index, in claim order, a page being the free
-// slots); functions that reached their limit are excluded inside the query,
-// and further pages follow only when limits turned candidates down. The
-// two streams are merged in claim order and the chosen rows claimed with
-// one UPDATE. Before reading candidates, the limited functions the worker
-// serves are locked (PostgreSQL: pg_advisory_xact_lock in sorted order)
-// and their running tasks counted; a limited task of a function not yet
-// known to be limited restarts the transaction with its lock.
+// one statement reads the expired leases (lease index), the due waiting
+// tasks (wake index, in wake order) and the first page of pending tasks
+// (claim index, in claim order, a page being the free slots); functions
+// that reached their limit are excluded inside the pending and waiting
+// reads, and further pending pages follow only when limits turned
+// candidates down. The three streams are merged in claim order and the
+// chosen rows claimed with one UPDATE (plus, for resumes, one completing
+// their due sleeps). A resume is held back by its function's limit like a
+// fresh claim; a reclaim is not. Before reading candidates, the limited
+// functions the worker serves are locked (PostgreSQL:
+// pg_advisory_xact_lock in sorted order) and their running tasks counted;
+// a limited task of a function not yet known to be limited restarts the
+// transaction with its lock.
 func (s *Store) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]domain.Task, error) {
 	switch {
 	case p.WorkerID == "":
@@ -168,21 +180,22 @@ func (s *Store) claimTx(t *txn, p ports.ClaimParams) ([]domain.Task, error) {
 	chosenPer := map[string]int{}
 	used := func(name string) int { return running[name] + chosenPer[name] }
 
-	// The first read takes expired leases (never more than Limit are
-	// needed) and the first page of pending tasks in one statement.
-	reclaims, page, err := s.firstCandidates(t, p, now, filter, filterArgs, limited, used)
+	// The first read takes expired leases and due waiting tasks (never
+	// more than Limit of each are needed) and the first page of pending
+	// tasks in one statement.
+	reclaims, resumes, page, err := s.firstCandidates(t, p, now, filter, filterArgs, limited, used)
 	if err != nil {
 		return nil, err
 	}
-	if missing := unlockedLimits(page, limited); len(missing) > 0 {
+	if missing := append(unlockedLimits(resumes, limited), unlockedLimits(page, limited)...); len(missing) > 0 {
 		s.limits.add(missing...)
 		return nil, errRetryClaim
 	}
 	var (
-		chosen    []candidate
-		pi, ri    int
-		cursor    *candidate
-		exhausted = len(page) < p.Limit
+		chosen     []candidate
+		pi, ri, wi int
+		cursor     *candidate
+		exhausted  = len(page) < p.Limit
 	)
 	if len(page) > 0 {
 		cursor = &page[len(page)-1]
@@ -203,17 +216,27 @@ func (s *Store) claimTx(t *txn, p ports.ClaimParams) ([]domain.Task, error) {
 				cursor = &page[len(page)-1]
 			}
 		}
+		// The next candidate in claim order among the three streams.
 		var c *candidate
+		next := func(stream []candidate, i *int) {
+			if *i < len(stream) && (c == nil || stream[*i].before(c)) {
+				c = &stream[*i]
+			}
+		}
+		next(reclaims, &ri)
+		next(resumes, &wi)
+		next(page, &pi)
 		switch {
-		case ri < len(reclaims) && (pi == len(page) || reclaims[ri].before(&page[pi])):
-			chosen = append(chosen, reclaims[ri]) // a reclaim replaces itself in the running count
-			ri++
-			continue
-		case pi < len(page):
-			c = &page[pi]
-			pi++
-		default:
+		case c == nil:
 			return s.applyClaims(t, p, chosen, now, until)
+		case c.source == reclaim:
+			ri++
+			chosen = append(chosen, *c) // a reclaim replaces itself in the running count
+			continue
+		case c.source == resume:
+			wi++
+		default:
+			pi++
 		}
 		if c.maxConcurrent > 0 {
 			if used(c.stepName) >= c.maxConcurrent {
@@ -271,30 +294,47 @@ func (s *Store) lockLimited(t *txn, names []string) (map[string]struct{}, map[st
 
 // reclaimQuery selects expired leases in claim order.
 func (s *Store) reclaimQuery(filter string) string {
-	return `SELECT ` + candidateColumns + `, 1 AS reclaim FROM @tasks WHERE state = 'running'
+	return `SELECT ` + candidateColumns + `, 1 AS source FROM @tasks WHERE state = 'running'
  AND kind IN ('orchestrator', 'activity') AND lease_expires_at <= ?` + filter + `
  ORDER BY priority DESC, created_at, id LIMIT ?` + s.d.ForUpdateSkipLocked()
 }
 
-// firstCandidates reads the expired leases and the first pending page in
-// one statement.
+// resumeQuery selects due waiting tasks in wake order, excluding limited
+// tasks whose function has no slot left.
+func (s *Store) resumeQuery(now time.Time, filter string, filterArgs []any,
+	limited map[string]struct{}, used func(string) int, n int) (string, []any) {
+	lim, limArgs := s.limitExclusion(limited, used)
+	q := `SELECT ` + candidateColumns + `, 2 AS source FROM @tasks` + s.d.IndexedBy("tasks_wake") + ` WHERE state = 'waiting'
+ AND wake_at <= ? AND kind IN ('orchestrator', 'activity')` + filter + lim + `
+ ORDER BY wake_at LIMIT ?` + s.d.ForUpdateSkipLocked()
+	args := append(append(append([]any{s.tm(now)}, filterArgs...), limArgs...), int64(n))
+	return q, args
+}
+
+// firstCandidates reads the expired leases, the due waiting tasks and the
+// first pending page in one statement.
 func (s *Store) firstCandidates(t *txn, p ports.ClaimParams, now time.Time, filter string, filterArgs []any,
-	limited map[string]struct{}, used func(string) int) (reclaims, page []candidate, err error) {
+	limited map[string]struct{}, used func(string) int) (reclaims, resumes, page []candidate, err error) {
 	pq, pargs := s.pendingQuery(p, now, filter, filterArgs, limited, used, nil, p.Limit)
+	wq, wargs := s.resumeQuery(now, filter, filterArgs, limited, used, p.Limit)
 	args := append(append([]any{s.tm(now)}, filterArgs...), int64(p.Limit))
-	rows, err := t.query(`SELECT * FROM (`+s.reclaimQuery(filter)+`) AS r UNION ALL SELECT * FROM (`+pq+`) AS p`,
-		append(args, pargs...)...)
+	args = append(append(args, wargs...), pargs...)
+	rows, err := t.query(`SELECT * FROM (`+s.reclaimQuery(filter)+`) AS r UNION ALL SELECT * FROM (`+wq+`) AS w
+ UNION ALL SELECT * FROM (`+pq+`) AS p`, args...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	all, err := scanCandidates(rows)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, c := range all {
-		if c.reclaim {
+		switch c.source {
+		case reclaim:
 			reclaims = append(reclaims, c)
-		} else {
+		case resume:
+			resumes = append(resumes, c)
+		default:
 			page = append(page, c)
 		}
 	}
@@ -305,8 +345,23 @@ func (s *Store) firstCandidates(t *txn, p ports.ClaimParams, now time.Time, filt
 		return 1
 	}
 	slices.SortFunc(reclaims, byOrder)
+	slices.SortFunc(resumes, byOrder)
 	slices.SortFunc(page, byOrder)
-	return reclaims, page, nil
+	return reclaims, resumes, page, nil
+}
+
+// limitExclusion is the condition that drops limited tasks whose function
+// has no slot left, and its arguments.
+func (s *Store) limitExclusion(limited map[string]struct{}, used func(string) int) (string, []any) {
+	if len(limited) == 0 {
+		return "", nil
+	}
+	rowsIn := make([][]any, 0, len(limited))
+	for name := range limited {
+		rowsIn = append(rowsIn, []any{name, int64(used(name))})
+	}
+	return ` AND (max_concurrent = 0 OR NOT EXISTS (SELECT 1 FROM ` + s.d.RowSet("lim", limitCols) + `
+ WHERE lim.lim_name = step_name AND max_concurrent <= lim.lim_used))`, s.d.RowSetArgs(limitCols, rowsIn)
 }
 
 // pendingQuery builds the read of the next page of due pending candidates
@@ -315,19 +370,13 @@ func (s *Store) pendingQuery(p ports.ClaimParams, now time.Time, filter string, 
 	limited map[string]struct{}, used func(string) int, cursor *candidate, n int) (string, []any) {
 	var b strings.Builder
 	args := []any{s.tm(now)}
-	b.WriteString(`SELECT ` + candidateColumns + `, 0 AS reclaim FROM @tasks` + s.d.IndexedBy("tasks_claim") + ` WHERE state = 'pending'
+	b.WriteString(`SELECT ` + candidateColumns + `, 0 AS source FROM @tasks` + s.d.IndexedBy("tasks_claim") + ` WHERE state = 'pending'
  AND kind IN ('orchestrator', 'activity') AND (scheduled_for IS NULL OR scheduled_for <= ?)`)
 	b.WriteString(filter)
 	args = append(args, filterArgs...)
-	if len(limited) > 0 {
-		rowsIn := make([][]any, 0, len(limited))
-		for name := range limited {
-			rowsIn = append(rowsIn, []any{name, int64(used(name))})
-		}
-		b.WriteString(` AND (max_concurrent = 0 OR NOT EXISTS (SELECT 1 FROM ` + s.d.RowSet("lim", limitCols) + `
- WHERE lim.lim_name = step_name AND max_concurrent <= lim.lim_used))`)
-		args = append(args, s.d.RowSetArgs(limitCols, rowsIn)...)
-	}
+	lim, limArgs := s.limitExclusion(limited, used)
+	b.WriteString(lim)
+	args = append(args, limArgs...)
 	if cursor != nil {
 		b.WriteString(` AND (priority < ? OR (priority = ? AND (created_at > ? OR (created_at = ? AND id > ?))))`)
 		ca := s.tm(cursor.createdAt)
@@ -351,28 +400,34 @@ func (s *Store) pendingPage(t *txn, p ports.ClaimParams, now time.Time, filter s
 
 var lostCols = []Column{{"lost_id", ColText}, {"lost_error", ColText}}
 
-// applyClaims moves the chosen candidates to running in one statement and
-// starts the executions of claimed roots. Each claim token is this call's
-// random token plus the task id: fresh for every claim and different for
-// every task, without a per-row parameter.
+// applyClaims moves the chosen candidates to running in one statement,
+// completes the due sleeps of resumed tasks and starts the executions of
+// freshly claimed roots. Each claim token is this call's random token plus
+// the task id: fresh for every claim and different for every task, without
+// a per-row parameter. The claiming UPDATE tells the streams apart by the
+// state it reads: a pending task spends an attempt, a running one (a
+// reclaim) counts a recovery, a waiting one (a resume) neither.
 func (s *Store) applyClaims(t *txn, p ports.ClaimParams, chosen []candidate, now, until time.Time) ([]domain.Task, error) {
 	if len(chosen) == 0 {
 		return nil, nil
 	}
 	ids := make([]string, len(chosen))
-	var roots []string
+	var roots, resumed []string
 	var lost [][]any
 	for i, c := range chosen {
 		ids[i] = c.id
-		if c.reclaim {
+		if c.source == resume {
+			resumed = append(resumed, c.id)
+		}
+		if c.source == reclaim {
 			at := "unknown time"
 			if c.leaseExpiresAt != nil {
 				at = c.leaseExpiresAt.Format(time.RFC3339Nano)
 			}
 			lost = append(lost, []any{c.id, mustJSONText(domain.SentinelError(domain.ErrLeaseLost, "lease expired at "+at+"; reclaimed"))})
 		}
-		if c.kind == domain.KindOrchestrator && c.parentID == "" {
-			roots = append(roots, c.executionID)
+		if c.source == fresh && c.kind == domain.KindOrchestrator && c.parentID == "" {
+			roots = append(roots, c.executionID) // a reclaimed or resumed root's execution already runs
 		}
 	}
 	if len(lost) > 0 {
@@ -382,8 +437,10 @@ func (s *Store) applyClaims(t *txn, p ports.ClaimParams, chosen []candidate, now
 		}
 	}
 	token := domain.NewID()[:23] + "/"
-	rows, err := t.query(`UPDATE @tasks SET state = 'running', attempt = attempt + 1, worker_id = ?,
- claim_token = ? || id, lease_expires_at = ?, started_at = COALESCE(started_at, ?), updated_at = ?
+	rows, err := t.query(`UPDATE @tasks SET state = 'running',
+ attempt = CASE WHEN state = 'pending' THEN attempt + 1 ELSE attempt END,
+ recoveries = CASE WHEN state = 'running' THEN recoveries + 1 ELSE recoveries END,
+ wake_at = NULL, worker_id = ?, claim_token = ? || id, lease_expires_at = ?, started_at = COALESCE(started_at, ?), updated_at = ?
  WHERE `+s.d.InList("id")+` RETURNING `+taskColumns,
 		p.WorkerID, token, s.tm(until), s.tm(now), s.tm(now), s.d.StringList(ids))
 	if err != nil {
@@ -406,6 +463,14 @@ func (s *Store) applyClaims(t *txn, p ports.ClaimParams, chosen []candidate, now
 	for _, c := range chosen {
 		if task, ok := byID[c.id]; ok {
 			out = append(out, task)
+		}
+	}
+	if len(resumed) > 0 {
+		if _, err := t.exec(`UPDATE @tasks SET state = 'completed', result = NULL, finished_at = ?, updated_at = ?
+ WHERE `+s.d.InList("parent_task_id")+` AND kind = 'sleep' AND `+s.d.Unindexed("state")+` = 'pending'
+ AND (scheduled_for IS NULL OR scheduled_for <= ?)`,
+			s.tm(now), s.tm(now), s.d.StringList(resumed), s.tm(now)); err != nil {
+			return nil, err
 		}
 	}
 	if len(roots) > 0 {

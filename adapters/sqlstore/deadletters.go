@@ -155,7 +155,7 @@ func (s *Store) ReplayDeadLetter(ctx context.Context, p ports.ReplayParams) (dom
 		if p.Queue != "" {
 			queue = p.Queue
 		}
-		out, err = scanTask(t.queryRow(`UPDATE @tasks SET state = 'pending', scheduled_for = ?, attempt = `+attempt+`,
+		out, err = scanTask(t.queryRow(`UPDATE @tasks SET state = 'pending', scheduled_for = ?, attempt = `+attempt+`, recoveries = 0,
  generation = generation + 1, error = NULL, result = NULL, `+leaseClear+`, finished_at = NULL,
  queue = ?, updated_at = ? WHERE id = ? RETURNING `+taskColumns, s.tm(now), queue, s.tm(now), p.TaskID))
 		if err != nil {

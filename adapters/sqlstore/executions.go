@@ -238,7 +238,8 @@ func (s *Store) validateCreate(exec *domain.Execution, root *domain.Task) error 
 	root.StepName = exec.RootFunction
 	root.Kind = domain.KindOrchestrator
 	root.State = domain.TaskPending
-	root.Attempt, root.Generation, root.ParentGeneration = 0, 0, 0
+	root.Attempt, root.Generation, root.ParentGeneration, root.Recoveries = 0, 0, 0, 0
+	root.WakeAt, root.Awaited = nil, false
 	root.IdempotencyKey = ""
 	root.Deadline = exec.Deadline
 	root.ScheduledFor = exec.ScheduledFor
@@ -352,26 +353,29 @@ func (s *Store) ListProgress(ctx context.Context, executionID string) ([]domain.
 			return err
 		}
 		rows, err := t.query(`SELECT id, parent_task_id, position, kind, step_name, state, attempt, created_at,
- started_at, finished_at, error FROM @tasks WHERE execution_id = ? ORDER BY created_at, position, id`, executionID)
+ started_at, finished_at, error, recoveries, scheduled_for, wake_at, awaited
+ FROM @tasks WHERE execution_id = ? ORDER BY created_at, position, id`, executionID)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var (
-				p                          domain.ProgressEntry
-				parent                     sql.NullString
-				kind, state                string
-				pos, attempt               int64
-				created, started, finished nullTime
-				errb                       []byte
+				p                            domain.ProgressEntry
+				parent                       sql.NullString
+				kind, state                  string
+				pos, attempt, recov, awaited int64
+				created, started, finished   nullTime
+				sched, wake                  nullTime
+				errb                         []byte
 			)
 			if err := rows.Scan(&p.TaskID, &parent, &pos, &kind, &p.Step, &state, &attempt, &created,
-				&started, &finished, &errb); err != nil {
+				&started, &finished, &errb, &recov, &sched, &wake, &awaited); err != nil {
 				return err
 			}
 			p.ParentID, p.Position, p.Kind, p.State, p.Attempt = parent.String, int(pos), domain.TaskKind(kind), domain.TaskState(state), int(attempt)
 			p.CreatedAt, p.StartedAt, p.FinishedAt = created.val(), started.ptr(), finished.ptr()
+			p.Recoveries, p.ScheduledFor, p.WakeAt, p.Awaited = int(recov), sched.ptr(), wake.ptr(), awaited == 1
 			if p.Error, err = decodeTaskError(errb); err != nil {
 				return err
 			}

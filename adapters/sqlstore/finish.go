@@ -20,11 +20,11 @@ func fenceArgs(f domain.Fence) []any { return []any{f.TaskID, f.WorkerID, f.Toke
 
 // CompleteTask stores a successful result (see ports.CompleteParams).
 func (s *Store) CompleteTask(ctx context.Context, p ports.CompleteParams) error {
-	errs, err := s.CompleteTasks(ctx, []ports.CompleteParams{p})
+	res, err := s.CompleteTasks(ctx, []ports.CompleteParams{p})
 	if err != nil {
 		return err
 	}
-	return errs[0]
+	return res[0].Err
 }
 
 var completeCols = []Column{
@@ -37,13 +37,16 @@ type completed struct {
 	id, executionID, parentID string
 	kind                      domain.TaskKind
 	cacheKey, idemKey         string
+	awaited                   bool
 }
 
 // CompleteTasks applies a batch of completions in one transaction: one
 // fenced UPDATE for the whole batch, then set-based statements for the
 // cache entries, idempotency records, link completions, root executions and
-// the cancellation of their other live tasks; data ops per item.
-func (s *Store) CompleteTasks(ctx context.Context, ps []ports.CompleteParams) ([]error, error) {
+// the cancellation of their other live tasks; data ops per item. Parked
+// parents whose last awaited step the batch ended are woken (see
+// wakeParents).
+func (s *Store) CompleteTasks(ctx context.Context, ps []ports.CompleteParams) ([]ports.CompleteResult, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
@@ -56,27 +59,27 @@ func (s *Store) CompleteTasks(ctx context.Context, ps []ports.CompleteParams) ([
 		}
 	}
 	if len(ps) == 0 {
-		return []error{}, nil
+		return []ports.CompleteResult{}, nil
 	}
-	var errs []error
+	var out []ports.CompleteResult
 	err := s.write(ctx, "complete tasks", func(t *txn) error {
 		var err error
-		errs, err = s.completeTx(t, ps)
+		out, err = s.completeTx(t, ps)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return errs, nil
+	return out, nil
 }
 
-func (s *Store) completeTx(t *txn, ps []ports.CompleteParams) ([]error, error) {
-	errs := make([]error, len(ps))
+func (s *Store) completeTx(t *txn, ps []ports.CompleteParams) ([]ports.CompleteResult, error) {
+	out := make([]ports.CompleteResult, len(ps))
 	rowsIn := make([][]any, 0, len(ps))
 	first := make(map[string]int, len(ps)) // task id -> item; later duplicates lose
 	for i, p := range ps {
 		if _, dup := first[p.Fence.TaskID]; dup {
-			errs[i] = s.errLeaseLost(p.Fence)
+			out[i].Err = s.errLeaseLost(p.Fence)
 			continue
 		}
 		first[p.Fence.TaskID] = i
@@ -86,7 +89,7 @@ func (s *Store) completeTx(t *txn, ps []ports.CompleteParams) ([]error, error) {
 	rows, err := t.query(`UPDATE @tasks SET state = 'completed', result = f.c_result, finished_at = f.c_now,
  updated_at = f.c_now, `+leaseClear+` FROM `+s.d.RowSet("f", completeCols)+`
  WHERE id = f.c_id AND `+s.d.Unindexed("state")+` = 'running' AND worker_id = f.c_worker AND claim_token = f.c_token
- RETURNING id, execution_id, parent_task_id, kind, cache_key, idempotency_key`, s.d.RowSetArgs(completeCols, rowsIn)...)
+ RETURNING id, execution_id, parent_task_id, kind, cache_key, idempotency_key, awaited`, s.d.RowSetArgs(completeCols, rowsIn)...)
 	if err != nil {
 		return nil, err
 	}
@@ -96,12 +99,14 @@ func (s *Store) completeTx(t *txn, ps []ports.CompleteParams) ([]error, error) {
 			c                         completed
 			parent, cacheKey, idemKey sql.NullString
 			kind                      string
+			awaited                   int64
 		)
-		if err := rows.Scan(&c.id, &c.executionID, &parent, &kind, &cacheKey, &idemKey); err != nil {
+		if err := rows.Scan(&c.id, &c.executionID, &parent, &kind, &cacheKey, &idemKey, &awaited); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		c.parentID, c.kind, c.cacheKey, c.idemKey = parent.String, domain.TaskKind(kind), cacheKey.String, idemKey.String
+		c.awaited = awaited == 1
 		c.item = first[c.id]
 		done = append(done, c)
 	}
@@ -114,12 +119,12 @@ func (s *Store) completeTx(t *txn, ps []ports.CompleteParams) ([]error, error) {
 		ok[c.item] = true
 	}
 	for i, p := range ps {
-		if errs[i] == nil && !ok[i] {
-			errs[i] = s.errLeaseLost(p.Fence)
+		if out[i].Err == nil && !ok[i] {
+			out[i].Err = s.errLeaseLost(p.Fence)
 		}
 	}
 	if len(done) == 0 {
-		return errs, nil
+		return out, nil
 	}
 	sort.Slice(done, func(i, j int) bool { return done[i].item < done[j].item })
 	for _, c := range done {
@@ -129,10 +134,10 @@ func (s *Store) completeTx(t *txn, ps []ports.CompleteParams) ([]error, error) {
 			}
 		}
 	}
-	if err := s.completeEffects(t, ps, done); err != nil {
+	if err := s.completeEffects(t, ps, done, out); err != nil {
 		return nil, err
 	}
-	return errs, nil
+	return out, nil
 }
 
 var (
@@ -142,14 +147,19 @@ var (
 )
 
 // completeEffects writes what the completed tasks cause: cache entries,
-// idempotency records and link completions, and for roots the execution's
-// completion and the cancellation of its other live tasks.
-func (s *Store) completeEffects(t *txn, ps []ports.CompleteParams, done []completed) error {
+// idempotency records and link completions, the wake-up of parked parents
+// (reported in out), and for roots the execution's completion and the
+// cancellation of its other live tasks.
+func (s *Store) completeEffects(t *txn, ps []ports.CompleteParams, done []completed, out []ports.CompleteResult) error {
 	var cacheRows, idemRows, ownerRows, rootRows [][]any
 	cacheSeen, idemSeen := map[string]int{}, map[string]int{}
+	var stepsEnded []endedStep // awaited steps the batch ended
 	for _, c := range done {
 		p := ps[c.item]
 		res, now := payloadBytes(p.Result), domain.NormalizeTime(p.Now)
+		if c.awaited && c.parentID != "" {
+			stepsEnded = append(stepsEnded, endedStep{parentID: c.parentID, item: c.item, now: now})
+		}
 		if c.cacheKey != "" {
 			var exp any
 			if p.CacheExpiresAt != nil {
@@ -194,10 +204,29 @@ func (s *Store) completeEffects(t *txn, ps []ports.CompleteParams, done []comple
 		}
 	}
 	if len(ownerRows) > 0 {
-		if _, err := t.exec(`UPDATE @tasks SET state = 'completed', result = f.o_result, finished_at = f.o_now, updated_at = f.o_now
- FROM `+s.d.RowSet("f", ownerCols)+` WHERE link_owner_id = f.o_id AND `+s.d.Unindexed("state")+` = 'pending'`,
-			s.d.RowSetArgs(ownerCols, ownerRows)...); err != nil {
+		item := make(map[string]int, len(ownerRows))
+		for _, c := range done {
+			item[c.id] = c.item
+		}
+		links, err := s.endedAwaited(t.query(`UPDATE @tasks SET state = 'completed', result = f.o_result, finished_at = f.o_now, updated_at = f.o_now
+ FROM `+s.d.RowSet("f", ownerCols)+` WHERE link_owner_id = f.o_id AND `+s.d.Unindexed("state")+` = 'pending'
+ RETURNING link_owner_id, parent_task_id, awaited`, s.d.RowSetArgs(ownerCols, ownerRows)...))
+		if err != nil {
 			return err
+		}
+		for _, l := range links {
+			l.item = item[l.ownerID]
+			l.now = domain.NormalizeTime(ps[l.item].Now)
+			stepsEnded = append(stepsEnded, l)
+		}
+	}
+	if len(stepsEnded) > 0 {
+		woken, err := s.wakeParents(t, stepsEnded)
+		if err != nil {
+			return err
+		}
+		for _, w := range woken {
+			out[w.item].Woken = append(out[w.item].Woken, w.task)
 		}
 	}
 	if len(rootRows) == 0 {
@@ -246,11 +275,24 @@ func (s *Store) FailTask(ctx context.Context, p ports.FailParams) error {
 		if err := s.putDeadLetter(t, task, p.Reason, p.Error, now); err != nil {
 			return err
 		}
+		var ended []endedStep
+		if task.Awaited && task.ParentTaskID != "" {
+			ended = append(ended, endedStep{parentID: task.ParentTaskID, now: now})
+		}
 		if task.Kind != domain.KindLink {
-			if _, err := t.exec(`UPDATE @tasks SET state = 'failed', error = ?, finished_at = ?, updated_at = ?
- WHERE link_owner_id = ? AND state = 'pending'`, errText, s.tm(now), s.tm(now), task.ID); err != nil {
+			links, err := s.endedAwaited(t.query(`UPDATE @tasks SET state = 'failed', error = ?, finished_at = ?, updated_at = ?
+ WHERE link_owner_id = ? AND state = 'pending' RETURNING link_owner_id, parent_task_id, awaited`,
+				errText, s.tm(now), s.tm(now), task.ID))
+			if err != nil {
 				return err
 			}
+			for _, l := range links {
+				l.now = now
+				ended = append(ended, l)
+			}
+		}
+		if _, err := s.wakeParents(t, ended); err != nil {
+			return err
 		}
 		if !task.IsRoot() {
 			return nil

@@ -73,7 +73,8 @@ func (s *Store) CountDeadLetters(ctx context.Context) (int64, error) {
 var errDryRun = errors.New("sqlstore: dry run")
 
 // Cleanup deletes old terminal executions with all their rows, old dead
-// letters, expired cache entries and consumed or orphaned signals. A dry
+// letters, expired cache entries, consumed or orphaned signals and the
+// registry rows of workers that stopped or died long ago. A dry
 // run performs the same deletes in a transaction it rolls back, so its
 // counts are exactly what a real run would remove.
 func (s *Store) Cleanup(ctx context.Context, p ports.CleanupParams) (ports.CleanupResult, error) {
@@ -143,6 +144,13 @@ func (s *Store) cleanupTx(t *txn, p ports.CleanupParams, res *ports.CleanupResul
 			return err
 		}
 		res.CacheEntries += n
+	}
+	if !p.WorkersBefore.IsZero() {
+		n, err := s.deleteOldWorkers(t, p.WorkersBefore)
+		if err != nil {
+			return err
+		}
+		res.Workers += n
 	}
 	return nil
 }

@@ -13,7 +13,8 @@ import (
 const taskColumns = `id, execution_id, parent_task_id, position, kind, step_name, state, input, result,
  error, last_error, attempt, generation, parent_generation, retry_policy, max_concurrent, tags,
  priority, queue, idempotency_key, link_owner_id, cache_key, scheduled_for, worker_id, claim_token,
- lease_expires_at, deadline, trace_context, created_at, updated_at, started_at, finished_at`
+ lease_expires_at, deadline, trace_context, created_at, updated_at, started_at, finished_at,
+ recoveries, wake_at, awaited`
 
 // rowScanner is *sql.Row or *sql.Rows.
 type rowScanner interface {
@@ -28,13 +29,15 @@ func scanTask(r rowScanner) (domain.Task, error) {
 		trace                                        []byte
 		kind, state                                  string
 		sched, lease, deadline, created, updated     nullTime
-		started, finished                            nullTime
+		started, finished, wake                      nullTime
 		position, attempt, gen, parentGen, maxC, pri int64
+		recoveries, awaited                          int64
 	)
 	err := r.Scan(&t.ID, &t.ExecutionID, &parent, &position, &kind, &t.StepName, &state, &input, &result,
 		&errb, &lastErr, &attempt, &gen, &parentGen, &policy, &maxC, &tags,
 		&pri, &t.Queue, &idem, &link, &cacheKey, &sched, &worker, &token,
-		&lease, &deadline, &trace, &created, &updated, &started, &finished)
+		&lease, &deadline, &trace, &created, &updated, &started, &finished,
+		&recoveries, &wake, &awaited)
 	if err != nil {
 		return t, err
 	}
@@ -45,6 +48,7 @@ func scanTask(r rowScanner) (domain.Task, error) {
 	t.Input = rawOrNil(input)
 	t.Result = rawOrNil(result)
 	t.Attempt = int(attempt)
+	t.Recoveries = int(recoveries)
 	t.Generation = int(gen)
 	t.ParentGeneration = int(parentGen)
 	t.MaxConcurrent = int(maxC)
@@ -53,6 +57,8 @@ func scanTask(r rowScanner) (domain.Task, error) {
 	t.LinkOwnerID = link.String
 	t.CacheKey = cacheKey.String
 	t.ScheduledFor = sched.ptr()
+	t.WakeAt = wake.ptr()
+	t.Awaited = awaited == 1
 	t.WorkerID = worker.String
 	t.ClaimToken = token.String
 	t.LeaseExpiresAt = lease.ptr()
@@ -176,6 +182,7 @@ func timeOrNil(t *time.Time) any {
 // empty collections to nil, so a task built in Go equals its read-back.
 func normalizeTask(t *domain.Task) {
 	t.ScheduledFor = normPtr(t.ScheduledFor)
+	t.WakeAt = normPtr(t.WakeAt)
 	t.LeaseExpiresAt = normPtr(t.LeaseExpiresAt)
 	t.Deadline = normPtr(t.Deadline)
 	t.StartedAt = normPtr(t.StartedAt)

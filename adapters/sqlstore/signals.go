@@ -59,7 +59,10 @@ func (s *Store) SendSignal(ctx context.Context, executionID, name string, payloa
 			return err
 		}
 		out = &task
-		return nil
+		if task.Awaited && task.ParentTaskID != "" {
+			_, err = s.wakeParents(t, []endedStep{{parentID: task.ParentTaskID, now: now}})
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err

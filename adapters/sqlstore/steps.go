@@ -402,7 +402,7 @@ func storedPolicy(p domain.RetryPolicy) domain.RetryPolicy {
 	simple := len(p.RetryOn) == 0 && len(p.NonRetryable) == 0
 	var key policyKey
 	if simple {
-		key = policyKey{p.MaxAttempts, p.InitialDelay, p.MaxDelay, p.BackoffFactor, p.Jitter}
+		key = policyKey{p.MaxAttempts, p.InitialDelay, p.MaxDelay, p.BackoffFactor, p.Jitter, p.MaxRecoveries}
 		if v, ok := storedPolicies.Load(key); ok {
 			return v.(domain.RetryPolicy)
 		}
@@ -427,7 +427,7 @@ func policyJSON(p domain.RetryPolicy) (string, error) {
 	simple := len(p.RetryOn) == 0 && len(p.NonRetryable) == 0
 	var key policyKey
 	if simple {
-		key = policyKey{p.MaxAttempts, p.InitialDelay, p.MaxDelay, p.BackoffFactor, p.Jitter}
+		key = policyKey{p.MaxAttempts, p.InitialDelay, p.MaxDelay, p.BackoffFactor, p.Jitter, p.MaxRecoveries}
 		if v, ok := policyTexts.Load(key); ok {
 			return v.(string), nil
 		}
@@ -442,10 +442,13 @@ func policyJSON(p domain.RetryPolicy) (string, error) {
 	return string(b), nil
 }
 
+// policyKey is every scalar field of a domain.RetryPolicy: two policies
+// with the same key store the same JSON.
 type policyKey struct {
 	attempts         int
 	initial, maxWait time.Duration
 	factor, jitter   float64
+	recoveries       int
 }
 
 var (
@@ -508,7 +511,7 @@ func (s *Store) resolveKey(t *txn, task *domain.Task, key string, ks *keyState, 
 	}
 	if h, ok := ks.holders[key]; ok {
 		switch h.state {
-		case domain.TaskPending, domain.TaskRunning:
+		case domain.TaskPending, domain.TaskRunning, domain.TaskWaiting:
 			task.Kind, task.LinkOwnerID = domain.KindLink, h.id
 			return true, nil
 		case domain.TaskCompleted:
@@ -642,7 +645,7 @@ func (s *Store) ResetStep(ctx context.Context, parent domain.Fence, spec ports.S
 		}
 		out, err = scanTask(t.queryRow(`UPDATE @tasks SET state = 'pending', kind = ?, step_name = ?, input = ?, retry_policy = ?,
  max_concurrent = ?, tags = ?, priority = ?, queue = ?, idempotency_key = ?, cache_key = ?, trace_context = ?,
- attempt = 0, generation = generation + 1, parent_generation = ?, result = NULL, error = NULL, last_error = NULL,
+ attempt = 0, recoveries = 0, awaited = 0, generation = generation + 1, parent_generation = ?, result = NULL, error = NULL, last_error = NULL,
  `+leaseClear+`, link_owner_id = NULL, scheduled_for = ?, finished_at = NULL, updated_at = ?
  WHERE id = ? RETURNING `+taskColumns,
 			string(spec.Kind), spec.StepName, payload(spec.Input), policy, int64(spec.MaxConcurrent),

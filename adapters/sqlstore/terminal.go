@@ -12,6 +12,10 @@ import (
 // leaseClear is the SET fragment that drops a task's claim.
 const leaseClear = `worker_id = NULL, claim_token = NULL, lease_expires_at = NULL`
 
+// liveStates is the SQL list of the live task states (domain.TaskState.Live):
+// pending, running and waiting (parked).
+const liveStates = `('pending', 'running', 'waiting')`
+
 // cancelLiveTasks cancels every live task of the executions (state
 // cancelled, lease cleared, finished_at = now) and hands over or releases
 // the idempotency keys the cancelled tasks held (store-semantics §8, §9).
@@ -41,7 +45,7 @@ func (s *Store) cancelLiveTasksAt(t *txn, execs [][]any) error {
 	at := `(SELECT f.x_now FROM ` + s.d.RowSet("f", cancelCols) + ` WHERE f.x_id = @tasks.execution_id)`
 	all := append(append(append([]any{}, args...), args...), args...)
 	rows, err := t.query(`UPDATE @tasks SET state = 'cancelled', `+leaseClear+`, finished_at = `+at+`, updated_at = `+at+`
- WHERE execution_id IN (SELECT f.x_id FROM `+s.d.RowSet("f", cancelCols)+`) AND state IN ('pending', 'running')
+ WHERE execution_id IN (SELECT f.x_id FROM `+s.d.RowSet("f", cancelCols)+`) AND state IN `+liveStates+`
  RETURNING id, idempotency_key, created_at, position, execution_id`, all...)
 	if err != nil {
 		return err

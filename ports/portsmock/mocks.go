@@ -134,10 +134,10 @@ func (mr *MockStoreMockRecorder) CompleteTask(ctx, p any) *gomock.Call {
 }
 
 // CompleteTasks mocks base method.
-func (m *MockStore) CompleteTasks(ctx context.Context, ps []ports.CompleteParams) ([]error, error) {
+func (m *MockStore) CompleteTasks(ctx context.Context, ps []ports.CompleteParams) ([]ports.CompleteResult, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "CompleteTasks", ctx, ps)
-	ret0, _ := ret[0].([]error)
+	ret0, _ := ret[0].([]ports.CompleteResult)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -281,6 +281,21 @@ func (m *MockStore) ExpireOverdue(ctx context.Context, now time.Time, limit int)
 func (mr *MockStoreMockRecorder) ExpireOverdue(ctx, now, limit any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ExpireOverdue", reflect.TypeOf((*MockStore)(nil).ExpireOverdue), ctx, now, limit)
+}
+
+// ExpireWorkers mocks base method.
+func (m *MockStore) ExpireWorkers(ctx context.Context, p ports.ExpireWorkersParams) ([]ports.ExpiredWorker, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ExpireWorkers", ctx, p)
+	ret0, _ := ret[0].([]ports.ExpiredWorker)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ExpireWorkers indicates an expected call of ExpireWorkers.
+func (mr *MockStoreMockRecorder) ExpireWorkers(ctx, p any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ExpireWorkers", reflect.TypeOf((*MockStore)(nil).ExpireWorkers), ctx, p)
 }
 
 // FailTask mocks base method.
@@ -492,6 +507,52 @@ func (mr *MockStoreMockRecorder) ListTasks(ctx, f any) *gomock.Call {
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListTasks", reflect.TypeOf((*MockStore)(nil).ListTasks), ctx, f)
 }
 
+// ListWorkers mocks base method.
+func (m *MockStore) ListWorkers(ctx context.Context) ([]domain.WorkerInfo, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ListWorkers", ctx)
+	ret0, _ := ret[0].([]domain.WorkerInfo)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ListWorkers indicates an expected call of ListWorkers.
+func (mr *MockStoreMockRecorder) ListWorkers(ctx any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListWorkers", reflect.TypeOf((*MockStore)(nil).ListWorkers), ctx)
+}
+
+// NextWake mocks base method.
+func (m *MockStore) NextWake(ctx context.Context, p ports.ClaimParams) (time.Time, bool, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "NextWake", ctx, p)
+	ret0, _ := ret[0].(time.Time)
+	ret1, _ := ret[1].(bool)
+	ret2, _ := ret[2].(error)
+	return ret0, ret1, ret2
+}
+
+// NextWake indicates an expected call of NextWake.
+func (mr *MockStoreMockRecorder) NextWake(ctx, p any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "NextWake", reflect.TypeOf((*MockStore)(nil).NextWake), ctx, p)
+}
+
+// ParkTask mocks base method.
+func (m *MockStore) ParkTask(ctx context.Context, p ports.ParkParams) (bool, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ParkTask", ctx, p)
+	ret0, _ := ret[0].(bool)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ParkTask indicates an expected call of ParkTask.
+func (mr *MockStoreMockRecorder) ParkTask(ctx, p any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ParkTask", reflect.TypeOf((*MockStore)(nil).ParkTask), ctx, p)
+}
+
 // Ping mocks base method.
 func (m *MockStore) Ping(ctx context.Context) error {
 	m.ctrl.T.Helper()
@@ -504,6 +565,20 @@ func (m *MockStore) Ping(ctx context.Context) error {
 func (mr *MockStoreMockRecorder) Ping(ctx any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Ping", reflect.TypeOf((*MockStore)(nil).Ping), ctx)
+}
+
+// RegisterWorker mocks base method.
+func (m *MockStore) RegisterWorker(ctx context.Context, w domain.WorkerInfo, now time.Time) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "RegisterWorker", ctx, w, now)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// RegisterWorker indicates an expected call of RegisterWorker.
+func (mr *MockStoreMockRecorder) RegisterWorker(ctx, w, now any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "RegisterWorker", reflect.TypeOf((*MockStore)(nil).RegisterWorker), ctx, w, now)
 }
 
 // ReleaseTask mocks base method.
@@ -594,6 +669,20 @@ func (mr *MockStoreMockRecorder) SendSignal(ctx, executionID, name, payload, now
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "SendSignal", reflect.TypeOf((*MockStore)(nil).SendSignal), ctx, executionID, name, payload, now)
 }
 
+// StopWorker mocks base method.
+func (m *MockStore) StopWorker(ctx context.Context, id string, now time.Time) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "StopWorker", ctx, id, now)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// StopWorker indicates an expected call of StopWorker.
+func (mr *MockStoreMockRecorder) StopWorker(ctx, id, now any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "StopWorker", reflect.TypeOf((*MockStore)(nil).StopWorker), ctx, id, now)
+}
+
 // TimeoutExecution mocks base method.
 func (m *MockStore) TimeoutExecution(ctx context.Context, id string, now time.Time) (domain.Execution, bool, error) {
 	m.ctrl.T.Helper()
@@ -608,6 +697,20 @@ func (m *MockStore) TimeoutExecution(ctx context.Context, id string, now time.Ti
 func (mr *MockStoreMockRecorder) TimeoutExecution(ctx, id, now any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "TimeoutExecution", reflect.TypeOf((*MockStore)(nil).TimeoutExecution), ctx, id, now)
+}
+
+// TouchWorker mocks base method.
+func (m *MockStore) TouchWorker(ctx context.Context, id string, now time.Time) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "TouchWorker", ctx, id, now)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// TouchWorker indicates an expected call of TouchWorker.
+func (mr *MockStoreMockRecorder) TouchWorker(ctx, id, now any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "TouchWorker", reflect.TypeOf((*MockStore)(nil).TouchWorker), ctx, id, now)
 }
 
 // UpsertFunctions mocks base method.
@@ -969,10 +1072,10 @@ func (mr *MockClaimStoreMockRecorder) CompleteTask(ctx, p any) *gomock.Call {
 }
 
 // CompleteTasks mocks base method.
-func (m *MockClaimStore) CompleteTasks(ctx context.Context, ps []ports.CompleteParams) ([]error, error) {
+func (m *MockClaimStore) CompleteTasks(ctx context.Context, ps []ports.CompleteParams) ([]ports.CompleteResult, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "CompleteTasks", ctx, ps)
-	ret0, _ := ret[0].([]error)
+	ret0, _ := ret[0].([]ports.CompleteResult)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -995,6 +1098,37 @@ func (m *MockClaimStore) FailTask(ctx context.Context, p ports.FailParams) error
 func (mr *MockClaimStoreMockRecorder) FailTask(ctx, p any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "FailTask", reflect.TypeOf((*MockClaimStore)(nil).FailTask), ctx, p)
+}
+
+// NextWake mocks base method.
+func (m *MockClaimStore) NextWake(ctx context.Context, p ports.ClaimParams) (time.Time, bool, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "NextWake", ctx, p)
+	ret0, _ := ret[0].(time.Time)
+	ret1, _ := ret[1].(bool)
+	ret2, _ := ret[2].(error)
+	return ret0, ret1, ret2
+}
+
+// NextWake indicates an expected call of NextWake.
+func (mr *MockClaimStoreMockRecorder) NextWake(ctx, p any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "NextWake", reflect.TypeOf((*MockClaimStore)(nil).NextWake), ctx, p)
+}
+
+// ParkTask mocks base method.
+func (m *MockClaimStore) ParkTask(ctx context.Context, p ports.ParkParams) (bool, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ParkTask", ctx, p)
+	ret0, _ := ret[0].(bool)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ParkTask indicates an expected call of ParkTask.
+func (mr *MockClaimStoreMockRecorder) ParkTask(ctx, p any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ParkTask", reflect.TypeOf((*MockClaimStore)(nil).ParkTask), ctx, p)
 }
 
 // ReleaseTask mocks base method.

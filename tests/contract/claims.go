@@ -237,7 +237,8 @@ func testFunctionLimits(t *testing.T, h storeSuite) {
 		f.noErr(err, "ListTasks")
 		f.eq("running", len(running), 2)
 		f.state(first[0].ID, domain.TaskRunning)
-		f.eq("reclaimed attempt", f.task(first[0].ID).Attempt, 2)
+		f.eq("reclaimed attempt", f.task(first[0].ID).Attempt, 1)
+		f.eq("reclaimed recoveries", f.task(first[0].ID).Recoveries, 1)
 		f.eq("a third task", len(recs), 3)
 	})
 

@@ -160,6 +160,20 @@ func testDeadLetters(t *testing.T, h storeSuite) {
 		f.eq("claimed attempt", f.claimOne(at(time.Minute), "flaky").Attempt, child.Attempt+1)
 	})
 
+	for _, keep := range []bool{false, true} {
+		h.run(t, fmt.Sprintf("a replay starts a fresh recovery budget (KeepAttempts %v)", keep), func(t *testing.T, f *fixture) {
+			_, root := f.start(execOpts{})
+			rec := f.steps(root, at(time.Second), activitySpec(root, 1, "lost"))[0]
+			f.claim(ports.ClaimParams{Functions: []string{"lost"}, Now: at(time.Second), Lease: time.Minute})
+			again := f.claim(ports.ClaimParams{WorkerID: workerB, Functions: []string{"lost"}, Now: at(2 * time.Minute)})
+			f.eq("reclaimed", taskIDs(again), []string{rec.ID})
+			f.eq("recoveries before the failure", again[0].Recoveries, 1)
+			f.fail(again[0], "fatal", at(3*time.Minute))
+			got := f.replay(ports.ReplayParams{TaskID: rec.ID, KeepAttempts: keep, Now: at(4 * time.Minute)})
+			f.eq("recoveries after the replay", got.Recoveries, 0)
+		})
+	}
+
 	h.run(t, "replay with a queue moves the task to that queue", func(t *testing.T, f *fixture) {
 		_, _, child := f.failedChild("flaky", "main")
 		got := f.replay(ports.ReplayParams{TaskID: child.ID, Queue: "retry", Now: at(time.Minute)})

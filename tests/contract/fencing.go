@@ -40,7 +40,8 @@ func testFencing(t *testing.T, h storeSuite) {
 	h.run(t, "an expired lease is reclaimed and only the new owner's result stands", func(t *testing.T, f *fixture) {
 		ll := f.newLostLease()
 		old, fresh := ll.old, ll.fresh
-		f.eq("reclaim attempt", fresh.Attempt, old.Attempt+1)
+		f.eq("reclaim attempt (a recovery is not an attempt)", fresh.Attempt, old.Attempt)
+		f.eq("reclaim recoveries", fresh.Recoveries, old.Recoveries+1)
 		f.eq("reclaim worker", fresh.WorkerID, workerB)
 		if fresh.ClaimToken == "" || fresh.ClaimToken == old.ClaimToken {
 			t.Errorf("reclaim token %q; want a new token (old %q)", fresh.ClaimToken, old.ClaimToken)
@@ -69,14 +70,14 @@ func testFencing(t *testing.T, h storeSuite) {
 				Ops: []domain.DataOp{{Kind: domain.OpAddCounter, Key: "n", Number: 1}}, Now: now})
 		}},
 		{"complete a task in a batch", func(f *fixture, ll lostLease, now time.Time) error {
-			errs, err := f.s.CompleteTasks(f.ctx, []ports.CompleteParams{{Fence: ll.old.Fence(), Result: js(`1`), Now: now}})
+			res, err := f.s.CompleteTasks(f.ctx, []ports.CompleteParams{{Fence: ll.old.Fence(), Result: js(`1`), Now: now}})
 			if err != nil {
 				return fmt.Errorf("batch error %w", err)
 			}
-			if len(errs) != 1 {
-				return fmt.Errorf("%d item errors for 1 item", len(errs))
+			if len(res) != 1 {
+				return fmt.Errorf("%d item results for 1 item", len(res))
 			}
-			return errs[0]
+			return res[0].Err
 		}},
 		{"fail a task", func(f *fixture, ll lostLease, now time.Time) error {
 			return f.s.FailTask(f.ctx, ports.FailParams{Fence: ll.old.Fence(), Error: storeError("late"), Reason: "late", Now: now})
@@ -192,18 +193,18 @@ func testFencing(t *testing.T, h storeSuite) {
 		recs := f.steps(root, at(time.Second), activitySpec(root, 1, "x"), activitySpec(root, 2, "y"))
 		x := f.claimID(at(time.Second), recs[0].ID)
 		y := f.claimID(at(time.Second), recs[1].ID)
-		errs, err := f.s.CompleteTasks(f.ctx, []ports.CompleteParams{
+		res, err := f.s.CompleteTasks(f.ctx, []ports.CompleteParams{
 			{Fence: x.Fence(), Result: js(`"x"`), Now: at(time.Minute)},
 			{Fence: ll.old.Fence(), Result: js(`"stale"`), Now: at(time.Minute)},
 			{Fence: y.Fence(), Result: js(`"y"`), Now: at(time.Minute), Ops: []domain.DataOp{{Kind: domain.OpAddCounter, Key: "n", Number: 2}}},
 		})
 		f.noErr(err, "CompleteTasks")
-		if len(errs) != 3 {
-			t.Fatalf("CompleteTasks returned %d item errors; want 3", len(errs))
+		if len(res) != 3 {
+			t.Fatalf("CompleteTasks returned %d item results; want 3", len(res))
 		}
-		f.noErr(errs[0], "item 0")
-		f.isErr(errs[1], domain.ErrLeaseLost, "stale item")
-		f.noErr(errs[2], "item 2")
+		f.noErr(res[0].Err, "item 0")
+		f.isErr(res[1].Err, domain.ErrLeaseLost, "stale item")
+		f.noErr(res[2].Err, "item 2")
 		f.eqRaw("x result", f.task(x.ID).Result, js(`"x"`))
 		f.eqRaw("y result", f.task(y.ID).Result, js(`"y"`))
 		f.eq("counter", f.data(root.ExecutionID).Counters["n"], 2.0)

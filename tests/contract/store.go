@@ -46,6 +46,8 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 		{"inline and batched steps", testInlineAndBatchSteps},
 		{"first claim", testFirstClaim},
 		{"sleep and reset", testSleepAndReset},
+		{"parking", testParking},
+		{"workers", testWorkers},
 		{"cache", testCache},
 		{"idempotency", testIdempotency},
 		{"signals", testSignals},

@@ -12,7 +12,8 @@ import (
 // TestWritesReturnRowsAsStored checks that the records CreateSteps and
 // ClaimTasks return equal what GetTask reads back, for every field the
 // store encodes: sub-millisecond retry delays, tags, trace context, byte
-// payloads and times given in another zone.
+// payloads and times given in another zone; and that a resumed claim
+// returns its row as stored.
 func TestWritesReturnRowsAsStored(t *testing.T) {
 	t.Parallel()
 	testWritesReturnRowsAsStored(t, newTestStore(t))
@@ -53,5 +54,30 @@ func testWritesReturnRowsAsStored(t *testing.T, s ports.Store) {
 		if !reflect.DeepEqual(got, stored) {
 			t.Errorf("returned %+v\nstored   %+v", got, stored)
 		}
+	}
+
+	// A root parked on its activity, woken by the activity's completion
+	// and resumed by a claim comes back as stored too.
+	parked, err := s.ParkTask(ctx, ports.ParkParams{Fence: claimed[0].Fence(), Children: []string{steps[0].ID}, WakeAt: &wake, Now: now})
+	if err != nil || !parked {
+		t.Fatalf("park = %v, %v", parked, err)
+	}
+	res, err := s.CompleteTasks(ctx, []ports.CompleteParams{{Fence: steps[0].Fence(), Result: []byte(`1`), Now: now}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("complete = %+v, %v", res, err)
+	}
+	if want := []ports.WokenTask{{ID: "e/r", Queue: "q", StepName: "wf"}}; !reflect.DeepEqual(res[0].Woken, want) {
+		t.Errorf("woken = %+v; want %+v", res[0].Woken, want)
+	}
+	resumed, err := s.ClaimTasks(ctx, ports.ClaimParams{WorkerID: "w", Functions: []string{"wf"}, Limit: 1, Now: now.Add(time.Second), Lease: time.Minute})
+	if err != nil || len(resumed) != 1 {
+		t.Fatalf("resume = %v, %v", resumed, err)
+	}
+	stored, err := s.GetTask(ctx, resumed[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(resumed[0], stored) {
+		t.Errorf("resumed %+v\nstored  %+v", resumed[0], stored)
 	}
 }

@@ -88,13 +88,13 @@ func benchNoopTasks(b *testing.B, s ports.Store) {
 				for i, t := range got {
 					ps[i] = ports.CompleteParams{Fence: t.Fence(), Result: []byte(`null`), Now: now}
 				}
-				errs, err := s.CompleteTasks(b.Context(), ps)
+				res, err := s.CompleteTasks(b.Context(), ps)
 				if err != nil {
 					b.Error(err)
 					return
 				}
-				for _, err := range errs {
-					if err != nil {
+				for _, r := range res {
+					if err := r.Err; err != nil {
 						b.Error(err)
 						return
 					}

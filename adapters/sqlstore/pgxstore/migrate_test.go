@@ -7,11 +7,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/stenthq/stent/adapters/sqlstore"
 	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
 )
 
 func migrationCounts(t *testing.T, pool *pgxpool.Pool, schema string) map[int]int {
@@ -136,4 +139,84 @@ func TestSchemaVersionMismatch(t *testing.T) {
 			t.Fatalf("tables in %s = %d, %v; want none (nothing migrated)", schema, tables, err)
 		}
 	})
+}
+
+// TestAVersion2SchemaUpgradesInPlace builds a schema at version 2 (the
+// migrations applied by hand, with a task in flight) and opens it: the
+// store migrates it to the latest version, the task reads back with the
+// new columns at their defaults and can be claimed, parked and resumed,
+// and the worker registry works.
+func TestAVersion2SchemaUpgradesInPlace(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := newTestPool(t, 2)
+	schema := testSchema(t, pool)
+	ms, err := sqlstore.Migrations("postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := `"` + schema + `".`
+	expand := strings.NewReplacer("@", prefix, "{{time}}", "TIMESTAMPTZ", "{{bytes}}", "BYTEA", "{{float}}", "DOUBLE PRECISION")
+	for _, q := range []string{
+		`CREATE SCHEMA "` + schema + `"`,
+		`CREATE TABLE ` + prefix + `schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)`,
+	} {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range ms[:2] {
+		if _, err := pool.Exec(ctx, expand.Replace(m.SQL)); err != nil {
+			t.Fatalf("apply %d: %v", m.Version, err)
+		}
+		if _, err := pool.Exec(ctx, `INSERT INTO `+prefix+`schema_migrations (version, name, applied_at) VALUES ($1, $2, now())`,
+			m.Version, m.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	created := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := pool.Exec(ctx, `INSERT INTO `+prefix+`executions (id, root_function, root_task_id, state, created_at, updated_at)
+ VALUES ('e', 'wf', 'e/r', 'running', $1, $1)`, created); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO `+prefix+`tasks (id, execution_id, position, kind, step_name, state, attempt, retry_policy, created_at, updated_at)
+ VALUES ('e/r', 'e', 0, 'orchestrator', 'wf', 'pending', 0, '{"max_attempts":3,"initial_delay_ms":1000,"max_delay_ms":60000,"backoff_factor":2,"jitter":0.1}', $1, $1)`,
+		created); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := pgxstore.New(ctx, pool, pgxstore.Config{Schema: schema})
+	if err != nil {
+		t.Fatalf("open a version 2 schema: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	cur, latest, err := s.SchemaVersion(ctx)
+	if err != nil || cur != latest || latest < 3 {
+		t.Fatalf("SchemaVersion = %d, %d, %v; want current == latest >= 3", cur, latest, err)
+	}
+	task, err := s.GetTask(ctx, "e/r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.Recoveries != 0 || task.WakeAt != nil || task.Awaited || task.RetryPolicy.RecoveryBudget() != domain.DefaultMaxRecoveries {
+		t.Fatalf("upgraded task = %+v; want the new fields at their defaults", task)
+	}
+	claimed, err := s.ClaimTasks(ctx, ports.ClaimParams{WorkerID: "w", Functions: []string{"wf"}, Limit: 1, Now: created, Lease: time.Minute})
+	if err != nil || len(claimed) != 1 || claimed[0].Attempt != 1 {
+		t.Fatalf("claim = %+v, %v; want the task at attempt 1", claimed, err)
+	}
+	wake := created.Add(time.Second)
+	if parked, err := s.ParkTask(ctx, ports.ParkParams{Fence: claimed[0].Fence(), WakeAt: &wake, Now: created}); err != nil || !parked {
+		t.Fatalf("park = %v, %v", parked, err)
+	}
+	resumed, err := s.ClaimTasks(ctx, ports.ClaimParams{WorkerID: "w", Functions: []string{"wf"}, Limit: 1, Now: wake, Lease: time.Minute})
+	if err != nil || len(resumed) != 1 || resumed[0].Attempt != 1 || resumed[0].WakeAt != nil {
+		t.Fatalf("resume = %+v, %v; want the task at attempt 1 without a wake-up time", resumed, err)
+	}
+	if err := s.RegisterWorker(ctx, domain.WorkerInfo{ID: "w", Queues: []string{"q"}}, created); err != nil {
+		t.Fatal(err)
+	}
+	if ws, err := s.ListWorkers(ctx); err != nil || len(ws) != 1 || ws[0].State != domain.WorkerLive {
+		t.Fatalf("ListWorkers = %+v, %v", ws, err)
+	}
 }

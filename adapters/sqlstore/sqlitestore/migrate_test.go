@@ -8,9 +8,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/stenthq/stent/adapters/sqlstore"
 	"github.com/stenthq/stent/adapters/sqlstore/sqlitestore"
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
 )
 
 // rawDB opens the file with the plain driver, to inspect or tamper with it.
@@ -141,4 +144,77 @@ func TestSchemaVersionMismatch(t *testing.T) {
 		}
 		_ = s.Close()
 	})
+}
+
+// TestAVersion2DatabaseUpgradesInPlace builds a database at schema
+// version 2 (the migrations applied by hand, with a task in flight) and
+// opens it: the store migrates it to the latest version, the task reads
+// back with the new columns at their defaults and can be claimed, parked
+// and resumed, and the worker registry works.
+func TestAVersion2DatabaseUpgradesInPlace(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "v2.db")
+	db := rawDB(t, path)
+	ms, err := sqlstore.Migrations("sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expand := strings.NewReplacer("@", "", "{{time}}", "INTEGER", "{{bytes}}", "BLOB", "{{float}}", "REAL")
+	if _, err := db.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[:2] {
+		if _, err := db.Exec(expand.Replace(m.SQL)); err != nil {
+			t.Fatalf("apply %d: %v", m.Version, err)
+		}
+		if _, err := db.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)`, m.Version, m.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	created := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	us := sqlstore.TimeToMicros(created)
+	if _, err := db.Exec(`INSERT INTO executions (id, root_function, root_task_id, state, created_at, updated_at)
+ VALUES ('e', 'wf', 'e/r', 'running', ?, ?)`, us, us); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO tasks (id, execution_id, position, kind, step_name, state, attempt, retry_policy, created_at, updated_at)
+ VALUES ('e/r', 'e', 0, 'orchestrator', 'wf', 'pending', 0, '{"max_attempts":3,"initial_delay_ms":1000,"max_delay_ms":60000,"backoff_factor":2,"jitter":0.1}', ?, ?)`, us, us); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := sqlitestore.Open(t.Context(), sqlitestore.Config{Path: path})
+	if err != nil {
+		t.Fatalf("open a version 2 database: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	cur, latest, err := s.SchemaVersion(t.Context())
+	if err != nil || cur != latest || latest < 3 {
+		t.Fatalf("SchemaVersion = %d, %d, %v; want current == latest >= 3", cur, latest, err)
+	}
+	task, err := s.GetTask(t.Context(), "e/r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.Recoveries != 0 || task.WakeAt != nil || task.Awaited || task.RetryPolicy.RecoveryBudget() != domain.DefaultMaxRecoveries {
+		t.Fatalf("upgraded task = %+v; want the new fields at their defaults", task)
+	}
+	ctx := t.Context()
+	claimed, err := s.ClaimTasks(ctx, ports.ClaimParams{WorkerID: "w", Functions: []string{"wf"}, Limit: 1, Now: created, Lease: time.Minute})
+	if err != nil || len(claimed) != 1 || claimed[0].Attempt != 1 {
+		t.Fatalf("claim = %+v, %v; want the task at attempt 1", claimed, err)
+	}
+	wake := created.Add(time.Second)
+	if parked, err := s.ParkTask(ctx, ports.ParkParams{Fence: claimed[0].Fence(), WakeAt: &wake, Now: created}); err != nil || !parked {
+		t.Fatalf("park = %v, %v", parked, err)
+	}
+	resumed, err := s.ClaimTasks(ctx, ports.ClaimParams{WorkerID: "w", Functions: []string{"wf"}, Limit: 1, Now: wake, Lease: time.Minute})
+	if err != nil || len(resumed) != 1 || resumed[0].Attempt != 1 || resumed[0].WakeAt != nil {
+		t.Fatalf("resume = %+v, %v; want the task at attempt 1 without a wake-up time", resumed, err)
+	}
+	if err := s.RegisterWorker(ctx, domain.WorkerInfo{ID: "w", Queues: []string{"q"}}, created); err != nil {
+		t.Fatal(err)
+	}
+	if ws, err := s.ListWorkers(ctx); err != nil || len(ws) != 1 || ws[0].State != domain.WorkerLive {
+		t.Fatalf("ListWorkers = %+v, %v", ws, err)
+	}
 }
