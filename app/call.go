@@ -19,6 +19,7 @@ func (f *Function[I, O]) Call(ctx context.Context, in I) (O, error) {
 		return zero, f.err
 	}
 	if tr := runFrom(ctx); tr != nil {
+		defer tr.enter()()
 		raw, err := tr.callStep(ctx, f.def, in)
 		if err != nil {
 			return zero, err
@@ -49,6 +50,7 @@ func (f *Function[I, O]) Map(ctx context.Context, ins []I) ([]O, error) {
 		return outs, nil
 	}
 	if tr := runFrom(ctx); tr != nil {
+		defer tr.enter()()
 		first := tr.reserve(len(ins))
 		specs := make([]ports.StepSpec, len(ins))
 		for i, in := range ins {
@@ -134,6 +136,7 @@ func (f *Function[I, O]) Async(ctx context.Context, in I) *Future[O] {
 		return fut
 	}
 	if tr := runFrom(ctx); tr != nil {
+		defer tr.enter()()
 		fut.tr = tr
 		spec, err := tr.activity(f.def, in, tr.reserve(1))
 		if err != nil {
@@ -169,6 +172,7 @@ func (fut *Future[O]) Get(ctx context.Context) (O, error) {
 	}
 	switch {
 	case fut.tr != nil:
+		defer fut.tr.enter()()
 		recs, err := fut.tr.awaitRecords(ctx, []domain.Task{fut.rec})
 		if err != nil {
 			return zero, err
@@ -212,7 +216,9 @@ func AwaitAll[O any](ctx context.Context, futs ...*Future[O]) ([]O, error) {
 		recs = append(recs, f.rec)
 	}
 	if batch {
+		exit := tr.enter()
 		done, err := tr.awaitRecords(ctx, recs)
+		exit()
 		if err != nil {
 			return nil, err
 		}

@@ -61,7 +61,17 @@ type Config struct {
 	// NoInlineSteps disables running eligible child calls inline in the
 	// parent's goroutine (see Function.Call).
 	NoInlineSteps bool
+	// ParkAfter is how long a workflow blocked on a sleep, a signal or
+	// children it awaits stays in memory before it parks: its goroutine
+	// ends, its slot and lease are released, its task is stored as
+	// waiting, and any worker resumes it by replay once the wait is over.
+	// A sleep longer than ParkAfter parks at once. Default 250ms; a
+	// negative value keeps every wait in memory (no parking).
+	ParkAfter time.Duration
 }
+
+// DefaultParkAfter is the default Config.ParkAfter.
+const DefaultParkAfter = 250 * time.Millisecond
 
 // DefaultMaxPayloadBytes is the default payload limit (1 MiB).
 const DefaultMaxPayloadBytes = 1 << 20
@@ -91,6 +101,9 @@ func (c Config) withDefaults() Config {
 	if c.StepWriters <= 0 {
 		c.StepWriters = 2
 	}
+	if c.ParkAfter == 0 {
+		c.ParkAfter = DefaultParkAfter
+	}
 	return c
 }
 
@@ -104,8 +117,11 @@ type Engine struct {
 	log      *slog.Logger
 	reg      *Registry
 	metrics  Metrics
-	tracing  tracing
-	cfg      Config
+	// workerMetrics is Deps.Metrics's optional WorkerMetrics (panics
+	// recovered), or nil.
+	workerMetrics func(workerID string, tasks int)
+	tracing       tracing
+	cfg           Config
 
 	rndMu sync.Mutex
 	rnd   func() float64
@@ -152,7 +168,11 @@ func New(d Deps, cfg Config) (*Engine, error) {
 	if e.metrics == nil {
 		e.metrics = NopMetrics{}
 	} else {
-		e.metrics = safeMetrics{m: e.metrics} // user hooks may panic
+		sm := safeMetrics{m: e.metrics} // user hooks may panic
+		e.metrics = sm
+		if _, ok := d.Metrics.(WorkerMetrics); ok {
+			e.workerMetrics = sm.workerDeclaredDead
+		}
 	}
 	if e.rnd == nil {
 		e.rnd = rand.Float64

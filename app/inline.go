@@ -24,39 +24,51 @@ import (
 // retries and dead letters.
 
 // positionIsFresh reports whether no record existed at position pos when
-// this run started looking: the children of the task are read once per run
-// (a task that has no record yet, or was just materialised, has none).
+// this run started looking (see loadChildren).
 func (tr *taskRun) positionIsFresh(ctx context.Context, pos int) (bool, error) {
+	children, err := tr.loadChildren(ctx)
+	if err != nil {
+		return false, err
+	}
+	_, ok := children[pos]
+	return !ok, nil
+}
+
+// loadChildren returns the step records that existed when this run first
+// looked, by position. They are read once per run, in one query per 1,000
+// records: a resumed or re-run task replays its completed steps from them
+// without a store call each. A first run, a virtual inline step and a
+// just-materialised one have none.
+func (tr *taskRun) loadChildren(ctx context.Context) (map[int]domain.Task, error) {
 	tr.mu.Lock()
-	loaded := tr.children != nil
+	children := tr.children
 	tr.mu.Unlock()
-	if !loaded {
-		children := map[int]bool{}
-		if !tr.isVirtual() {
-			const page = 1000
-			for offset := 0; ; offset += page {
-				ts, err := tr.e.store.ListTasks(ctx, ports.TaskFilter{ExecutionID: tr.task.ExecutionID,
-					ParentTaskID: tr.task.ID, Limit: page, Offset: offset})
-				if err != nil {
-					return false, tr.readErr(ctx, err)
-				}
-				for _, t := range ts {
-					children[t.Position] = true
-				}
-				if len(ts) < page {
-					break
-				}
+	if children != nil {
+		return children, nil
+	}
+	children = map[int]domain.Task{}
+	if !tr.isVirtual() {
+		const page = 1000
+		for offset := 0; ; offset += page {
+			ts, err := tr.e.store.ListTasks(ctx, ports.TaskFilter{ExecutionID: tr.task.ExecutionID,
+				ParentTaskID: tr.task.ID, Limit: page, Offset: offset})
+			if err != nil {
+				return nil, tr.readErr(ctx, err)
+			}
+			for _, t := range ts {
+				children[t.Position] = t
+			}
+			if len(ts) < page {
+				break
 			}
 		}
-		tr.mu.Lock()
-		if tr.children == nil {
-			tr.children = children
-		}
-		tr.mu.Unlock()
 	}
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	return !tr.children[pos], nil
+	if tr.children == nil {
+		tr.children = children
+	}
+	return tr.children, nil
 }
 
 func (tr *taskRun) isVirtual() bool {
@@ -83,10 +95,17 @@ func (tr *taskRun) runVirtual(ctx context.Context, def *funcDef, spec ports.Step
 	child.mu.Lock()
 	child.trace = carrier
 	child.mu.Unlock()
+	ended := false
+	defer func() {
+		if !ended { // the step parked (with its caller): the goroutine exits
+			endSpan(nil)
+		}
+	}()
 	startedAt := e.now()
 	started := time.Now()
 	result, runErr := invokeSafely(runCtx, def, spec.Input)
 	elapsed := time.Since(started)
+	ended = true
 	endSpan(runErr)
 
 	if !child.isVirtual() {
@@ -153,7 +172,7 @@ func (tr *taskRun) materialize(ctx context.Context) error {
 			rec.ID, spec.Position, tr.parent.task.StepName, rec.State)
 	}
 	tr.mu.Lock()
-	tr.task, tr.virtual, tr.children = rec, false, map[int]bool{}
+	tr.task, tr.virtual, tr.children = rec, false, map[int]domain.Task{}
 	if rec.LeaseExpiresAt != nil {
 		tr.leaseExpires = *rec.LeaseExpiresAt
 	}

@@ -74,10 +74,14 @@ type dueHint struct {
 
 func (e *Engine) noteDue(t time.Time) {
 	e.due.mu.Lock()
-	if e.due.next.IsZero() || t.Before(e.due.next) {
+	earlier := e.due.next.IsZero() || t.Before(e.due.next)
+	if earlier {
 		e.due.next = t
 	}
 	e.due.mu.Unlock()
+	if !earlier {
+		return // the workers already wake up sooner
+	}
 	for _, w := range e.Workers() {
 		w.poke()
 	}

@@ -30,6 +30,13 @@ type Metrics interface {
 	LeaseRenewed(t TaskInfo)
 }
 
+// WorkerMetrics is an optional extension of Metrics: a Metrics value that
+// also implements it is told when a worker declares another dead and how
+// many running tasks it freed for reclaiming.
+type WorkerMetrics interface {
+	WorkerDeclaredDead(workerID string, tasks int)
+}
+
 // NopMetrics ignores every observation.
 type NopMetrics struct{}
 
@@ -62,3 +69,10 @@ func (s safeMetrics) DeadLettered(t TaskInfo, code string) {
 func (s safeMetrics) TaskCancelled(t TaskInfo)    { s.do(func() { s.m.TaskCancelled(t) }) }
 func (s safeMetrics) ExecutionTimedOut(id string) { s.do(func() { s.m.ExecutionTimedOut(id) }) }
 func (s safeMetrics) LeaseRenewed(t TaskInfo)     { s.do(func() { s.m.LeaseRenewed(t) }) }
+
+// workerDeclaredDead calls the optional WorkerMetrics hook.
+func (s safeMetrics) workerDeclaredDead(id string, tasks int) {
+	if wm, ok := s.m.(WorkerMetrics); ok {
+		s.do(func() { wm.WorkerDeclaredDead(id, tasks) })
+	}
+}

@@ -80,7 +80,7 @@ func (e *Engine) WaitFor(ctx context.Context, id string, opts ...WaitOption) (do
 		wctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	err := e.waitUntil(wctx, []domain.Topic{domain.ExecutionTopic(id)}, check, nil, capWait)
+	err := e.waitUntil(wctx, []domain.Topic{domain.ExecutionTopic(id)}, check, nil, capWait, nil)
 	if err == nil {
 		return res, nil
 	}
@@ -121,14 +121,22 @@ type ExecutionView struct {
 	Outcome *domain.Result `json:"outcome,omitempty"`
 	// RootAttempts is the root task's attempt count.
 	RootAttempts int `json:"root_attempts"`
+	// RootRecoveries counts the root's reclaims after a lost worker.
+	RootRecoveries int `json:"root_recoveries"`
+	// WaitReason says why a live execution is not running code right now
+	// ("sleeping until ...", "waiting for signal approval", "waiting for
+	// 37 of 100 children", "no worker registers charge", ...); empty once
+	// it is terminal. See domain.WaitReason.
+	WaitReason string `json:"wait_reason,omitempty"`
 	// Progress is the step timeline.
 	Progress    []domain.ProgressEntry     `json:"progress"`
 	Counters    map[string]float64         `json:"counters"`
 	CustomState map[string]json.RawMessage `json:"custom_state"`
 }
 
-// StateOf returns the execution with its outcome, root attempts, routing,
-// deadline, timestamps, step timeline, counters and custom state.
+// StateOf returns the execution with its outcome, root attempts and
+// recoveries, routing, deadline, timestamps, why it waits, step timeline,
+// counters and custom state.
 func (e *Engine) StateOf(ctx context.Context, id string) (ExecutionView, error) {
 	ex, err := e.store.GetExecution(ctx, id)
 	if err != nil {
@@ -140,12 +148,19 @@ func (e *Engine) StateOf(ctx context.Context, id string) (ExecutionView, error) 
 		v.Outcome = &r
 	}
 	if root, err := e.store.GetTask(ctx, ex.RootTaskID); err == nil {
-		v.RootAttempts = root.Attempt
+		v.RootAttempts, v.RootRecoveries = root.Attempt, root.Recoveries
 	} else if !errors.Is(err, ErrNotFound) {
 		return v, err
 	}
 	if v.Progress, err = e.store.ListProgress(ctx, id); err != nil {
 		return v, err
+	}
+	if !ex.State.Terminal() {
+		served, err := e.servedFunctions(ctx)
+		if err != nil {
+			return v, err
+		}
+		v.WaitReason = domain.WaitReason(ex.State, v.Progress, served, e.now())
 	}
 	data, err := e.store.GetExecutionData(ctx, id)
 	if err != nil {
@@ -153,6 +168,30 @@ func (e *Engine) StateOf(ctx context.Context, id string) (ExecutionView, error) 
 	}
 	v.Counters, v.CustomState = data.Counters, data.State
 	return v, nil
+}
+
+// servedFunctions reports whether a live worker of the registry runs a
+// function.
+func (e *Engine) servedFunctions(ctx context.Context) (func(string) bool, error) {
+	workers, err := e.store.ListWorkers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fns := map[string]bool{}
+	for _, w := range workers {
+		if w.State == domain.WorkerLive {
+			for _, f := range w.Functions {
+				fns[f] = true
+			}
+		}
+	}
+	return func(f string) bool { return fns[f] }, nil
+}
+
+// ListWorkers returns the worker registry: live workers first, then stopped
+// and dead ones (until retention cleanup removes them).
+func (e *Engine) ListWorkers(ctx context.Context) ([]domain.WorkerInfo, error) {
+	return e.store.ListWorkers(ctx)
 }
 
 // ListExecutions lists executions, newest first.

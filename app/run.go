@@ -30,11 +30,12 @@ func (w *Worker) execute(tr *taskRun) domain.Task {
 		}
 		return t
 	}
-	// 2. Poison-pill protection: only reclaims can push the attempt past
-	// the limit.
-	if t.Attempt > t.RetryPolicy.MaxAttempts {
-		err := domain.Permanent(fmt.Errorf("%w: task reclaimed %d times after its lease expired; the retry policy allows %d attempts",
-			ErrLeaseLost, t.Attempt-1, t.RetryPolicy.MaxAttempts))
+	// 2. Poison-pill protection: a task whose worker was lost more often
+	// than its recovery budget allows (a body that kills its process every
+	// time) fails for good. Recoveries never spend attempts.
+	if budget := t.RetryPolicy.RecoveryBudget(); t.Recoveries > budget {
+		err := domain.Permanent(fmt.Errorf("%w: task recovered %d times after its worker was lost (lease expired or worker declared dead); the recovery budget (RetryPolicy.MaxRecoveries) is %d",
+			ErrLeaseLost, t.Recoveries, budget))
 		return w.finishFailure(tr, err, 0)
 	}
 	// 3. Resolve the function; a race (catalogue changed) gives it back.
@@ -56,11 +57,19 @@ func (w *Worker) execute(tr *taskRun) domain.Task {
 	}
 	runCtx, carrier, endSpan := e.tracing.startTask(tr.ctx, tr.info(), t.TraceContext)
 	tr.trace = carrier
+	ended := false
+	defer func() {
+		if !ended { // the run parked: its goroutine is exiting
+			endSpan(nil)
+		}
+	}()
 
-	// 6. Run the body, recovering panics.
+	// 6. Run the body, recovering panics. A body that parks never returns
+	// here (see park.go): the deferred calls end the run.
 	started := time.Now()
-	result, runErr := invokeSafely(runCtx, def, t.Input)
+	result, runErr := runBody(runCtx, def, t.Input)
 	elapsed := time.Since(started)
+	ended = true
 	endSpan(runErr)
 	// The slot bounds running user code: give it back before the outcome
 	// is written, so the next claim overlaps this completion's write.
@@ -86,6 +95,13 @@ func (w *Worker) finish(tr *taskRun, result json.RawMessage, runErr error, elaps
 		case errors.Is(cause, ErrCancelled):
 			e.metrics.TaskCancelled(tr.info())
 			tr.logger().InfoContext(ctx, "task cancelled")
+			return t
+		case errors.Is(cause, errParked):
+			// Another goroutine of the run parked it; the replay that
+			// resumes it does the rest.
+			return t
+		case errors.Is(cause, errReleased):
+			tr.logger().InfoContext(ctx, "task released: the worker stopped before it finished")
 			return t
 		default:
 			tr.logger().WarnContext(ctx, "lease lost; result discarded", "cause", cause)
@@ -156,7 +172,7 @@ func (w *Worker) finishSuccess(tr *taskRun, result json.RawMessage, elapsed time
 		x := e.now().Add(tr.def.cacheTTL)
 		cacheExpires = &x
 	}
-	err := w.untilLeaseEnds(tr, func(now time.Time) error {
+	err := w.retryWrite(ctx, tr, func(now time.Time) error {
 		return e.completer.complete(ctx, ports.CompleteParams{
 			Fence: tr.fence(), Result: result, Ops: ops, CacheExpiresAt: cacheExpires, Now: now,
 		})
@@ -198,7 +214,7 @@ func (w *Worker) finishFailure(tr *taskRun, runErr error, elapsed time.Duration)
 	if retryable && t.Attempt < policy.MaxAttempts {
 		delay := policy.Delay(t.Attempt, e.random)
 		var runAt time.Time
-		err := w.untilLeaseEnds(tr, func(now time.Time) error {
+		err := w.retryWrite(ctx, tr, func(now time.Time) error {
 			runAt = now.Add(delay)
 			return e.store.RetryTask(ctx, ports.RetryParams{Fence: tr.fence(), Error: te, RunAt: runAt, Now: now})
 		})
@@ -220,7 +236,7 @@ func (w *Worker) finishFailure(tr *taskRun, runErr error, elapsed time.Duration)
 	if retryable {
 		reason = fmt.Sprintf("failed after %d attempts", t.Attempt)
 	}
-	err := w.untilLeaseEnds(tr, func(now time.Time) error {
+	err := w.retryWrite(ctx, tr, func(now time.Time) error {
 		return e.store.FailTask(ctx, ports.FailParams{Fence: tr.fence(), Error: te, Reason: reason, Now: now})
 	})
 	if err != nil {
@@ -234,21 +250,29 @@ func (w *Worker) finishFailure(tr *taskRun, runErr error, elapsed time.Duration)
 	evs := []domain.Event{taskEvent(t)}
 	if t.IsRoot() {
 		evs = append(evs, executionEvent(t.ExecutionID, domain.ExecutionFailed))
+	} else {
+		// The failure may have woken a parked parent.
+		evs = append(evs, readyEvent("", ""))
 	}
 	e.publish(ctx, evs...)
 	return t
 }
 
-// untilLeaseEnds runs a finishing write, retrying transient errors with
-// backoff until the lease expires (SPEC §12: finishing writes retry until
-// the lease expires, then are discarded). ErrLeaseLost ends it at once.
-func (w *Worker) untilLeaseEnds(tr *taskRun, write func(now time.Time) error) error {
+// retryWrite runs a fenced write of the run (a checkpoint, a park, a
+// finishing write), retrying transient errors with backoff until the lease
+// expires (SPEC §12: such writes retry until the lease expires, then are
+// discarded), ctx ends or the worker stops. Errors that another try cannot
+// change (ErrLeaseLost, bad input, a conflict, a closed store) end it at
+// once.
+func (w *Worker) retryWrite(ctx context.Context, tr *taskRun, write func(now time.Time) error) error {
 	e := w.e
 	backoff := 50 * time.Millisecond
 	for {
 		err := write(e.now())
-		if err == nil || errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrClosed) ||
-			errors.Is(err, ErrInvalidArgument) || errors.Is(err, ErrInvalidTransition) {
+		if err == nil || !transient(err) {
+			return err
+		}
+		if ctx.Err() != nil {
 			return err
 		}
 		if !e.clock.Now().Before(tr.lease()) {
@@ -257,7 +281,10 @@ func (w *Worker) untilLeaseEnds(tr *taskRun, write func(now time.Time) error) er
 		timer := time.NewTimer(backoff)
 		select {
 		case <-timer.C:
-		case <-w.stoppedOrDone():
+		case <-ctx.Done():
+			timer.Stop()
+			return err
+		case <-w.stopped:
 			timer.Stop()
 			return err
 		}
@@ -265,7 +292,17 @@ func (w *Worker) untilLeaseEnds(tr *taskRun, write func(now time.Time) error) er
 	}
 }
 
-func (w *Worker) stoppedOrDone() <-chan struct{} { return w.stopped }
+// transient reports an error another try of the same write may not meet
+// (the store unreachable, a driver error), as opposed to an answer.
+func transient(err error) bool {
+	for _, final := range []error{ErrLeaseLost, ErrClosed, ErrInvalidArgument, ErrInvalidTransition, ErrConflict,
+		ErrNotFound, ErrExecutionFinished, ErrNonDeterministic, context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, final) {
+			return false
+		}
+	}
+	return true
+}
 
 // canInline reports whether a child call of def may run inline in the
 // calling task's goroutine: this worker runs it (function, queue, tags)

@@ -30,6 +30,7 @@ func WaitForSignal[T any](ctx context.Context, name string, opts ...SignalOption
 	if err := domain.ValidateName("signal name", name); err != nil {
 		return zero, err
 	}
+	defer tr.enter()()
 	pos := tr.reserve(1)
 	spec := ports.StepSpec{
 		ID: domain.StepID(tr.task.ExecutionID, tr.task.ID, pos), Position: pos,
@@ -82,7 +83,9 @@ func (e *Engine) SendSignalJSON(ctx context.Context, executionID, name string, p
 		return fmt.Errorf("stent: signal %q to execution %q: %w", name, executionID, err)
 	}
 	if delivered != nil {
-		e.publish(ctx, taskEvent(*delivered))
+		// The waiting run, in memory or parked (then the delivery woke it:
+		// a ready hint lets a worker resume it at once).
+		e.publish(ctx, taskEvent(*delivered), readyEvent("", ""))
 	}
 	return nil
 }

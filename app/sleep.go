@@ -31,6 +31,7 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
+	defer tr.enter()()
 	pos := tr.reserve(1)
 	wake := tr.e.now().Add(d)
 	spec := ports.StepSpec{
@@ -54,18 +55,21 @@ func Sleep(ctx context.Context, d time.Duration) error {
 					released = true
 					tr.w.releaseSlot(tr)
 				}
-				t := tr.e.clock.NewTimer(wait)
-				select {
-				case <-t.C():
-				case <-ctx.Done():
-					t.Stop()
-					return tr.ctxErr(ctx, ctx.Err())
+				// A sleep longer than ParkAfter parks: the goroutine ends
+				// here and a worker resumes the run at the wake-up time.
+				if after, ok := tr.parkAfter(); ok && wait > after && tr.mayPark() {
+					if err := tr.park(ctx, rec.ScheduledFor, nil); err != nil {
+						return err
+					}
+				}
+				if err := tr.sleepInMemory(ctx, wait, rec.ScheduledFor); err != nil {
+					return err
 				}
 			}
 		}
-		rec, err = tr.e.store.CompleteSleep(ctx, tr.fence(), rec.ID, tr.e.now())
+		rec, err = tr.completeSleep(ctx, rec.ID)
 		if err != nil {
-			return tr.writeErr(ctx, err)
+			return err
 		}
 		if rec.State != domain.TaskPending {
 			if released {
@@ -77,4 +81,42 @@ func Sleep(ctx context.Context, d time.Duration) error {
 			return err
 		}
 	}
+}
+
+// sleepInMemory waits for a short sleep on the engine clock. When the
+// worker starts draining meanwhile, the run parks instead (if it can).
+func (tr *taskRun) sleepInMemory(ctx context.Context, wait time.Duration, wakeAt *time.Time) error {
+	t := tr.e.clock.NewTimer(wait)
+	defer t.Stop()
+	drain := tr.w.draining
+	for {
+		select {
+		case <-t.C():
+			return nil
+		case <-ctx.Done():
+			return tr.ctxErr(ctx, ctx.Err())
+		case <-drain:
+			drain = nil
+			if tr.mayPark() {
+				if err := tr.park(ctx, wakeAt, nil); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// completeSleep completes the due sleep record, retrying store blips
+// until the lease ends.
+func (tr *taskRun) completeSleep(ctx context.Context, id string) (domain.Task, error) {
+	var rec domain.Task
+	err := tr.w.retryWrite(ctx, tr, func(now time.Time) error {
+		var err error
+		rec, err = tr.e.store.CompleteSleep(ctx, tr.fence(), id, now)
+		return err
+	})
+	if err != nil {
+		return rec, tr.writeErr(ctx, err)
+	}
+	return rec, nil
 }

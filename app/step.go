@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
@@ -23,13 +24,22 @@ func (tr *taskRun) ensureSteps(ctx context.Context, specs []ports.StepSpec, extr
 	if err := tr.materialize(ctx); err != nil {
 		return nil, err
 	}
+	if recs, ok, err := tr.replayed(ctx, specs); ok || err != nil {
+		return recs, err
+	}
 	ops := tr.takeOps()
 	all := ops
 	if len(extraOps) > 0 {
 		all = append(append([]domain.DataOp(nil), ops...), extraOps...)
 	}
-	res := e.steps.create(ctx, ports.CreateStepsRequest{Parent: tr.fence(), Specs: specs, Ops: all, Now: e.now()})
-	recs, err := res.Tasks, res.Err
+	// A checkpoint write that meets a store blip is retried until the
+	// lease ends; user code sees an error only when the lease is lost.
+	var res ports.CreateStepsResult
+	err := tr.w.retryWrite(ctx, tr, func(now time.Time) error {
+		res = e.steps.create(ctx, ports.CreateStepsRequest{Parent: tr.fence(), Specs: specs, Ops: all, Now: now})
+		return res.Err
+	})
+	recs := res.Tasks
 	if err != nil {
 		tr.restoreOps(ops)
 		return nil, tr.writeErr(ctx, err)
@@ -60,6 +70,44 @@ func (tr *taskRun) ensureSteps(ctx context.Context, specs []ports.StepSpec, extr
 	}
 	tr.announce(ctx, recs)
 	return recs, nil
+}
+
+// replayed serves specs from the records loaded when the run started
+// (loadChildren) when every one of them is a completed record of the same
+// step: a replay after a park, a crash or a retry re-attaches to its
+// checkpoints without a store call. The operations buffered since the
+// previous checkpoint are dropped, as a re-attaching write drops them (the
+// record's creation committed them). ok is false when any spec needs the
+// store (no record, a live, failed or cancelled one, another name).
+func (tr *taskRun) replayed(ctx context.Context, specs []ports.StepSpec) ([]domain.Task, bool, error) {
+	tr.mu.Lock()
+	children := tr.children
+	tr.mu.Unlock()
+	if len(children) == 0 {
+		if children != nil || tr.isVirtual() {
+			return nil, false, nil
+		}
+		var err error
+		if children, err = tr.loadChildren(ctx); err != nil {
+			return nil, false, err
+		}
+	}
+	recs := make([]domain.Task, len(specs))
+	for i, spec := range specs {
+		rec, ok := children[spec.Position]
+		if !ok || rec.State != domain.TaskCompleted {
+			return nil, false, nil
+		}
+		if rec.StepName != spec.StepName {
+			if rec.ParentGeneration < tr.task.Generation {
+				return nil, false, nil // a newer generation resets it
+			}
+			return nil, false, &NonDeterminismError{Call: spec.Position, Recorded: rec.StepName, Now: spec.StepName}
+		}
+		recs[i] = rec
+	}
+	tr.takeOps()
+	return recs, true, nil
 }
 
 // announce publishes a ready hint for every claimable pending record.
@@ -148,6 +196,9 @@ func (tr *taskRun) awaitRecords(ctx context.Context, recs []domain.Task) ([]doma
 			return false, nil
 		}
 		ts, err := tr.e.store.GetTasks(ctx, ids)
+		if errors.Is(err, ErrUnavailable) {
+			return false, nil // a store blip: the next poll reads again
+		}
 		if err != nil {
 			return false, tr.readErr(ctx, err)
 		}
@@ -159,10 +210,38 @@ func (tr *taskRun) awaitRecords(ctx context.Context, recs []domain.Task) ([]doma
 		}
 		return len(live) == 0, nil
 	}
-	err := tr.e.waitUntil(ctx, topics, check, func() {
-		released = true
-		tr.w.releaseSlot(tr)
-	}, nil)
+	onBlock := func() {
+		if !released {
+			released = true
+			tr.w.releaseSlot(tr)
+		}
+	}
+	var park *waitPark
+	if after, ok := tr.parkAfter(); ok {
+		park = &waitPark{after: after, now: tr.w.draining}
+	}
+	var err error
+	for {
+		err = tr.e.waitUntil(ctx, topics, check, onBlock, nil, park)
+		if !errors.Is(err, errParkNow) {
+			break
+		}
+		if !tr.mayPark() {
+			park = nil // stay in memory
+			continue
+		}
+		// Parks and ends the goroutine, unless the records ended
+		// meanwhile (then the next check sees them) or it failed.
+		ids := make([]string, 0, len(live))
+		for _, r := range out {
+			if live[r.ID] {
+				ids = append(ids, r.ID)
+			}
+		}
+		if err = tr.park(ctx, nil, ids); err != nil {
+			break
+		}
+	}
 	if released {
 		if aerr := tr.w.acquireSlot(ctx, tr); aerr != nil && err == nil {
 			err = aerr

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stenthq/stent/domain"
@@ -93,9 +94,15 @@ type taskRun struct {
 	virtual bool
 	spec    ports.StepSpec
 
-	// children holds the positions of the records that existed when this
-	// run first looked (loaded once, for inline steps).
-	children map[int]bool
+	// children holds the step records that existed when this run first
+	// looked, by position: loaded once per run in one read (a first run
+	// has none), they serve completed steps on replay without a write and
+	// tell inline steps which positions are fresh.
+	children map[int]domain.Task
+
+	// inflight counts the run's step calls in progress (a run parks only
+	// while its wait is the one call in flight).
+	inflight atomic.Int32
 
 	matMu        sync.Mutex // serialises materialize
 	mu           sync.Mutex
@@ -154,10 +161,22 @@ func (tr *taskRun) setLease(t time.Time) {
 	tr.mu.Unlock()
 }
 
+// lease returns when the run's lease expires; a virtual inline step runs
+// under its caller's lease.
 func (tr *taskRun) lease() time.Time {
 	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	return tr.leaseExpires
+	virtual, until := tr.virtual, tr.leaseExpires
+	tr.mu.Unlock()
+	if virtual && tr.parent != nil {
+		return tr.parent.lease()
+	}
+	return until
+}
+
+// enter counts a step call in flight; the returned func ends it.
+func (tr *taskRun) enter() func() {
+	tr.inflight.Add(1)
+	return func() { tr.inflight.Add(-1) }
 }
 
 // AddCounter adds delta to the execution's counter name. The change is

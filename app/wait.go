@@ -21,8 +21,10 @@ type checkFunc func(ctx context.Context, changed []string, all bool) (done bool,
 // sleep: with no notifier, or a broken one, polling alone is correct.
 // onBlock, if set, runs once before the first sleep (a task gives its slot
 // back there). capWait, if set, bounds each sleep (e.g. up to a deadline).
-// It returns check's error, or ctx's error when ctx ends first.
-func (e *Engine) waitUntil(ctx context.Context, topics []domain.Topic, check checkFunc, onBlock func(), capWait func() time.Duration) error {
+// It returns check's error, or ctx's error when ctx ends first, or
+// errParkNow once the wait has been blocked for park.after or park.now is
+// closed (see waitPark).
+func (e *Engine) waitUntil(ctx context.Context, topics []domain.Topic, check checkFunc, onBlock func(), capWait func() time.Duration, park *waitPark) error {
 	sub := e.subscribe(ctx, topics...)
 	defer func() {
 		if sub != nil {
@@ -41,6 +43,8 @@ func (e *Engine) waitUntil(ctx context.Context, topics []domain.Topic, check che
 	all := true
 	var changed []string
 	blocked := false
+	var parkAt time.Time
+	var parkNow <-chan struct{}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -49,9 +53,14 @@ func (e *Engine) waitUntil(ctx context.Context, topics []domain.Topic, check che
 		if err != nil || done {
 			return err
 		}
-		if !blocked && onBlock != nil {
-			onBlock()
+		if !blocked {
+			if onBlock != nil {
+				onBlock()
+			}
 			blocked = true
+			if park != nil {
+				parkAt, parkNow = time.Now().Add(park.after), park.now
+			}
 		}
 		all, changed = false, changed[:0]
 		d := interval
@@ -59,6 +68,13 @@ func (e *Engine) waitUntil(ctx context.Context, topics []domain.Topic, check che
 			if c := capWait(); c >= 0 && c < d {
 				d = c
 			}
+		}
+		if park != nil {
+			left := time.Until(parkAt)
+			if left <= 0 {
+				return errParkNow
+			}
+			d = min(d, left)
 		}
 		timer := time.NewTimer(d)
 		var events <-chan domain.Event
@@ -69,6 +85,9 @@ func (e *Engine) waitUntil(ctx context.Context, topics []domain.Topic, check che
 		case <-ctx.Done():
 			timer.Stop()
 			return ctx.Err()
+		case <-parkNow:
+			timer.Stop()
+			return errParkNow
 		case ev, ok := <-events:
 			timer.Stop()
 			if !ok {
@@ -107,6 +126,16 @@ func (e *Engine) waitUntil(ctx context.Context, topics []domain.Topic, check che
 		}
 	}
 }
+
+// waitPark asks waitUntil to give up waiting in memory: after being
+// blocked for after, or as soon as now is closed (the worker drains).
+type waitPark struct {
+	after time.Duration
+	now   <-chan struct{}
+}
+
+// errParkNow ends an in-memory wait that should park.
+var errParkNow = errors.New("stent: the wait should park")
 
 func absorb(ev domain.Event, all bool, changed []string) (bool, []string) {
 	if ev.Kind == domain.EventReset || ev.ID == "" {

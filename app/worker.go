@@ -17,8 +17,17 @@ import (
 
 // WorkerOptions configures a worker. Zero fields take the defaults noted.
 type WorkerOptions struct {
-	// ID identifies the worker in leases; default host-pid-random.
+	// ID identifies the worker in leases and in the worker registry;
+	// default host-pid-random (a new id per start).
 	ID string
+	// Name is a stable name for the worker (e.g. the service instance). A
+	// worker that starts on the same host with the same Name as a
+	// registered worker of another process that is gone (its process no
+	// longer runs, or it had this process's pid, as after a container
+	// restart) takes over at once: the predecessor is declared dead and
+	// its tasks are reclaimed without waiting for their leases. Give each
+	// concurrently running worker of a host its own name. Default none.
+	Name string
 	// Queues served; default all queues.
 	Queues []string
 	// Tags the worker has; default none (it takes any task). When set it
@@ -58,6 +67,16 @@ type WorkerOptions struct {
 	// ExpirySweepInterval times out overdue executions; default 5s,
 	// negative disables.
 	ExpirySweepInterval time.Duration
+	// LivenessInterval is how often the worker records its heartbeat in
+	// the worker registry and looks for dead workers; default 3s.
+	LivenessInterval time.Duration
+	// DeadAfter declares another worker dead once its registry heartbeat
+	// is older than this: its running tasks' leases are ended so live
+	// workers reclaim them at once (within about DeadAfter +
+	// LivenessInterval of a crash, 15s by default, instead of a whole
+	// lease). Default 4 x LivenessInterval. Clocks of the machines must
+	// agree to well within it.
+	DeadAfter time.Duration
 }
 
 func (o WorkerOptions) withDefaults(reg *Registry) (WorkerOptions, error) {
@@ -76,13 +95,18 @@ func (o WorkerOptions) withDefaults(reg *Registry) (WorkerOptions, error) {
 		return o, domain.InvalidArgument("worker: drain timeout %s; must be positive", o.DrainTimeout)
 	case o.Retention < 0:
 		return o, domain.InvalidArgument("worker: retention %s; must be positive", o.Retention)
+	case o.LivenessInterval < 0:
+		return o, domain.InvalidArgument("worker: liveness interval %s; must be positive (0 means 3s)", o.LivenessInterval)
+	case o.DeadAfter < 0:
+		return o, domain.InvalidArgument("worker: dead-after %s; must be positive (0 means 4 x the liveness interval)", o.DeadAfter)
+	}
+	if o.Name != "" {
+		if err := domain.ValidateName("worker name", o.Name); err != nil {
+			return o, err
+		}
 	}
 	if o.ID == "" {
-		host, _ := os.Hostname()
-		if host == "" {
-			host = "worker"
-		}
-		o.ID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), domain.NewID()[:8])
+		o.ID = fmt.Sprintf("%s-%d-%s", hostname(), os.Getpid(), domain.NewID()[:8])
 	}
 	if err := domain.ValidateName("worker id", o.ID); err != nil {
 		return o, err
@@ -139,6 +163,15 @@ func (o WorkerOptions) withDefaults(reg *Registry) (WorkerOptions, error) {
 	if o.ExpirySweepInterval == 0 {
 		o.ExpirySweepInterval = 5 * time.Second
 	}
+	if o.LivenessInterval == 0 {
+		o.LivenessInterval = 3 * time.Second
+	}
+	if o.DeadAfter == 0 {
+		o.DeadAfter = 4 * o.LivenessInterval
+	}
+	if o.DeadAfter <= o.LivenessInterval {
+		return o, domain.InvalidArgument("worker: dead-after %s must be longer than the liveness interval %s", o.DeadAfter, o.LivenessInterval)
+	}
 	return o, nil
 }
 
@@ -191,6 +224,9 @@ type Worker struct {
 	runsMu sync.Mutex
 	runs   map[string]*taskRun
 	runsWG sync.WaitGroup
+
+	host  string
+	wakes wakeCache // the store's next wake-up time of parked tasks
 }
 
 // NewWorker builds a worker for the engine's registry.
@@ -200,7 +236,7 @@ func (e *Engine) NewWorker(opts WorkerOptions) (*Worker, error) {
 		return nil, err
 	}
 	w := &Worker{
-		e: e, opts: o, id: o.ID,
+		e: e, opts: o, id: o.ID, host: hostname(),
 		ready: make(chan struct{}), stopped: make(chan struct{}),
 		draining: make(chan struct{}), drainDone: make(chan struct{}),
 		wake: make(chan struct{}, 1), runs: map[string]*taskRun{},
@@ -290,19 +326,21 @@ func (w *Worker) Run(ctx context.Context) error {
 	log := e.log.With("worker_id", w.id)
 
 	sub := e.subscribe(base, domain.TopicReady, domain.TopicCancel)
+	if err := e.store.UpsertFunctions(ctx, e.reg.Infos(), e.now()); err != nil {
+		log.WarnContext(ctx, "publishing the function catalogue failed", "error", err)
+	}
+	w.register(base, log)
 	var bg sync.WaitGroup
-	bg.Add(3)
+	bg.Add(4)
 	go func() { defer bg.Done(); w.heartbeatLoop(base) }()
 	go func() { defer bg.Done(); w.maintenanceLoop(base) }()
+	go func() { defer bg.Done(); w.livenessLoop(base, log) }()
 	go func() { defer bg.Done(); w.eventLoop(base, sub) }() // owns sub from here on
 	defer func() {
 		stopBase()
 		bg.Wait()
+		w.unregister(context.WithoutCancel(ctx), log)
 	}()
-
-	if err := e.store.UpsertFunctions(ctx, e.reg.Infos(), e.now()); err != nil {
-		log.WarnContext(ctx, "publishing the function catalogue failed", "error", err)
-	}
 	w.state.Store(int32(WorkerReady))
 	close(w.ready)
 	log.InfoContext(ctx, "worker ready", "queues", w.opts.Queues, "tags", w.opts.Tags,
@@ -358,6 +396,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		if due, ok := e.nextDueIn(); ok && due < wait {
 			wait = max(due, time.Millisecond)
 		}
+		if due, ok := w.nextWakeIn(base); ok && due < wait {
+			wait = max(due, time.Millisecond)
+		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -407,7 +448,7 @@ func (w *Worker) claimOnce(base context.Context) (claimed int, full bool, err er
 func (w *Worker) start(base context.Context, t domain.Task, firstRun bool) {
 	tr := w.newRun(base, t, nil)
 	if firstRun {
-		tr.children = map[int]bool{}
+		tr.children = map[int]domain.Task{}
 	}
 	w.slots.take(tr)
 	w.runsWG.Add(1)
@@ -524,6 +565,10 @@ func (w *Worker) waitRuns(d time.Duration) {
 	}
 }
 
+// errReleased is the cause a stopping worker cancels its remaining runs
+// with: their tasks are given back at once (it matches ErrLeaseLost).
+var errReleased = fmt.Errorf("%w: the worker stopped and released the task", ErrLeaseLost)
+
 // releaseAll cancels the remaining runs with ErrLeaseLost and gives their
 // tasks back (pending, due now, attempt restored), then says work is ready.
 func (w *Worker) releaseAll(ctx context.Context, log *slog.Logger) {
@@ -532,7 +577,7 @@ func (w *Worker) releaseAll(ctx context.Context, log *slog.Logger) {
 		return
 	}
 	for _, tr := range runs {
-		tr.cancel(ErrLeaseLost)
+		tr.cancel(errReleased)
 	}
 	e := w.e
 	released := 0

@@ -65,8 +65,8 @@ func engineCheckpoints(t *testing.T, newStore StoreFactory) {
 			}
 		}
 		v, _ := h.engine().StateOf(h.ctx(), id)
-		if v.RootAttempts != 2 {
-			t.Errorf("root attempts %d, want 2 (the reclaim counts)", v.RootAttempts)
+		if v.RootAttempts != 1 || v.RootRecoveries != 1 {
+			t.Errorf("root attempts %d and recoveries %d, want 1 and 1 (the reclaim is a recovery, not an attempt)", v.RootAttempts, v.RootRecoveries)
 		}
 	})
 

@@ -51,6 +51,8 @@ func RunEngine(t *testing.T, newStore StoreFactory, caps EngineCaps) {
 		{"data", engineData},
 		{"workers", engineWorkers},
 		{"checkpoints", engineCheckpoints},
+		{"suspension", engineSuspension},
+		{"recovery and adoption", engineRecovery},
 	} {
 		t.Run(group.name, func(t *testing.T) { group.run(t, newStore) })
 	}
@@ -197,6 +199,20 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// rootState returns the state of an execution's root task.
+func rootState(h *harness, id string) domain.TaskState {
+	h.t.Helper()
+	ex, err := h.store.GetExecution(h.ctx(), id)
+	if err != nil {
+		h.t.Fatalf("GetExecution(%s): %v", id, err)
+	}
+	root, err := h.store.GetTask(h.ctx(), ex.RootTaskID)
+	if err != nil {
+		h.t.Fatalf("GetTask(%s): %v", ex.RootTaskID, err)
+	}
+	return root.State
 }
 
 // counter is a concurrency-safe side-effect counter.

@@ -31,7 +31,7 @@ func engineSleep(t *testing.T, newStore StoreFactory) {
 		if got, err := await(h, quick, dispatch(h, quick, 1)); err != nil || got != "quick" {
 			t.Fatalf("%q %v", got, err)
 		}
-		eventually(t, "the sleeper to wait on the clock", func() bool { return fc.Timers() > 0 })
+		eventually(t, "the sleeper to park", func() bool { return rootState(h, id) == domain.TaskWaiting })
 		fc.Advance(time.Hour)
 		if got, err := await(h, sleeper, id); err != nil || got != "awake" {
 			t.Fatalf("%q %v", got, err)

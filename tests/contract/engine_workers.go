@@ -121,7 +121,7 @@ func engineWorkers(t *testing.T, newStore StoreFactory) {
 		later := fc.Now().Add(2 * time.Minute)
 		claimed, err := h.store.ClaimTasks(h.ctx(), ports.ClaimParams{WorkerID: "b", Functions: []string{"contested"},
 			Limit: 1, Now: later, Lease: time.Minute})
-		if err != nil || len(claimed) != 1 || claimed[0].Attempt != 2 {
+		if err != nil || len(claimed) != 1 || claimed[0].Attempt != 1 || claimed[0].Recoveries != 1 {
 			t.Fatalf("reclaim: %+v %v", claimed, err)
 		}
 		if err := h.store.CompleteTask(h.ctx(), ports.CompleteParams{Fence: claimed[0].Fence(),

@@ -1,0 +1,173 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
+)
+
+// Fast adoption. Every worker registers in the store's worker registry and
+// records a heartbeat there every LivenessInterval. A worker that finds
+// another's heartbeat older than DeadAfter declares it dead, which ends
+// the leases of its running tasks in the same transaction: live workers
+// reclaim them at once (a recovery, not an attempt) instead of waiting for
+// the whole lease, and fencing rejects anything the dead worker still
+// writes. A worker restarting under the same Name on the same host takes
+// over its predecessor's tasks as it starts.
+
+// processID identifies this operating-system process in the registry, so
+// that workers of one process never declare each other dead.
+var processID = domain.NewID()
+
+func hostname() string {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "worker"
+	}
+	return host
+}
+
+// info is the worker's registry row.
+func (w *Worker) info() domain.WorkerInfo {
+	return domain.WorkerInfo{ID: w.id, Name: w.opts.Name, Host: w.host, PID: os.Getpid(), Process: processID,
+		Queues: w.opts.Queues, Functions: w.opts.Functions}
+}
+
+// register records the worker in the registry and, when it has a Name,
+// adopts the tasks of a predecessor of that name on this host.
+func (w *Worker) register(ctx context.Context, log *slog.Logger) {
+	e := w.e
+	if err := e.store.RegisterWorker(ctx, w.info(), e.now()); err != nil {
+		log.WarnContext(ctx, "registering the worker failed; it will retry", "error", err)
+		return
+	}
+	if w.opts.Name == "" {
+		return
+	}
+	all, err := e.store.ListWorkers(ctx)
+	if err != nil {
+		log.WarnContext(ctx, "listing workers to adopt a predecessor failed", "error", err)
+		return
+	}
+	var preds []string
+	for _, o := range all {
+		if o.State == domain.WorkerLive && o.ID != w.id && o.Name == w.opts.Name && o.Host == w.host &&
+			o.Process != processID && (o.PID == os.Getpid() || !processAlive(o.PID)) {
+			preds = append(preds, o.ID)
+		}
+	}
+	if len(preds) > 0 {
+		w.expire(ctx, log, ports.ExpireWorkersParams{IDs: preds, Except: w.id, ExceptProcess: processID, Now: e.now()})
+	}
+}
+
+// livenessLoop records the heartbeat and declares dead the workers whose
+// heartbeat is too old, every LivenessInterval.
+func (w *Worker) livenessLoop(ctx context.Context, log *slog.Logger) {
+	t := time.NewTicker(w.opts.LivenessInterval)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		e := w.e
+		now := e.now()
+		err := e.store.TouchWorker(ctx, w.id, now)
+		if errors.Is(err, ErrNotFound) { // cleaned up meanwhile, or never registered
+			err = e.store.RegisterWorker(ctx, w.info(), now)
+		}
+		if err != nil {
+			if !failing && ctx.Err() == nil {
+				log.WarnContext(ctx, "worker heartbeat failed", "error", err)
+			}
+			failing = true
+			continue // a worker whose own heartbeat fails judges no one
+		}
+		failing = false
+		w.expire(ctx, log, ports.ExpireWorkersParams{StaleBefore: now.Add(-w.opts.DeadAfter), Except: w.id,
+			ExceptProcess: processID, Now: now})
+	}
+}
+
+// expire declares workers dead and wakes the claim loops for their tasks.
+func (w *Worker) expire(ctx context.Context, log *slog.Logger, p ports.ExpireWorkersParams) {
+	e := w.e
+	dead, err := e.store.ExpireWorkers(ctx, p)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.WarnContext(ctx, "looking for dead workers failed", "error", err)
+		}
+		return
+	}
+	adopted := 0
+	for _, d := range dead {
+		adopted += d.Tasks
+		log.InfoContext(ctx, "worker declared dead; its tasks are reclaimed now", "dead_worker_id", d.Worker.ID,
+			"dead_worker_host", d.Worker.Host, "last_heartbeat", d.Worker.HeartbeatAt, "tasks", d.Tasks)
+		if e.workerMetrics != nil {
+			e.workerMetrics(d.Worker.ID, d.Tasks)
+		}
+	}
+	if adopted > 0 {
+		e.publish(ctx, readyEvent("", ""))
+		w.poke()
+	}
+}
+
+// unregister marks the worker stopped as Run returns.
+func (w *Worker) unregister(ctx context.Context, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := w.e.store.StopWorker(ctx, w.id, w.e.now()); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrClosed) {
+		log.WarnContext(ctx, "marking the worker stopped failed; others will declare it dead", "error", err)
+	}
+}
+
+// wakeCache remembers the store's next wake-up time of parked tasks this
+// worker could claim, read at most once per PollInterval.
+type wakeCache struct {
+	mu      sync.Mutex
+	at      time.Time
+	ok      bool
+	fetched time.Time // wall clock
+}
+
+// nextWakeIn returns how long until the earliest parked task this worker
+// could claim wakes up, from the store (cached for PollInterval).
+func (w *Worker) nextWakeIn(ctx context.Context) (time.Duration, bool) {
+	c := &w.wakes
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := w.e.clock.Now()
+	// Read again after PollInterval, or at once when the time read last
+	// has come (the next timer behind it is wanted now).
+	passed := c.ok && !c.at.After(now) && time.Since(c.fetched) >= 5*time.Millisecond
+	if passed || time.Since(c.fetched) >= w.opts.PollInterval {
+		at, ok, err := w.e.store.NextWake(ctx, ports.ClaimParams{WorkerID: w.id, Queues: w.opts.Queues,
+			Tags: w.opts.Tags, Functions: w.opts.Functions, Limit: 1, Lease: w.opts.LeaseDuration})
+		c.fetched = time.Now()
+		if err != nil {
+			c.ok = false
+			return 0, false
+		}
+		c.at, c.ok = at, ok
+	}
+	if !c.ok {
+		return 0, false
+	}
+	d := c.at.Sub(now)
+	if d <= 0 {
+		// Due but not claimed (a limit holds it back): poll as usual.
+		return 0, false
+	}
+	return d, true
+}
