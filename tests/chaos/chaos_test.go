@@ -1,0 +1,345 @@
+// Package chaos runs seeded fault soaks against real worker processes and
+// checks invariants over an external ledger that the step bodies append
+// to. Three worker processes share one store (SQLite file or PostgreSQL
+// schema); one of them is SIGKILLed every 2-4 s (seeded) and restarted
+// under the same name. With the default retry policy every workflow must
+// complete with the right result, no task may be dead-lettered, no task
+// may spend an attempt on a crash, and no step body may run again after
+// its checkpoint was recorded.
+//
+// `make test` runs the short form (about a minute per store); `make chaos`
+// runs the long form (STENT_CHAOS=long: 500 workflows per store).
+// STENT_CHAOS_SEED picks the seed (default: from the clock, logged);
+// STENT_CHAOS_REPORT names a directory for the JSON figures.
+package chaos
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stenthq/stent/app"
+	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
+)
+
+const (
+	envRole   = "STENT_CHAOS_ROLE"   // "worker" in a worker process
+	envTarget = "STENT_CHAOS_TARGET" // the store target (see openStore)
+	envLedger = "STENT_CHAOS_LEDGER" // the ledger file
+	envName   = "STENT_CHAOS_NAME"   // the worker's name
+	envSlow   = "STENT_CHAOS_SLOW"   // step body duration range, e.g. "10ms-60ms"
+)
+
+// TestChaosWorkerProcess is a worker process; only the soaks below run it,
+// re-executing the test binary.
+func TestChaosWorkerProcess(t *testing.T) {
+	if os.Getenv(envRole) != "worker" {
+		t.Skip("helper process for the chaos soaks")
+	}
+	ctx := context.Background()
+	st, n, err := openStore(ctx, os.Getenv(envTarget))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos worker:", err)
+		os.Exit(3)
+	}
+	lo, hi := parseSlow(os.Getenv(envSlow))
+	reg := app.NewRegistry()
+	register(reg, newLedger(os.Getenv(envLedger)), lo, hi)
+	eng, err := app.New(app.Deps{Store: st, Notifier: n, Registry: reg}, app.Config{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos worker:", err)
+		os.Exit(3)
+	}
+	// Every setting is the default but the name (restart adoption) and the
+	// slots; the retry policy is the default one.
+	_ = eng.Serve(ctx, app.WorkerOptions{Name: os.Getenv(envName), MaxConcurrency: 32})
+	os.Exit(0)
+}
+
+// soak describes one run.
+type soak struct {
+	workflows int           // how many to dispatch
+	rate      float64       // dispatches per second
+	killEvery [2]int        // SIGKILL one worker every [lo, hi) seconds; 0: one kill only
+	restart   bool          // restart a killed worker under its name
+	slow      string        // step body durations
+	limit     time.Duration // the whole run must end within this
+}
+
+// report is the figures of one run.
+type report struct {
+	Store           string  `json:"store"`
+	Seed            uint64  `json:"seed"`
+	Workflows       int     `json:"workflows"`
+	Completed       int     `json:"completed"`
+	Kills           int     `json:"kills"`
+	Seconds         float64 `json:"seconds"`
+	Recoveries      int     `json:"recoveries"`
+	Reruns          int     `json:"step_bodies_rerun_after_a_kill"`
+	DoneTwice       int     `json:"step_bodies_that_returned_twice"`
+	DeadLetters     int64   `json:"dead_letters"`
+	RerunsAfterDone int     `json:"step_bodies_run_after_their_checkpoint"`
+	SpentAttempts   int     `json:"attempts_spent_on_crashes"`
+	LastAfterKill   float64 `json:"last_completion_after_the_kill_s,omitempty"`
+	Violations      []string
+}
+
+func long() bool { return os.Getenv("STENT_CHAOS") == "long" }
+
+func seed(t *testing.T) uint64 {
+	if s := os.Getenv("STENT_CHAOS_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("STENT_CHAOS_SEED=%q is not a number", s)
+		}
+		return v
+	}
+	return uint64(time.Now().UnixNano())
+}
+
+// TestKillsCostNothing kills a worker every 2-4 s while workflows run.
+func TestKillsCostNothing(t *testing.T) {
+	s := soak{workflows: 300, rate: 8, killEvery: [2]int{2, 4}, restart: true, slow: "20ms-150ms", limit: 3 * time.Minute}
+	if long() {
+		s.workflows, s.rate, s.limit = 500, 4, 8*time.Minute
+	}
+	forEachStore(t, func(t *testing.T, target string) { run(t, target, s) })
+}
+
+// TestOneKillWithTheDefaultLease kills one worker for good: its tasks are
+// adopted by the others (the dead worker's heartbeat goes stale), and
+// every workflow completes within 30 s of the kill although the lease is
+// the default 5 minutes.
+func TestOneKillWithTheDefaultLease(t *testing.T) {
+	s := soak{workflows: 60, rate: 60, slow: "200ms-600ms", limit: 2 * time.Minute}
+	forEachStore(t, func(t *testing.T, target string) {
+		r := run(t, target, s)
+		if r.LastAfterKill > 30 {
+			t.Errorf("the last workflow completed %.1f s after the kill; want within 30 s", r.LastAfterKill)
+		}
+	})
+}
+
+func run(t *testing.T, target string, s soak) report {
+	seed := seed(t)
+	rnd := rand.New(rand.NewPCG(seed, seed^0x5eed))
+	t.Logf("seed %d (STENT_CHAOS_SEED=%d reproduces the kill schedule)", seed, seed)
+	ctx, cancel := context.WithTimeout(context.Background(), s.limit)
+	defer cancel()
+	st, n, err := openStore(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if n != nil {
+		t.Cleanup(func() { _ = n.Close() })
+	}
+	ledgerPath := filepath.Join(t.TempDir(), "ledger")
+	lo, hi := parseSlow(s.slow)
+	reg := app.NewRegistry()
+	flow := register(reg, newLedger(ledgerPath), lo, hi)
+	client, err := app.New(app.Deps{Store: st, Notifier: n, Registry: reg}, app.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+
+	pool := newPool(t, target, ledgerPath, s.slow, 3)
+	start := time.Now()
+	var ids []string
+	var idsMu sync.Mutex
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		tick := time.NewTicker(time.Duration(float64(time.Second) / s.rate))
+		defer tick.Stop()
+		for i := range s.workflows {
+			id, err := flow.Dispatch(ctx, client, i)
+			if err != nil {
+				t.Errorf("dispatch %d: %v", i, err)
+				return
+			}
+			idsMu.Lock()
+			ids = append(ids, id)
+			idsMu.Unlock()
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	// The killer: one worker every killEvery seconds (seeded), restarted
+	// under its name; or a single kill for good.
+	kills := 0
+	var killedAt time.Time
+	stopKiller := make(chan struct{})
+	killerDone := make(chan struct{})
+	go func() {
+		defer close(killerDone)
+		if s.killEvery[1] == 0 {
+			select {
+			case <-time.After(1500 * time.Millisecond):
+			case <-stopKiller:
+				return
+			}
+			pool.kill(rnd.IntN(len(pool.workers)), false)
+			kills, killedAt = 1, time.Now()
+			return
+		}
+		for {
+			d := time.Duration(s.killEvery[0])*time.Second +
+				time.Duration(rnd.Int64N(int64(time.Duration(s.killEvery[1]-s.killEvery[0])*time.Second)))
+			select {
+			case <-time.After(d):
+			case <-stopKiller:
+				return
+			}
+			pool.kill(rnd.IntN(len(pool.workers)), s.restart)
+			kills++
+		}
+	}()
+
+	<-dispatched
+	idsMu.Lock()
+	all := slices.Clone(ids)
+	idsMu.Unlock()
+	finished := map[string]time.Time{}
+	for _, id := range all {
+		res, err := client.WaitFor(ctx, id)
+		if err != nil {
+			t.Errorf("workflow %s did not finish: %v", id, err)
+			continue
+		}
+		finished[id] = time.Now()
+		if res.State != domain.ExecutionCompleted {
+			t.Errorf("workflow %s ended %s: %v", id, res.State, res.Err())
+		}
+	}
+	close(stopKiller)
+	<-killerDone
+	pool.stop()
+
+	r := check(t, ctx, st, ledgerPath, all)
+	r.Store, r.Seed, r.Kills, r.Seconds = storeName(target), seed, kills, time.Since(start).Seconds()
+	if !killedAt.IsZero() {
+		var last time.Time
+		for _, at := range finished {
+			if at.After(last) {
+				last = at
+			}
+		}
+		r.LastAfterKill = last.Sub(killedAt).Seconds()
+	}
+	for _, v := range r.Violations {
+		t.Error(v)
+	}
+	b, _ := json.MarshalIndent(r, "", "  ")
+	t.Logf("figures:\n%s", b)
+	if dir := os.Getenv("STENT_CHAOS_REPORT"); dir != "" {
+		_ = os.MkdirAll(dir, 0o755)
+		_ = os.WriteFile(filepath.Join(dir, t.Name()[len("Test"):]+".json"), b, 0o644)
+	}
+	return r
+}
+
+// check verifies the invariants over the store and the ledger.
+func check(t *testing.T, ctx context.Context, st ports.Store, ledgerPath string, ids []string) report {
+	t.Helper()
+	r := report{Workflows: len(ids)}
+	entries := readLedger(t, ledgerPath)
+	byStep := map[string][]entry{}
+	for _, e := range entries {
+		byStep[e.key()] = append(byStep[e.key()], e)
+	}
+	for _, id := range ids {
+		ex, err := st.GetExecution(ctx, id)
+		if err != nil {
+			r.Violations = append(r.Violations, fmt.Sprintf("execution %s: %v", id, err))
+			continue
+		}
+		if ex.State != domain.ExecutionCompleted {
+			r.Violations = append(r.Violations, fmt.Sprintf("execution %s is %s", id, ex.State))
+			continue
+		}
+		r.Completed++
+		var in int
+		tasks, err := st.ListTasks(ctx, ports.TaskFilter{ExecutionID: id, Limit: 1000})
+		if err != nil {
+			r.Violations = append(r.Violations, fmt.Sprintf("tasks of %s: %v", id, err))
+			continue
+		}
+		for _, task := range tasks {
+			if task.IsRoot() {
+				_ = json.Unmarshal(task.Input, &in)
+			}
+			r.Recoveries += task.Recoveries
+			if task.Kind.Claimable() && task.Attempt > 1 {
+				r.SpentAttempts += task.Attempt - 1
+				r.Violations = append(r.Violations, fmt.Sprintf("task %s (%s) has attempt %d: a crash spent an attempt", task.ID, task.StepName, task.Attempt))
+			}
+		}
+		if want := expected(in); string(ex.Result) != strconv.Itoa(want) {
+			r.Violations = append(r.Violations, fmt.Sprintf("execution %s returned %s; want %d", id, ex.Result, want))
+		}
+		// Every step body left a "done" entry, and none started after its
+		// checkpoint was recorded.
+		done := map[int]time.Time{}
+		for _, task := range tasks {
+			if task.Kind == domain.KindActivity && task.State == domain.TaskCompleted && task.FinishedAt != nil {
+				var s stepIn
+				if json.Unmarshal(task.Input, &s) == nil && s.Step > 0 {
+					done[s.Step] = *task.FinishedAt
+				}
+			}
+		}
+		for step := 1; step <= steps; step++ {
+			runs := byStep[fmt.Sprintf("%s/%d", id, step)]
+			starts, dones := 0, 0
+			for _, e := range runs {
+				switch e.Kind {
+				case "start":
+					starts++
+					if at, ok := done[step]; ok && e.At.After(at.Add(time.Millisecond)) {
+						r.RerunsAfterDone++
+						r.Violations = append(r.Violations, fmt.Sprintf("execution %s step %d started at %s, after its checkpoint at %s",
+							id, step, e.At.Format(time.RFC3339Nano), at.Format(time.RFC3339Nano)))
+					}
+				case "done":
+					dones++
+				}
+			}
+			if dones == 0 {
+				r.Violations = append(r.Violations, fmt.Sprintf("execution %s step %d has no completed body in the ledger", id, step))
+			}
+			if starts > 1 {
+				r.Reruns += starts - 1
+			}
+			if dones > 1 {
+				r.DoneTwice += dones - 1 // killed between the body's end and its checkpoint
+			}
+		}
+	}
+	n, err := st.CountDeadLetters(ctx)
+	if err != nil {
+		r.Violations = append(r.Violations, fmt.Sprintf("count dead letters: %v", err))
+	}
+	r.DeadLetters = n
+	if n != 0 {
+		dls, _ := st.ListDeadLetters(ctx, ports.DeadLetterFilter{Limit: 5})
+		for _, d := range dls {
+			r.Violations = append(r.Violations, fmt.Sprintf("dead letter %s (%s): %s: %v", d.TaskID, d.StepName, d.Reason, d.Error))
+		}
+	}
+	return r
+}

@@ -1,0 +1,146 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stenthq/stent/adapters/pgnotify"
+	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
+	"github.com/stenthq/stent/adapters/sqlstore/sqlitestore"
+	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
+)
+
+// pool runs the worker processes of a soak.
+type pool struct {
+	t       *testing.T
+	env     []string
+	logDir  string
+	mu      sync.Mutex
+	workers []*exec.Cmd
+	starts  int
+}
+
+func newPool(t *testing.T, target, ledgerPath, slow string, n int) *pool {
+	p := &pool{t: t, logDir: t.TempDir(),
+		env: append(os.Environ(), envRole+"=worker", envTarget+"="+target, envLedger+"="+ledgerPath, envSlow+"="+slow)}
+	for i := range n {
+		p.workers = append(p.workers, p.start(i))
+	}
+	t.Cleanup(p.stop)
+	return p
+}
+
+// start starts worker i (named chaos-<i>) and returns its process.
+func (p *pool) start(i int) *exec.Cmd {
+	p.starts++
+	cmd := exec.Command(os.Args[0], "-test.run=^TestChaosWorkerProcess$", "-test.count=1")
+	cmd.Env = append(p.env, fmt.Sprintf("%s=chaos-%d", envName, i))
+	logf, err := os.Create(filepath.Join(p.logDir, fmt.Sprintf("worker-%d-%d.log", i, p.starts)))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	go func() { _ = cmd.Wait(); _ = logf.Close() }()
+	return cmd
+}
+
+// kill SIGKILLs worker i and, with restart, starts it again under its name.
+func (p *pool) kill(i int, restart bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c := p.workers[i]; c != nil {
+		_ = c.Process.Signal(syscall.SIGKILL)
+	}
+	p.workers[i] = nil
+	if restart {
+		p.workers[i] = p.start(i)
+	}
+}
+
+func (p *pool) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, c := range p.workers {
+		if c != nil {
+			_ = c.Process.Signal(syscall.SIGKILL)
+		}
+		p.workers[i] = nil
+	}
+}
+
+// forEachStore runs the soak on SQLite and on PostgreSQL, in parallel.
+func forEachStore(t *testing.T, run func(t *testing.T, target string)) {
+	t.Run("SQLite", func(t *testing.T) {
+		t.Parallel()
+		run(t, "sqlite:"+filepath.Join(t.TempDir(), "chaos.sqlite"))
+	})
+	t.Run("Postgres", func(t *testing.T) {
+		t.Parallel()
+		run(t, postgresTarget(t))
+	})
+}
+
+func storeName(target string) string {
+	kind, _, _ := strings.Cut(target, ":")
+	return kind
+}
+
+// postgresTarget returns a fresh schema on STENT_TEST_POSTGRES_DSN,
+// dropped at cleanup.
+func postgresTarget(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("STENT_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		if os.Getenv("STENT_REQUIRE_SERVICES") == "1" {
+			t.Fatal("STENT_TEST_POSTGRES_DSN is unset and STENT_REQUIRE_SERVICES=1")
+		}
+		t.Skip("STENT_TEST_POSTGRES_DSN is unset; skipping the PostgreSQL soak")
+	}
+	schema := "chaos_" + strings.ReplaceAll(domain.NewID()[:13], "-", "")
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), dsn)
+		if err == nil {
+			_, _ = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
+			_ = conn.Close(context.Background())
+		}
+	})
+	return "postgres:" + schema
+}
+
+// openStore opens a target: "sqlite:<path>" or "postgres:<schema>". On
+// PostgreSQL the processes also share LISTEN/NOTIFY notifications, as a
+// production deployment does (a nil notifier: in-process, so SQLite
+// processes find work by polling).
+func openStore(ctx context.Context, target string) (ports.Store, ports.Notifier, error) {
+	kind, rest, _ := strings.Cut(target, ":")
+	switch kind {
+	case "postgres":
+		st, err := pgxstore.Open(ctx, os.Getenv("STENT_TEST_POSTGRES_DSN"), pgxstore.Config{Schema: rest})
+		if err != nil {
+			return nil, nil, err
+		}
+		n, err := pgnotify.New(ctx, st.Pool(), pgnotify.Config{Prefix: "stent-" + rest})
+		if err != nil {
+			_ = st.Close()
+			return nil, nil, err
+		}
+		return st, n, nil
+	case "sqlite":
+		st, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: rest})
+		return st, nil, err
+	}
+	return nil, nil, fmt.Errorf("unknown chaos target %q", target)
+}
