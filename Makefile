@@ -9,7 +9,7 @@ GOFMT ?= gofmt
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build test demo run lint fmt generate verify bench bench-quick bench-latency
+.PHONY: help build test chaos demo run lint fmt generate verify bench bench-quick bench-latency
 
 help: ## List the targets
 	@echo 'Usage: make <target>'
@@ -23,6 +23,9 @@ test: ## Run every test with the race detector (set STENT_TEST_POSTGRES_DSN / ST
 	@echo "PostgreSQL tests: $${STENT_TEST_POSTGRES_DSN:-skipped (STENT_TEST_POSTGRES_DSN is unset)}"
 	@echo "Redis tests:      $${STENT_TEST_REDIS_URL:-skipped (STENT_TEST_REDIS_URL is unset)}"
 	$(GO) test -race -count=1 ./...
+
+chaos: ## Long SIGKILL soak (500 workflows per store, 3 worker processes, a kill every 2-4 s); figures in tests/chaos/results/ (needs STENT_TEST_POSTGRES_DSN)
+	STENT_CHAOS=long STENT_CHAOS_REPORT=$(CURDIR)/tests/chaos/results $(GO) test -race -count=1 -timeout 30m -v -run 'TestKillsCostNothing|TestOneKillWithTheDefaultLease' ./tests/chaos
 
 demo: ## Run the example workflows end to end on an embedded SQLite file (demo.sqlite)
 	$(GO) run ./examples/demo

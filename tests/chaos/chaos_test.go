@@ -53,8 +53,9 @@ func TestChaosWorkerProcess(t *testing.T) {
 	}
 	lo, hi := parseSlow(os.Getenv(envSlow))
 	reg := app.NewRegistry()
-	register(reg, newLedger(os.Getenv(envLedger)), lo, hi)
-	eng, err := app.New(app.Deps{Store: st, Notifier: n, Registry: reg}, app.Config{})
+	l := newLedger(os.Getenv(envLedger))
+	register(reg, l, lo, hi)
+	eng, err := app.New(app.Deps{Store: st, Notifier: n, Registry: reg, Metrics: checkpoints{l: l}}, app.Config{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chaos worker:", err)
 		os.Exit(3)
@@ -87,6 +88,8 @@ type report struct {
 	Reruns          int     `json:"step_bodies_rerun_after_a_kill"`
 	DoneTwice       int     `json:"step_bodies_that_returned_twice"`
 	DeadLetters     int64   `json:"dead_letters"`
+	Checkpoints     int     `json:"checkpoints_recorded"`
+	DupCheckpoints  int     `json:"duplicate_step_completions"`
 	RerunsAfterDone int     `json:"step_bodies_run_after_their_checkpoint"`
 	SpentAttempts   int     `json:"attempts_spent_on_crashes"`
 	LastAfterKill   float64 `json:"last_completion_after_the_kill_s,omitempty"`
@@ -259,8 +262,20 @@ func check(t *testing.T, ctx context.Context, st ports.Store, ledgerPath string,
 	r := report{Workflows: len(ids)}
 	entries := readLedger(t, ledgerPath)
 	byStep := map[string][]entry{}
+	recorded := map[string]int{}
 	for _, e := range entries {
+		if e.Kind == "checkpoint" {
+			recorded[e.Key]++
+			continue
+		}
 		byStep[e.key()] = append(byStep[e.key()], e)
+	}
+	for task, n := range recorded {
+		r.Checkpoints++
+		if n > 1 {
+			r.DupCheckpoints += n - 1
+			r.Violations = append(r.Violations, fmt.Sprintf("task %s: its completion was recorded %d times", task, n))
+		}
 	}
 	for _, id := range ids {
 		ex, err := st.GetExecution(ctx, id)

@@ -111,8 +111,8 @@ func newLedger(path string) *ledger {
 	return &ledger{f: f}
 }
 
-func (l *ledger) append(kind, execID string, step int) {
-	line := fmt.Sprintf("%s %s %d %d %d\n", kind, execID, step, time.Now().UnixNano(), os.Getpid())
+func (l *ledger) append(kind, execID string, key any) {
+	line := fmt.Sprintf("%s %s %v %d %d\n", kind, execID, key, time.Now().UnixNano(), os.Getpid())
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if _, err := l.f.WriteString(line); err != nil {
@@ -120,16 +120,31 @@ func (l *ledger) append(kind, execID string, step int) {
 	}
 }
 
-// entry is one ledger line.
+// entry is one ledger line: "start" and "done" of a step body (Key is the
+// step number), or "checkpoint" (Key is the task id) when a worker has
+// recorded a task's completion.
 type entry struct {
 	Kind   string
 	ExecID string
-	Step   int
+	Key    string
 	At     time.Time
 	PID    int
 }
 
-func (e entry) key() string { return fmt.Sprintf("%s/%d", e.ExecID, e.Step) }
+func (e entry) key() string { return e.ExecID + "/" + e.Key }
+
+// checkpoints appends a "checkpoint" line for every task completion a
+// worker records (the engine calls TaskCompleted after the completion's
+// write committed): the same task recorded twice would be a duplicate
+// step completion.
+type checkpoints struct {
+	app.NopMetrics
+	l *ledger
+}
+
+func (c checkpoints) TaskCompleted(t app.TaskInfo, _ time.Duration) {
+	c.l.append("checkpoint", t.ExecutionID, t.TaskID)
+}
 
 func readLedger(t *testing.T, path string) []entry {
 	t.Helper()
@@ -145,10 +160,9 @@ func readLedger(t *testing.T, path string) []entry {
 		if len(fs) != 5 {
 			continue // a line cut by a kill mid-write
 		}
-		step, _ := strconv.Atoi(fs[2])
 		ns, _ := strconv.ParseInt(fs[3], 10, 64)
 		pid, _ := strconv.Atoi(fs[4])
-		out = append(out, entry{Kind: fs[0], ExecID: fs[1], Step: step, At: time.Unix(0, ns), PID: pid})
+		out = append(out, entry{Kind: fs[0], ExecID: fs[1], Key: fs[2], At: time.Unix(0, ns), PID: pid})
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
