@@ -54,12 +54,13 @@ func (e *Engine) sweepOverdue(ctx context.Context) {
 	}
 }
 
-// Cleanup deletes finished executions (with all their rows), dead letters
-// and consumed signals older than before, and expired cache entries. With
-// dryRun it only counts. Live executions are never touched.
+// Cleanup deletes finished executions (with all their rows), dead letters,
+// consumed signals and registry rows of stopped or dead workers older than
+// before, and expired cache entries. With dryRun it only counts. Live
+// executions and live workers are never touched.
 func (e *Engine) Cleanup(ctx context.Context, before time.Time, dryRun bool) (ports.CleanupResult, error) {
 	return e.store.Cleanup(ctx, ports.CleanupParams{
-		ExecutionsBefore: before, DeadLettersBefore: before, SignalsBefore: before,
+		ExecutionsBefore: before, DeadLettersBefore: before, SignalsBefore: before, WorkersBefore: before,
 		Now: e.now(), DryRun: dryRun,
 	})
 }

@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // WorkerState is a registered worker's state in the worker registry.
 type WorkerState string
@@ -17,6 +20,18 @@ const (
 	// so its tasks were reclaimed at once.
 	WorkerDead WorkerState = "dead"
 )
+
+// WorkerStates lists the registry states in the order they are listed.
+var WorkerStates = []WorkerState{WorkerLive, WorkerStopped, WorkerDead}
+
+// ParseWorkerState validates a state name, e.g. from a CLI or API filter.
+func ParseWorkerState(s string) (WorkerState, error) {
+	st := WorkerState(s)
+	if !slices.Contains(WorkerStates, st) {
+		return "", InvalidArgument("unknown worker state %q; allowed: %s", s, joinStates(WorkerStates))
+	}
+	return st, nil
+}
 
 // WorkerInfo is one row of the worker registry: who claims work, from
 // where, and when it was last heard of.

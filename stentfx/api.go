@@ -333,6 +333,35 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
+// listWorkers answers GET /v1/workers: the worker registry, live workers
+// first, optionally only those in the ?state= states (repeated or
+// comma-separated).
+func (s *Server) listWorkers(w http.ResponseWriter, r *http.Request) {
+	var want map[domain.WorkerState]bool
+	for _, st := range splitList(r.URL.Query()["state"]) {
+		if _, err := domain.ParseWorkerState(st); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if want == nil {
+			want = map[domain.WorkerState]bool{}
+		}
+		want[domain.WorkerState(st)] = true
+	}
+	all, err := s.eng.ListWorkers(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	list := []domain.WorkerInfo{}
+	for _, wk := range all {
+		if want == nil || want[wk.State] {
+			list = append(list, wk)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"workers": list})
+}
+
 // page reads ?limit= (default 100, at most MaxListLimit) and ?offset=.
 func (s *Server) page(w http.ResponseWriter, r *http.Request) (limit, offset int, ok bool) {
 	q := r.URL.Query()

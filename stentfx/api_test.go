@@ -83,6 +83,12 @@ func newAPI(t *testing.T, o apiOptions) *apiEnv {
 	app.Register(reg, "api.approve", func(ctx context.Context, _ json.RawMessage) (string, error) {
 		return app.WaitForSignal[string](ctx, "go")
 	})
+	app.Register(reg, "api.sleep", func(ctx context.Context, _ json.RawMessage) (string, error) {
+		if err := app.Sleep(ctx, time.Hour); err != nil {
+			return "", err
+		}
+		return "rested", nil
+	})
 	e.waiting = &subscribeSpy{Notifier: app.NewLocalNotifier(), hit: make(chan struct{})}
 	e.eng, err = app.New(app.Deps{Store: st, Notifier: e.waiting, Registry: reg},
 		app.Config{MaxPayloadBytes: 1024, PollInterval: 10 * time.Millisecond, PollIntervalMax: 100 * time.Millisecond})
@@ -248,7 +254,7 @@ func TestAPIDispatchAndResults(t *testing.T) {
 		r := e.do("POST", "/v1/executions", `{"function":"nope"}`)
 		e.want(r, http.StatusBadRequest, "unregistered_function")
 		names, _ := r.body["error"].(map[string]any)["registered"].([]any)
-		if len(names) != 4 || names[0] != "api.approve" {
+		if len(names) != 5 || names[0] != "api.approve" {
 			t.Fatalf("registered %v", names)
 		}
 	})
@@ -439,6 +445,7 @@ func TestAPIToken(t *testing.T) {
 		status           int
 	}{
 		{"an API call without a token is 401", "/v1/stats", "", 401},
+		{"the worker registry without a token is 401", "/v1/workers", "", 401},
 		{"an API call with a wrong token is 401", "/v1/stats", "Bearer nope", 401},
 		{"an API call with another scheme is 401", "/v1/stats", "Basic czNjcmV0LXRva2Vu", 401},
 		{"an unknown API route without a token is 401", "/v1/nope", "", 401},

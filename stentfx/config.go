@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
 )
 
@@ -61,6 +62,24 @@ type Config struct {
 	// WorkerID names the worker in leases; default host-pid-random
 	// (STENT_WORKER_ID).
 	WorkerID string
+	// WorkerName is the worker's stable name (STENT_WORKER_NAME,
+	// --worker-name; default none): a worker restarting on the same host
+	// with the same name takes over its predecessor's tasks at start.
+	WorkerName string
+	// LivenessInterval is how often the worker records its heartbeat in
+	// the worker registry and looks for dead workers
+	// (STENT_LIVENESS_INTERVAL, default 3s).
+	LivenessInterval time.Duration
+	// DeadAfter declares a worker dead once its heartbeat is this old, and
+	// its tasks are reclaimed at once (STENT_DEAD_AFTER); 0 means 4 x
+	// LivenessInterval (12s by default). It must be longer than
+	// LivenessInterval.
+	DeadAfter time.Duration
+	// ParkAfter is how long a workflow blocked on a sleep, a signal or
+	// children stays in memory before it parks (STENT_PARK_AFTER, default
+	// 0.25s; "off" disables parking and is stored as a negative value, as
+	// app.Config.ParkAfter takes it; 0 means the default).
+	ParkAfter time.Duration
 	// Retention is how long finished executions, dead letters and consumed
 	// signals are kept (STENT_RETENTION).
 	Retention time.Duration
@@ -89,21 +108,23 @@ type Config struct {
 // DefaultConfig returns the defaults of SPEC §11.
 func DefaultConfig() Config {
 	return Config{
-		DB:              DefaultDSN,
-		Notifier:        NotifierAuto,
-		HTTPAddr:        "127.0.0.1:8080",
-		Worker:          true,
-		MaxConcurrency:  10,
-		Lease:           5 * time.Minute,
-		Retention:       7 * 24 * time.Hour,
-		CleanupInterval: time.Hour,
-		AutoMigrate:     true,
-		MaxPayload:      1 << 20,
-		ShutdownTimeout: 30 * time.Second,
-		StartupTimeout:  60 * time.Second,
-		LogLevel:        slog.LevelInfo,
-		LogFormat:       "json",
-		Examples:        true,
+		DB:               DefaultDSN,
+		Notifier:         NotifierAuto,
+		HTTPAddr:         "127.0.0.1:8080",
+		Worker:           true,
+		MaxConcurrency:   10,
+		Lease:            5 * time.Minute,
+		LivenessInterval: 3 * time.Second,
+		ParkAfter:        app.DefaultParkAfter,
+		Retention:        7 * 24 * time.Hour,
+		CleanupInterval:  time.Hour,
+		AutoMigrate:      true,
+		MaxPayload:       1 << 20,
+		ShutdownTimeout:  30 * time.Second,
+		StartupTimeout:   60 * time.Second,
+		LogLevel:         slog.LevelInfo,
+		LogFormat:        "json",
+		Examples:         true,
 	}
 }
 
@@ -194,7 +215,7 @@ var settings = []setting{
 		get: func(c Config) string { return strconv.Itoa(c.MaxConcurrency) }},
 	{env: "STENT_LEASE", flag: "lease", help: "lease duration of claimed tasks",
 		set: func(c *Config, v string) error { return parsePositiveDuration(v, &c.Lease) },
-		get: func(c Config) string { return c.Lease.String() }},
+		get: func(c Config) string { return domain.FormatDuration(c.Lease) }},
 	{env: "STENT_WORKER_ID", flag: "worker-id", help: "worker id in leases (default host-pid-random)",
 		set: func(c *Config, v string) error {
 			if err := domain.ValidateName("worker id", v); err != nil {
@@ -203,9 +224,48 @@ var settings = []setting{
 			c.WorkerID = v
 			return nil
 		}, get: func(c Config) string { return c.WorkerID }},
+	{env: "STENT_WORKER_NAME", flag: "worker-name", help: "stable worker name: restarted on this host under the same name, the worker takes over its predecessor's tasks at once",
+		set: func(c *Config, v string) error {
+			v = strings.TrimSpace(v)
+			if err := domain.ValidateName("worker name", v); err != nil {
+				return err
+			}
+			c.WorkerName = v
+			return nil
+		}, get: func(c Config) string { return c.WorkerName }},
+	{env: "STENT_LIVENESS_INTERVAL", flag: "liveness-interval", help: "how often the worker records its heartbeat in the worker registry and looks for dead workers",
+		set: func(c *Config, v string) error { return parsePositiveDuration(v, &c.LivenessInterval) },
+		get: func(c Config) string { return domain.FormatDuration(c.LivenessInterval) }},
+	{env: "STENT_DEAD_AFTER", flag: "dead-after", help: "declare a worker dead, and reclaim its tasks at once, when its heartbeat is older than this (longer than the liveness interval)",
+		set: func(c *Config, v string) error { return parsePositiveDuration(v, &c.DeadAfter) },
+		get: func(c Config) string {
+			if c.DeadAfter > 0 {
+				return domain.FormatDuration(c.DeadAfter)
+			}
+			return "4 x the liveness interval, " + domain.FormatDuration(4*c.LivenessInterval)
+		}},
+	{env: "STENT_PARK_AFTER", flag: "park-after", help: "how long a workflow blocked on a sleep, a signal or children stays in memory before it parks (off keeps every wait in memory)",
+		set: func(c *Config, v string) error {
+			if strings.EqualFold(strings.TrimSpace(v), "off") {
+				c.ParkAfter = -1
+				return nil
+			}
+			if err := parsePositiveDuration(v, &c.ParkAfter); err != nil {
+				if errors.Is(err, domain.ErrInvalidDuration) {
+					return err
+				}
+				return domain.InvalidArgument("must be longer than 0s; off disables parking")
+			}
+			return nil
+		}, get: func(c Config) string {
+			if c.ParkAfter < 0 {
+				return "off"
+			}
+			return domain.FormatDuration(c.ParkAfter)
+		}},
 	{env: "STENT_RETENTION", flag: "retention", help: "how long finished executions and dead letters are kept",
 		set: func(c *Config, v string) error { return parsePositiveDuration(v, &c.Retention) },
-		get: func(c Config) string { return c.Retention.String() }},
+		get: func(c Config) string { return domain.FormatDuration(c.Retention) }},
 	{env: "STENT_CLEANUP_INTERVAL", flag: "cleanup-interval", help: "retention cleanup interval (0s or off disables)",
 		set: func(c *Config, v string) error {
 			if strings.EqualFold(strings.TrimSpace(v), "off") {
@@ -218,7 +278,12 @@ var settings = []setting{
 			}
 			c.CleanupInterval = d
 			return nil
-		}, get: func(c Config) string { return c.CleanupInterval.String() }},
+		}, get: func(c Config) string {
+			if c.CleanupInterval == 0 {
+				return "off"
+			}
+			return domain.FormatDuration(c.CleanupInterval)
+		}},
 	{env: "STENT_AUTO_MIGRATE", flag: "auto-migrate", help: "migrate an older schema on start", bool: true,
 		set: func(c *Config, v string) error { return parseBool(v, &c.AutoMigrate) },
 		get: func(c Config) string { return strconv.FormatBool(c.AutoMigrate) }},
@@ -227,10 +292,10 @@ var settings = []setting{
 		get: func(c Config) string { return strconv.Itoa(c.MaxPayload) }},
 	{env: "STENT_SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", help: "how long a shutdown waits for running tasks",
 		set: func(c *Config, v string) error { return parsePositiveDuration(v, &c.ShutdownTimeout) },
-		get: func(c Config) string { return c.ShutdownTimeout.String() }},
+		get: func(c Config) string { return domain.FormatDuration(c.ShutdownTimeout) }},
 	{env: "STENT_STARTUP_TIMEOUT", flag: "startup-timeout", help: "how long start-up waits for the store",
 		set: func(c *Config, v string) error { return parsePositiveDuration(v, &c.StartupTimeout) },
-		get: func(c Config) string { return c.StartupTimeout.String() }},
+		get: func(c Config) string { return domain.FormatDuration(c.StartupTimeout) }},
 	{env: "STENT_LOG_LEVEL", flag: "log-level", help: "debug, info, warn or error",
 		set: func(c *Config, v string) error {
 			switch strings.ToLower(strings.TrimSpace(v)) {
@@ -325,6 +390,10 @@ func (c Config) Validate() error {
 	if c.MaxConcurrency < 1 {
 		return &ConfigError{Source: "STENT_MAX_CONCURRENCY", Value: strconv.Itoa(c.MaxConcurrency), Err: domain.InvalidArgument("must be at least 1")}
 	}
+	if c.DeadAfter > 0 && c.DeadAfter <= c.LivenessInterval {
+		return &ConfigError{Source: "STENT_DEAD_AFTER", Value: domain.FormatDuration(c.DeadAfter),
+			Err: domain.InvalidArgument("must be longer than STENT_LIVENESS_INTERVAL (%s)", domain.FormatDuration(c.LivenessInterval))}
+	}
 	return nil
 }
 
@@ -342,6 +411,14 @@ func ConfigUsage() string {
 	return b.String()
 }
 
+// deadAfter is DeadAfter in effect: 4 x LivenessInterval when unset.
+func (c Config) deadAfter() time.Duration {
+	if c.DeadAfter <= 0 && c.LivenessInterval > 0 {
+		return 4 * c.LivenessInterval
+	}
+	return c.DeadAfter
+}
+
 // LogValue renders the configuration for logs with secrets masked.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
@@ -355,6 +432,10 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("tags", c.Tags),
 		slog.Int("max_concurrency", c.MaxConcurrency),
 		slog.Duration("lease", c.Lease),
+		slog.String("worker_name", c.WorkerName),
+		slog.Duration("liveness_interval", c.LivenessInterval),
+		slog.Duration("dead_after", c.deadAfter()),
+		slog.Duration("park_after", c.ParkAfter),
 		slog.Duration("retention", c.Retention),
 		slog.Duration("cleanup_interval", c.CleanupInterval),
 		slog.Bool("auto_migrate", c.AutoMigrate),

@@ -37,6 +37,7 @@ func TestLoadConfig(t *testing.T) {
 				"STENT_WORKER_ID": "w-1", "STENT_RETENTION": "30d", "STENT_CLEANUP_INTERVAL": "off",
 				"STENT_AUTO_MIGRATE": "false", "STENT_MAX_PAYLOAD": "2MiB", "STENT_SHUTDOWN_TIMEOUT": "1m30s",
 				"STENT_STARTUP_TIMEOUT": "10s", "STENT_LOG_LEVEL": "debug", "STENT_LOG_FORMAT": "text", "STENT_EXAMPLES": "false",
+				"STENT_WORKER_NAME": "api-1", "STENT_LIVENESS_INTERVAL": "5s", "STENT_DEAD_AFTER": "30s", "STENT_PARK_AFTER": "1.5s",
 			},
 			want: func(c *stentfx.Config) {
 				c.DB, c.RedisURL, c.Notifier = "postgres://u:p@db/x", "redis://:pw@r:6379/0", "redis"
@@ -45,6 +46,20 @@ func TestLoadConfig(t *testing.T) {
 				c.WorkerID, c.Retention, c.CleanupInterval = "w-1", 30*24*time.Hour, 0
 				c.AutoMigrate, c.MaxPayload, c.ShutdownTimeout = false, 2<<20, 90*time.Second
 				c.StartupTimeout, c.LogLevel, c.LogFormat, c.Examples = 10*time.Second, slog.LevelDebug, "text", false
+				c.WorkerName, c.LivenessInterval, c.DeadAfter, c.ParkAfter = "api-1", 5*time.Second, 30*time.Second, 1500*time.Millisecond
+			},
+		},
+		{
+			name: "off disables parking",
+			env:  map[string]string{"STENT_PARK_AFTER": "off"},
+			want: func(c *stentfx.Config) { c.ParkAfter = -1 },
+		},
+		{
+			name: "the liveness settings and the park delay come from flags too",
+			env:  map[string]string{"STENT_PARK_AFTER": "off", "STENT_WORKER_NAME": "env-name"},
+			args: []string{"--worker-name=flag-name", "--liveness-interval=1s", "--dead-after", "4.5s", "--park-after=0.01s"},
+			want: func(c *stentfx.Config) {
+				c.WorkerName, c.LivenessInterval, c.DeadAfter, c.ParkAfter = "flag-name", time.Second, 4500*time.Millisecond, 10*time.Millisecond
 			},
 		},
 		{
@@ -116,6 +131,16 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{name: "the redis notifier without a URL", env: map[string]string{"STENT_NOTIFIER": "redis"}, source: "STENT_NOTIFIER", value: "redis"},
 		{name: "the postgres notifier on SQLite", env: map[string]string{"STENT_NOTIFIER": "postgres"}, source: "STENT_NOTIFIER", value: "postgres"},
 		{name: "an unprintable queue name", env: map[string]string{"STENT_QUEUES": "a,b\x01"}, source: "STENT_QUEUES", value: "a,b\x01"},
+		{name: "an unprintable worker name", args: []string{"--worker-name=a\x01"}, source: "--worker-name", value: "a\x01"},
+		{name: "a liveness interval without a unit", env: map[string]string{"STENT_LIVENESS_INTERVAL": "3"}, source: "STENT_LIVENESS_INTERVAL", value: "3", isDuration: true},
+		{name: "a zero liveness interval", env: map[string]string{"STENT_LIVENESS_INTERVAL": "0s"}, source: "STENT_LIVENESS_INTERVAL", value: "0s"},
+		{name: "a dead-after of Go's grammar", env: map[string]string{"STENT_DEAD_AFTER": "12s500ms"}, source: "STENT_DEAD_AFTER", value: "12s500ms", isDuration: true},
+		{name: "a dead-after no longer than the liveness interval", env: map[string]string{"STENT_DEAD_AFTER": "3s"}, source: "STENT_DEAD_AFTER", value: "3s"},
+		{name: "a dead-after shorter than a liveness interval given as a flag", env: map[string]string{"STENT_DEAD_AFTER": "10s"},
+			args: []string{"--liveness-interval=10s"}, source: "STENT_DEAD_AFTER", value: "10s"},
+		{name: "a park delay in milliseconds", env: map[string]string{"STENT_PARK_AFTER": "250ms"}, source: "STENT_PARK_AFTER", value: "250ms", isDuration: true},
+		{name: "a park delay of zero", env: map[string]string{"STENT_PARK_AFTER": "0s"}, source: "STENT_PARK_AFTER", value: "0s"},
+		{name: "a negative park delay (off is the way to disable parking)", args: []string{"--park-after=-1s"}, source: "--park-after", value: "-1s", isDuration: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,7 +193,8 @@ func TestConfigUsageListsEveryVariable(t *testing.T) {
 	for _, v := range []string{"STENT_DB", "STENT_REDIS_URL", "STENT_HTTP_ADDR", "STENT_HTTP_TOKEN", "STENT_WORKER", "STENT_QUEUES",
 		"STENT_TAGS", "STENT_MAX_CONCURRENCY", "STENT_LEASE", "STENT_WORKER_ID", "STENT_RETENTION", "STENT_CLEANUP_INTERVAL",
 		"STENT_AUTO_MIGRATE", "STENT_MAX_PAYLOAD", "STENT_SHUTDOWN_TIMEOUT", "STENT_STARTUP_TIMEOUT", "STENT_LOG_LEVEL",
-		"STENT_LOG_FORMAT", "STENT_EXAMPLES", "STENT_NOTIFIER"} {
+		"STENT_LOG_FORMAT", "STENT_EXAMPLES", "STENT_NOTIFIER", "STENT_WORKER_NAME", "STENT_LIVENESS_INTERVAL", "STENT_DEAD_AFTER",
+		"STENT_PARK_AFTER"} {
 		if !strings.Contains(usage, v) {
 			t.Errorf("usage does not mention %s", v)
 		}
@@ -200,7 +226,11 @@ func TestWorkerOptionsFromConfig(t *testing.T) {
 	cfg := stentfx.DefaultConfig()
 	cfg.CleanupInterval = 0
 	cfg.Queues, cfg.MaxConcurrency, cfg.WorkerID = []string{"q"}, 3, "w"
+	cfg.WorkerName, cfg.LivenessInterval, cfg.DeadAfter = "api-1", 2*time.Second, 9*time.Second
 	o := stentfx.WorkerOptions(cfg)
+	if o.Name != "api-1" || o.LivenessInterval != 2*time.Second || o.DeadAfter != 9*time.Second {
+		t.Errorf("name %q, liveness %v, dead after %v; want the configured api-1, 2s, 9s", o.Name, o.LivenessInterval, o.DeadAfter)
+	}
 	if o.CleanupInterval >= 0 {
 		t.Errorf("CleanupInterval %v; a 0 setting must disable the cleanup (negative)", o.CleanupInterval)
 	}

@@ -48,7 +48,8 @@ type EngineDeps struct {
 	TracerProvider trace.TracerProvider
 }
 
-// NewEngine builds the engine with the configured payload limit. When
+// NewEngine builds the engine with the configured payload limit and park
+// delay (cfg.ParkAfter; negative: no parking). When
 // Metrics is set it records the engine's observations and reports its
 // workers' slots. The caller closes the engine (after draining workers).
 func NewEngine(cfg Config, d EngineDeps) (*app.Engine, error) {
@@ -57,7 +58,7 @@ func NewEngine(cfg Config, d EngineDeps) (*app.Engine, error) {
 	if d.Metrics != nil {
 		deps.Metrics = d.Metrics
 	}
-	eng, err := app.New(deps, app.Config{MaxPayloadBytes: cfg.MaxPayload})
+	eng, err := app.New(deps, app.Config{MaxPayloadBytes: cfg.MaxPayload, ParkAfter: cfg.ParkAfter})
 	if err != nil {
 		return nil, err
 	}
@@ -69,12 +70,12 @@ func NewEngine(cfg Config, d EngineDeps) (*app.Engine, error) {
 
 // WorkerOptions turns the configuration into the worker's options. A
 // CleanupInterval of 0 disables the cleanup; the drain is bounded by the
-// shutdown timeout.
+// shutdown timeout; a DeadAfter of 0 is 4 x the liveness interval.
 func WorkerOptions(cfg Config) app.WorkerOptions {
 	o := app.WorkerOptions{
-		ID: cfg.WorkerID, Queues: cfg.Queues, Tags: cfg.Tags, MaxConcurrency: cfg.MaxConcurrency,
+		ID: cfg.WorkerID, Name: cfg.WorkerName, Queues: cfg.Queues, Tags: cfg.Tags, MaxConcurrency: cfg.MaxConcurrency,
 		LeaseDuration: cfg.Lease, Retention: cfg.Retention, CleanupInterval: cfg.CleanupInterval,
-		DrainTimeout: cfg.ShutdownTimeout,
+		DrainTimeout: cfg.ShutdownTimeout, LivenessInterval: cfg.LivenessInterval, DeadAfter: cfg.DeadAfter,
 	}
 	if o.CleanupInterval == 0 {
 		o.CleanupInterval = -1

@@ -23,7 +23,8 @@ const DefaultGaugeTTL = 5 * time.Second
 // MetricsOptions configures NewMetrics. The zero value works.
 type MetricsOptions struct {
 	// Store answers the gauges (executions and tasks by state, queue
-	// depth, dead letters) with count queries; nil leaves them out.
+	// depth, dead letters with count queries; workers by state from the
+	// worker registry); nil leaves them out.
 	Store ports.Store
 	// Notifier, when it implements ports.NotifierHealth, feeds
 	// stent_notifier_up.
@@ -36,22 +37,27 @@ type MetricsOptions struct {
 	NoRuntimeCollectors bool
 }
 
-// Metrics is a Prometheus implementation of app.Metrics, registered on its
-// own registry (not the global one): counters of claimed, completed,
-// failed, retried, dead-lettered and cancelled tasks and of lease renewals
-// by function and queue, a task duration histogram, and gauges read from
-// the store (cached), the workers' slots and the notifier's health.
+// Metrics is a Prometheus implementation of app.Metrics and
+// app.WorkerMetrics, registered on its own registry (not the global one):
+// counters of claimed, completed, failed, retried, dead-lettered and
+// cancelled tasks and of lease renewals by function and queue, a task
+// duration histogram, counters of workers declared dead and of the tasks
+// taken over from them, and gauges read from the store (cached), the
+// workers' slots and the notifier's health.
 type Metrics struct {
 	reg *prometheus.Registry
 
 	claimed, completed, failed, retried, deadLettered, cancelled, renewals *prometheus.CounterVec
-	timedOut                                                               prometheus.Counter
+	timedOut, workersDead, tasksAdopted                                    prometheus.Counter
 	duration                                                               *prometheus.HistogramVec
 
 	gauges *gaugeCollector
 }
 
-var _ app.Metrics = (*Metrics)(nil)
+var (
+	_ app.Metrics       = (*Metrics)(nil)
+	_ app.WorkerMetrics = (*Metrics)(nil)
+)
 
 // NewMetrics builds the metrics and registers them on a fresh registry.
 func NewMetrics(o MetricsOptions) *Metrics {
@@ -70,6 +76,10 @@ func NewMetrics(o MetricsOptions) *Metrics {
 		renewals:     counter("lease_renewals_total", "Lease renewals of running tasks."),
 		timedOut: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "stent", Name: "executions_timed_out_total",
 			Help: "Executions timed out by this process."}),
+		workersDead: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "stent", Name: "workers_declared_dead_total",
+			Help: "Workers this process's workers declared dead (heartbeat too old, or a same-named predecessor taken over)."}),
+		tasksAdopted: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "stent", Name: "tasks_adopted_total",
+			Help: "Running tasks whose leases were ended because their worker was declared dead, so they are reclaimed at once."}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "stent", Name: "task_duration_seconds",
 			Help:    "Run time of task attempts, by outcome (completed or failed).",
 			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}}, append(labels, "outcome")),
@@ -84,7 +94,7 @@ func NewMetrics(o MetricsOptions) *Metrics {
 	}
 	m.gauges = &gaugeCollector{store: o.Store, notifier: o.Notifier, ttl: ttl, now: now}
 	m.reg.MustRegister(m.claimed, m.completed, m.failed, m.retried, m.deadLettered, m.cancelled, m.renewals,
-		m.timedOut, m.duration, m.gauges)
+		m.timedOut, m.workersDead, m.tasksAdopted, m.duration, m.gauges)
 	if !o.NoRuntimeCollectors {
 		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -152,6 +162,14 @@ func (m *Metrics) LeaseRenewed(t app.TaskInfo) {
 	m.renewals.WithLabelValues(t.Function, queueLabel(t.Queue)).Inc()
 }
 
+// WorkerDeclaredDead implements app.WorkerMetrics.
+func (m *Metrics) WorkerDeclaredDead(_ string, tasks int) {
+	m.workersDead.Inc()
+	if tasks > 0 {
+		m.tasksAdopted.Add(float64(tasks))
+	}
+}
+
 // gaugeCollector reports the store counts (cached for ttl), the workers'
 // slots and the notifier's health at each scrape.
 type gaugeCollector struct {
@@ -171,7 +189,11 @@ type storeSnapshot struct {
 	executions  map[domain.ExecutionState]int64
 	tasks       []ports.TaskCount
 	deadLetters int64
+	workers     map[domain.WorkerState]int64
 }
+
+// workerStateOrder lists the registry states stent_workers reports.
+var workerStateOrder = []domain.WorkerState{domain.WorkerLive, domain.WorkerStopped, domain.WorkerDead}
 
 var (
 	descStoreUp     = prometheus.NewDesc("stent_store_up", "1 when the last count queries succeeded.", nil, nil)
@@ -179,6 +201,7 @@ var (
 	descTasks       = prometheus.NewDesc("stent_tasks", "Tasks by state, queue and kind.", []string{"state", "queue", "kind"}, nil)
 	descQueueDepth  = prometheus.NewDesc("stent_queue_depth", "Pending orchestrator and activity tasks by queue.", []string{"queue"}, nil)
 	descDeadLetters = prometheus.NewDesc("stent_dead_letters", "Dead letters waiting for replay or discard.", nil, nil)
+	descWorkers     = prometheus.NewDesc("stent_workers", "Workers in the worker registry by state (live, stopped, dead), all processes.", []string{"state"}, nil)
 	descSlots       = prometheus.NewDesc("stent_worker_slots", "Task slots of this process's workers.", []string{"worker_id"}, nil)
 	descActive      = prometheus.NewDesc("stent_worker_active_tasks", "Tasks this process's workers are running or waiting on.", []string{"worker_id"}, nil)
 	descWorkerState = prometheus.NewDesc("stent_worker_ready", "1 when the worker is ready (claiming).", []string{"worker_id"}, nil)
@@ -187,7 +210,7 @@ var (
 
 func (g *gaugeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descStoreUp, descExecutions, descTasks, descQueueDepth, descDeadLetters,
-		descSlots, descActive, descWorkerState, descNotifierUp} {
+		descWorkers, descSlots, descActive, descWorkerState, descNotifierUp} {
 		ch <- d
 	}
 }
@@ -217,6 +240,9 @@ func (g *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(descQueueDepth, prometheus.GaugeValue, float64(n), q)
 			}
 			ch <- prometheus.MustNewConstMetric(descDeadLetters, prometheus.GaugeValue, float64(snap.deadLetters))
+			for _, s := range workerStateOrder {
+				ch <- prometheus.MustNewConstMetric(descWorkers, prometheus.GaugeValue, float64(snap.workers[s]), string(s))
+			}
 		}
 	}
 	if workers != nil {
@@ -253,12 +279,27 @@ func (g *gaugeCollector) refresh() storeSnapshot {
 	var err error
 	if s.executions, err = g.store.CountExecutionsByState(ctx); err == nil {
 		if s.tasks, err = g.store.CountTasks(ctx); err == nil {
-			s.deadLetters, err = g.store.CountDeadLetters(ctx)
+			if s.deadLetters, err = g.store.CountDeadLetters(ctx); err == nil {
+				s.workers, err = countWorkers(ctx, g.store)
+			}
 		}
 	}
 	s.ok = err == nil
 	g.snap, g.at = s, now
 	return s
+}
+
+// countWorkers counts the worker registry's rows by state.
+func countWorkers(ctx context.Context, st ports.Store) (map[domain.WorkerState]int64, error) {
+	ws, err := st.ListWorkers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := map[domain.WorkerState]int64{}
+	for _, w := range ws {
+		n[w.State]++
+	}
+	return n, nil
 }
 
 // notifierHealth returns the notifier's health error, if it reports one.

@@ -197,3 +197,94 @@ func TestADegradedNotifierIsReportedButNotAFailure(t *testing.T) {
 		t.Fatalf("readiness %+v; want ready with the notifier reported degraded", rep)
 	}
 }
+
+func TestMetricsCountWorkersDeclaredDeadAndTheirTasks(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	var gaugeClock atomic.Int64 // the gauge cache's clock, in TTLs since 2030
+	m := stentfx.NewMetrics(stentfx.MetricsOptions{Store: st, NoRuntimeCollectors: true, Now: func() time.Time {
+		return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(gaugeClock.Load()) * stentfx.DefaultGaugeTTL)
+	}})
+	reg := app.NewRegistry()
+	echo := app.Register(reg, "m.echo", func(_ context.Context, n int) (int, error) { return n, nil })
+	nap := app.Register(reg, "m.nap", func(ctx context.Context, _ int) (int, error) {
+		return 0, app.Sleep(ctx, time.Hour)
+	})
+	eng, err := stentfx.NewEngine(stentfx.DefaultConfig(), stentfx.EngineDeps{Store: st, Registry: reg, Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	// A worker of another process claims a task and dies: its heartbeat
+	// is an hour old.
+	id, err := echo.Dispatch(ctx, eng, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := time.Now().Add(-time.Hour)
+	if err := st.RegisterWorker(ctx, domain.WorkerInfo{ID: "ghost", Host: "gone", PID: 1, Process: "ghost-process"}, long); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := st.ClaimTasks(ctx, ports.ClaimParams{WorkerID: "ghost", Functions: []string{"m.echo"}, Limit: 1, Now: time.Now(), Lease: 2 * time.Hour})
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("the ghost claimed %d tasks (%v); want 1", len(claimed), err)
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = eng.Serve(runCtx, app.WorkerOptions{ID: "w1", PollInterval: 5 * time.Millisecond,
+			LivenessInterval: 20 * time.Millisecond, DeadAfter: time.Second})
+	}()
+	t.Cleanup(func() { stop(); <-done; _ = eng.Close() })
+
+	if n, err := echo.Await(ctx, eng, id); err != nil || n != 7 {
+		t.Fatalf("the dead worker's task: %v, %v; want it taken over and completed", n, err)
+	}
+	wantMetric(t, m, "stent_workers_declared_dead_total", nil, 1)
+	wantMetric(t, m, "stent_tasks_adopted_total", nil, 1)
+
+	// A parked workflow shows in the task gauge as waiting.
+	napID, err := nap.Dispatch(ctx, eng, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	view, err := eng.StateOf(ctx, napID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		tk, err := eng.Task(ctx, view.RootTaskID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tk.State == domain.TaskWaiting {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the sleeping workflow never parked (%s)", tk.State)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	gaugeClock.Add(1) // the cached gauges expire
+	wantMetric(t, m, "stent_tasks", map[string]string{"state": "waiting", "queue": "default", "kind": "orchestrator"}, 1)
+	wantMetric(t, m, "stent_workers", map[string]string{"state": "live"}, 1)
+	wantMetric(t, m, "stent_workers", map[string]string{"state": "dead"}, 1)
+	wantMetric(t, m, "stent_workers", map[string]string{"state": "stopped"}, 0)
+}
+
+func TestWorkerDeclaredDeadAddsItsTasks(t *testing.T) {
+	t.Parallel()
+	m := stentfx.NewMetrics(stentfx.MetricsOptions{NoRuntimeCollectors: true})
+	m.WorkerDeclaredDead("a", 3)
+	m.WorkerDeclaredDead("b", 0)
+	wantMetric(t, m, "stent_workers_declared_dead_total", nil, 2)
+	wantMetric(t, m, "stent_tasks_adopted_total", nil, 3)
+	if _, ok := metricValue(t, m, "stent_workers", map[string]string{"state": "live"}); ok {
+		t.Error("stent_workers is reported without a store")
+	}
+}

@@ -164,6 +164,7 @@ func (s *Server) routes() {
 	api("POST /v1/dead-letters/replay-all", s.replayAllDeadLetters)
 	api("DELETE /v1/dead-letters/{task_id}", s.discardDeadLetter)
 	api("GET /v1/stats", s.stats)
+	api("GET /v1/workers", s.listWorkers)
 }
 
 // top answers unknown routes with a JSON 404 (or 405 when only the method

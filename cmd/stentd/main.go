@@ -54,7 +54,8 @@ const stopGrace = 10 * time.Second
 func run(args []string, getenv func(string) string, stderr io.Writer, sigs <-chan os.Signal, extra ...fx.Option) int {
 	cfg, err := stentfx.LoadConfig(args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(stderr, "Usage: stentd [flags]\n\nEvery flag can also be set by its environment variable; flags win.\n\n%s", stentfx.ConfigUsage())
+		fmt.Fprintf(stderr, "Usage: stentd [flags]\n\nEvery flag can also be set by its environment variable; flags win.\n"+
+			"Durations are written like 30s, 0.25s, 5m, 1h30m or 7d.\n\n%s", stentfx.ConfigUsage())
 		return 0
 	}
 	if err != nil {

@@ -96,6 +96,10 @@ func TestBadSettingsExitTwo(t *testing.T) {
 		{name: "a bad flag value", args: []string{"--max-concurrency=-1"}, want: []string{"--max-concurrency", `"-1"`}},
 		{name: "an unknown flag", args: []string{"--bogus"}, want: []string{"bogus"}},
 		{name: "a DSN of another scheme, password masked", env: map[string]string{"STENT_DB": "mysql://u:s3cret@h/db"}, want: []string{"STENT_DB", "mysql"}},
+		{name: "a park delay in Go's grammar", env: map[string]string{"STENT_PARK_AFTER": "250ms"}, want: []string{"STENT_PARK_AFTER", `"250ms"`}},
+		{name: "a dead-after within the liveness interval", env: map[string]string{"STENT_LIVENESS_INTERVAL": "5s", "STENT_DEAD_AFTER": "5s"},
+			want: []string{"STENT_DEAD_AFTER", `"5s"`, "STENT_LIVENESS_INTERVAL"}},
+		{name: "a bad liveness interval flag", args: []string{"--liveness-interval=soon"}, want: []string{"--liveness-interval", `"soon"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,7 +127,8 @@ func TestHelpListsTheSettings(t *testing.T) {
 	if code := run([]string{"--help"}, testEnv(t, nil), &stderr, nil); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	if !strings.Contains(stderr.String(), "STENT_HTTP_TOKEN") || !strings.Contains(stderr.String(), "--shutdown-timeout") {
+	if !strings.Contains(stderr.String(), "STENT_HTTP_TOKEN") || !strings.Contains(stderr.String(), "--shutdown-timeout") ||
+		!strings.Contains(stderr.String(), "STENT_PARK_AFTER (default 0.25s)") || !strings.Contains(stderr.String(), "--worker-name, STENT_WORKER_NAME") {
 		t.Fatalf("usage: %s", stderr.String())
 	}
 }

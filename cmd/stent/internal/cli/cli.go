@@ -224,8 +224,9 @@ func (r *runner) rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "stent",
 		Short: "Inspect and operate a Stent durable-execution database",
-		Long: `stent inspects and operates a Stent database: executions, tasks, statistics,
-dead letters, dispatch, signals, a live dashboard, cleanup and migrations.
+		Long: `stent inspects and operates a Stent database: executions, tasks, the worker
+registry, statistics, dead letters, dispatch, signals, a live dashboard,
+cleanup and migrations.
 
 The database comes from --db, else $STENT_DB, else stent.sqlite:
 postgres:// or postgresql:// selects PostgreSQL (a search_path parameter
@@ -245,7 +246,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 130 interrupted.`,
 	pf.Var(&r.timeout, "timeout", "give up after this long, e.g. 30s or 2m (default: no limit)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
 	root.AddCommand(
-		r.listCommand(), r.showCommand(), r.tasksCommand(), r.statsCommand(), r.dlqCommand(),
+		r.listCommand(), r.showCommand(), r.tasksCommand(), r.workersCommand(), r.statsCommand(), r.dlqCommand(),
 		r.cancelCommand(), r.signalCommand(), r.dispatchCommand(), r.watchCommand(),
 		r.cleanupCommand(), r.migrateCommand(), r.versionCommand(),
 	)

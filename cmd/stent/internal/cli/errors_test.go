@@ -40,7 +40,7 @@ func expect(t *testing.T, r result, code int, stderrHas ...string) {
 func TestReadOnlyCommandsOnAMissingSQLiteFileCreateNothing(t *testing.T) {
 	t.Parallel()
 	commands := [][]string{
-		{"list"}, {"show", "x"}, {"tasks", "list"}, {"tasks", "show", "x"}, {"stats"}, {"dlq", "list"},
+		{"list"}, {"show", "x"}, {"tasks", "list"}, {"tasks", "show", "x"}, {"stats"}, {"workers"}, {"dlq", "list"},
 		{"dlq", "show", "x"}, {"watch"}, {"migrate", "--status"},
 		// Write commands do not create it either: only migrate does.
 		{"cancel", "x"}, {"signal", "x", "y"}, {"dispatch", "f"}, {"dlq", "replay", "x"}, {"dlq", "replay-all", "-f"},
@@ -108,6 +108,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{[]string{"tasks", "frob"}, `unknown command "frob" for "stent tasks"`},
 		{[]string{"list", "--frob"}, "unknown flag: --frob"},
 		{[]string{"list", "extra"}, `unknown command "extra" for "stent list"`},
+		{[]string{"workers", "-s", "asleep"}, `unknown worker state "asleep"; allowed: live, stopped, dead`},
 		{[]string{"show"}, "accepts 1 arg(s), received 0"},
 		{[]string{"signal", "only-id"}, "accepts between 2 and 3 arg(s), received 1"},
 		{[]string{"--timeout", "5", "list"}, `invalid duration "5"`},
@@ -178,7 +179,7 @@ func TestJSONOutputIsOneDocument(t *testing.T) {
 	h := newSeeded(t, sqliteBackend)
 	for _, args := range [][]string{
 		{"list"}, {"show", exCompleted}, {"tasks", "list"}, {"tasks", "show", rootOf(exCompleted)}, {"stats"},
-		{"dlq", "list"}, {"dlq", "show", rootOf(exFailed)}, {"migrate", "--status"}, {"version"},
+		{"workers"}, {"dlq", "list"}, {"dlq", "show", rootOf(exFailed)}, {"migrate", "--status"}, {"version"},
 		{"cancel", exCompleted}, {"cleanup", "--dry-run"},
 	} {
 		r := h.run(t, append([]string{"--json"}, args...)...)

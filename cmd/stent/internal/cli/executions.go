@@ -113,7 +113,7 @@ func (r *runner) listCommand() *cobra.Command {
 func (r *runner) showCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show <execution-id>",
-		Short: "Show an execution: routing, timing, step timeline, data and result",
+		Short: "Show an execution: why it waits, routing, timing, step timeline, data and result",
 		Args:  cobra.ExactArgs(1),
 	}
 	cmd.RunE = r.run(func(ctx context.Context, args []string) error {
@@ -147,6 +147,9 @@ func (r *runner) renderExecution(w io.Writer, v app.ExecutionView) {
 	var f fields
 	f.addText("Execution", v.ID)
 	f.add("State", stateCell(string(v.State)))
+	if waiting(v.WaitReason) {
+		f.addText("Waiting", v.WaitReason)
+	}
 	f.addText("Function", v.RootFunction)
 	f.addText("Queue", queueName(v.Queue))
 	f.addText("Priority", fmt.Sprint(v.Priority))
@@ -154,6 +157,7 @@ func (r *runner) renderExecution(w io.Writer, v app.ExecutionView) {
 	f.addText("Idempotency key", orDash(v.IdempotencyKey))
 	f.addText("Root task", v.RootTaskID)
 	f.addText("Attempts", fmt.Sprint(v.RootAttempts))
+	f.addText("Recoveries", fmt.Sprint(v.RootRecoveries))
 	f.addText("Created", fmtTimeUTC(&v.CreatedAt))
 	f.addText("Scheduled", fmtTimeUTC(v.ScheduledFor))
 	f.addText("Started", fmtTimeUTC(v.StartedAt))
@@ -225,6 +229,14 @@ func (r *runner) renderExecution(w io.Writer, v app.ExecutionView) {
 			fmt.Fprintln(w, "  "+line)
 		}
 	}
+}
+
+// waiting reports whether a wait reason says what the execution waits for.
+// A reason that only names the steps running now ("running charge", the
+// last kind domain.WaitReason reports) is no wait: the step table shows
+// those, so show prints no Waiting line for it (--json keeps the reason).
+func waiting(reason string) bool {
+	return reason != "" && !strings.HasPrefix(reason, "running ")
 }
 
 // outcomeLine is "OK <json>", "Error: <code>: <msg>" or, for a live

@@ -25,27 +25,30 @@ type cleanupView struct {
 	DeadLetters  int64     `json:"dead_letters"`
 	CacheEntries int64     `json:"cache_entries"`
 	Signals      int64     `json:"signals"`
+	Workers      int64     `json:"workers"`
 }
 
 func (v *cleanupView) fill(res ports.CleanupResult) {
 	v.Executions, v.Tasks, v.DeadLetters, v.CacheEntries, v.Signals = res.Executions, res.Tasks, res.DeadLetters, res.CacheEntries, res.Signals
+	v.Workers = res.Workers
 }
 
 func (v cleanupView) summary() string {
-	return fmt.Sprintf("%d executions (%d tasks), %d dead letters, %d cache entries, %d signals",
-		v.Executions, v.Tasks, v.DeadLetters, v.CacheEntries, v.Signals)
+	return fmt.Sprintf("%d executions (%d tasks), %d dead letters, %d cache entries, %d signals, %d workers",
+		v.Executions, v.Tasks, v.DeadLetters, v.CacheEntries, v.Signals, v.Workers)
 }
 
 func (r *runner) cleanupCommand() *cobra.Command {
 	olderThan := durationFlag{d: 30 * 24 * time.Hour}
-	var executions, dlq, cache, signals, all, dryRun, force bool
+	var executions, dlq, cache, signals, workers, all, dryRun, force bool
 	cmd := &cobra.Command{
 		Use:   "cleanup",
-		Short: "Delete finished executions, dead letters, consumed signals and expired cache entries",
+		Short: "Delete finished executions, dead letters, consumed signals, expired cache entries and gone workers",
 		Long: `Delete what is older than --older-than: finished executions with all their
-rows, dead letters, consumed signals, and expired cache entries. Live
-executions are never touched; idempotency records are kept. Without a kind
-flag every kind is cleaned. --dry-run prints the counts it would delete.`,
+rows, dead letters, consumed signals, expired cache entries, and the
+registry rows of stopped or dead workers. Live executions and live workers
+are never touched; idempotency records are kept. Without a kind flag every
+kind is cleaned. --dry-run prints the counts it would delete.`,
 		Args: cobra.NoArgs,
 	}
 	fl := cmd.Flags()
@@ -54,6 +57,7 @@ flag every kind is cleaned. --dry-run prints the counts it would delete.`,
 	fl.BoolVar(&dlq, "dlq", false, "dead letters")
 	fl.BoolVar(&cache, "cache", false, "expired cache entries")
 	fl.BoolVar(&signals, "signals", false, "consumed signals")
+	fl.BoolVar(&workers, "workers", false, "registry rows of stopped and dead workers")
 	fl.BoolVar(&all, "all", false, "every kind (the default)")
 	fl.BoolVar(&dryRun, "dry-run", false, "only count what would be deleted")
 	fl.BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
@@ -66,8 +70,8 @@ flag every kind is cleaned. --dry-run prints the counts it would delete.`,
 				return err
 			}
 		}
-		if all || !(executions || dlq || cache || signals) {
-			executions, dlq, cache, signals = true, true, true, true
+		if all || !(executions || dlq || cache || signals || workers) {
+			executions, dlq, cache, signals, workers = true, true, true, true, true
 		}
 		now := r.now()
 		before := now.Add(-olderThan.d)
@@ -88,6 +92,10 @@ flag every kind is cleaned. --dry-run prints the counts it would delete.`,
 		if signals {
 			p.SignalsBefore = before
 			v.Kinds = append(v.Kinds, "signals")
+		}
+		if workers {
+			p.WorkersBefore = before
+			v.Kinds = append(v.Kinds, "workers")
 		}
 		return r.withStore(ctx, readWrite, func(st stentfx.MigratingStore) error {
 			if !dryRun && !force {
@@ -123,6 +131,7 @@ flag every kind is cleaned. --dry-run prints the counts it would delete.`,
 			f.addText("dead letters", fmt.Sprint(v.DeadLetters))
 			f.addText("cache entries", fmt.Sprint(v.CacheEntries))
 			f.addText("signals", fmt.Sprint(v.Signals))
+			f.addText("workers", fmt.Sprint(v.Workers))
 			f.write(r.env.Stdout, "  ", false)
 			return nil
 		})

@@ -16,13 +16,14 @@ import (
 
 // ANSI colours.
 const (
-	colReset  = "\x1b[0m"
-	colBold   = "1"
-	colRed    = "31"
-	colGreen  = "32"
-	colYellow = "33"
-	colCyan   = "36"
-	colGrey   = "90"
+	colReset   = "\x1b[0m"
+	colBold    = "1"
+	colRed     = "31"
+	colGreen   = "32"
+	colYellow  = "33"
+	colMagenta = "35"
+	colCyan    = "36"
+	colGrey    = "90"
 )
 
 // cell is a table cell: its text and an optional colour.
@@ -33,18 +34,20 @@ type cell struct {
 
 func plain(s string) cell { return cell{text: s} }
 
-// stateCell colours a state name.
+// stateCell colours a state name: of an execution, a task or a worker.
 func stateCell(state string) cell {
 	switch state {
-	case "completed":
+	case "completed", "live":
 		return cell{state, colGreen}
-	case "failed", "timed_out":
+	case "failed", "timed_out", "dead":
 		return cell{state, colRed}
 	case "running":
 		return cell{state, colCyan}
+	case "waiting":
+		return cell{state, colMagenta}
 	case "pending":
 		return cell{state, colYellow}
-	case "cancelled":
+	case "cancelled", "stopped":
 		return cell{state, colGrey}
 	}
 	return plain(state)
@@ -154,7 +157,14 @@ func fmtDuration(d time.Duration) string {
 	case d < time.Second:
 		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
 	case d < time.Minute:
-		return strconv.FormatFloat(d.Round(time.Millisecond).Seconds(), 'f', -1, 64) + "s"
+		// Whole milliseconds in integers: a float would print 4.94s as
+		// 4.9399999999999995s.
+		ms := d.Round(time.Millisecond).Milliseconds()
+		s := strconv.FormatInt(ms/1000, 10)
+		if frac := ms % 1000; frac != 0 {
+			s += "." + strings.TrimRight(fmt.Sprintf("%03d", frac), "0")
+		}
+		return s + "s"
 	}
 	d = d.Round(time.Second)
 	units := []struct {

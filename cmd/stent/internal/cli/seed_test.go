@@ -24,6 +24,7 @@ const (
 	exPending   = "ex-pending"
 	exCancelled = "ex-cancelled"
 	exTimedOut  = "ex-timed-out"
+	exWaiting   = "ex-waiting"
 )
 
 func rootOf(exec string) string { return "root-" + exec }
@@ -100,12 +101,24 @@ func cardDeclined(msg string) *domain.TaskError {
 	return &domain.TaskError{Type: "*domain.CodedError", Code: "card_declined", Codes: []string{"card_declined"}, Message: msg}
 }
 
-// seed writes six executions, one per state, with steps, data, signals,
-// dead letters and a function catalogue.
+// seed writes six executions, one per state, and a running one parked on
+// a sleep, with steps, data, signals, dead letters, a function catalogue
+// and a worker registry (live, stopped and dead workers).
 func seed(t *testing.T, st ports.Store) {
 	t.Helper()
 	s := &seeder{t: t, ctx: context.Background(), st: st}
 	lease := 2 * time.Hour
+
+	for _, w := range []domain.WorkerInfo{
+		{ID: "worker-1", Host: "host-a", PID: 4101, Process: "proc-a", Functions: []string{"charge", "order"}},
+		{ID: "worker-2", Name: "reports-1", Host: "host-a", PID: 4102, Process: "proc-b", Queues: []string{"reports", "default"},
+			Functions: []string{"render", "report"}},
+		{ID: "worker-3", Name: "batch-1", Host: "host-c", PID: 77, Process: "proc-c", Queues: []string{"batch", "default"},
+			Functions: []string{"charge"}},
+	} {
+		s.must(s.st.RegisterWorker(s.ctx, w, t0), "register "+w.ID)
+	}
+	s.must(s.st.StopWorker(s.ctx, "worker-3", at(5*time.Minute)), "stop worker-3")
 
 	// completed: a call, a sleep, a signal wait and data.
 	s.create(exCompleted, "order", "default", `{"order": 7}`, at(0), nil)
@@ -167,6 +180,38 @@ func seed(t *testing.T, st ports.Store) {
 	s.claim(rootOf(exTimedOut), "order", "worker-1", at(5*time.Minute+time.Second), lease)
 	_, _, err = s.st.TimeoutExecution(s.ctx, exTimedOut, end)
 	s.must(err, "time out")
+
+	// waiting: its first worker dies and is declared dead, a live worker
+	// recovers the root (a recovery, not an attempt), which runs a step
+	// and parks on a sleep.
+	s.create(exWaiting, "order", "default", `{"order":10}`, at(7*time.Minute), nil)
+	s.claim(rootOf(exWaiting), "order", "worker-1", at(7*time.Minute+time.Second), lease)
+	s.must(s.st.TouchWorker(s.ctx, "worker-1", at(7*time.Minute+30*time.Second)), "heartbeat worker-1")
+	dead, err := s.st.ExpireWorkers(s.ctx, ports.ExpireWorkersParams{IDs: []string{"worker-1"}, Except: "worker-4",
+		ExceptProcess: "proc-d", Now: at(8 * time.Minute)})
+	s.must(err, "expire worker-1")
+	if len(dead) != 1 || dead[0].Tasks != 1 {
+		t.Fatalf("seed: expire worker-1 returned %+v; want it with 1 task", dead)
+	}
+	s.must(s.st.RegisterWorker(s.ctx, domain.WorkerInfo{ID: "worker-4", Name: "orders-1", Host: "host-b", PID: 4104,
+		Process: "proc-d", Queues: []string{"default"}, Functions: []string{"charge", "order"}}, at(8*time.Minute)), "register worker-4")
+	root = s.claim(rootOf(exWaiting), "order", "worker-4", at(8*time.Minute+time.Second), lease)
+	s.steps(root, at(8*time.Minute+2*time.Second), nil, activity(exWaiting, 1, "charge", `{"card":"5555"}`))
+	child = s.claim(stepOf(exWaiting, 1), "charge", "worker-4", at(8*time.Minute+2*time.Second), lease)
+	s.must(s.st.CompleteTask(s.ctx, ports.CompleteParams{Fence: child, Result: json.RawMessage(`{"receipt":"r-10"}`),
+		Now: at(8*time.Minute + 3*time.Second)}), "complete charge")
+	wakeAt := at(3 * time.Hour)
+	s.steps(root, at(8*time.Minute+4*time.Second), nil, ports.StepSpec{ID: stepOf(exWaiting, 2), Position: 2, Kind: domain.KindSleep,
+		StepName: domain.SleepStepName, ScheduledFor: &wakeAt})
+	parked, err := s.st.ParkTask(s.ctx, ports.ParkParams{Fence: root, WakeAt: &wakeAt, Now: at(8*time.Minute + 5*time.Second)})
+	s.must(err, "park")
+	if !parked {
+		t.Fatal("seed: the root of ex-waiting did not park")
+	}
+	// The registry's clock stands at cliNow: worker-2 and worker-4 are
+	// live, worker-3 stopped, worker-1 dead since 8m.
+	s.must(s.st.TouchWorker(s.ctx, "worker-2", cliNow.Add(-3*time.Second)), "heartbeat worker-2")
+	s.must(s.st.TouchWorker(s.ctx, "worker-4", cliNow.Add(-1500*time.Millisecond)), "heartbeat worker-4")
 
 	s.must(s.st.UpsertFunctions(s.ctx, []domain.FunctionInfo{
 		{Name: "charge", Queue: "default", RetryPolicy: seedPolicy},

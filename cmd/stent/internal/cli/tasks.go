@@ -93,7 +93,7 @@ func (r *runner) tasksListCommand() *cobra.Command {
 func (r *runner) tasksShowCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show <task-id>",
-		Short: "Show a task: attempts, generation, position, worker, lease, policy, keys and errors",
+		Short: "Show a task: attempts, recoveries, generation, wake time, worker, lease, policy, keys and errors",
 		Args:  cobra.ExactArgs(1),
 	}
 	cmd.RunE = r.run(func(ctx context.Context, args []string) error {
@@ -140,7 +140,11 @@ func (r *runner) renderTask(w io.Writer, t domain.Task) {
 	}
 	f.addText("Max concurrent", limit)
 	f.addText("Attempt", fmt.Sprintf("%d of %d", t.Attempt, t.RetryPolicy.MaxAttempts))
+	f.addText("Recoveries", fmt.Sprintf("%d of %d", t.Recoveries, t.RetryPolicy.RecoveryBudget()))
 	f.addText("Generation", fmt.Sprintf("%d (parent generation %d)", t.Generation, t.ParentGeneration))
+	if t.WakeAt != nil {
+		f.addText("Wake at", fmtTimeUTC(t.WakeAt))
+	}
 	f.addText("Worker", orDash(t.WorkerID))
 	f.addText("Lease expires", fmtTimeUTC(t.LeaseExpiresAt))
 	f.addText("Retry policy", policyLine(t.RetryPolicy))
