@@ -176,3 +176,133 @@ func TestTimeoutsGrowWithTheWork(t *testing.T) {
 		t.Fatalf("W4 timeout %s leaves no room after the %s load", got, full.W4Duration)
 	}
 }
+
+func TestParkedPlan(t *testing.T) {
+	t.Parallel()
+	t.Run("-only W6 selects the W6 cases of both systems and both stores", func(t *testing.T) {
+		t.Parallel()
+		got, err := filter(benchPlan(), "W6")
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, c := range got {
+			if c.Workload != w6 {
+				t.Errorf("-only W6 kept %s", c)
+			}
+			if c.Runs != 1 {
+				t.Errorf("%s runs %d times; W6 runs every case once", c, c.Runs)
+			}
+			seen[c.System+"/"+c.Variant+"/"+c.Store] = true
+		}
+		for _, want := range []string{"stent/sleep/postgres", "stent/signal/sqlite", "stent/timers/postgres", "stent/spread/sqlite", "dbos/sleep/postgres", "dbos/sleep/sqlite"} {
+			if !seen[want] {
+				t.Errorf("-only W6 lacks %s: %v", want, got)
+			}
+		}
+	})
+	t.Run("W6 variants are filters", func(t *testing.T) {
+		t.Parallel()
+		got, err := filter(benchPlan(), "W6,timers,sqlite")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].Variant != varTimers || got[0].Store != storeSQLite {
+			t.Fatalf("filter kept %v", got)
+		}
+	})
+	t.Run("quick runs only a small timer smoke of W6", func(t *testing.T) {
+		t.Parallel()
+		sz := quickSizes()
+		for _, c := range benchPlan() {
+			if c.Workload == w6 && c.Quick && (c.Variant != varTimers || c.Store != storeSQLite) {
+				t.Errorf("quick includes %s", c)
+			}
+		}
+		if n := w6N(caseSpec{Variant: varTimers}, sz); n > 1000 {
+			t.Errorf("quick W6 smoke has %d timers", n)
+		}
+	})
+	t.Run("the large case is larger and has a longer time limit", func(t *testing.T) {
+		t.Parallel()
+		sz := fullSizes()
+		small := caseSpec{System: sysStent, Variant: varSleep, Store: storePG, Workload: w6}
+		large := small
+		large.Large = true
+		if w6N(large, sz) <= w6N(small, sz) || timeoutFor(large, sz, "") <= timeoutFor(small, sz, "") {
+			t.Fatalf("large N %d (limit %s), small N %d (limit %s)", w6N(large, sz), timeoutFor(large, sz, ""),
+				w6N(small, sz), timeoutFor(small, sz, ""))
+		}
+	})
+}
+
+func TestParkedTargets(t *testing.T) {
+	t.Parallel()
+	parked := func(rss, goroutines float64, n int) runOutcome {
+		return runOutcome{Result: runResult{N: n, Metrics: []metric{
+			{Name: "rss", Unit: "MiB", Value: rss}, {Name: "goroutines", Unit: "goroutines", Value: goroutines}}}}
+	}
+	timers := func(name string, v float64, n int) runOutcome {
+		return runOutcome{Result: runResult{N: n, Metrics: []metric{{Name: name, Unit: "ms", Value: v}}}}
+	}
+	tests := []struct {
+		name     string
+		rssLarge float64
+		gLarge   float64
+		resumed  float64
+		p99      float64
+		want     map[string]bool // target name prefix -> pass
+	}{
+		{"flat memory, fast wakes pass", 60, 16, 1500, 40, map[string]bool{
+			"W6 postgres: Stent worker RSS": true, "W6 postgres: Stent worker goroutines": true,
+			"W6 postgres: Stent parked, large / small": true, "W6 postgres: Stent 10000 timers due": true, "W6 postgres: Stent 2000 timers spread": true}},
+		{"memory growing with N and slow wakes fail", 160, 15000, 3700, 130, map[string]bool{
+			"W6 postgres: Stent worker RSS": false, "W6 postgres: Stent worker goroutines": false,
+			"W6 postgres: Stent parked, large / small": false, "W6 postgres: Stent 10000 timers due": false, "W6 postgres: Stent 2000 timers spread": false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var r report
+			sz := fullSizes()
+			r.Env.Sizes = sz
+			r.add(caseSpec{System: sysStent, Variant: varSleep, Store: storePG, Workload: w6}, sz, []runOutcome{parked(50, 15, 10000)})
+			r.add(caseSpec{System: sysStent, Variant: varSleep, Store: storePG, Workload: w6, Large: true}, sz,
+				[]runOutcome{parked(tt.rssLarge, tt.gLarge, 100000)})
+			r.add(caseSpec{System: sysStent, Variant: varTimers, Store: storePG, Workload: w6}, sz, []runOutcome{timers("all_resumed", tt.resumed, 10000)})
+			r.add(caseSpec{System: sysStent, Variant: varSpread, Store: storePG, Workload: w6}, sz, []runOutcome{timers("late_p99", tt.p99, 2000)})
+			r.computeRatios()
+			for prefix, pass := range tt.want {
+				found := false
+				for _, rt := range r.Ratios {
+					if !strings.HasPrefix(rt.Name, prefix) {
+						continue
+					}
+					found = true
+					if rt.Pass == nil || *rt.Pass != pass {
+						t.Errorf("%s: pass = %v; want %v (value %v)", rt.Name, rt.Pass, pass, rt.Value)
+					}
+				}
+				if !found {
+					t.Errorf("no target named %q...", prefix)
+				}
+			}
+			if md := r.markdown(); !strings.Contains(md, "## W6 parked") {
+				t.Errorf("markdown lacks the W6 table:\n%s", md)
+			}
+		})
+	}
+}
+
+func TestParkMargin(t *testing.T) {
+	t.Parallel()
+	if got := parkMargin(storePG, 10000, 1000); got != 22*time.Second {
+		t.Errorf("margin at 1,000 parks/s for 10,000 = %s; want 2s + 2 x 10s", got)
+	}
+	if parkMargin(storePG, 10000, 0) <= parkMargin(storeSQLite, 10000, 0) {
+		t.Error("without a measured rate PostgreSQL's margin is not the longer")
+	}
+	if got := parkMargin(storeSQLite, 10, 100000); got > 2*time.Second+time.Millisecond {
+		t.Errorf("margin for a few fast parks = %s; want about 2s", got)
+	}
+}

@@ -41,6 +41,7 @@ type dbosApp struct {
 	wf10     dbos.Workflow[int, int]
 	child    dbos.Workflow[int, int]
 	fanout   dbos.Workflow[int, int]
+	sleep    dbos.Workflow[int64, int] // W6: dbos.Sleep for the input (ms)
 }
 
 func newDBOSApp(ctx context.Context, spec runSpec) (*dbosApp, error) {
@@ -120,6 +121,11 @@ func newDBOSApp(ctx context.Context, spec runSpec) (*dbosApp, error) {
 	dbos.RegisterWorkflow(dctx, a.wf10, dbos.WithWorkflowName("bench.wf10"))
 	dbos.RegisterWorkflow(dctx, a.child, dbos.WithWorkflowName("bench.child"))
 	dbos.RegisterWorkflow(dctx, a.fanout, dbos.WithWorkflowName("bench.fanout"))
+	a.sleep = func(ctx dbos.Context, ms int64) (int, error) {
+		_, err := dbos.Sleep(ctx, time.Duration(ms)*time.Millisecond)
+		return 0, err
+	}
+	dbos.RegisterWorkflow(dctx, a.sleep, dbos.WithWorkflowName("bench.sleep"))
 	if spec.Case.Variant == varQueue {
 		q, err := dbos.RegisterQueue(dctx, dbosQueueName,
 			dbos.WithWorkerConcurrency(spec.Sizes.Concurrency), dbos.WithQueueBasePollingInterval(dbosQueuePoll))
@@ -130,7 +136,7 @@ func newDBOSApp(ctx context.Context, spec runSpec) (*dbosApp, error) {
 		a.queue = q
 		a.settings += fmt.Sprintf("; queue WorkerConcurrency=%d, BasePollingInterval=%s, GetResult poll %s",
 			spec.Sizes.Concurrency, dbosQueuePoll, dbosHandlePoll)
-	} else {
+	} else if spec.Case.Workload != w6 {
 		a.settings += fmt.Sprintf("; RunWorkflow direct, %d in flight", spec.Sizes.Concurrency)
 	}
 	return a, nil
@@ -336,8 +342,69 @@ func runDBOS(ctx context.Context, spec runSpec) (runResult, error) {
 		}
 		return runResult{Metrics: metrics, N: len(samples), Concurrency: slots,
 			Settings: a.settings + fmt.Sprintf("; one-step workflow, RunWorkflow -> GetResult; %d/s for %s", sz.W4Rate, sz.W4Duration)}, nil
+	case w6:
+		return a.parked(ctx, spec)
 	}
 	return runResult{}, fmt.Errorf("dbos %s: %w", spec.Case.Workload, errNotApplicable)
+}
+
+// countSleeping counts the workflows whose DBOS.sleep step is checkpointed:
+// dbos.Sleep writes it, then blocks its goroutine on a timer.
+func (a *dbosApp) countSleeping(ctx context.Context) (int64, error) {
+	var n int64
+	const q = "SELECT count(*) FROM %soperation_outputs WHERE function_name = 'DBOS.sleep'"
+	if a.pool != nil {
+		err := a.pool.QueryRow(ctx, fmt.Sprintf(q, "dbos.")).Scan(&n)
+		return n, err
+	}
+	err := a.db.QueryRowContext(ctx, fmt.Sprintf(q, "")).Scan(&n)
+	return n, err
+}
+
+// parked is W6 for DBOS: N workflows each dbos.Sleep(W6SleepFor), started
+// with RunWorkflow in this process (DBOS runs workflows where they are
+// started; there is no separate worker process), measured in this process
+// once every sleep step is checkpointed. Each sleeping workflow is a
+// goroutine blocked on a timer.
+func (a *dbosApp) parked(ctx context.Context, spec runSpec) (runResult, error) {
+	sz := spec.Sizes
+	if spec.Case.Variant != varSleep {
+		return runResult{}, fmt.Errorf("dbos W6 %s: %w", spec.Case.Variant, errNotApplicable)
+	}
+	n := w6N(spec.Case, sz)
+	if err := dbos.Launch(a.ctx); err != nil {
+		return runResult{}, err
+	}
+	idle := selfStats()
+	const starters = 32
+	sleepMs := sz.W6SleepFor.Milliseconds()
+	t0 := time.Now()
+	if err := runParallel(ctx, n, starters, func(int) error {
+		_, err := dbos.RunWorkflow(a.ctx, a.sleep, sleepMs)
+		return err
+	}); err != nil {
+		return runResult{}, fmt.Errorf("dbos RunWorkflow: %w", err)
+	}
+	dispatch := time.Since(t0)
+	interval := 20 * time.Millisecond
+	if err := waitCount(ctx, int64(n), interval, a.countSleeping); err != nil {
+		return runResult{}, err
+	}
+	sleeping := time.Since(t0)
+	st := selfStats()
+	m := []metric{
+		{Name: "dispatch_rate", Unit: "workflows/s", Value: float64(n) / dispatch.Seconds(), HigherIsBetter: true},
+		{Name: "park_time", Unit: "s", Value: sleeping.Seconds()},
+		{Name: "rss", Unit: "MiB", Value: kib(st.RSSKiB)},
+		{Name: "goroutines", Unit: "goroutines", Value: float64(st.Goroutines)},
+		{Name: "heap_inuse", Unit: "MiB", Value: float64(st.HeapInuse) / (1 << 20)},
+		{Name: "worker_peak_rss", Unit: "MiB", Value: kib(st.HWMKiB)},
+		{Name: "idle_rss", Unit: "MiB", Value: kib(idle.RSSKiB)},
+		{Name: "idle_goroutines", Unit: "goroutines", Value: float64(idle.Goroutines)},
+	}
+	return runResult{Metrics: m, N: n, Concurrency: n,
+		Settings: a.settings + fmt.Sprintf("; dbos.Sleep(%s); RunWorkflow from %d goroutines, each workflow running in this process; "+
+			"measured here once all %d DBOS.sleep steps are checkpointed", sz.W6SleepFor, starters, n)}, nil
 }
 
 // runDirect runs n workflows with RunWorkflow, at most slots in flight,

@@ -23,6 +23,10 @@ func (r *report) markdown() string {
 		"SQLite files on disk in WAL mode (synchronous per row). Every figure is the median of the runs, with min and max; "+
 		"peak RSS is the client process's (and its worker process's, where one runs), not the database server's. Total %s.\n\n",
 		e.Date.Format(time.RFC3339), e.CPUs, e.GoVersion, e.PGVersion, e.SyncCommit, e.SharedBuf, e.Total.Round(time.Second))
+	if e.LoadStart != "" || e.LoadEnd != "" {
+		fmt.Fprintf(&b, "Load average (1, 5, 15 min) as the bench began: %s; as it ended: %s (other work on the machine skews the figures).\n\n",
+			e.LoadStart, e.LoadEnd)
+	}
 	if !e.Latency && len(r.Ratios) > 0 {
 		b.WriteString("## Targets (ratios between systems measured in this run)\n\n")
 		b.WriteString("| Target | Value | Goal | Result |\n|---|---|---|---|\n")
@@ -47,7 +51,7 @@ func (r *report) markdown() string {
 		r.latencyTable(&b)
 		return b.String()
 	}
-	for _, wl := range []string{w1, w2, w3, w4, w5} {
+	for _, wl := range []string{w1, w2, w3, w4, w5, w6} {
 		var rows []row
 		for _, rw := range r.Rows {
 			if rw.Workload == wl {
@@ -63,6 +67,8 @@ func (r *report) markdown() string {
 			b.WriteString("River: n/a (River has no workflows or checkpointed child steps).\n\n")
 		case w3:
 			b.WriteString("River: n/a (no workflow that gathers its children's results).\n\n")
+		case w6:
+			b.WriteString(parkedIntro)
 		}
 		b.WriteString("| System | Store | Metric | Median | Min | Max | Unit | Runs | N | Concurrency | Peak RSS (MiB) |\n")
 		b.WriteString("|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|\n")
@@ -77,7 +83,7 @@ func (r *report) markdown() string {
 		b.WriteString("\nSettings:\n\n")
 		seen := map[string]bool{}
 		for _, rw := range rows {
-			key := rw.System + "|" + rw.Store
+			key := fmt.Sprintf("%s|%s|%d", rw.System, rw.Store, rw.N)
 			if seen[key] || rw.Settings == "" && rw.Error == "" {
 				continue
 			}
@@ -88,6 +94,10 @@ func (r *report) markdown() string {
 				s = rw.Error
 			case rw.Error != "" && rw.Median != nil:
 				s += " — " + rw.Error
+			}
+			if wl == w6 {
+				fmt.Fprintf(&b, "- %s / %s / N=%d: %s\n", rw.System, rw.Store, rw.N, cell(s))
+				continue
 			}
 			fmt.Fprintf(&b, "- %s / %s: %s\n", rw.System, rw.Store, cell(s))
 		}
@@ -152,3 +162,15 @@ func (r *report) latencyTable(b *strings.Builder) {
 	}
 	b.WriteString("\n")
 }
+
+// parkedIntro explains W6's rows.
+const parkedIntro = `Stent: the client (dispatch, signals) and the worker run in two processes on one store; ` +
+	"`rss` (VmRSS), `goroutines` (runtime.NumGoroutine) and `heap_inuse` are read inside the worker process 200 ms after the store shows every root task " +
+	"waiting (parked); `worker_peak_rss` is its VmHWM then; `idle_*` are the same figures before the first dispatch. " +
+	"`dispatch_rate`: workflows dispatched per second (DispatchMany, 5,000 per transaction); `park_time`: first dispatch -> all parked. " +
+	"Timers: `late_*` is, per workflow, the first instruction after app.Sleep returned (worker's wall clock) minus its due instant; for timers due in the same second " +
+	"`all_resumed` is the time from the due instant until the last one resumed, `all_completed` until the last completion was committed. " +
+	"Signals: `signal_*` is send -> first instruction after app.WaitForSignal returned; `wake_all` first send -> last completion. " +
+	"DBOS runs workflows in the process that starts them: its figures are that process's, once every workflow's DBOS.sleep step is checkpointed " +
+	"(each sleeping workflow is a goroutine blocked on a timer). Runs: every W6 case runs once (Runs = 1), the 100,000 case included, " +
+	"to keep W6 to a few minutes (5-7 on 2 CPUs). The Peak RSS column is the larger of the client's and the worker's peaks over the whole run (the wake included).\n\n"

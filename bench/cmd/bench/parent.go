@@ -78,6 +78,7 @@ func runParent(ctx context.Context, o options) error {
 		fmt.Fprintf(os.Stderr, "bench: %-55s %d runs (%d failed) in %s %s\n", c, len(outs), failed, since(t0), rep.brief(c))
 	}
 	rep.Env.Total = time.Since(started)
+	rep.Env.LoadEnd = loadAverage()
 	rep.computeRatios()
 
 	md := rep.markdown()
@@ -133,6 +134,10 @@ func runCaseRuns(ctx context.Context, o options, c caseSpec, sz sizes, runs int,
 		rep.add(c, sz, outs)
 		return outs
 	}
+	if c.Runs > 0 && c.Runs < runs {
+		runs = c.Runs
+	}
+	defer func() { noteParkRate(c, outs) }()
 	for range runs {
 		if ctx.Err() != nil {
 			break
@@ -149,7 +154,7 @@ func runCaseRuns(ctx context.Context, o options, c caseSpec, sz sizes, runs int,
 
 func runOnFreshStore(ctx context.Context, o options, c caseSpec, sz sizes) runOutcome {
 	spec := runSpec{Case: c, Sizes: sz, RedisURL: envOr("STENT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
-		NotifierPrefix: fmt.Sprintf("stent-bench-%d-%d:", os.Getpid(), time.Now().UnixNano())}
+		NotifierPrefix: fmt.Sprintf("stent-bench-%d-%d:", os.Getpid(), time.Now().UnixNano()), ParkRate: parkRates[c.Store]}
 	switch c.Store {
 	case storePG:
 		db, err := createDatabase(ctx, o.adminDSN)
@@ -167,4 +172,24 @@ func runOnFreshStore(ctx context.Context, o options, c caseSpec, sz sizes) runOu
 		spec.SQLitePath = filepath.Join(dir, "bench.db")
 	}
 	return execChild(ctx, spec, o.verbose)
+}
+
+// parkRates are the parks per second the Stent W6 sleep cases measured, per
+// store, in this invocation (the latest run wins): the timer cases that
+// follow size their margin by them, so a slower (busier) machine gets a
+// longer one.
+var parkRates = map[string]float64{}
+
+// noteParkRate records the park rate of a Stent W6 sleep run.
+func noteParkRate(c caseSpec, outs []runOutcome) {
+	if c.System != sysStent || c.Workload != w6 || c.Variant != varSleep {
+		return
+	}
+	for _, o := range outs {
+		for _, m := range o.Result.Metrics {
+			if o.Err == nil && m.Name == "park_time" && m.Value > 0 {
+				parkRates[c.Store] = float64(o.Result.N) / m.Value
+			}
+		}
+	}
 }

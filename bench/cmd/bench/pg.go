@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -30,13 +31,32 @@ type environment struct {
 	Runs       int           `json:"runs"`
 	Sizes      sizes         `json:"sizes"`
 	Total      time.Duration `json:"total_ns"`
+	// LoadStart and LoadEnd are the machine's load averages (1, 5, 15
+	// minutes) as the bench began and ended: on a shared machine other
+	// work skews every figure.
+	LoadStart string `json:"load_start"`
+	LoadEnd   string `json:"load_end"`
+}
+
+// loadAverage is the first three fields of /proc/loadavg ("" elsewhere).
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // probeEnvironment checks the PostgreSQL server answers and records its
 // version and synchronous_commit (which must be on: the issue measures
 // durable commits).
 func probeEnvironment(ctx context.Context, adminDSN string) (environment, error) {
-	env := environment{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Date: time.Now().UTC().Truncate(time.Second)}
+	env := environment{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Date: time.Now().UTC().Truncate(time.Second),
+		LoadStart: loadAverage()}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(cctx, adminDSN)

@@ -27,12 +27,18 @@ const (
 	varPoll     = "poll"     // no notifier: polling only
 	varRedis    = "redis"    // adapters/redisnotify, separate processes
 	varPGNotify = "pgnotify" // adapters/pgnotify, separate processes
+	// W6 variants (Stent; DBOS: sleep only).
+	varSleep  = "sleep"  // N workflows each sleeping 60s, measured once all are parked
+	varSignal = "signal" // N workflows each waiting for a signal, then woken by the bench's signals
+	varTimers = "timers" // N timers falling due in the same wall-clock second
+	varSpread = "spread" // timers falling due spread uniformly over a window
 
 	w1 = "W1" // burn-down
 	w2 = "W2" // workflows of 10 sequential steps
 	w3 = "W3" // fan-out
 	w4 = "W4" // latency at a steady rate
 	w5 = "W5" // W1 with 1,000,000 finished executions in the tables
+	w6 = "W6" // parked workflows: memory, goroutines and wake lateness
 )
 
 var workloadTitles = map[string]string{
@@ -41,6 +47,7 @@ var workloadTitles = map[string]string{
 	w3: "W3 fan-out: one workflow maps over N children and gathers the results",
 	w4: "W4 latency: steady dispatch rate; dispatch -> result seen by a waiting client",
 	w5: "W5 growth: W1 with 1,000,000 finished executions already in the PostgreSQL tables",
+	w6: "W6 parked: N workflows blocked on a sleep or a signal; the worker process's memory and goroutines once all are parked, and wake lateness",
 }
 
 // sizes are the workload parameters of one bench invocation.
@@ -52,14 +59,29 @@ type sizes struct {
 	W4Duration  time.Duration
 	W5Preload   int
 	Concurrency int // worker slots: Stent MaxConcurrency, River MaxWorkers, DBOS queue worker concurrency
+	// W6: parked workflows.
+	W6N        int           // workflows of the sleep and signal cases (and DBOS's sleep case)
+	W6LargeN   int           // the same at the large size (run once)
+	W6SleepFor time.Duration // the sleep of the sleep case
+	// W6LargeSleepFor is the sleep at W6LargeN: parking 100,000 takes more
+	// than 60 s on PostgreSQL here, so the first would wake before the last
+	// parked.
+	W6LargeSleepFor time.Duration
+	W6TimersN       int // timers falling due in the same second
+	W6SpreadN       int // timers spread over W6SpreadOver
+	W6SpreadOver    time.Duration
+	W6Slots         int // the Stent worker's MaxConcurrency in W6
 }
 
 func fullSizes() sizes {
-	return sizes{W1N: 20000, W2N: 2000, W3N: 1000, W4Rate: 200, W4Duration: 10 * time.Second, W5Preload: 1000000, Concurrency: 1000}
+	return sizes{W1N: 20000, W2N: 2000, W3N: 1000, W4Rate: 200, W4Duration: 10 * time.Second, W5Preload: 1000000, Concurrency: 1000,
+		W6N: 10000, W6LargeN: 100000, W6SleepFor: 60 * time.Second, W6LargeSleepFor: 10 * time.Minute, W6TimersN: 10000, W6SpreadN: 2000, W6SpreadOver: 20 * time.Second, W6Slots: 500}
 }
 
 func quickSizes() sizes {
-	return sizes{W1N: 2000, W2N: 200, W3N: 200, W4Rate: 200, W4Duration: 2 * time.Second, Concurrency: 1000}
+	// W6: one smoke case, 500 same-second timers on SQLite.
+	return sizes{W1N: 2000, W2N: 200, W3N: 200, W4Rate: 200, W4Duration: 2 * time.Second, Concurrency: 1000,
+		W6N: 500, W6LargeN: 500, W6SleepFor: 60 * time.Second, W6LargeSleepFor: 10 * time.Minute, W6TimersN: 500, W6SpreadN: 100, W6SpreadOver: 2 * time.Second, W6Slots: 500}
 }
 
 func latencySizes() sizes {
@@ -81,6 +103,10 @@ type caseSpec struct {
 	// Extra cases run only with -extra (they would push `make bench`
 	// past its 15 minutes).
 	Extra bool
+	// Large runs W6 at Sizes.W6LargeN instead of W6N.
+	Large bool
+	// Runs caps the runs of the case (0: the invocation's -runs).
+	Runs int
 }
 
 // label is the "system" column of the report: the system and its variant.
@@ -94,7 +120,13 @@ func (c caseSpec) label() string {
 	return fmt.Sprintf("%s (%s)", c.System, c.Variant)
 }
 
-func (c caseSpec) String() string { return c.label() + " / " + c.Store + " / " + c.Workload }
+func (c caseSpec) String() string {
+	s := c.label() + " / " + c.Store + " / " + c.Workload
+	if c.Large {
+		s += " (large N)"
+	}
+	return s
+}
 
 // benchPlan lists the cases of `make bench` (quick: the ones marked Quick).
 func benchPlan() []caseSpec {
@@ -127,6 +159,17 @@ func benchPlan() []caseSpec {
 	add(caseSpec{System: sysDBOS, Variant: varDirect, Store: storePG, Workload: w4, Quick: true})
 	add(caseSpec{System: sysDBOS, Variant: varDirect, Store: storeSQLite, Workload: w4, Extra: true})
 	add(caseSpec{System: sysStent, Store: storePG, Workload: w5})
+	// W6 runs every case once: parking is about 1,300/s on PostgreSQL here,
+	// so the 100,000 case alone takes 80-90 s, and W6 takes 5-7 minutes on
+	// 2 CPUs.
+	for _, st := range []string{storePG, storeSQLite} {
+		add(caseSpec{System: sysStent, Variant: varSleep, Store: st, Workload: w6, Procs: 2, Runs: 1})
+		add(caseSpec{System: sysStent, Variant: varSleep, Store: st, Workload: w6, Procs: 2, Large: true, Runs: 1})
+		add(caseSpec{System: sysStent, Variant: varSignal, Store: st, Workload: w6, Procs: 2, Runs: 1})
+		add(caseSpec{System: sysStent, Variant: varTimers, Store: st, Workload: w6, Procs: 2, Runs: 1, Quick: st == storeSQLite})
+		add(caseSpec{System: sysStent, Variant: varSpread, Store: st, Workload: w6, Procs: 2, Runs: 1})
+		add(caseSpec{System: sysDBOS, Variant: varSleep, Store: st, Workload: w6, Runs: 1})
+	}
 	return p
 }
 
@@ -149,9 +192,10 @@ func filter(cases []caseSpec, only string) ([]caseSpec, error) {
 	}
 	kinds := map[string][]string{}
 	systems := []string{sysStent, sysRiver, sysDBOS}
-	variants := []string{varFast, varDefaults, varDirect, varQueue, varLocal, varPoll, varRedis, varPGNotify}
+	variants := []string{varFast, varDefaults, varDirect, varQueue, varLocal, varPoll, varRedis, varPGNotify,
+		varSleep, varSignal, varTimers, varSpread}
 	stores := []string{storePG, storeSQLite}
-	workloads := []string{w1, w2, w3, w4, w5}
+	workloads := []string{w1, w2, w3, w4, w5, w6}
 	for _, tok := range strings.Split(only, ",") {
 		tok = strings.TrimSpace(tok)
 		switch {

@@ -133,6 +133,9 @@ func (r *report) brief(c caseSpec) string {
 		if rw.Metric == "throughput" || rw.Metric == "p50" || (rw.Workload == w3 && rw.Metric == "elapsed") {
 			return fmt.Sprintf("%s %s %s", rw.Metric, num(*rw.Median), rw.Unit)
 		}
+		if rw.Workload == w6 && (rw.Metric == "rss" || rw.Metric == "late_p99") {
+			return fmt.Sprintf("N=%d %s %s %s", rw.N, rw.Metric, num(*rw.Median), rw.Unit)
+		}
 	}
 	return ""
 }
@@ -218,6 +221,90 @@ func (r *report) computeRatios() {
 		w5Note = "not run by -quick"
 	}
 	add("W5 postgres: Stent W1 with 1M finished / empty tables", ">= 0.85", "x", g/e, ok1 && ok2, func(v float64) bool { return v >= 0.85 }, w5Note)
+	r.parkedRatios(add)
+}
+
+// parkedRatios adds W6's targets per store: the Stent worker's RSS and
+// goroutines with every workflow parked (the sleep case at both sizes, the
+// signal case and the same-second timers before they fall due), their growth from the small to the large size, the
+// same-second timers' wake, and the spread timers' lateness; and DBOS's
+// figures beside them (info).
+func (r *report) parkedRatios(add func(name, target, unit string, v float64, ok bool, pass func(float64) bool, note string)) {
+	type fig struct {
+		v  float64
+		n  int
+		ok bool
+	}
+	get := func(store, metric string, pred func(caseSpec) bool) fig {
+		for _, rw := range r.Rows {
+			if rw.Workload == w6 && rw.Store == store && rw.Metric == metric && rw.Median != nil && pred(rw.c) {
+				return fig{*rw.Median, rw.N, true}
+			}
+		}
+		return fig{}
+	}
+	stent := func(variant string, large bool) func(caseSpec) bool {
+		return func(c caseSpec) bool { return c.System == sysStent && c.Variant == variant && c.Large == large }
+	}
+	for _, store := range []string{storePG, storeSQLite} {
+		ran := false // a W6 case ran on the store (error rows included)
+		for _, rw := range r.Rows {
+			ran = ran || rw.Workload == w6 && rw.Store == store
+		}
+		if !ran {
+			continue
+		}
+		// Memory and goroutines with all parked: the worst of the cases.
+		for _, m := range []struct {
+			metric, label, unit, goal string
+			limit                     float64
+		}{{"rss", "RSS", "MiB", "< 150 MiB", 150}, {"goroutines", "goroutines", "", "< 200", 200}} {
+			worst, found := 0.0, false
+			var parts []string
+			for _, c := range []struct {
+				variant string
+				large   bool
+			}{{varSleep, false}, {varSleep, true}, {varSignal, false}, {varTimers, false}} {
+				f := get(store, m.metric, stent(c.variant, c.large))
+				if !f.ok {
+					continue
+				}
+				worst, found = max(worst, f.v), true
+				parts = append(parts, fmt.Sprintf("%s N=%d: %s", c.variant, f.n, num(f.v)))
+			}
+			add(fmt.Sprintf("W6 %s: Stent worker %s, all parked", store, m.label), m.goal, m.unit, worst, found,
+				func(v float64) bool { return v < m.limit }, strings.Join(parts, ", "))
+		}
+		// Flat as N grows: the large size over the small one.
+		growth, found := 0.0, false
+		var parts []string
+		for _, m := range []string{"rss", "goroutines"} {
+			small, large := get(store, m, stent(varSleep, false)), get(store, m, stent(varSleep, true))
+			if small.ok && large.ok && small.v > 0 {
+				g := large.v / small.v
+				growth, found = max(growth, g), true
+				parts = append(parts, fmt.Sprintf("%s %s -> %s (N=%d -> %d)", m, num(small.v), num(large.v), small.n, large.n))
+			}
+		}
+		add(fmt.Sprintf("W6 %s: Stent parked, large / small N (sleep; the larger of the RSS and goroutine ratios)", store), "<= 1.5x (flat)", "x",
+			growth, found, func(v float64) bool { return v <= 1.5 }, strings.Join(parts, "; "))
+		same := get(store, "all_resumed", stent(varTimers, false))
+		add(fmt.Sprintf("W6 %s: Stent %d timers due in the same second, due -> all resumed", store, r.Env.Sizes.W6TimersN), "<= 2000 ms", "ms",
+			same.v, same.ok, func(v float64) bool { return v <= 2000 }, "")
+		spread := get(store, "late_p99", stent(varSpread, false))
+		add(fmt.Sprintf("W6 %s: Stent %d timers spread over %s, lateness p99", store, r.Env.Sizes.W6SpreadN, r.Env.Sizes.W6SpreadOver), "<= 100 ms", "ms",
+			spread.v, spread.ok, func(v float64) bool { return v <= 100 }, "")
+		dbosRSS := get(store, "rss", is(sysDBOS, varSleep))
+		if dbosRSS.ok {
+			dbosG := get(store, "goroutines", is(sysDBOS, varSleep))
+			note := fmt.Sprintf("DBOS N=%d sleeping: %s goroutines", dbosRSS.n, num(dbosG.v))
+			if s := get(store, "rss", stent(varSleep, false)); s.ok {
+				note += fmt.Sprintf("; Stent worker N=%d parked: %s MiB", s.n, num(s.v))
+			}
+			add(fmt.Sprintf("W6 %s: DBOS process RSS, all sleeping in dbos.Sleep", store), "info", "MiB", dbosRSS.v, true,
+				func(float64) bool { return true }, note)
+		}
+	}
 }
 
 // guard is the CI regression guard: Stent's W1 must be at least half of

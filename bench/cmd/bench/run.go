@@ -28,6 +28,13 @@ type runSpec struct {
 	// NotifierPrefix keeps the run's notifier channels apart from any
 	// other user of the Redis server.
 	NotifierPrefix string
+	// Notifier is the notifier variant both W6 processes use (set by the
+	// client; see parkNotifierVariant).
+	Notifier string
+	// ParkRate is the parks per second of the last Stent W6 sleep case on
+	// this store in this invocation (0: none ran); the timer cases size
+	// their margin by it (parkMargin).
+	ParkRate float64
 }
 
 // metric is one measured value of one run.
@@ -71,6 +78,17 @@ func timeoutFor(c caseSpec, sz sizes, phase string) time.Duration {
 		return 30*time.Second + time.Duration(sz.W1N)*10*time.Millisecond // 20,000 -> 230s
 	case w2:
 		return 30*time.Second + time.Duration(sz.W2N)*60*time.Millisecond // 2,000 -> 150s
+	case w6:
+		// Parking (about 1,300/s on PostgreSQL here, a third of that for
+		// signal waits), the timers' margin and window, and the wake, with
+		// room for a loaded machine: 10,000 -> 3 min (signals 4 min),
+		// 100,000 -> 9 min.
+		n := w6N(c, sz)
+		d := 120*time.Second + 2*parkMargin(c.Store, n, 0) + sz.W6SpreadOver + time.Duration(n)*2*time.Millisecond
+		if c.Variant == varSignal {
+			d += time.Duration(n) * 6 * time.Millisecond
+		}
+		return d
 	default:
 		return 30*time.Second + time.Duration(sz.W3N)*60*time.Millisecond
 	}

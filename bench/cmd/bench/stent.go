@@ -29,6 +29,7 @@ type stentFns struct {
 	stamp  *app.Function[int, int64]
 	wf10   *app.Function[int, int]
 	fanout *app.Function[int, int]
+	park   parkFns // W6
 }
 
 func registerStent(reg *app.Registry) stentFns {
@@ -64,6 +65,7 @@ func registerStent(reg *app.Registry) stentFns {
 		}
 		return sum, nil
 	})
+	f.park = registerPark(reg)
 	return f
 }
 
@@ -230,6 +232,8 @@ func runStent(ctx context.Context, spec runSpec) (runResult, error) {
 		return stentFanOut(ctx, spec, sz.W3N, sz.Concurrency)
 	case w4:
 		return stentLatency(ctx, spec)
+	case w6:
+		return stentParked(ctx, spec)
 	}
 	return runResult{}, fmt.Errorf("stent %s: %w", c.Workload, errNotApplicable)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -145,6 +146,10 @@ type workerProcess struct {
 	cmd  *exec.Cmd
 	once sync.Once
 	rss  int64
+	// stdin and lines carry W6's requests and the worker's one-line JSON
+	// answers (see serveParkCommands); other workloads send none.
+	stdin io.WriteCloser
+	lines chan string
 }
 
 func startWorkerProcess(ctx context.Context, spec runSpec) (*workerProcess, error) {
@@ -163,17 +168,27 @@ func startWorkerProcess(ctx context.Context, spec runSpec) (*workerProcess, erro
 	if err != nil {
 		return nil, err
 	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	wp := &workerProcess{cmd: cmd}
+	wp := &workerProcess{cmd: cmd, stdin: stdin, lines: make(chan string, 16)}
 	ready := make(chan error, 1)
 	go func() {
+		defer close(wp.lines)
 		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 4<<20)
 		for sc.Scan() {
 			if strings.TrimSpace(sc.Text()) == "ready" {
 				ready <- nil
-				for sc.Scan() { // keep draining
+				for sc.Scan() { // keep draining; answers go to lines
+					select {
+					case wp.lines <- sc.Text():
+					default: // nobody asked: drop
+					}
 				}
 				return
 			}
@@ -194,6 +209,30 @@ func startWorkerProcess(ctx context.Context, spec runSpec) (*workerProcess, erro
 		return nil, ctx.Err()
 	}
 	return wp, nil
+}
+
+// request sends one command line to the worker process and decodes its
+// one-line JSON answer into v.
+func (w *workerProcess) request(ctx context.Context, cmd string, v any) error {
+	if _, err := io.WriteString(w.stdin, cmd+"\n"); err != nil {
+		return fmt.Errorf("worker process %q: %w", cmd, err)
+	}
+	t := time.NewTimer(60 * time.Second)
+	defer t.Stop()
+	select {
+	case line, ok := <-w.lines:
+		if !ok {
+			return fmt.Errorf("worker process %q: it exited", cmd)
+		}
+		if err := json.Unmarshal([]byte(line), v); err != nil {
+			return fmt.Errorf("worker process %q: answer %q: %w", cmd, line, err)
+		}
+		return nil
+	case <-t.C:
+		return fmt.Errorf("worker process %q: no answer after 60s", cmd)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // stop ends the worker (SIGTERM, then SIGKILL after 15s) and returns its
@@ -226,20 +265,31 @@ func runStentWorkerProcess(ctx context.Context, o options) error {
 	if err := json.Unmarshal([]byte(o.spec), &spec); err != nil {
 		return fmt.Errorf("-spec: %w", err)
 	}
-	notifier, _, closeNotifier, err := newStentNotifier(ctx, spec)
+	newNotifier, slots := newStentNotifier, spec.Sizes.Concurrency
+	var metrics app.Metrics
+	parked := spec.Case.Workload == w6
+	if parked {
+		// W6: the client's notifier choice, W6's slots, and the wake log
+		// (which counts the committed completions).
+		newNotifier, slots, metrics = parkNotifier, spec.Sizes.W6Slots, parkLog
+	}
+	notifier, _, closeNotifier, err := newNotifier(ctx, spec)
 	if err != nil {
 		return err
 	}
 	defer closeNotifier()
-	s, err := newStentEngine(ctx, spec, nil, notifier)
+	s, err := newStentEngine(ctx, spec, metrics, notifier)
 	if err != nil {
 		return err
 	}
 	defer s.shutdown()
-	if err := s.startWorker(ctx, spec.Sizes.Concurrency); err != nil {
+	if err := s.startWorker(ctx, slots); err != nil {
 		return err
 	}
 	fmt.Println("ready")
+	if parked {
+		go serveParkCommands(os.Stdin, os.Stdout)
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-s.workDone:
