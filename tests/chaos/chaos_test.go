@@ -16,6 +16,7 @@ package chaos
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,6 +95,7 @@ type report struct {
 	RerunsAfterDone int     `json:"step_bodies_run_after_their_checkpoint"`
 	SpentAttempts   int     `json:"attempts_spent_on_crashes"`
 	LastAfterKill   float64 `json:"last_completion_after_the_kill_s,omitempty"`
+	DispatchRetries int     `json:"dispatches_retried_on_unavailable"`
 	Violations      []string
 }
 
@@ -160,13 +163,15 @@ func run(t *testing.T, target string, s soak) report {
 	start := time.Now()
 	var ids []string
 	var idsMu sync.Mutex
+	var dispatchRetries atomic.Int64
 	dispatched := make(chan struct{})
 	go func() {
 		defer close(dispatched)
 		tick := time.NewTicker(time.Duration(float64(time.Second) / s.rate))
 		defer tick.Stop()
 		for i := range s.workflows {
-			id, err := flow.Dispatch(ctx, client, i)
+			id, retries, err := dispatchRetrying(ctx, flow, client, seed, i)
+			dispatchRetries.Add(int64(retries))
 			if err != nil {
 				t.Errorf("dispatch %d: %v", i, err)
 				return
@@ -235,6 +240,7 @@ func run(t *testing.T, target string, s soak) report {
 
 	r := check(t, ctx, st, ledgerPath, all)
 	r.Store, r.Seed, r.Kills, r.Seconds = storeName(target), seed, kills, time.Since(start).Seconds()
+	r.DispatchRetries = int(dispatchRetries.Load())
 	if !killedAt.IsZero() {
 		var last time.Time
 		for _, at := range finished {
@@ -254,6 +260,27 @@ func run(t *testing.T, target string, s soak) report {
 		_ = os.WriteFile(filepath.Join(dir, t.Name()[len("Test"):]+".json"), b, 0o644)
 	}
 	return r
+}
+
+// dispatchRetrying dispatches workflow i as a careful client does: under an
+// idempotency key, retrying while the store answers ErrUnavailable. On
+// SQLite, three worker processes restarted every few seconds can hold the
+// writer lock past the busy timeout of a dispatch (seen in CI under -race);
+// the key makes a retry after an ambiguous failure return the first
+// execution instead of a second one, so nothing is lost or doubled.
+func dispatchRetrying(ctx context.Context, flow *app.Function[int, int], client *app.Engine, seed uint64, i int) (string, int, error) {
+	key := fmt.Sprintf("chaos-%d-%d", seed, i)
+	for retries := 0; ; retries++ {
+		id, err := flow.Dispatch(ctx, client, i, app.WithIdempotencyKey(key))
+		if err == nil || !errors.Is(err, domain.ErrUnavailable) || retries >= 20 {
+			return id, retries, err
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return "", retries, ctx.Err()
+		}
+	}
 }
 
 // check verifies the invariants over the store and the ledger.
