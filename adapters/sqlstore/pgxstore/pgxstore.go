@@ -3,15 +3,25 @@
 // the SQL core in package sqlstore serves SQLite and PostgreSQL alike. pgx
 // caches prepared statements per connection. All tables live in one schema
 // (Config.Schema, default "public"), created if missing.
+//
+// A store can open before its database answers (Config.Lazy): the pool
+// does not dial until asked, every call fails with ErrUnavailable until
+// Connect has reached the server and readied the schema, and then the same
+// store serves. Nothing forwards calls by hand: the gate sits where
+// database/sql opens a connection.
 package pgxstore
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -31,10 +41,15 @@ type Config struct {
 	// Schema holds every table; "" means "public". It is created if
 	// missing.
 	Schema string
-	// NoAutoMigrate makes New/Open fail with ErrSchemaVersion on a
-	// database older than the code instead of migrating it (run
+	// NoAutoMigrate makes New/Open (or Connect) fail with ErrSchemaVersion
+	// on a database older than the code instead of migrating it (run
 	// `stent migrate`).
 	NoAutoMigrate bool
+	// Lazy makes New and Open return without reaching the server: every
+	// call then fails with ErrUnavailable until Connect succeeds, so a
+	// service can start (and answer its health checks) before its
+	// database. Without it, New and Open connect before they return.
+	Lazy bool
 }
 
 // Store is the PostgreSQL implementation of ports.Store and
@@ -43,6 +58,13 @@ type Store struct {
 	*sqlstore.Store
 	pool   *pgxpool.Pool
 	schema string
+	cfg    Config
+	masked string
+
+	connectMu sync.Mutex    // serialises Connect
+	ready     atomic.Bool   // Connect succeeded: connections may open
+	closed    atomic.Bool   // Close ran
+	connected chan struct{} // closed once ready
 }
 
 // Pool returns the underlying pool.
@@ -53,7 +75,7 @@ func (s *Store) Schema() string { return s.schema }
 
 // New returns a store over pool, which the caller keeps owning (Close
 // does not close it). It checks the server answers and migrates (or, with
-// NoAutoMigrate, checks) the schema.
+// NoAutoMigrate, checks) the schema; with Lazy, Connect does that later.
 func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	if pool == nil {
 		return nil, fmt.Errorf("pgxstore: %w", domain.InvalidArgument("pool is nil"))
@@ -64,62 +86,133 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 // Open builds a pool from dsn (a postgres:// URL or key=value string) and
 // returns a store that owns it: Close closes the pool. An empty or
 // malformed DSN is ErrInvalidArgument, an unreachable server
-// ErrUnavailable; both name the DSN with its password masked.
+// ErrUnavailable; both name the DSN with its password masked. With Lazy
+// the server is not reached: only the DSN is checked, and Connect does the
+// rest.
 func Open(ctx context.Context, dsn string, cfg Config) (*Store, error) {
 	if strings.TrimSpace(dsn) == "" {
 		return nil, fmt.Errorf("pgxstore: %w", domain.InvalidArgument(
-			"PostgreSQL DSN is empty; want e.g. postgres://user:password@host:5432/db"))
+			"PostgreSQL DSN is empty; want e.g. postgres://user:password@host:5432/db or host=... user=... dbname=..."))
 	}
 	masked := MaskDSN(dsn)
 	pcfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("pgxstore: %w", domain.InvalidArgument("malformed PostgreSQL DSN %q: %s", masked, maskIn(err.Error(), dsn)))
 	}
+	// The pool dials only when a connection is first asked for.
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgxstore: %w", domain.InvalidArgument("PostgreSQL DSN %q: %s", masked, maskIn(err.Error(), dsn)))
 	}
-	s, err := newStore(ctx, pool, cfg, true, masked)
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return s, nil
+	return newStore(ctx, pool, cfg, true, masked)
 }
 
+// newStore builds the store over pool; unless cfg.Lazy it connects it
+// before returning (closing it, and an owned pool, on failure).
 func newStore(ctx context.Context, pool *pgxpool.Pool, cfg Config, ownPool bool, masked string) (*Store, error) {
 	schema := cfg.Schema
 	if schema == "" {
 		schema = "public"
 	}
 	if len(schema) > 63 || strings.ContainsRune(schema, 0) {
-		return nil, fmt.Errorf("pgxstore: %w", domain.InvalidArgument("schema %q: want 1 to 63 bytes without NUL", schema))
-	}
-	db := stdlib.OpenDBFromPool(pool)
-	closeAll := func() error {
-		err := db.Close()
 		if ownPool {
 			pool.Close()
 		}
-		return err
+		return nil, fmt.Errorf("pgxstore: %w", domain.InvalidArgument("schema %q: want 1 to 63 bytes without NUL", schema))
 	}
-	if err := pool.Ping(ctx); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("pgxstore: PostgreSQL at %q is unreachable: %w", masked, ensureUnavailable(mapError(err)))
-	}
+	s := &Store{pool: pool, schema: schema, cfg: cfg, masked: masked, connected: make(chan struct{})}
+	db := sql.OpenDB(gatedConnector{Connector: stdlib.GetPoolConnector(pool), s: s})
 	core, err := sqlstore.New(sqlstore.Options{
-		Name: "pgxstore", Dialect: dialect{schema: schema}, Write: db, Read: db, OnClose: closeAll,
+		Name: "pgxstore", Dialect: dialect{schema: schema}, Write: db, Read: db,
+		OnClose: func() error {
+			s.closed.Store(true)
+			err := db.Close()
+			if ownPool {
+				pool.Close()
+			}
+			return err
+		},
 	})
 	if err != nil {
 		_ = db.Close()
+		if ownPool {
+			pool.Close()
+		}
 		return nil, err
 	}
-	s := &Store{Store: core, pool: pool, schema: schema}
-	if err := core.EnsureSchema(ctx, !cfg.NoAutoMigrate); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("%w (schema %q)", err, schema)
+	s.Store = core
+	if cfg.Lazy {
+		return s, nil
+	}
+	if err := s.Connect(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
 	}
 	return s, nil
+}
+
+// Connect readies a store opened with Lazy: it checks the server answers
+// (ErrUnavailable if not, naming the DSN with its password masked),
+// migrates the schema (with NoAutoMigrate, checks it: ErrSchemaVersion
+// when older) and from then on lets every call through. It makes one
+// attempt; retry it with backoff while it fails with ErrUnavailable. It is
+// a no-op on a connected store and ErrClosed after Close.
+//
+// The schema is readied through database handles of its own, so no call
+// made meanwhile sees a half-migrated schema: those keep failing with
+// ErrUnavailable until Connect returns.
+func (s *Store) Connect(ctx context.Context) error {
+	s.connectMu.Lock()
+	defer s.connectMu.Unlock()
+	switch {
+	case s.closed.Load():
+		return fmt.Errorf("pgxstore: %w", domain.ErrClosed)
+	case s.ready.Load():
+		return nil
+	}
+	if err := s.pool.Ping(ctx); err != nil {
+		if s.closed.Load() {
+			return fmt.Errorf("pgxstore: closed while connecting: %w", domain.ErrClosed)
+		}
+		return fmt.Errorf("pgxstore: PostgreSQL at %q is unreachable: %w", s.masked, ensureUnavailable(mapError(err)))
+	}
+	db := stdlib.OpenDBFromPool(s.pool)
+	migrator, err := sqlstore.New(sqlstore.Options{Name: "pgxstore", Dialect: dialect{schema: s.schema}, Write: db, Read: db, OnClose: db.Close})
+	if err != nil {
+		_ = db.Close()
+		return err
+	}
+	err = migrator.EnsureSchema(ctx, !s.cfg.NoAutoMigrate)
+	_ = migrator.Close()
+	switch {
+	case s.closed.Load():
+		return fmt.Errorf("pgxstore: closed while connecting: %w", domain.ErrClosed)
+	case err != nil:
+		return fmt.Errorf("%w (schema %q)", err, s.schema)
+	}
+	s.ready.Store(true)
+	close(s.connected)
+	return nil
+}
+
+// Connected is closed once the store is connected: at once for a store
+// opened without Lazy, after Connect succeeds for a lazy one.
+func (s *Store) Connected() <-chan struct{} { return s.connected }
+
+// gatedConnector refuses to open connections until the store is
+// connected, so every call before that fails with ErrUnavailable without
+// touching the server.
+type gatedConnector struct {
+	driver.Connector
+	s *Store
+}
+
+// Connect implements driver.Connector.
+func (c gatedConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	if !c.s.ready.Load() {
+		return nil, fmt.Errorf("pgxstore: PostgreSQL at %q is not connected yet: %w", c.s.masked, domain.ErrUnavailable)
+	}
+	return c.Connector.Connect(ctx)
 }
 
 // ensureUnavailable makes sure a failed ping matches ErrUnavailable (an
