@@ -1,0 +1,121 @@
+package storeurl_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stenthq/stent/adapters/storeurl"
+	"github.com/stenthq/stent/domain"
+)
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]storeurl.Backend{
+		"postgres://u:p@h/db":                              storeurl.Postgres,
+		"postgresql://h/db":                                storeurl.Postgres,
+		"  postgres://h/db  ":                              storeurl.Postgres,
+		"host=127.0.0.1 user=postgres password=x dbname=y": storeurl.Postgres,
+		"dbname=stent":                                     storeurl.Postgres,
+		"host = db port=5432":                              storeurl.Postgres,
+		"sqlite://stent.sqlite":                            storeurl.SQLite,
+		"sqlite:stent.sqlite":                              storeurl.SQLite,
+		"stent.sqlite":                                     storeurl.SQLite,
+		"/var/lib/stent/db.sqlite":                         storeurl.SQLite,
+		"./host=x.sqlite":                                  storeurl.SQLite,
+		"data/a=b.sqlite":                                  storeurl.SQLite,
+		"./my-postgres://x.sqlite":                         storeurl.SQLite, // never matched by substring
+	} {
+		got, err := storeurl.Parse(raw)
+		if err != nil || got != want {
+			t.Errorf("Parse(%q) = %q, %v; want %q", raw, got, err, want)
+		}
+	}
+}
+
+func TestParseRejectsWhatItCannotOpen(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ raw, naming string }{
+		{"", "empty"},
+		{"  ", "empty"},
+		{"mysql://bob:s3cret@h/db", `"mysql://bob:xxxxx@h/db": scheme "mysql" is not supported`},
+		{"redis://h", `scheme "redis" is not supported`},
+		{"postgres:bob:s3cret@h/db", `"postgres:"... lacks the //`},
+	} {
+		_, err := storeurl.Parse(c.raw)
+		if !errors.Is(err, domain.ErrInvalidArgument) || !strings.Contains(err.Error(), c.naming) {
+			t.Errorf("Parse(%q) = %v; want ErrInvalidArgument naming %s", c.raw, err, c.naming)
+			continue
+		}
+		if !strings.Contains(err.Error(), "key=value DSN") || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Parse(%q) = %v; want what is allowed, without the password", c.raw, err)
+		}
+	}
+}
+
+func TestMaskHidesThePassword(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]string{
+		"postgres://bob:s3cret@db:5432/x":             "postgres://bob:xxxxx@db:5432/x",
+		"host=db user=bob password=s3cret dbname=x":   "host=db user=bob password=xxxxx dbname=x",
+		"host=db password='s3 cret' dbname=x":         "host=db password=xxxxx dbname=x",
+		"postgresql://db/x?password=s3cret":           "postgresql://db/x?password=xxxxx",
+		"mysql://bob:s3cret@h/db":                     "mysql://bob:xxxxx@h/db",
+		"sqlite://stent.sqlite?mode=ro":               "sqlite://stent.sqlite?mode=ro",
+		"/var/lib/stent/password=s3cret/stent.sqlite": "/var/lib/stent/password=s3cret/stent.sqlite",
+		"postgres://bob@db/x":                         "postgres://bob@db/x",
+	} {
+		if got := storeurl.Mask(raw); got != want {
+			t.Errorf("Mask(%q) = %q; want %q", raw, got, want)
+		}
+	}
+}
+
+func TestScrubRemovesThePasswordFromAMessage(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ raw, msg string }{
+		{"postgres://bob:s3cret@db/x", "auth failed for s3cret"},
+		{"postgres://bob:s3%2Fcret@db/x", "auth failed for s3/cret and s3%2Fcret"},
+		{"host=db user=bob password='s3 cret' dbname=x", "auth failed for s3 cret"},
+		{"mysql://bob:s3cret@h/db", "s3cret"},
+	} {
+		if got := storeurl.Scrub(c.msg, c.raw); strings.Contains(got, "s3") {
+			t.Errorf("Scrub(%q, %q) = %q; the password is still there", c.msg, c.raw, got)
+		}
+	}
+	if got := storeurl.Scrub("stent.sqlite is locked", "stent.sqlite"); got != "stent.sqlite is locked" {
+		t.Errorf("Scrub changed a message about a SQLite file: %q", got)
+	}
+}
+
+func TestSchemaOf(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]string{
+		"postgres://h/db?search_path=tenant_a":           "tenant_a",
+		"postgres://h/db?search_path=%22Mixed%22,public": "Mixed",
+		"postgres://h/db?search_path=$user,public":       "",
+		"postgres://h/db":                                "",
+		"host=h dbname=db search_path=kv_schema":         "kv_schema",
+		"stent.sqlite":                                   "",
+	} {
+		if got := storeurl.SchemaOf(raw); got != want {
+			t.Errorf("SchemaOf(%q) = %q; want %q", raw, got, want)
+		}
+	}
+}
+
+func TestSQLitePath(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]string{
+		"stent.sqlite":                       "stent.sqlite",
+		"sqlite://data/stent.sqlite?mode=ro": "data/stent.sqlite",
+		"sqlite:///abs/stent.sqlite":         "/abs/stent.sqlite",
+	} {
+		if got, err := storeurl.SQLitePath(raw); err != nil || got != want {
+			t.Errorf("SQLitePath(%q) = %q, %v; want %q", raw, got, err, want)
+		}
+	}
+	if _, err := storeurl.SQLitePath("sqlite://x?mode=fast"); !errors.Is(err, domain.ErrInvalidArgument) {
+		t.Errorf("SQLitePath of a bad option = %v; want ErrInvalidArgument", err)
+	}
+}
