@@ -171,3 +171,19 @@ func TestConnect(t *testing.T) {
 		}
 	})
 }
+
+// TestTheStoreKeepsNoIdleConnectionsOutOfThePool: database/sql must hand
+// every connection back to the pool (as stdlib.OpenDBFromPool does), or a
+// small pool starves its direct users.
+func TestTheStoreKeepsNoIdleConnectionsOutOfThePool(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t)
+	for range 3 {
+		if _, err := s.ListExecutions(t.Context(), ports.ExecutionFilter{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.Pool().Stat().AcquiredConns(); n != 0 {
+		t.Fatalf("%d pool connections still acquired after the calls returned; want 0", n)
+	}
+}

@@ -122,6 +122,9 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, cfg Config, ownPool bool,
 	}
 	s := &Store{pool: pool, schema: schema, cfg: cfg, masked: masked, connected: make(chan struct{})}
 	db := sql.OpenDB(gatedConnector{Connector: stdlib.GetPoolConnector(pool), s: s})
+	// As stdlib.OpenDBFromPool does: idle connections go back to the pool,
+	// never sit in database/sql starving the pool's direct users.
+	db.SetMaxIdleConns(0)
 	core, err := sqlstore.New(sqlstore.Options{
 		Name: "pgxstore", Dialect: dialect{schema: schema}, Write: db, Read: db,
 		OnClose: func() error {
