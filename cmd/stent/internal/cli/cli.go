@@ -24,9 +24,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/stenthq/stent/adapters/clock"
+	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
-	"github.com/stenthq/stent/stentfx"
 )
 
 // Exit codes (SPEC §10).
@@ -37,9 +37,9 @@ const (
 	ExitInterrupted = 130 // SIGINT
 )
 
-// StoreOpener opens a store by DSN; stentfx.OpenStore in production, a spy
+// StoreOpener opens a store by DSN; storeurl.Open in production, a spy
 // in tests.
-type StoreOpener func(ctx context.Context, dsn string, o stentfx.StoreOptions) (stentfx.MigratingStore, error)
+type StoreOpener func(ctx context.Context, dsn string, o storeurl.Options) (storeurl.Store, error)
 
 // Env is everything a run of the CLI touches besides the database.
 type Env struct {
@@ -56,7 +56,7 @@ type Env struct {
 	StdoutIsTTY bool
 	// Clock supplies "now" (UTC); nil is the system clock.
 	Clock ports.Clock
-	// OpenStore opens the database; nil is stentfx.OpenStore.
+	// OpenStore opens the database; nil is storeurl.Open.
 	OpenStore StoreOpener
 	// Version is printed by `stent version`.
 	Version string
@@ -73,7 +73,7 @@ func System() Env {
 		StdinIsTTY:  term.IsTerminal(int(os.Stdin.Fd())),
 		StdoutIsTTY: term.IsTerminal(int(os.Stdout.Fd())),
 		Clock:       clock.System{},
-		OpenStore:   stentfx.OpenStore,
+		OpenStore:   storeurl.Open,
 		Version:     buildVersion(),
 	}
 }
@@ -102,7 +102,7 @@ func (e Env) withDefaults() Env {
 		e.Clock = clock.System{}
 	}
 	if e.OpenStore == nil {
-		e.OpenStore = stentfx.OpenStore
+		e.OpenStore = storeurl.Open
 	}
 	if e.Version == "" {
 		e.Version = "(devel)"
@@ -175,7 +175,7 @@ func (r *runner) message(err error) string {
 	}
 	msg = strings.ReplaceAll(msg, ": stent: ", ": ")
 	msg = strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", " ")), " ")
-	return scrubPassword(msg, r.dsn())
+	return storeurl.Scrub(msg, r.dsn())
 }
 
 // runner holds one run's Env and global flags.
@@ -273,7 +273,7 @@ func (r *runner) dsn() string {
 	if v := r.env.Getenv("STENT_DB"); v != "" {
 		return v
 	}
-	return stentfx.DefaultDSN
+	return storeurl.Default
 }
 
 // colour reports whether output may be coloured: stdout is a terminal and

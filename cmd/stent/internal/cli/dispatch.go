@@ -12,9 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
-	"github.com/stenthq/stent/stentfx"
 )
 
 // parseJSON checks that data is one JSON value and returns it compacted. A
@@ -140,7 +140,7 @@ the execution id; with --wait it waits for the result and prints it too.`,
 		if key != "" {
 			opts = append(opts, app.WithIdempotencyKey(key))
 		}
-		return r.withEngine(ctx, readWrite, func(eng *app.Engine, _ stentfx.MigratingStore) error {
+		return r.withEngine(ctx, readWrite, func(eng *app.Engine, _ storeurl.Store) error {
 			id, err := eng.DispatchByName(ctx, name, input, opts...)
 			if err != nil {
 				return err
@@ -210,7 +210,7 @@ func (r *runner) signalCommand() *cobra.Command {
 		if err := domain.ValidateName("signal name", name); err != nil {
 			return usageError(err)
 		}
-		return r.withEngine(ctx, readWrite, func(eng *app.Engine, st stentfx.MigratingStore) error {
+		return r.withEngine(ctx, readWrite, func(eng *app.Engine, st storeurl.Store) error {
 			if err := eng.SendSignalJSON(ctx, id, name, payload); err != nil {
 				switch {
 				case errors.Is(err, domain.ErrNotFound):

@@ -9,10 +9,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
-	"github.com/stenthq/stent/stentfx"
 )
 
 func (r *runner) dlqCommand() *cobra.Command {
@@ -61,7 +61,7 @@ func (r *runner) dlqListCommand() *cobra.Command {
 		}
 		f := filter.filter()
 		f.Limit, f.Offset = page.limit, page.offset
-		return r.withStore(ctx, readOnly, func(st stentfx.MigratingStore) error {
+		return r.withDeadLetters(ctx, readOnly, func(st ports.DeadLetterStore) error {
 			dls, err := st.ListDeadLetters(ctx, f)
 			if err != nil {
 				return fmt.Errorf("list dead letters: %w", err)
@@ -100,7 +100,7 @@ func (r *runner) dlqShowCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "show <task-id>", Short: "Show a dead letter: the failure and the task as it failed", Args: cobra.ExactArgs(1)}
 	cmd.RunE = r.run(func(ctx context.Context, args []string) error {
 		id := args[0]
-		return r.withStore(ctx, readOnly, func(st stentfx.MigratingStore) error {
+		return r.withDeadLetters(ctx, readOnly, func(st ports.DeadLetterStore) error {
 			dl, err := st.GetDeadLetter(ctx, id)
 			if err != nil {
 				return notFound(err, "dead letter", id)
@@ -170,7 +170,7 @@ func (r *runner) dlqReplayCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&keep, "keep-attempts", false, "keep the attempt count instead of starting afresh")
 	cmd.RunE = r.run(func(ctx context.Context, args []string) error {
 		id := args[0]
-		return r.withEngine(ctx, readWrite, func(eng *app.Engine, _ stentfx.MigratingStore) error {
+		return r.withEngine(ctx, readWrite, func(eng *app.Engine, _ storeurl.Store) error {
 			t, err := eng.ReplayDeadLetter(ctx, id, replayOptions(queue, keep)...)
 			if err != nil {
 				return replayError(err, id)
@@ -223,7 +223,7 @@ func (r *runner) dlqReplayAllCommand() *cobra.Command {
 		if err := r.requireConfirmable(force, "replay all dead letters"); err != nil {
 			return err
 		}
-		return r.withEngine(ctx, readWrite, func(eng *app.Engine, st stentfx.MigratingStore) error {
+		return r.withEngine(ctx, readWrite, func(eng *app.Engine, st storeurl.Store) error {
 			if !force {
 				what := "all dead letters"
 				if d := filter.describe(); d != "" {
@@ -272,7 +272,7 @@ func (r *runner) dlqDiscardCommand() *cobra.Command {
 		if err := r.requireConfirmable(force, "discard a dead letter"); err != nil {
 			return err
 		}
-		return r.withEngine(ctx, readWrite, func(eng *app.Engine, _ stentfx.MigratingStore) error {
+		return r.withEngine(ctx, readWrite, func(eng *app.Engine, _ storeurl.Store) error {
 			dl, err := eng.DeadLetter(ctx, id)
 			if err != nil {
 				return notFound(err, "dead letter", id)

@@ -9,10 +9,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
-	"github.com/stenthq/stent/stentfx"
 )
 
 // maxListLimit bounds -n for every list command.
@@ -77,7 +77,7 @@ func (r *runner) listCommand() *cobra.Command {
 			return err
 		}
 		f := ports.ExecutionFilter{States: sts, Function: function, Queue: queue, Limit: page.limit, Offset: page.offset}
-		return r.withStore(ctx, readOnly, func(st stentfx.MigratingStore) error {
+		return r.withExecutions(ctx, readOnly, func(st ports.ExecutionStore) error {
 			execs, err := st.ListExecutions(ctx, f)
 			if err != nil {
 				return fmt.Errorf("list executions: %w", err)
@@ -118,7 +118,7 @@ func (r *runner) showCommand() *cobra.Command {
 	}
 	cmd.RunE = r.run(func(ctx context.Context, args []string) error {
 		id := args[0]
-		return r.withEngine(ctx, readOnly, func(eng *app.Engine, _ stentfx.MigratingStore) error {
+		return r.withEngine(ctx, readOnly, func(eng *app.Engine, _ storeurl.Store) error {
 			v, err := eng.StateOf(ctx, id)
 			if err != nil {
 				return notFound(err, "execution", id)
@@ -266,7 +266,7 @@ func (r *runner) cancelCommand() *cobra.Command {
 	}
 	cmd.RunE = r.run(func(ctx context.Context, args []string) error {
 		id := args[0]
-		return r.withEngine(ctx, readWrite, func(eng *app.Engine, st stentfx.MigratingStore) error {
+		return r.withEngine(ctx, readWrite, func(eng *app.Engine, st storeurl.Store) error {
 			before, err := st.GetExecution(ctx, id)
 			if err != nil {
 				return notFound(err, "execution", id)

@@ -20,10 +20,10 @@ import (
 	"github.com/stenthq/stent/adapters/clock"
 	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
 	"github.com/stenthq/stent/adapters/sqlstore/sqlitestore"
+	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/cmd/stent/internal/cli"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
-	"github.com/stenthq/stent/stentfx"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files from the SQLite run")
@@ -108,18 +108,18 @@ type spy struct {
 	lists  []string
 }
 
-func (s *spy) open(ctx context.Context, dsn string, o stentfx.StoreOptions) (stentfx.MigratingStore, error) {
+func (s *spy) open(ctx context.Context, dsn string, o storeurl.Options) (storeurl.Store, error) {
 	s.mu.Lock()
 	s.opens++
 	s.mu.Unlock()
-	st, err := stentfx.OpenStore(ctx, dsn, o)
+	st, err := storeurl.Open(ctx, dsn, o)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	s.ok++
 	s.mu.Unlock()
-	return &spyStore{MigratingStore: st, spy: s}, nil
+	return &spyStore{Store: st, spy: s}, nil
 }
 
 func (s *spy) record(call string) {
@@ -129,7 +129,7 @@ func (s *spy) record(call string) {
 }
 
 type spyStore struct {
-	stentfx.MigratingStore
+	storeurl.Store
 	spy *spy
 }
 
@@ -137,37 +137,37 @@ func (s *spyStore) Close() error {
 	s.spy.mu.Lock()
 	s.spy.closes++
 	s.spy.mu.Unlock()
-	return s.MigratingStore.Close()
+	return s.Store.Close()
 }
 
 func (s *spyStore) ListExecutions(ctx context.Context, f ports.ExecutionFilter) ([]domain.Execution, error) {
 	s.spy.record(fmt.Sprintf("ListExecutions(limit=%d)", f.Limit))
-	return s.MigratingStore.ListExecutions(ctx, f)
+	return s.Store.ListExecutions(ctx, f)
 }
 
 func (s *spyStore) ListTasks(ctx context.Context, f ports.TaskFilter) ([]domain.Task, error) {
 	s.spy.record(fmt.Sprintf("ListTasks(states=%v, kinds=%v, limit=%d)", f.States, f.Kinds, f.Limit))
-	return s.MigratingStore.ListTasks(ctx, f)
+	return s.Store.ListTasks(ctx, f)
 }
 
 func (s *spyStore) ListDeadLetters(ctx context.Context, f ports.DeadLetterFilter) ([]domain.DeadLetter, error) {
 	s.spy.record(fmt.Sprintf("ListDeadLetters(limit=%d)", f.Limit))
-	return s.MigratingStore.ListDeadLetters(ctx, f)
+	return s.Store.ListDeadLetters(ctx, f)
 }
 
 func (s *spyStore) ListProgress(ctx context.Context, id string) ([]domain.ProgressEntry, error) {
 	s.spy.record("ListProgress")
-	return s.MigratingStore.ListProgress(ctx, id)
+	return s.Store.ListProgress(ctx, id)
 }
 
 func (s *spyStore) ListSignals(ctx context.Context, id string) ([]domain.Signal, error) {
 	s.spy.record("ListSignals")
-	return s.MigratingStore.ListSignals(ctx, id)
+	return s.Store.ListSignals(ctx, id)
 }
 
 func (s *spyStore) ListFunctions(ctx context.Context) ([]domain.FunctionInfo, error) {
 	s.spy.record("ListFunctions")
-	return s.MigratingStore.ListFunctions(ctx)
+	return s.Store.ListFunctions(ctx)
 }
 
 // harness runs the CLI against one database.
@@ -259,7 +259,7 @@ var v4 = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a
 // fixed-width ids in order
 // of appearance, and the Go version goX.
 func (h *harness) normalise(s string) string {
-	s = strings.ReplaceAll(s, stentfx.MaskDSN(h.dsn), "<db>")
+	s = strings.ReplaceAll(s, storeurl.Mask(h.dsn), "<db>")
 	s = strings.ReplaceAll(s, h.dsn, "<db>")
 	ids := map[string]string{}
 	s = v4.ReplaceAllStringFunc(s, func(id string) string {

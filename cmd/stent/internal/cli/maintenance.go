@@ -12,7 +12,6 @@ import (
 
 	"github.com/stenthq/stent/adapters/sqlstore"
 	"github.com/stenthq/stent/ports"
-	"github.com/stenthq/stent/stentfx"
 )
 
 // cleanupView is what cleanup prints (and --json emits).
@@ -97,7 +96,7 @@ kind is cleaned. --dry-run prints the counts it would delete.`,
 			p.WorkersBefore = before
 			v.Kinds = append(v.Kinds, "workers")
 		}
-		return r.withStore(ctx, readWrite, func(st stentfx.MigratingStore) error {
+		return r.withMaintenance(ctx, readWrite, func(st ports.Maintenance) error {
 			if !dryRun && !force {
 				probe := p
 				probe.DryRun = true
@@ -159,7 +158,7 @@ func (r *runner) migrateCommand() *cobra.Command {
 		if status {
 			mode = readOnly
 		}
-		return r.withStore(ctx, mode, func(st stentfx.MigratingStore) error {
+		return r.withMigrator(ctx, mode, func(st ports.Migrator) error {
 			if !status {
 				if err := st.Migrate(ctx); err != nil {
 					return fmt.Errorf("migrate: %w", err)

@@ -4,15 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/stenthq/stent/adapters/sqlstore/sqlitestore"
+	"github.com/stenthq/stent/adapters/notifierurl"
+	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
-	"github.com/stenthq/stent/stentfx"
+	"github.com/stenthq/stent/ports"
 )
 
 // openMode says how a command opens the store.
@@ -32,22 +32,22 @@ const (
 // open opens the store once for a command. Errors name the DSN with its
 // password masked; a bad DSN is a usage error; a missing SQLite file is
 // `database "x" not found` and nothing is created.
-func (r *runner) open(ctx context.Context, mode openMode) (stentfx.MigratingStore, error) {
+func (r *runner) open(ctx context.Context, mode openMode) (storeurl.Store, error) {
 	dsn := r.dsn()
-	backend, err := stentfx.ParseDSN(dsn)
+	backend, err := storeurl.Parse(dsn)
 	if err != nil {
 		return nil, usageError(err)
 	}
-	var opts stentfx.StoreOptions
+	var opts storeurl.Options
 	switch mode {
 	case readOnly:
 		opts.ReadOnly = true
 	case readWrite:
 		opts.NoAutoMigrate = true
 	}
-	// PostgreSQL: stentfx takes the schema from the DSN's search_path.
-	if backend == stentfx.BackendSQLite && mode != migrating {
-		path, err := sqlitePath(dsn)
+	// PostgreSQL: storeurl takes the schema from the DSN's search_path.
+	if backend == storeurl.SQLite && mode != migrating {
+		path, err := storeurl.SQLitePath(dsn)
 		if err != nil {
 			return nil, usageError(err)
 		}
@@ -57,10 +57,10 @@ func (r *runner) open(ctx context.Context, mode openMode) (stentfx.MigratingStor
 	}
 	st, err := r.env.OpenStore(ctx, dsn, opts)
 	if err != nil {
-		masked := stentfx.MaskDSN(dsn)
+		masked := storeurl.Mask(dsn)
 		switch {
-		case backend == stentfx.BackendSQLite && errors.Is(err, domain.ErrNotFound):
-			path, _ := sqlitePath(dsn)
+		case backend == storeurl.SQLite && errors.Is(err, domain.ErrNotFound):
+			path, _ := storeurl.SQLitePath(dsn)
 			return nil, fmt.Errorf("database %q not found", path)
 		case errors.Is(err, domain.ErrSchemaVersion):
 			return nil, err
@@ -78,29 +78,52 @@ func (r *runner) open(ctx context.Context, mode openMode) (stentfx.MigratingStor
 }
 
 // withStore opens the store, runs fn and closes the store on every path.
-func (r *runner) withStore(ctx context.Context, mode openMode, fn func(st stentfx.MigratingStore) error) (err error) {
+func (r *runner) withStore(ctx context.Context, mode openMode, fn func(st storeurl.Store) error) (err error) {
 	st, err := r.open(ctx, mode)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if cerr := st.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("close %s: %w", stentfx.MaskDSN(r.dsn()), cerr)
+			err = fmt.Errorf("close %s: %w", storeurl.Mask(r.dsn()), cerr)
 		}
 	}()
 	return fn(st)
 }
 
+// The commands that need only the store open it for the role they use,
+// so their bodies depend on that role and not on the whole Store.
+
+func (r *runner) withExecutions(ctx context.Context, mode openMode, fn func(st ports.ExecutionStore) error) error {
+	return r.withStore(ctx, mode, func(st storeurl.Store) error { return fn(st) })
+}
+
+func (r *runner) withDeadLetters(ctx context.Context, mode openMode, fn func(st ports.DeadLetterStore) error) error {
+	return r.withStore(ctx, mode, func(st storeurl.Store) error { return fn(st) })
+}
+
+func (r *runner) withWorkers(ctx context.Context, mode openMode, fn func(st ports.WorkerStore) error) error {
+	return r.withStore(ctx, mode, func(st storeurl.Store) error { return fn(st) })
+}
+
+func (r *runner) withMaintenance(ctx context.Context, mode openMode, fn func(st ports.Maintenance) error) error {
+	return r.withStore(ctx, mode, func(st storeurl.Store) error { return fn(st) })
+}
+
+func (r *runner) withMigrator(ctx context.Context, mode openMode, fn func(st ports.Migrator) error) error {
+	return r.withStore(ctx, mode, func(st storeurl.Store) error { return fn(st) })
+}
+
 // withEngine is withStore plus an engine with an empty registry over the
 // store (it dispatches by the catalogue workers publish), closed before
 // the store.
-func (r *runner) withEngine(ctx context.Context, mode openMode, fn func(eng *app.Engine, st stentfx.MigratingStore) error) error {
-	return r.withStore(ctx, mode, func(st stentfx.MigratingStore) error {
+func (r *runner) withEngine(ctx context.Context, mode openMode, fn func(eng *app.Engine, st storeurl.Store) error) error {
+	return r.withStore(ctx, mode, func(st storeurl.Store) error {
 		// The configured notifier (STENT_REDIS_URL, STENT_NOTIFIER, or
 		// LISTEN/NOTIFY on PostgreSQL) lets workers in other processes hear
 		// this command's dispatch, cancel, signal or replay at once.
-		notifier, err := stentfx.NewNotifier(stentfx.Config{DB: r.dsn(),
-			RedisURL: r.env.Getenv("STENT_REDIS_URL"), Notifier: r.env.Getenv("STENT_NOTIFIER")}, nil)
+		notifier, err := notifierurl.Open(notifierurl.Options{DB: r.dsn(),
+			RedisURL: r.env.Getenv("STENT_REDIS_URL"), Kind: r.env.Getenv("STENT_NOTIFIER")})
 		if err != nil {
 			return err
 		}
@@ -113,31 +136,4 @@ func (r *runner) withEngine(ctx context.Context, mode openMode, fn func(eng *app
 		defer func() { _ = eng.Close() }()
 		return fn(eng, st)
 	})
-}
-
-// sqlitePath returns the file a SQLite DSN names.
-func sqlitePath(dsn string) (string, error) {
-	if strings.HasPrefix(dsn, "sqlite:") {
-		cfg, err := sqlitestore.ParseDSN(dsn)
-		if err != nil {
-			return "", err
-		}
-		return cfg.Path, nil
-	}
-	return dsn, nil
-}
-
-// scrubPassword replaces the DSN's password, wherever it appears in msg.
-func scrubPassword(msg, dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		return msg
-	}
-	if pw, ok := u.User.Password(); ok && pw != "" {
-		msg = strings.ReplaceAll(msg, pw, "xxxxx")
-		if esc := url.QueryEscape(pw); esc != pw {
-			msg = strings.ReplaceAll(msg, esc, "xxxxx")
-		}
-	}
-	return msg
 }

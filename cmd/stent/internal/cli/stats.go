@@ -8,10 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
-	"github.com/stenthq/stent/stentfx"
 )
 
 // runningTasksShown bounds the running-task list of stats (and watch).
@@ -84,7 +84,7 @@ func (r *runner) statsCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	cmd.RunE = r.run(func(ctx context.Context, _ []string) error {
-		return r.withEngine(ctx, readOnly, func(eng *app.Engine, st stentfx.MigratingStore) error {
+		return r.withEngine(ctx, readOnly, func(eng *app.Engine, st storeurl.Store) error {
 			v, err := loadStats(ctx, eng, st)
 			if err != nil {
 				return err

@@ -8,9 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
-	"github.com/stenthq/stent/stentfx"
 )
 
 func (r *runner) tasksCommand() *cobra.Command {
@@ -58,7 +58,7 @@ func (r *runner) tasksListCommand() *cobra.Command {
 			}
 			f.Kinds = append(f.Kinds, k)
 		}
-		return r.withStore(ctx, readOnly, func(st stentfx.MigratingStore) error {
+		return r.withStore(ctx, readOnly, func(st storeurl.Store) error {
 			tasks, err := st.ListTasks(ctx, f)
 			if err != nil {
 				return fmt.Errorf("list tasks: %w", err)
@@ -98,7 +98,7 @@ func (r *runner) tasksShowCommand() *cobra.Command {
 	}
 	cmd.RunE = r.run(func(ctx context.Context, args []string) error {
 		id := args[0]
-		return r.withStore(ctx, readOnly, func(st stentfx.MigratingStore) error {
+		return r.withStore(ctx, readOnly, func(st storeurl.Store) error {
 			tk, err := st.GetTask(ctx, id)
 			if err != nil {
 				return notFound(err, "task", id)

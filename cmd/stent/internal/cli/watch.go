@@ -12,10 +12,10 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
-	"github.com/stenthq/stent/stentfx"
 )
 
 // Bounds of the watch dashboard's lists.
@@ -90,7 +90,7 @@ func (r *runner) watchCommand() *cobra.Command {
 		if interval.d <= 0 {
 			return usagef("-i %s: the refresh period must be positive", interval.String())
 		}
-		return r.withEngine(ctx, readOnly, func(eng *app.Engine, st stentfx.MigratingStore) error {
+		return r.withEngine(ctx, readOnly, func(eng *app.Engine, st storeurl.Store) error {
 			return r.watch(ctx, eng, st, interval.d)
 		})
 	})
@@ -283,7 +283,7 @@ func (r *runner) loadFrame(ctx context.Context, eng *app.Engine, st ports.Store,
 // renderFrame prints a frame as text.
 func (r *runner) renderFrame(w io.Writer, f watchFrame, period time.Duration) {
 	colour := r.colour()
-	fmt.Fprintf(w, "stent watch  %s  %s  every %s  (q to quit)\n", stentfx.MaskDSN(r.dsn()), fmtTimeUTC(&f.At), fmtDuration(period))
+	fmt.Fprintf(w, "stent watch  %s  %s  every %s  (q to quit)\n", storeurl.Mask(r.dsn()), fmtTimeUTC(&f.At), fmtDuration(period))
 	if f.Error != "" {
 		line := "refresh failed: " + f.Error
 		if colour {

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stenthq/stent/domain"
-	"github.com/stenthq/stent/stentfx"
+	"github.com/stenthq/stent/ports"
 )
 
 // parseWorkerStates validates --state values of `stent workers`.
@@ -49,7 +49,7 @@ the retention cleanup removes them.`,
 		if err != nil {
 			return err
 		}
-		return r.withStore(ctx, readOnly, func(st stentfx.MigratingStore) error {
+		return r.withWorkers(ctx, readOnly, func(st ports.WorkerStore) error {
 			all, err := st.ListWorkers(ctx)
 			if err != nil {
 				return fmt.Errorf("list workers: %w", err)
