@@ -7,35 +7,37 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/stenthq/stent/adapters/notifierurl"
+	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
 )
 
-// Notifier kinds (Config.Notifier).
+// Notifier kinds (Config.Notifier; see package notifierurl).
 const (
-	// NotifierAuto picks Redis when a Redis URL is set, else in-process.
-	NotifierAuto = "auto"
+	// NotifierAuto picks Redis when a Redis URL is set, else PostgreSQL
+	// LISTEN/NOTIFY when STENT_DB is PostgreSQL, else in-process.
+	NotifierAuto = notifierurl.Auto
 	// NotifierLocal is the in-process notifier: one process only.
-	NotifierLocal = "local"
+	NotifierLocal = notifierurl.Local
 	// NotifierRedis is Redis pub/sub (STENT_REDIS_URL).
-	NotifierRedis = "redis"
+	NotifierRedis = notifierurl.Redis
 	// NotifierPostgres is PostgreSQL LISTEN/NOTIFY on the store's
 	// database (STENT_DB must be PostgreSQL).
-	NotifierPostgres = "postgres"
+	NotifierPostgres = notifierurl.Postgres
 )
 
 // Config is the service configuration (SPEC §11). Load it with LoadConfig
 // (environment variables and flags; flags win) or start from
 // DefaultConfig.
 type Config struct {
-	// DB is the store DSN (STENT_DB, --db): a SQLite path, sqlite://path,
-	// or postgres://...
+	// DB is the store URL (STENT_DB, --db): a SQLite path, sqlite://path,
+	// postgres://... or a PostgreSQL key=value DSN (see storeurl.Parse).
 	DB string
 	// RedisURL selects the Redis notifier (STENT_REDIS_URL, --redis-url).
 	RedisURL string
@@ -108,7 +110,7 @@ type Config struct {
 // DefaultConfig returns the defaults of SPEC §11.
 func DefaultConfig() Config {
 	return Config{
-		DB:               DefaultDSN,
+		DB:               storeurl.Default,
 		Notifier:         NotifierAuto,
 		HTTPAddr:         "127.0.0.1:8080",
 		Worker:           true,
@@ -162,21 +164,18 @@ type setting struct {
 }
 
 var settings = []setting{
-	{env: "STENT_DB", flag: "db", help: "store DSN: a SQLite path, sqlite://path or postgres://...", mask: maskAnyDSN,
+	{env: "STENT_DB", flag: "db", help: "store: a SQLite path, sqlite://path, postgres://... or host=... dbname=...", mask: storeurl.Mask,
 		set: func(c *Config, v string) error {
-			if _, err := ParseDSN(v); err != nil {
+			if _, err := storeurl.Parse(v); err != nil {
 				return err
 			}
 			c.DB = strings.TrimSpace(v)
 			return nil
 		}, get: func(c Config) string { return c.DB }},
-	{env: "STENT_REDIS_URL", flag: "redis-url", help: "Redis URL for the notifier (redis://[:password@]host:6379/0)", mask: maskURL,
+	{env: "STENT_REDIS_URL", flag: "redis-url", help: "Redis URL for the notifier (redis://[:password@]host:6379/0)", mask: notifierurl.MaskURL,
 		set: func(c *Config, v string) error {
-			if v != "" {
-				u, err := url.Parse(v)
-				if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
-					return domain.InvalidArgument("want a redis://, rediss:// or unix:// URL")
-				}
+			if err := notifierurl.CheckRedisURL(v); err != nil {
+				return err
 			}
 			c.RedisURL = v
 			return nil
@@ -384,7 +383,7 @@ func (c Config) Validate() error {
 	if c.Notifier == NotifierRedis && c.RedisURL == "" {
 		return &ConfigError{Source: "STENT_NOTIFIER", Value: c.Notifier, Err: domain.InvalidArgument("the redis notifier needs STENT_REDIS_URL")}
 	}
-	if b, _ := ParseDSN(c.DB); c.Notifier == NotifierPostgres && b != BackendPostgres {
+	if b, _ := storeurl.Parse(c.DB); c.Notifier == NotifierPostgres && b != storeurl.Postgres {
 		return &ConfigError{Source: "STENT_NOTIFIER", Value: c.Notifier, Err: domain.InvalidArgument("the postgres notifier needs a PostgreSQL STENT_DB")}
 	}
 	if c.MaxConcurrency < 1 {
@@ -422,9 +421,9 @@ func (c Config) deadAfter() time.Duration {
 // LogValue renders the configuration for logs with secrets masked.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("db", MaskDSN(c.DB)),
+		slog.String("db", storeurl.Mask(c.DB)),
 		slog.String("notifier", c.Notifier),
-		slog.String("redis_url", maskURL(c.RedisURL)),
+		slog.String("redis_url", notifierurl.MaskURL(c.RedisURL)),
 		slog.String("http_addr", c.HTTPAddr),
 		slog.Bool("http_auth", c.HTTPToken != ""),
 		slog.Bool("worker", c.Worker),
@@ -453,29 +452,6 @@ func (s setting) shown(v string) string {
 		return s.mask(v)
 	}
 	return v
-}
-
-// maskURL hides a URL's password (Redis URLs carry one in the userinfo).
-func maskURL(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
-
-// maskAnyDSN masks a DSN's password even when the DSN is rejected (an
-// unsupported scheme still carries one).
-func maskAnyDSN(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.User != nil {
-		if _, has := u.User.Password(); has {
-			return u.Redacted()
-		}
-	}
-	return MaskDSN(dsn)
 }
 
 func parseBool(v string, out *bool) error {
@@ -548,6 +524,11 @@ func parseSize(v string, out *int) error {
 	}
 	*out = int(n * mult)
 	return nil
+}
+
+// notifierOptions are the settings that select the notifier.
+func (c Config) notifierOptions(log *slog.Logger) notifierurl.Options {
+	return notifierurl.Options{Kind: c.Notifier, RedisURL: c.RedisURL, DB: c.DB, Logger: log}
 }
 
 // ConfigFromProcess loads the configuration from os.Args[1:] and the

@@ -6,6 +6,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/stenthq/stent/adapters/prommetrics"
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/ports"
 )
@@ -44,7 +45,7 @@ type EngineDeps struct {
 	Clock          ports.Clock
 	Logger         *slog.Logger
 	Registry       *app.Registry
-	Metrics        *Metrics
+	Metrics        *prommetrics.Metrics
 	TracerProvider trace.TracerProvider
 }
 

@@ -15,6 +15,10 @@ import (
 	"go.uber.org/fx/fxevent"
 
 	"github.com/stenthq/stent/adapters/clock"
+	"github.com/stenthq/stent/adapters/httpapi"
+	"github.com/stenthq/stent/adapters/notifierurl"
+	"github.com/stenthq/stent/adapters/prommetrics"
+	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
@@ -48,12 +52,13 @@ type LogWriter struct{ io.Writer }
 // STENT_LOG_LEVEL); fx's own events go to it at debug level.
 var LoggingModule = fx.Module("stent.logging", fx.Provide(provideLogger))
 
-// StoreModule provides the store (*DeferredStore, also as ports.Store):
-// OnStart connects it in the background, retrying while it is unreachable
-// and migrating it when STENT_AUTO_MIGRATE is on; after the startup
-// timeout the application exits with code 1. OnStop closes it.
-var StoreModule = fx.Module("stent.store",
-	fx.Provide(fx.Annotate(provideStore, fx.As(fx.Self()), fx.As(new(ports.Store)))))
+// StoreModule provides the store (ports.Store, opened by storeurl.Open
+// without waiting for the database: PostgreSQL lazily, SQLite at once)
+// and *StoreReady. OnStart runs the readiness step in the background
+// (storeurl.Connect): it retries while the database is unreachable and
+// migrates it when STENT_AUTO_MIGRATE is on; after the startup timeout the
+// application exits with code 1. OnStop closes the store.
+var StoreModule = fx.Module("stent.store", fx.Provide(provideStore))
 
 // NotifierModule provides the ports.Notifier (in-process, Redis or
 // PostgreSQL); OnStop closes it, before the store.
@@ -63,8 +68,8 @@ var NotifierModule = fx.Module("stent.notifier", fx.Provide(provideNotifier))
 var ClockModule = fx.Module("stent.clock",
 	fx.Provide(fx.Annotate(func() clock.System { return clock.System{} }, fx.As(new(ports.Clock)))))
 
-// MetricsModule provides the Prometheus metrics (*Metrics, also as
-// app.Metrics).
+// MetricsModule provides the Prometheus metrics (*prommetrics.Metrics,
+// also as app.Metrics).
 var MetricsModule = fx.Module("stent.metrics",
 	fx.Provide(fx.Annotate(provideMetrics, fx.As(fx.Self()), fx.As(new(app.Metrics)))))
 
@@ -79,9 +84,9 @@ var EngineModule = fx.Module("stent.engine",
 // shutdown timeout, releasing the leases of tasks still running.
 var WorkerModule = fx.Module("stent.worker", fx.Provide(provideWorkers))
 
-// HTTPModule provides the *Server (/healthz, /readyz, /metrics, /v1): it
-// listens on OnStart and, on OnStop, answers /readyz with 503, answers
-// long polls with 202 and shuts down gracefully.
+// HTTPModule provides the *httpapi.Server (/healthz, /readyz, /metrics,
+// /v1): it listens on OnStart and, on OnStop, answers /readyz with 503,
+// answers long polls with 202 and shuts down gracefully.
 var HTTPModule = fx.Module("stent.http", fx.Provide(provideServer))
 
 // Module is the whole service: configuration, logging, store, notifier,
@@ -97,7 +102,7 @@ var Module = fx.Options(
 	ConfigModule, LoggingModule, StoreModule, NotifierModule, ClockModule, MetricsModule,
 	EngineModule, WorkerModule, HTTPModule,
 	fx.Provide(newExitRequest),
-	fx.Invoke(func(cfg Config, log *slog.Logger, _ *Server) {
+	fx.Invoke(func(cfg Config, log *slog.Logger, _ *httpapi.Server) {
 		log.Info("stent configured", "config", cfg)
 	}),
 )
@@ -147,6 +152,13 @@ func (e *ExitRequest) Done() <-chan struct{} { return e.done }
 // Code returns the requested exit code.
 func (e *ExitRequest) Code() int { return int(e.code.Load()) }
 
+// StoreReady is closed once the readiness step has connected the store
+// (and migrated it); the workers wait for it.
+type StoreReady struct{ done chan struct{} }
+
+// Done is closed once the store is connected.
+func (r *StoreReady) Done() <-chan struct{} { return r.done }
+
 type storeIn struct {
 	fx.In
 	Config    Config
@@ -155,11 +167,21 @@ type storeIn struct {
 	Exit      *ExitRequest
 }
 
-func provideStore(p storeIn) *DeferredStore {
-	cfg, log := p.Config, p.Logger.With("db", MaskDSN(p.Config.DB))
-	d := NewDeferredStore(func(ctx context.Context) (ports.Store, error) {
-		return OpenStore(ctx, cfg.DB, StoreOptions{NoAutoMigrate: !cfg.AutoMigrate})
-	})
+type storeOut struct {
+	fx.Out
+	Store ports.Store
+	Ready *StoreReady
+}
+
+func provideStore(p storeIn) (storeOut, error) {
+	cfg, log := p.Config, p.Logger.With("db", storeurl.Mask(p.Config.DB))
+	openCtx, cancelOpen := context.WithTimeout(context.Background(), cfg.StartupTimeout)
+	defer cancelOpen()
+	st, err := storeurl.Open(openCtx, cfg.DB, storeurl.Options{NoAutoMigrate: !cfg.AutoMigrate, Lazy: true})
+	if err != nil {
+		return storeOut{}, err
+	}
+	ready := &StoreReady{done: make(chan struct{})}
 	var (
 		stopping atomic.Bool
 		cancel   context.CancelFunc
@@ -173,12 +195,13 @@ func provideStore(p storeIn) *DeferredStore {
 				defer close(done)
 				defer c()
 				started := time.Now()
-				err := d.Connect(ctx, ConnectOptions{OnRetry: func(attempt int, err error, wait time.Duration) {
+				err := storeurl.Connect(ctx, st, storeurl.ConnectOptions{OnRetry: func(attempt int, err error, wait time.Duration) {
 					log.Warn("store unreachable; retrying", "attempt", attempt, "retry_in", wait, "error", err)
 				}})
 				switch {
 				case err == nil:
 					log.Info("store connected", "took", time.Since(started).Round(time.Millisecond), "auto_migrate", cfg.AutoMigrate)
+					close(ready.done)
 				case stopping.Load() || errors.Is(err, domain.ErrClosed):
 				default:
 					log.Error("store unavailable; giving up", "startup_timeout", cfg.StartupTimeout, "error", err)
@@ -193,7 +216,7 @@ func provideStore(p storeIn) *DeferredStore {
 				cancel()
 				<-done
 			}
-			if err := d.Close(); err != nil {
+			if err := st.Close(); err != nil {
 				log.Warn("store closed with an error", "error", err)
 				return err
 			}
@@ -201,7 +224,7 @@ func provideStore(p storeIn) *DeferredStore {
 			return nil
 		},
 	})
-	return d
+	return storeOut{Store: st, Ready: ready}, nil
 }
 
 type notifierIn struct {
@@ -210,15 +233,15 @@ type notifierIn struct {
 	Logger    *slog.Logger
 	Lifecycle fx.Lifecycle
 	// Store is built first so that the notifier closes before it.
-	Store *DeferredStore
+	Store ports.Store
 }
 
 func provideNotifier(p notifierIn) (ports.Notifier, error) {
-	n, err := NewNotifier(p.Config, p.Logger)
+	n, err := notifierurl.Open(p.Config.notifierOptions(p.Logger))
 	if err != nil {
 		return nil, err
 	}
-	p.Logger.Info("notifier selected", "notifier", NotifierKind(p.Config))
+	p.Logger.Info("notifier selected", "notifier", notifierurl.KindOf(p.Config.notifierOptions(nil)))
 	p.Lifecycle.Append(fx.StopHook(n.Close))
 	return n, nil
 }
@@ -229,8 +252,8 @@ type metricsIn struct {
 	Notifier ports.Notifier
 }
 
-func provideMetrics(p metricsIn) *Metrics {
-	return NewMetrics(MetricsOptions{Store: p.Store, Notifier: p.Notifier})
+func provideMetrics(p metricsIn) *prommetrics.Metrics {
+	return prommetrics.New(prommetrics.Options{Store: p.Store, Notifier: p.Notifier})
 }
 
 type engineIn struct {
@@ -241,7 +264,7 @@ type engineIn struct {
 	Clock          ports.Clock
 	Logger         *slog.Logger
 	Registry       *app.Registry
-	Metrics        *Metrics             `optional:"true"`
+	Metrics        *prommetrics.Metrics `optional:"true"`
 	TracerProvider trace.TracerProvider `optional:"true"`
 	Lifecycle      fx.Lifecycle
 }
@@ -260,7 +283,7 @@ type workersIn struct {
 	fx.In
 	Config    Config
 	Engine    *app.Engine
-	Store     *DeferredStore
+	Store     *StoreReady
 	Logger    *slog.Logger
 	Lifecycle fx.Lifecycle
 }
@@ -270,7 +293,7 @@ func provideWorkers(p workersIn) (*Workers, error) {
 	if p.Config.Worker {
 		opts = append(opts, WorkerOptions(p.Config))
 	}
-	w, err := NewWorkers(p.Engine, WorkersOptions{Workers: opts, StoreReady: p.Store.Connected(),
+	w, err := NewWorkers(p.Engine, WorkersOptions{Workers: opts, StoreReady: p.Store.Done(),
 		ShutdownTimeout: p.Config.ShutdownTimeout, Logger: p.Logger})
 	if err != nil {
 		return nil, err
@@ -290,19 +313,19 @@ type serverIn struct {
 	Config    Config
 	Engine    *app.Engine
 	Workers   *Workers
-	Metrics   *Metrics `optional:"true"`
+	Metrics   *prommetrics.Metrics `optional:"true"`
 	Notifier  ports.Notifier
 	Logger    *slog.Logger
 	Lifecycle fx.Lifecycle
 }
 
-func provideServer(p serverIn) *Server {
-	o := ServerOptions{Addr: p.Config.HTTPAddr, Token: p.Config.HTTPToken, MaxBody: int64(p.Config.MaxPayload) + 64<<10,
-		Workers: p.Workers, Notifier: p.Notifier, Logger: p.Logger}
+func provideServer(p serverIn) *httpapi.Server {
+	o := httpapi.Options{Token: p.Config.HTTPToken, MaxBody: int64(p.Config.MaxPayload) + 64<<10,
+		Workers: p.Workers.List, Notifier: p.Notifier, Logger: p.Logger}
 	if p.Metrics != nil {
 		o.Metrics = p.Metrics.Handler()
 	}
-	s := NewServer(p.Engine, o)
+	s := httpapi.NewServer(httpapi.New(p.Engine, o), httpapi.ServerOptions{Addr: p.Config.HTTPAddr, Logger: p.Logger})
 	p.Lifecycle.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})
 	return s
 }

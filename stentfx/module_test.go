@@ -19,6 +19,8 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
+	"github.com/stenthq/stent/adapters/httpapi"
+	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
@@ -70,9 +72,9 @@ func TestModuleStartsServesAndStopsCleanly(t *testing.T) {
 	var logs syncBuffer
 	started := make(chan string, 1)
 	var (
-		srv   *stentfx.Server
+		srv   *httpapi.Server
 		eng   *app.Engine
-		store *stentfx.DeferredStore
+		store ports.Store
 	)
 	fxApp := fxtest.New(t, stentfx.Module, fx.Replace(cfg), fx.Supply(&stentfx.LogWriter{Writer: &logs}),
 		stentfx.Functions(func(reg *app.Registry) {
@@ -114,7 +116,7 @@ func TestModuleStartsServesAndStopsCleanly(t *testing.T) {
 	}
 	// The drain deadline released the running task for another worker,
 	// with its attempt given back.
-	st, err := stentfx.OpenStore(ctx, cfg.DB, stentfx.StoreOptions{})
+	st, err := storeurl.Open(ctx, cfg.DB, storeurl.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,12 +159,12 @@ func TestModuleWithoutAWorkerServesTheAPI(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
 	cfg.Worker = false
-	var srv *stentfx.Server
-	var store ports.Store
-	fxApp := fxtest.New(t, stentfx.Module, fx.Replace(cfg), fx.Supply(&stentfx.LogWriter{Writer: io.Discard}), fx.Populate(&srv, &store))
+	var srv *httpapi.Server
+	var ready *stentfx.StoreReady
+	fxApp := fxtest.New(t, stentfx.Module, fx.Replace(cfg), fx.Supply(&stentfx.LogWriter{Writer: io.Discard}), fx.Populate(&srv, &ready))
 	fxApp.RequireStart()
 	defer fxApp.RequireStop()
-	<-store.(*stentfx.DeferredStore).Connected()
+	<-ready.Done()
 	base := "http://" + srv.Addr()
 	if code, body := get(t, base+"/readyz"); code != 200 || !strings.Contains(body, `"workers":[]`) {
 		t.Fatalf("/readyz %d %s", code, body)
@@ -179,7 +181,7 @@ func TestModuleGivesUpOnAnUnreachableStore(t *testing.T) {
 	cfg.StartupTimeout = time.Second
 	var logs syncBuffer
 	var (
-		srv  *stentfx.Server
+		srv  *httpapi.Server
 		exit *stentfx.ExitRequest
 	)
 	fxApp := fxtest.New(t, stentfx.Module, fx.Replace(cfg), fx.Supply(&stentfx.LogWriter{Writer: &logs}), fx.Populate(&srv, &exit))
@@ -213,7 +215,7 @@ func TestModuleTracesWhenATracerProviderIsSupplied(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	var srv *stentfx.Server
+	var srv *httpapi.Server
 	var eng *app.Engine
 	fxApp := fxtest.New(t, stentfx.Module, fx.Replace(testConfig(t)), fx.Supply(&stentfx.LogWriter{Writer: io.Discard}),
 		fx.Supply(fx.Annotate(tp, fx.As(new(trace.TracerProvider)))),
@@ -237,7 +239,7 @@ func TestModuleTracesWhenATracerProviderIsSupplied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var created stentfx.DispatchResponse
+	var created httpapi.DispatchResponse
 	_ = json.NewDecoder(resp.Body).Decode(&created)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {

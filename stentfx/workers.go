@@ -32,7 +32,7 @@ type WorkersOptions struct {
 	// process then only serves the API).
 	Workers []app.WorkerOptions
 	// StoreReady, when set, is awaited before the workers run (see
-	// DeferredStore.Connected).
+	// StoreReady: closed once the readiness step connected the store).
 	StoreReady <-chan struct{}
 	// ShutdownTimeout bounds Stop's drain (default 30s); Stop's own
 	// context deadline may cut it shorter.

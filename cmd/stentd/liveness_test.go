@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/stentfx"
@@ -79,7 +80,7 @@ func TestTheWorkerRegistersUnderItsNameAndSleepersPark(t *testing.T) {
 	if code := <-codes; code != 0 {
 		t.Fatalf("exit %d after SIGTERM; log:\n%s", code, logs.String())
 	}
-	st, err := stentfx.OpenStore(context.Background(), env("STENT_DB"), stentfx.StoreOptions{ReadOnly: true})
+	st, err := storeurl.Open(context.Background(), env("STENT_DB"), storeurl.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

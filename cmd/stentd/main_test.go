@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/stenthq/stent/adapters/httpapi"
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/examples"
 	"github.com/stenthq/stent/stentfx"
@@ -168,7 +169,7 @@ func examplesNames(t *testing.T) []string {
 func started(t *testing.T, env func(string) string, sigs chan os.Signal, logs *logWatch, extra ...fx.Option) (string, *app.Engine, <-chan int) {
 	t.Helper()
 	var (
-		srv *stentfx.Server
+		srv *httpapi.Server
 		eng *app.Engine
 	)
 	ready := logs.Seen("worker ready")

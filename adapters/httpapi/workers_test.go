@@ -1,4 +1,4 @@
-package stentfx_test
+package httpapi_test
 
 import (
 	"context"

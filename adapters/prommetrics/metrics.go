@@ -1,4 +1,10 @@
-package stentfx
+// Package prommetrics reports the engine to Prometheus: it implements
+// app.Metrics and app.WorkerMetrics with counters and a duration
+// histogram, and adds gauges read from the store (cached between scrapes),
+// the workers' slots and the notifier's health, all on a registry of its
+// own served by Handler. It has no fx and no HTTP server: stentfx and
+// embedders mount Handler where they like.
+package prommetrics
 
 import (
 	"context"
@@ -20,12 +26,19 @@ import (
 // scrapes (SPEC §11: at most 5 s).
 const DefaultGaugeTTL = 5 * time.Second
 
-// MetricsOptions configures NewMetrics. The zero value works.
-type MetricsOptions struct {
+// GaugeStore is what the gauges read: the count queries and the worker
+// registry.
+type GaugeStore interface {
+	ports.StatsStore
+	ports.WorkerStore
+}
+
+// Options configures New. The zero value works.
+type Options struct {
 	// Store answers the gauges (executions and tasks by state, queue
 	// depth, dead letters with count queries; workers by state from the
 	// worker registry); nil leaves them out.
-	Store ports.Store
+	Store GaugeStore
 	// Notifier, when it implements ports.NotifierHealth, feeds
 	// stent_notifier_up.
 	Notifier ports.Notifier
@@ -59,8 +72,8 @@ var (
 	_ app.WorkerMetrics = (*Metrics)(nil)
 )
 
-// NewMetrics builds the metrics and registers them on a fresh registry.
-func NewMetrics(o MetricsOptions) *Metrics {
+// New builds the metrics and registers them on a fresh registry.
+func New(o Options) *Metrics {
 	labels := []string{"function", "queue"}
 	counter := func(name, help string, extra ...string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "stent", Name: name, Help: help}, append(labels, extra...))
@@ -173,7 +186,7 @@ func (m *Metrics) WorkerDeclaredDead(_ string, tasks int) {
 // gaugeCollector reports the store counts (cached for ttl), the workers'
 // slots and the notifier's health at each scrape.
 type gaugeCollector struct {
-	store    ports.Store
+	store    GaugeStore
 	notifier ports.Notifier
 	ttl      time.Duration
 	now      func() time.Time
@@ -290,7 +303,7 @@ func (g *gaugeCollector) refresh() storeSnapshot {
 }
 
 // countWorkers counts the worker registry's rows by state.
-func countWorkers(ctx context.Context, st ports.Store) (map[domain.WorkerState]int64, error) {
+func countWorkers(ctx context.Context, st ports.WorkerStore) (map[domain.WorkerState]int64, error) {
 	ws, err := st.ListWorkers(ctx)
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package stentfx_test
+package httpapi_test
 
 import (
 	"context"
@@ -13,19 +13,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stenthq/stent/adapters/httpapi"
+	"github.com/stenthq/stent/adapters/memstore"
+	"github.com/stenthq/stent/adapters/sqlstore/sqlitestore"
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
-	"github.com/stenthq/stent/stentfx"
 )
 
-// apiEnv is a real engine on a SQLite file, served by the stentd HTTP
-// server.
+// apiEnv is a real engine on a SQLite file, served by the HTTP API.
 type apiEnv struct {
 	t       *testing.T
 	eng     *app.Engine
 	store   ports.Store
-	srv     *stentfx.Server
+	srv     *httpapi.Server
 	http    *httptest.Server
 	token   string
 	started chan string   // api.block sends its execution id when it runs
@@ -60,7 +61,7 @@ func (s *subscribeSpy) Subscribe(ctx context.Context, topics ...domain.Topic) (p
 func newAPI(t *testing.T, o apiOptions) *apiEnv {
 	t.Helper()
 	ctx := context.Background()
-	st, err := stentfx.OpenStore(ctx, filepath.Join(t.TempDir(), "api.sqlite"), stentfx.StoreOptions{})
+	st, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(t.TempDir(), "api.sqlite")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,22 +96,25 @@ func newAPI(t *testing.T, o apiOptions) *apiEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var workers *stentfx.Workers
+	var (
+		workers []*app.Worker
+		running sync.WaitGroup
+	)
+	runCtx, stopWorkers := context.WithCancel(ctx)
 	if !o.noWorker {
-		workers, err = stentfx.NewWorkers(e.eng, stentfx.WorkersOptions{
-			Workers:         []app.WorkerOptions{{ID: "api-worker", PollInterval: 10 * time.Millisecond, PollIntervalMax: 100 * time.Millisecond}},
-			ShutdownTimeout: 100 * time.Millisecond,
-		})
+		w, err := e.eng.NewWorker(app.WorkerOptions{ID: "api-worker", PollInterval: 10 * time.Millisecond, PollIntervalMax: 100 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
-		workers.Start()
+		workers = append(workers, w)
+		running.Go(func() { _ = w.Run(runCtx) })
 	}
-	m := stentfx.NewMetrics(stentfx.MetricsOptions{Store: st, NoRuntimeCollectors: true})
-	e.srv = stentfx.NewServer(e.eng, stentfx.ServerOptions{Addr: "127.0.0.1:0", Token: o.token, MaxBody: 4096,
-		Metrics: m.Handler(), Workers: workers, Notifier: e.waiting})
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "# metrics\n") })
+	h := httpapi.New(e.eng, httpapi.Options{Token: o.token, MaxBody: 4096, Metrics: metrics,
+		Workers: func() []*app.Worker { return workers }, Notifier: e.waiting})
+	e.srv = httpapi.NewServer(h, httpapi.ServerOptions{Addr: "127.0.0.1:0"})
 	if !o.noHTTP {
-		e.http = httptest.NewServer(e.srv.Handler())
+		e.http = httptest.NewServer(h)
 	}
 	t.Cleanup(func() {
 		if e.http != nil {
@@ -121,14 +125,18 @@ func newAPI(t *testing.T, o apiOptions) *apiEnv {
 		default:
 			close(e.release)
 		}
-		if workers != nil {
-			_ = workers.Stop(context.Background())
+		for _, w := range workers {
+			dctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			_ = w.Drain(dctx)
+			cancel()
 		}
+		stopWorkers()
+		running.Wait()
 		_ = e.eng.Close()
 		_ = e.waiting.Close()
 		_ = st.Close()
 	})
-	if workers != nil {
+	if len(workers) > 0 {
 		if err := e.eng.WaitUntilReady(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -522,10 +530,32 @@ func TestAPIAnswersLongPollsWhenStopping(t *testing.T) {
 	if got.body["state"] != "running" {
 		t.Fatalf("202 body %s", got.raw)
 	}
-	if rep := e.srv.Ready(context.Background()); rep.Ready || rep.Status != "draining" {
+	if rep := e.srv.Handler().Ready(context.Background()); rep.Ready || rep.Status != "draining" {
 		t.Fatalf("after Stop, readiness is %+v; want draining", rep)
 	}
 	if _, err := http.Get(base + "/healthz"); err == nil || errors.Is(err, context.Canceled) {
 		t.Fatalf("the server still answers after Stop (%v)", err)
+	}
+}
+
+// degradedNotifier reports itself unhealthy, as Redis does when it is down.
+type degradedNotifier struct{ ports.Notifier }
+
+func (degradedNotifier) Health() error { return errors.New("redis: connection refused") }
+
+func TestADegradedNotifierIsReportedButNotAFailure(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	n := degradedNotifier{app.NewLocalNotifier()}
+	t.Cleanup(func() { _ = n.Close() })
+	eng, err := app.New(app.Deps{Store: st, Notifier: n, Registry: app.NewRegistry()}, app.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = eng.Close() })
+	rep := httpapi.New(eng, httpapi.Options{Notifier: n}).Ready(context.Background())
+	if !rep.Ready || rep.Notifier != "degraded: redis: connection refused" {
+		t.Fatalf("readiness %+v; want ready with the notifier reported degraded", rep)
 	}
 }

@@ -1,0 +1,234 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/stenthq/stent/app"
+	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
+)
+
+// MaxResultWait is the longest ?wait= a result request may ask for.
+const MaxResultWait = 60 * time.Second
+
+// MaxListLimit is the largest ?limit= of a list request.
+const MaxListLimit = 1000
+
+// DispatchRequest is the body of POST /v1/executions. Durations use the
+// Stent grammar (30s, 5m, 1h30m, 7d).
+type DispatchRequest struct {
+	Function       string          `json:"function"`
+	Input          json.RawMessage `json:"input,omitempty"`
+	Queue          *string         `json:"queue,omitempty"`
+	Priority       *int            `json:"priority,omitempty"`
+	Tags           *[]string       `json:"tags,omitempty"`
+	Delay          string          `json:"delay,omitempty"`
+	RunAt          *time.Time      `json:"run_at,omitempty"`
+	MaxDuration    string          `json:"max_duration,omitempty"`
+	IdempotencyKey string          `json:"idempotency_key,omitempty"`
+}
+
+// DispatchResponse answers a dispatch: 201 when created, 200 when an
+// idempotency key was reused (the first execution's id).
+type DispatchResponse struct {
+	ExecutionID string `json:"execution_id"`
+	Created     bool   `json:"created"`
+}
+
+// ResultResponse is the body of GET /v1/executions/{id}/result: 200 once
+// terminal (ok with value, or error), 202 while running.
+type ResultResponse struct {
+	ExecutionID string                `json:"execution_id"`
+	State       domain.ExecutionState `json:"state"`
+	OK          bool                  `json:"ok"`
+	Value       json.RawMessage       `json:"value,omitempty"`
+	Error       *domain.TaskError     `json:"error,omitempty"`
+}
+
+func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) {
+	var req DispatchRequest
+	if !h.readJSON(w, r, &req, false) {
+		return
+	}
+	if strings.TrimSpace(req.Function) == "" {
+		writeError(w, http.StatusBadRequest, "invalid_argument", `"function" is required: the name of a registered durable function`, nil)
+		return
+	}
+	id := domain.NewID()
+	opts := []app.DispatchOption{app.WithExecutionID(id)}
+	if req.Queue != nil {
+		opts = append(opts, app.WithQueue(*req.Queue))
+	}
+	if req.Priority != nil {
+		opts = append(opts, app.WithPriority(*req.Priority))
+	}
+	if req.Tags != nil {
+		opts = append(opts, app.WithTags(*req.Tags...))
+	}
+	if req.Delay != "" {
+		d, err := domain.ParseDuration(req.Delay)
+		if err != nil {
+			h.fail(w, r, fmt.Errorf(`"delay": %w`, err))
+			return
+		}
+		opts = append(opts, app.WithDelay(d))
+	}
+	if req.RunAt != nil {
+		opts = append(opts, app.WithRunAt(*req.RunAt))
+	}
+	if req.MaxDuration != "" {
+		d, err := domain.ParseDuration(req.MaxDuration)
+		if err != nil {
+			h.fail(w, r, fmt.Errorf(`"max_duration": %w`, err))
+			return
+		}
+		opts = append(opts, app.WithMaxDuration(d))
+	}
+	if req.IdempotencyKey != "" {
+		opts = append(opts, app.WithIdempotencyKey(req.IdempotencyKey))
+	}
+	// A caller's W3C trace context makes the dispatch span its child.
+	ctx := propagation.TraceContext{}.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	got, err := h.eng.DispatchByName(ctx, req.Function, req.Input, opts...)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if got != id {
+		writeJSON(w, http.StatusOK, DispatchResponse{ExecutionID: got, Created: false})
+		return
+	}
+	w.Header().Set("Location", "/v1/executions/"+got)
+	writeJSON(w, http.StatusCreated, DispatchResponse{ExecutionID: got, Created: true})
+}
+
+func (h *Handler) listExecutions(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := ports.ExecutionFilter{Function: q.Get("function"), Queue: q.Get("queue")}
+	for _, st := range splitList(q["state"]) {
+		f.States = append(f.States, domain.ExecutionState(st))
+	}
+	var ok bool
+	if f.Limit, f.Offset, ok = h.page(w, r); !ok {
+		return
+	}
+	list, err := h.eng.ListExecutions(r.Context(), f)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []domain.Execution{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"executions": list, "limit": f.Limit, "offset": f.Offset})
+}
+
+func (h *Handler) getExecution(w http.ResponseWriter, r *http.Request) {
+	v, err := h.eng.StateOf(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (h *Handler) getResult(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var wait time.Duration
+	if raw := r.URL.Query().Get("wait"); raw != "" {
+		d, err := domain.ParseDuration(raw)
+		if err != nil {
+			h.fail(w, r, fmt.Errorf("wait: %w", err))
+			return
+		}
+		if d > MaxResultWait {
+			writeError(w, http.StatusBadRequest, "invalid_argument", fmt.Sprintf("wait %q is longer than the limit of 60s", raw), nil)
+			return
+		}
+		wait = d
+	}
+	var res domain.Result
+	var err error
+	if wait > 0 {
+		// The wait also ends when the server stops: the poll is answered
+		// 202 with the state so far.
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		stop := context.AfterFunc(h.stopping, cancel)
+		defer stop()
+		res, err = h.eng.WaitFor(ctx, id, app.WithWaitTimeout(wait))
+		if err != nil && (errors.Is(err, domain.ErrExpired) || ctx.Err() != nil) && r.Context().Err() == nil {
+			h.stillRunning(w, r, id)
+			return
+		}
+	} else {
+		res, err = h.eng.ResultOf(r.Context(), id)
+		if errors.Is(err, domain.ErrStillRunning) {
+			writeJSON(w, http.StatusAccepted, ResultResponse{ExecutionID: id, State: res.State})
+			return
+		}
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ResultResponse{ExecutionID: res.ExecutionID, State: res.State, OK: res.OK(), Value: res.Value, Error: res.Error})
+}
+
+// stillRunning answers 202 with the execution's current state.
+func (h *Handler) stillRunning(w http.ResponseWriter, r *http.Request, id string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 3*time.Second)
+	defer cancel()
+	rr := ResultResponse{ExecutionID: id}
+	if ex, err := h.store.GetExecution(ctx, id); err == nil {
+		rr.State = ex.State
+		if ex.State.Terminal() {
+			res := ex.Outcome()
+			writeJSON(w, http.StatusOK, ResultResponse{ExecutionID: id, State: res.State, OK: res.OK(), Value: res.Value, Error: res.Error})
+			return
+		}
+	}
+	writeJSON(w, http.StatusAccepted, rr)
+}
+
+func (h *Handler) sendSignal(w http.ResponseWriter, r *http.Request) {
+	id, name := r.PathValue("id"), r.PathValue("name")
+	payload, ok := h.readBody(w, r)
+	if !ok {
+		return
+	}
+	if len(strings.TrimSpace(string(payload))) == 0 {
+		payload = []byte("null")
+	}
+	if !json.Valid(payload) {
+		h.fail(w, r, domain.InvalidArgument("signal %q: the request body is not valid JSON (send the payload as a JSON value, e.g. \"yes\" or {\"ok\":true})", name))
+		return
+	}
+	if err := h.eng.SendSignalJSON(r.Context(), id, name, payload); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"execution_id": id, "signal": name})
+}
+
+func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := h.eng.Cancel(r.Context(), id); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ex, err := h.store.GetExecution(r.Context(), id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"execution_id": id, "state": ex.State})
+}

@@ -1,0 +1,283 @@
+// Package httpapi is Stent's HTTP face, a driving adapter over the engine:
+// /healthz, /readyz, /metrics (when given a handler) and the JSON API
+// under /v1 (SPEC §11), as a plain http.Handler (New) with its options:
+// bearer-token auth, body limits, a logger. Server adds the listener, the
+// timeouts and the graceful shutdown stentd uses. It never imports fx;
+// stentfx only calls these constructors.
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/stenthq/stent/app"
+	"github.com/stenthq/stent/ports"
+)
+
+// Options configures New. The zero value works.
+type Options struct {
+	// Token, when set, is required as "Authorization: Bearer <token>" on
+	// /v1; health, readiness and metrics stay open.
+	Token string
+	// MaxBody bounds request bodies (default app.DefaultMaxPayloadBytes +
+	// 64 KiB); larger ones get 413.
+	MaxBody int64
+	// Metrics serves /metrics; nil answers 404 there.
+	Metrics http.Handler
+	// Workers lists the process's workers for /readyz; nil means none.
+	Workers func() []*app.Worker
+	// Notifier's health is reported by /readyz (never a failure).
+	Notifier ports.Notifier
+	// Logger receives failed requests (500s) and, at debug level, every
+	// request; nil discards.
+	Logger *slog.Logger
+}
+
+// store is what the handler reads itself (everything else goes through
+// the engine): an execution's state, and the store's health for /readyz.
+type store interface {
+	ports.ExecutionStore
+	Ping(ctx context.Context) error
+}
+
+// Handler serves the API. Build it with New.
+type Handler struct {
+	eng      *app.Engine
+	store    store
+	o        Options
+	log      *slog.Logger
+	handler  http.Handler
+	mux      *http.ServeMux
+	draining atomic.Bool
+
+	// stopping ends long polls (answered 202) once Drain is called.
+	stopping context.Context
+	stop     context.CancelFunc
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New builds the handler over eng (its store answers /readyz).
+func New(eng *app.Engine, o Options) *Handler {
+	if o.MaxBody <= 0 {
+		o.MaxBody = app.DefaultMaxPayloadBytes + 64<<10
+	}
+	h := &Handler{eng: eng, store: eng.Store(), o: o, log: o.Logger}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	h.stopping, h.stop = context.WithCancel(context.Background())
+	h.mux = http.NewServeMux()
+	h.routes()
+	h.handler = h.top()
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.ServeHTTP(w, r) }
+
+// SetDraining makes /readyz answer 503 (the first step of a shutdown).
+func (h *Handler) SetDraining() { h.draining.Store(true) }
+
+// Drain starts a shutdown: /readyz answers 503 and the long polls in
+// progress (and any later one) are answered 202 with the state so far.
+func (h *Handler) Drain() {
+	h.SetDraining()
+	h.stop()
+}
+
+// routes registers every endpoint.
+func (h *Handler) routes() {
+	m := h.mux
+	m.HandleFunc("GET /healthz", h.healthz)
+	m.HandleFunc("GET /readyz", h.readyz)
+	if h.o.Metrics != nil {
+		m.Handle("GET /metrics", h.o.Metrics)
+	}
+	api := func(pattern string, fn http.HandlerFunc) { m.Handle(pattern, h.authorize(fn)) }
+	api("POST /v1/executions", h.dispatch)
+	api("GET /v1/executions", h.listExecutions)
+	api("GET /v1/executions/{id}", h.getExecution)
+	api("GET /v1/executions/{id}/result", h.getResult)
+	api("POST /v1/executions/{id}/signals/{name}", h.sendSignal)
+	api("POST /v1/executions/{id}/cancel", h.cancel)
+	api("GET /v1/dead-letters", h.listDeadLetters)
+	api("GET /v1/dead-letters/{task_id}", h.getDeadLetter)
+	api("POST /v1/dead-letters/{task_id}/replay", h.replayDeadLetter)
+	api("POST /v1/dead-letters/replay-all", h.replayAllDeadLetters)
+	api("DELETE /v1/dead-letters/{task_id}", h.discardDeadLetter)
+	api("GET /v1/stats", h.stats)
+	api("GET /v1/workers", h.listWorkers)
+}
+
+// top answers unknown routes with a JSON 404 (or 405 when only the method
+// is wrong), checks the token on /v1 first, and logs each request at
+// debug level.
+func (h *Handler) top() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			h.log.DebugContext(r.Context(), "http request", "method", r.Method, "path", r.URL.Path,
+				"status", sw.status, "duration", time.Since(started))
+		}()
+		if _, pattern := h.mux.Handler(r); pattern == "" {
+			if isAPI(r.URL.Path) && !h.authorized(r) {
+				h.unauthorized(sw)
+				return
+			}
+			if allow := h.allowed(r); len(allow) > 0 {
+				sw.Header().Set("Allow", strings.Join(allow, ", "))
+				writeError(sw, http.StatusMethodNotAllowed, "method_not_allowed",
+					fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, strings.Join(allow, ", ")), nil)
+				return
+			}
+			writeError(sw, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path), nil)
+			return
+		}
+		h.mux.ServeHTTP(sw, r)
+	})
+}
+
+// allowed lists the methods that do have a route for r's path.
+func (h *Handler) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, p := h.mux.Handler(probe); p != "" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func isAPI(path string) bool { return path == "/v1" || strings.HasPrefix(path, "/v1/") }
+
+func (h *Handler) authorize(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !h.authorized(r) {
+			h.unauthorized(w)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (h *Handler) authorized(r *http.Request) bool {
+	if h.o.Token == "" {
+		return true
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(h.o.Token)) == 1
+}
+
+func (h *Handler) unauthorized(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="stent"`)
+	writeError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token (Authorization: Bearer <token>)", nil)
+}
+
+func (h *Handler) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// ReadyReport is the body of /readyz.
+type ReadyReport struct {
+	Ready bool `json:"ready"`
+	// Status is ready, starting, draining or unavailable.
+	Status   string         `json:"status"`
+	Store    string         `json:"store"`
+	Workers  []WorkerReport `json:"workers"`
+	Notifier string         `json:"notifier"`
+}
+
+// WorkerReport describes one worker in /readyz.
+type WorkerReport struct {
+	ID     string `json:"id"`
+	State  string `json:"state"`
+	Active int    `json:"active"`
+	Slots  int    `json:"slots"`
+}
+
+// Ready checks readiness: not draining, the store answers with a current
+// schema, and every worker is ready. A degraded notifier is reported
+// but is not a failure.
+func (h *Handler) Ready(ctx context.Context) ReadyReport {
+	rep := ReadyReport{Ready: true, Status: "ready", Store: "ok", Notifier: "ok", Workers: []WorkerReport{}}
+	if err := notifierHealth(h.o.Notifier); err != nil {
+		rep.Notifier = "degraded: " + err.Error()
+	}
+	workersReady := true
+	if h.o.Workers != nil {
+		for _, w := range h.o.Workers() {
+			rep.Workers = append(rep.Workers, WorkerReport{ID: w.ID(), State: w.State().String(),
+				Active: w.Active(), Slots: w.Options().MaxConcurrency})
+			workersReady = workersReady && w.State() == app.WorkerReady
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := h.storeReady(ctx); err != nil {
+		rep.Ready, rep.Status, rep.Store = false, "unavailable", err.Error()
+	}
+	switch {
+	case h.draining.Load():
+		rep.Ready, rep.Status = false, "draining"
+	case rep.Ready && !workersReady:
+		rep.Ready, rep.Status = false, "starting"
+	}
+	return rep
+}
+
+func (h *Handler) storeReady(ctx context.Context) error {
+	if err := h.store.Ping(ctx); err != nil {
+		return err
+	}
+	if m, ok := h.store.(ports.Migrator); ok {
+		cur, latest, err := m.SchemaVersion(ctx)
+		if err != nil {
+			return err
+		}
+		if cur != latest {
+			return fmt.Errorf("schema version %d; this build needs %d (run `stent migrate`)", cur, latest)
+		}
+	}
+	return nil
+}
+
+func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
+	rep := h.Ready(r.Context())
+	status := http.StatusOK
+	if !rep.Ready {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, rep)
+}
+
+// notifierHealth returns the notifier's health error, if it reports one.
+func notifierHealth(n ports.Notifier) error {
+	if hn, ok := n.(ports.NotifierHealth); ok {
+		return hn.Health()
+	}
+	return nil
+}
+
+// statusWriter records the status code for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

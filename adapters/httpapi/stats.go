@@ -1,0 +1,45 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/stenthq/stent/domain"
+)
+
+func (h *Handler) stats(w http.ResponseWriter, r *http.Request) {
+	st, err := h.eng.Stats(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// listWorkers answers GET /v1/workers: the worker registry, live workers
+// first, optionally only those in the ?state= states (repeated or
+// comma-separated).
+func (h *Handler) listWorkers(w http.ResponseWriter, r *http.Request) {
+	var want map[domain.WorkerState]bool
+	for _, st := range splitList(r.URL.Query()["state"]) {
+		if _, err := domain.ParseWorkerState(st); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if want == nil {
+			want = map[domain.WorkerState]bool{}
+		}
+		want[domain.WorkerState(st)] = true
+	}
+	all, err := h.eng.ListWorkers(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	list := []domain.WorkerInfo{}
+	for _, wk := range all {
+		if want == nil || want[wk.State] {
+			list = append(list, wk)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"workers": list})
+}
