@@ -35,6 +35,45 @@ func TestModuleFollowsTheDependencyRule(t *testing.T) {
 	t.Logf("checked %d packages of %s against %d rules", len(own), module, len(rules))
 }
 
+// cliNetHTTPImporters are the only packages the CLI links that may
+// import net/http: OpenTelemetry's propagation package (through app) names
+// http.Header in its HeaderCarrier. No package of this module the CLI
+// links may import it: the HTTP server lives in adapters/httpapi.
+var cliNetHTTPImporters = []string{"go.opentelemetry.io/otel/propagation"}
+
+// TestTheCLILinksNoServiceCode runs `go list -deps ./cmd/stent` and fails
+// on fx, Prometheus, stentfx, the HTTP API or metrics adapters, and on any
+// importer of net/http other than cliNetHTTPImporters.
+func TestTheCLILinksNoServiceCode(t *testing.T) {
+	t.Parallel()
+	module, pkgs, err := Load(t.Context(), ".", "./cmd/stent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := false
+	for _, p := range pkgs {
+		seen = seen || p.ImportPath == module+"/cmd/stent/internal/cli"
+		if slices.Contains(p.Imports, "net/http") && !slices.Contains(cliNetHTTPImporters, p.ImportPath) {
+			t.Errorf("the CLI links %s, which imports net/http", p.ImportPath)
+		}
+	}
+	if !seen {
+		t.Fatalf("go list -deps ./cmd/stent did not list %s/cmd/stent/internal/cli", module)
+	}
+	var cli []Rule
+	for _, r := range rules {
+		if slices.Contains(r.Packages, "cmd/stent/...") {
+			cli = append(cli, r)
+		}
+	}
+	if len(cli) == 0 {
+		t.Fatal("no rule covers cmd/stent")
+	}
+	for _, v := range Check(module, pkgs, cli) {
+		t.Error(v)
+	}
+}
+
 const mod = "github.com/stenthq/stent"
 
 // stdlib marks the standard packages the synthetic graphs use.
@@ -89,14 +128,85 @@ func TestCheckerCatchesViolations(t *testing.T) {
 			pkg:  Package{ImportPath: mod + "/adapters/sqlstore/pgxstore", Imports: []string{mod + "/ports", mod + "/domain", mod + "/adapters/sqlstore", "github.com/jackc/pgx/v5"}},
 		},
 		{
-			name: "an adapter importing app is caught",
+			name: "a driven adapter importing app is caught",
 			pkg:  Package{ImportPath: mod + "/adapters/memstore", Imports: []string{mod + "/app"}},
-			want: []string{"adapters never import app, stentfx or cmd | " + mod + "/app"},
+			want: []string{"driven adapters never import app | " + mod + "/app"},
 		},
 		{
 			name: "an adapter importing stentfx is caught",
 			pkg:  Package{ImportPath: mod + "/adapters/redisnotify", Imports: []string{mod + "/stentfx"}},
-			want: []string{"adapters never import app, stentfx or cmd | " + mod + "/stentfx"},
+			want: []string{"adapters never import stentfx or cmd | " + mod + "/stentfx"},
+		},
+		{
+			name: "the HTTP API importing app, ports and net/http is clean",
+			pkg:  Package{ImportPath: mod + "/adapters/httpapi", Imports: []string{mod + "/app", mod + "/ports", mod + "/domain", "net/http"}},
+		},
+		{
+			name: "the HTTP API importing fx or stentfx is caught",
+			pkg:  Package{ImportPath: mod + "/adapters/httpapi", Imports: []string{"go.uber.org/fx", mod + "/stentfx"}},
+			want: []string{
+				"adapters never import stentfx or cmd | " + mod + "/stentfx",
+				"only stentfx and cmd import go.uber.org/fx | go.uber.org/fx",
+			},
+		},
+		{
+			name: "the HTTP API importing a store adapter is caught",
+			pkg:  Package{ImportPath: mod + "/adapters/httpapi", Imports: []string{mod + "/adapters/sqlstore/pgxstore"}},
+			want: []string{"an adapter never imports another adapter (the SQL driver packages may import the sqlstore core) | " + mod + "/adapters/sqlstore/pgxstore"},
+		},
+		{
+			name: "prommetrics implementing app's metrics hooks is clean",
+			pkg:  Package{ImportPath: mod + "/adapters/prommetrics", Imports: []string{mod + "/app", mod + "/ports", "github.com/prometheus/client_golang/prometheus"}},
+		},
+		{
+			name: "storeurl opening both SQL stores is clean",
+			pkg:  Package{ImportPath: mod + "/adapters/storeurl", Imports: []string{mod + "/adapters/sqlstore/sqlitestore", mod + "/adapters/sqlstore/pgxstore", mod + "/ports"}},
+		},
+		{
+			name: "storeurl importing app or a notifier is caught",
+			pkg:  Package{ImportPath: mod + "/adapters/storeurl", Imports: []string{mod + "/app", mod + "/adapters/redisnotify"}},
+			want: []string{
+				"an adapter never imports another adapter (the SQL driver packages may import the sqlstore core) | " + mod + "/adapters/redisnotify",
+				"driven adapters never import app | " + mod + "/app",
+			},
+		},
+		{
+			name: "notifierurl opening the notifiers is clean",
+			pkg: Package{ImportPath: mod + "/adapters/notifierurl", Imports: []string{mod + "/app", mod + "/adapters/storeurl",
+				mod + "/adapters/pgnotify", mod + "/adapters/redisnotify"}},
+		},
+		{
+			name: "ports importing the HTTP API or storeurl is caught",
+			pkg:  Package{ImportPath: mod + "/ports", Imports: []string{mod + "/domain", mod + "/adapters/httpapi", mod + "/adapters/storeurl"}},
+			want: []string{
+				"ports imports only domain and the standard library | " + mod + "/adapters/httpapi",
+				"ports imports only domain and the standard library | " + mod + "/adapters/storeurl",
+			},
+		},
+		{
+			name: "app depending on the HTTP API or prommetrics is caught",
+			pkg: Package{ImportPath: mod + "/app", Imports: []string{mod + "/adapters/prommetrics"},
+				Deps: []string{mod + "/adapters/prommetrics", mod + "/adapters/httpapi"}},
+			want: []string{
+				"app never depends on an adapter, a database or Redis driver, or fx | " + mod + "/adapters/httpapi",
+				"app never depends on an adapter, a database or Redis driver, or fx | " + mod + "/adapters/prommetrics",
+			},
+		},
+		{
+			name: "the CLI linking storeurl, notifierurl and app is clean",
+			pkg: Package{ImportPath: mod + "/cmd/stent/internal/cli", Imports: []string{mod + "/adapters/storeurl", mod + "/adapters/notifierurl", mod + "/app"},
+				Deps: []string{mod + "/adapters/storeurl", mod + "/adapters/notifierurl", mod + "/app", "github.com/redis/go-redis/v9"}},
+		},
+		{
+			name: "the CLI linking fx through stentfx is caught",
+			pkg: Package{ImportPath: mod + "/cmd/stent/internal/cli", Imports: []string{mod + "/stentfx"},
+				Deps: []string{mod + "/stentfx", "go.uber.org/fx", "github.com/prometheus/client_golang/prometheus", mod + "/adapters/httpapi"}},
+			want: []string{
+				"the CLI links no fx, Prometheus or HTTP service code | " + mod + "/adapters/httpapi",
+				"the CLI links no fx, Prometheus or HTTP service code | " + mod + "/stentfx",
+				"the CLI links no fx, Prometheus or HTTP service code | github.com/prometheus/client_golang/prometheus",
+				"the CLI links no fx, Prometheus or HTTP service code | go.uber.org/fx",
+			},
 		},
 		{
 			name: "an adapter importing another adapter is caught",

@@ -188,7 +188,12 @@ func matchAny(module string, patterns []string, path string) bool {
 // Load lists the module rooted at (or containing) dir with
 // `go list -e -deps -json`: the module's packages with their non-test
 // imports and dependencies, plus every dependency, standard ones marked.
-func Load(ctx context.Context, dir string) (module string, pkgs []Package, err error) {
+// patterns (relative to the module root) narrow the listing to some
+// packages and what they link; none means ./...
+func Load(ctx context.Context, dir string, patterns ...string) (module string, pkgs []Package, err error) {
+	if len(patterns) == 0 {
+		patterns = []string{"./..."}
+	}
 	gomod, err := goCommand(ctx, dir, "env", "GOMOD")
 	if err != nil {
 		return "", nil, err
@@ -203,8 +208,8 @@ func Load(ctx context.Context, dir string) (module string, pkgs []Package, err e
 		return "", nil, err
 	}
 	module = strings.TrimSpace(module)
-	out, err := goCommand(ctx, root, "list", "-e", "-deps",
-		"-json=ImportPath,Standard,DepOnly,Imports,Deps,Module,Error", "./...")
+	out, err := goCommand(ctx, root, append([]string{"list", "-e", "-deps",
+		"-json=ImportPath,Standard,DepOnly,Imports,Deps,Module,Error"}, patterns...)...)
 	if err != nil {
 		return "", nil, err
 	}

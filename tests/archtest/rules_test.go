@@ -26,9 +26,17 @@ var rules = []Rule{
 		Allow:     []string{"domain/...", "ports", "go.uber.org/mock/gomock"},
 	},
 	{
-		Name:     "adapters never import app, stentfx or cmd",
+		Name:     "adapters never import stentfx or cmd",
 		Packages: []string{"adapters/..."},
-		Forbid:   []string{"app/...", "stentfx/...", "cmd/...", "examples/..."},
+		Forbid:   []string{"stentfx/...", "cmd/...", "examples/..."},
+	},
+	{
+		// httpapi drives the engine, prommetrics implements its metrics
+		// hooks, notifierurl opens its in-process notifier.
+		Name:     "driven adapters never import app",
+		Packages: []string{"adapters/..."},
+		Except:   []string{"adapters/httpapi/...", "adapters/prommetrics/...", "adapters/notifierurl/..."},
+		Forbid:   []string{"app/..."},
 	},
 	{
 		Name:     "an adapter never imports another adapter (the SQL driver packages may import the sqlstore core)",
@@ -43,6 +51,13 @@ var rules = []Rule{
 			{From: "adapters/sqlstore/sqlitestore/...", To: "adapters/sqlstore/internal/..."},
 			{From: "adapters/sqlstore/pgxstore/...", To: "adapters/sqlstore"},
 			{From: "adapters/sqlstore/pgxstore/...", To: "adapters/sqlstore/internal/..."},
+			// The openers compose what they open: storeurl the SQL stores,
+			// notifierurl the notifiers (and storeurl, to read the store URL).
+			{From: "adapters/storeurl/...", To: "adapters/sqlstore/sqlitestore"},
+			{From: "adapters/storeurl/...", To: "adapters/sqlstore/pgxstore"},
+			{From: "adapters/notifierurl/...", To: "adapters/storeurl"},
+			{From: "adapters/notifierurl/...", To: "adapters/pgnotify"},
+			{From: "adapters/notifierurl/...", To: "adapters/redisnotify"},
 		},
 	},
 	{
@@ -62,6 +77,15 @@ var rules = []Rule{
 		Packages: []string{"..."},
 		Except:   []string{"stentfx/...", "cmd/..."},
 		Forbid:   []string{"go.uber.org/fx/...", "go.uber.org/dig/..."},
+	},
+	{
+		Name:       "the CLI links no fx, Prometheus or HTTP service code",
+		Packages:   []string{"cmd/stent/..."},
+		Transitive: true,
+		Forbid: []string{
+			"go.uber.org/fx/...", "go.uber.org/dig/...", "github.com/prometheus/...",
+			"stentfx/...", "adapters/httpapi/...", "adapters/prommetrics/...",
+		},
 	},
 	{
 		Name:     "tests/contract is imported only from _test.go files",
