@@ -57,6 +57,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 		{"catalogue", testCatalogue},
 		{"lifecycle", testLifecycle},
 		{"bad input", testBadInput},
+		{"bad step input", testBadStepInput},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {
