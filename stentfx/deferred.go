@@ -192,15 +192,6 @@ func call0(d *DeferredStore, f func(ports.Store) error) error {
 	return f(st)
 }
 
-// CreateExecution forwards to the backend.
-func (d *DeferredStore) CreateExecution(ctx context.Context, exec domain.Execution, root domain.Task) (string, bool, error) {
-	st, err := d.get()
-	if err != nil {
-		return "", false, err
-	}
-	return st.CreateExecution(ctx, exec, root)
-}
-
 // CreateExecutions forwards to the backend.
 func (d *DeferredStore) CreateExecutions(ctx context.Context, items []ports.NewExecution) ([]ports.CreatedExecution, error) {
 	return call(d, func(s ports.Store) ([]ports.CreatedExecution, error) { return s.CreateExecutions(ctx, items) })
@@ -264,11 +255,6 @@ func (d *DeferredStore) ListTasks(ctx context.Context, f ports.TaskFilter) ([]do
 	return call(d, func(s ports.Store) ([]domain.Task, error) { return s.ListTasks(ctx, f) })
 }
 
-// CreateSteps forwards to the backend.
-func (d *DeferredStore) CreateSteps(ctx context.Context, parent domain.Fence, specs []ports.StepSpec, ops []domain.DataOp, now time.Time) ([]domain.Task, error) {
-	return call(d, func(s ports.Store) ([]domain.Task, error) { return s.CreateSteps(ctx, parent, specs, ops, now) })
-}
-
 // CreateStepsBatch forwards to the backend.
 func (d *DeferredStore) CreateStepsBatch(ctx context.Context, reqs []ports.CreateStepsRequest) ([]ports.CreateStepsResult, error) {
 	return call(d, func(s ports.Store) ([]ports.CreateStepsResult, error) { return s.CreateStepsBatch(ctx, reqs) })
@@ -285,8 +271,8 @@ func (d *DeferredStore) CompleteSleep(ctx context.Context, parent domain.Fence, 
 }
 
 // ClaimTasks forwards to the backend.
-func (d *DeferredStore) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]domain.Task, error) {
-	return call(d, func(s ports.Store) ([]domain.Task, error) { return s.ClaimTasks(ctx, p) })
+func (d *DeferredStore) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]ports.ClaimedTask, error) {
+	return call(d, func(s ports.Store) ([]ports.ClaimedTask, error) { return s.ClaimTasks(ctx, p) })
 }
 
 // NextWake forwards to the backend.
@@ -333,11 +319,6 @@ func (d *DeferredStore) RenewLeases(ctx context.Context, fences []domain.Fence, 
 	return call(d, func(s ports.Store) ([]ports.LeaseStatus, error) { return s.RenewLeases(ctx, fences, now, lease) })
 }
 
-// CompleteTask forwards to the backend.
-func (d *DeferredStore) CompleteTask(ctx context.Context, p ports.CompleteParams) error {
-	return call0(d, func(s ports.Store) error { return s.CompleteTask(ctx, p) })
-}
-
 // CompleteTasks forwards to the backend.
 func (d *DeferredStore) CompleteTasks(ctx context.Context, ps []ports.CompleteParams) ([]ports.CompleteResult, error) {
 	return call(d, func(s ports.Store) ([]ports.CompleteResult, error) { return s.CompleteTasks(ctx, ps) })
@@ -361,21 +342,6 @@ func (d *DeferredStore) ReleaseTask(ctx context.Context, fence domain.Fence, now
 // SendSignal forwards to the backend.
 func (d *DeferredStore) SendSignal(ctx context.Context, executionID, name string, payload json.RawMessage, now time.Time) (*domain.Task, error) {
 	return call(d, func(s ports.Store) (*domain.Task, error) { return s.SendSignal(ctx, executionID, name, payload, now) })
-}
-
-// ListSignals forwards to the backend.
-func (d *DeferredStore) ListSignals(ctx context.Context, executionID string) ([]domain.Signal, error) {
-	return call(d, func(s ports.Store) ([]domain.Signal, error) { return s.ListSignals(ctx, executionID) })
-}
-
-// GetCacheEntries forwards to the backend.
-func (d *DeferredStore) GetCacheEntries(ctx context.Context, keys []string, now time.Time) (map[string]json.RawMessage, error) {
-	return call(d, func(s ports.Store) (map[string]json.RawMessage, error) { return s.GetCacheEntries(ctx, keys, now) })
-}
-
-// GetIdempotencyRecords forwards to the backend.
-func (d *DeferredStore) GetIdempotencyRecords(ctx context.Context, keys []string) (map[string]json.RawMessage, error) {
-	return call(d, func(s ports.Store) (map[string]json.RawMessage, error) { return s.GetIdempotencyRecords(ctx, keys) })
 }
 
 // ListDeadLetters forwards to the backend.

@@ -16,43 +16,46 @@ func testBadInput(t *testing.T, h storeSuite) {
 		overdue, root := f.start(execOpts{Fn: "parent", Deadline: ptrTo(at(time.Second))})
 		f.steps(root, at(time.Second), activitySpec(root, 1, "job"))
 		now := at(time.Minute)
-		claim := func(limit int, lease time.Duration) func() error {
-			return func() error {
-				_, err := f.s.ClaimTasks(f.ctx, ports.ClaimParams{WorkerID: workerA, Functions: []string{"job", "parent"}, Limit: limit, Now: now, Lease: lease})
+		claimP := func(p ports.ClaimParams) badCall {
+			return bad(p.Validate(), func() error { _, err := f.s.ClaimTasks(f.ctx, p); return err })
+		}
+		claim := func(limit int, lease time.Duration) badCall {
+			return claimP(ports.ClaimParams{WorkerID: workerA, Functions: []string{"job", "parent"}, Limit: limit, Now: now, Lease: lease})
+		}
+		renew := func(lease time.Duration) badCall {
+			return bad(ports.ValidateLease(lease), func() error {
+				_, err := f.s.RenewLeases(f.ctx, []domain.Fence{root.Fence()}, now, lease)
 				return err
-			}
+			})
 		}
-		renew := func(lease time.Duration) func() error {
-			return func() error { _, err := f.s.RenewLeases(f.ctx, []domain.Fence{root.Fence()}, now, lease); return err }
+		expire := func(limit int) badCall {
+			return bad(ports.ValidateSweepLimit(limit), func() error { _, err := f.s.ExpireOverdue(f.ctx, now, limit); return err })
 		}
-		expire := func(limit int) func() error {
-			return func() error { _, err := f.s.ExpireOverdue(f.ctx, now, limit); return err }
+		listExec := func(fl ports.ExecutionFilter) badCall {
+			return bad(fl.Validate(), func() error { _, err := f.s.ListExecutions(f.ctx, fl); return err })
 		}
-		listExec := func(fl ports.ExecutionFilter) func() error {
-			return func() error { _, err := f.s.ListExecutions(f.ctx, fl); return err }
+		listTasks := func(fl ports.TaskFilter) badCall {
+			return bad(fl.Validate(), func() error { _, err := f.s.ListTasks(f.ctx, fl); return err })
 		}
-		listTasks := func(fl ports.TaskFilter) func() error {
-			return func() error { _, err := f.s.ListTasks(f.ctx, fl); return err }
+		listDead := func(fl ports.DeadLetterFilter) badCall {
+			return bad(fl.Validate(), func() error { _, err := f.s.ListDeadLetters(f.ctx, fl); return err })
 		}
-		listDead := func(fl ports.DeadLetterFilter) func() error {
-			return func() error { _, err := f.s.ListDeadLetters(f.ctx, fl); return err }
-		}
-		create := func(mutate func(*domain.Execution, *domain.Task)) func() error {
-			return func() error {
-				e, r := buildExecution(execOpts{Fn: "job"})
-				mutate(&e, &r)
-				_, _, err := f.s.CreateExecution(f.ctx, e, r)
+		create := func(mutate func(*domain.Execution, *domain.Task)) badCall {
+			e, r := buildExecution(execOpts{Fn: "job"})
+			mutate(&e, &r)
+			return bad(ports.NewExecution{Execution: e, Root: r}.Validate(), func() error {
+				_, _, err := ports.CreateExecution(f.ctx, f.s, e, r)
 				return err
-			}
+			})
 		}
-		createBatch := func(mutate func(*domain.Execution, *domain.Task)) func() error {
-			return func() error {
-				good, goodRoot := buildExecution(execOpts{Fn: "job"})
-				e, r := buildExecution(execOpts{Fn: "job"})
-				mutate(&e, &r)
+		createBatch := func(mutate func(*domain.Execution, *domain.Task)) badCall {
+			good, goodRoot := buildExecution(execOpts{Fn: "job"})
+			e, r := buildExecution(execOpts{Fn: "job"})
+			mutate(&e, &r)
+			return bad(ports.NewExecution{Execution: e, Root: r}.Validate(), func() error {
 				_, err := f.s.CreateExecutions(f.ctx, []ports.NewExecution{{Execution: good, Root: goodRoot}, {Execution: e, Root: r}})
 				return err
-			}
+			})
 		}
 		const (
 			positive   = "want > 0"
@@ -60,10 +63,7 @@ func testBadInput(t *testing.T, h storeSuite) {
 			idRequired = "an id is required"
 		)
 		cases := []badCase{
-			{"a claim without a worker id", "", idRequired, func() error {
-				_, err := f.s.ClaimTasks(f.ctx, ports.ClaimParams{Functions: []string{"job"}, Limit: 1, Now: now, Lease: time.Minute})
-				return err
-			}},
+			{"a claim without a worker id", "", idRequired, claimP(ports.ClaimParams{Functions: []string{"job"}, Limit: 1, Now: now, Lease: time.Minute})},
 			{"a claim with limit 0", "0", positive, claim(0, time.Minute)},
 			{"a claim with a negative limit", "-5", positive, claim(-5, time.Minute)},
 			{"a claim with lease 0", "0", positive, claim(1, 0)},
@@ -84,8 +84,14 @@ func testBadInput(t *testing.T, h storeSuite) {
 				listTasks(ports.TaskFilter{Kinds: []domain.TaskKind{domain.KindActivity, "widget"}})},
 			{"dead letters with a negative limit", "-5", notNeg, listDead(ports.DeadLetterFilter{Limit: -5})},
 			{"dead letters with a negative offset", "-6", notNeg, listDead(ports.DeadLetterFilter{Offset: -6})},
-			{"an empty execution id to get", "", idRequired, func() error { _, err := f.s.GetExecution(f.ctx, ""); return err }},
-			{"an empty task id to get", "", idRequired, func() error { _, err := f.s.GetTask(f.ctx, ""); return err }},
+			{"an empty execution id to get", "", idRequired, bad(ports.ValidateID("execution id", ""), func() error {
+				_, err := f.s.GetExecution(f.ctx, "")
+				return err
+			})},
+			{"an empty task id to get", "", idRequired, bad(ports.ValidateID("task id", ""), func() error {
+				_, err := f.s.GetTask(f.ctx, "")
+				return err
+			})},
 		}
 		for _, c := range []struct {
 			name, value, allowed string
