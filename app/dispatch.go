@@ -102,7 +102,7 @@ func (e *Engine) dispatch(ctx context.Context, name string, fi domain.FunctionIn
 	}
 	ctx, carrier, end := e.tracing.startDispatch(ctx, name, p.exec.ID, p.exec.Queue)
 	p.root.TraceContext = carrier
-	got, created, err := e.store.CreateExecution(ctx, p.exec, p.root)
+	got, created, err := ports.CreateExecution(ctx, e.store, p.exec, p.root)
 	end(got, err)
 	if err != nil {
 		return "", fmt.Errorf("stent: dispatch %q: %w", name, err)

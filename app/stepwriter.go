@@ -71,7 +71,7 @@ func (w *stepWriter) run(ctx context.Context) {
 		wctx := context.WithoutCancel(ctx)
 		if len(batch) == 1 {
 			r := batch[0].r
-			tasks, err := w.e.store.CreateSteps(wctx, r.Parent, r.Specs, r.Ops, r.Now)
+			tasks, err := ports.CreateSteps(wctx, w.e.store, r.Parent, r.Specs, r.Ops, r.Now)
 			batch[0].done <- ports.CreateStepsResult{Tasks: tasks, Err: err}
 			continue
 		}
@@ -80,7 +80,7 @@ func (w *stepWriter) run(ctx context.Context) {
 			// One bad request fails the whole batch: write each on its own
 			// so only that one gets the error.
 			for _, r := range batch {
-				tasks, err := w.e.store.CreateSteps(wctx, r.r.Parent, r.r.Specs, r.r.Ops, r.r.Now)
+				tasks, err := ports.CreateSteps(wctx, w.e.store, r.r.Parent, r.r.Specs, r.r.Ops, r.r.Now)
 				r.done <- ports.CreateStepsResult{Tasks: tasks, Err: err}
 			}
 			continue

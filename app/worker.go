@@ -437,9 +437,9 @@ func (w *Worker) claimOnce(base context.Context) (claimed int, full bool, err er
 		return 0, false, err
 	}
 	for _, t := range tasks {
-		// StartedAt is written by a task's first claim only: a task
-		// started now has never run, so it has no step records yet.
-		w.start(base, t, t.StartedAt != nil && t.StartedAt.Equal(now))
+		// A first claim's task has never run, so it has no step records
+		// yet.
+		w.start(base, t.Task, t.FirstClaim)
 	}
 	return len(tasks), len(tasks) == free, nil
 }

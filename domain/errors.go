@@ -45,7 +45,8 @@ func SentinelByCode(code string) (*Sentinel, bool) {
 	return s, ok
 }
 
-// The sentinel errors. ports and app re-export these same values.
+// The sentinel errors: their one home. Package app re-exports the same
+// values for users; every other package uses these.
 var (
 	ErrNotFound             = newSentinel("not_found", "not found", nil)
 	ErrStillRunning         = newSentinel("still_running", "execution still running", nil)
@@ -119,13 +120,19 @@ func IsPermanent(err error) bool {
 // TransitionError reports a state change the state machine forbids.
 type TransitionError struct {
 	Entity string // "execution" or "task"
-	From   string
-	To     string
+	// Op names the operation (see Transition), when one was attempted.
+	Op   string
+	From string
+	To   string
 }
 
 // Error implements error.
 func (e *TransitionError) Error() string {
-	return fmt.Sprintf("stent: invalid %s transition from %q to %q", e.Entity, e.From, e.To)
+	msg := fmt.Sprintf("stent: invalid %s transition from %q to %q", e.Entity, e.From, e.To)
+	if e.Op != "" {
+		msg += " (" + e.Op + ")"
+	}
+	return msg
 }
 
 // Is matches ErrInvalidTransition.

@@ -85,46 +85,6 @@ func ParseTaskState(s string) (TaskState, error) {
 	return st, nil
 }
 
-// executionTransitions is the execution table of SPEC §3.
-var executionTransitions = map[ExecutionState][]ExecutionState{
-	ExecutionPending: {ExecutionRunning, ExecutionTimedOut, ExecutionCancelled},
-	ExecutionRunning: {ExecutionCompleted, ExecutionFailed, ExecutionTimedOut, ExecutionCancelled},
-	ExecutionFailed:  {ExecutionPending}, // replay of the root
-}
-
-// taskTransitions is the task table of SPEC §3.
-var taskTransitions = map[TaskState][]TaskState{
-	// claim; sleep wake-up, signal delivery, link owner finishing; cancel.
-	TaskPending: {TaskRunning, TaskCompleted, TaskFailed, TaskCancelled},
-	// reclaim after lease expiry; finish; retry, drain/release; park;
-	// cancel.
-	TaskRunning: {TaskRunning, TaskCompleted, TaskFailed, TaskPending, TaskWaiting, TaskCancelled},
-	// resume (claim once the wake condition holds); cancel.
-	TaskWaiting:   {TaskRunning, TaskCancelled},
-	TaskFailed:    {TaskPending}, // newer-generation parent, or replay
-	TaskCancelled: {TaskPending}, // newer-generation parent
-	TaskCompleted: {TaskPending}, // newer-generation parent resetting a mismatched non-root step
-}
-
-// CheckExecutionTransition returns nil if the execution may move from one
-// state to the other, else a *TransitionError naming both states (it matches
-// ErrInvalidTransition).
-func CheckExecutionTransition(from, to ExecutionState) error {
-	if slices.Contains(executionTransitions[from], to) {
-		return nil
-	}
-	return &TransitionError{Entity: "execution", From: string(from), To: string(to)}
-}
-
-// CheckTaskTransition returns nil if a task may move from one state to the
-// other, else a *TransitionError naming both states.
-func CheckTaskTransition(from, to TaskState) error {
-	if slices.Contains(taskTransitions[from], to) {
-		return nil
-	}
-	return &TransitionError{Entity: "task", From: string(from), To: string(to)}
-}
-
 // TaskKind is what a task is for.
 type TaskKind string
 

@@ -9,11 +9,19 @@ import (
 )
 
 // Store is everything the engine persists. It is composed of role
-// interfaces so each use case depends on the smallest one. Adapters:
+// interfaces so each use case can depend on the smallest one. Adapters:
 // memstore (reference, in memory), sqlitestore and pgxstore; all three pass
-// the same contract suite (tests/contract.RunStore).
+// the same contract suite (tests/contract.RunStore), which also requires
+// Inspector.
+//
+// Writes come in batches only (CreateExecutions, CreateStepsBatch,
+// CompleteTasks); CreateExecution, CreateSteps and CompleteTask beside the
+// port write one item through them. Every store checks its parameters with
+// the validators of this package (validate.go) before it touches its data,
+// so all stores reject the same bad input with the same error.
 type Store interface {
 	ExecutionStore
+	TaskReader
 	StepStore
 	ClaimStore
 	SignalStore
@@ -25,35 +33,35 @@ type Store interface {
 
 // ExecutionStore creates, reads and ends executions.
 type ExecutionStore interface {
-	// CreateExecution inserts exec (state pending) and its root task (kind
-	// orchestrator, position 0, state pending) in one transaction. The
-	// caller fills exec.ID, root.ID, exec.RootTaskID = root.ID,
-	// root.ExecutionID = exec.ID, routing and timestamps; the store sets
-	// states and copies exec.Deadline onto root.Deadline.
+	// CreateExecutions inserts executions in one transaction, in order (a
+	// dispatch is a batch of one, see CreateExecution). Each item's
+	// Execution is inserted with state pending, and its Root task (kind
+	// orchestrator, position 0) with state pending. The caller fills
+	// Execution.ID, Root.ID, Execution.RootTaskID = Root.ID,
+	// Root.ExecutionID = Execution.ID, routing and timestamps; the store sets
+	// states and copies Execution.Deadline onto Root.Deadline.
 	//
-	// If exec.IdempotencyKey is set and already used by another execution,
-	// nothing is written and that execution's id is returned with
-	// created=false. If exec.ID already exists, nothing is written and
-	// exec.ID is returned with created=false, unless the existing execution
-	// runs a different root function: then ErrConflict. Bad input
-	// (empty ids or function, root.ID != exec.RootTaskID) is
-	// ErrInvalidArgument.
-	CreateExecution(ctx context.Context, exec domain.Execution, root domain.Task) (id string, created bool, err error)
-
-	// CreateExecutions is CreateExecution for many executions in one
-	// transaction, in order (a batch dispatch). Each result holds the id and
-	// created flag CreateExecution would return, or Err = ErrConflict for an
-	// id reused by another function (that item writes nothing). The
-	// returned error is for the batch as a whole (bad input, ErrUnavailable,
-	// ErrClosed): then nothing was written.
+	// Per item: if Execution.IdempotencyKey is set and already used by
+	// another execution, nothing is written and the result holds that
+	// execution's id with Created=false. If Execution.ID already exists,
+	// nothing is written and the result holds Execution.ID with
+	// Created=false, unless the existing execution runs a different root
+	// function: then the result's Err is ErrConflict. Otherwise the result
+	// holds Execution.ID with Created=true.
+	//
+	// The returned error is for the batch as a whole, and then nothing was
+	// written: bad input in any item (NewExecution.Validate:
+	// ErrInvalidArgument), a root task id already used by another
+	// execution (ErrConflict), ErrUnavailable, ErrClosed.
 	CreateExecutions(ctx context.Context, items []NewExecution) ([]CreatedExecution, error)
 
 	// GetExecution returns one execution, or ErrNotFound.
 	GetExecution(ctx context.Context, id string) (domain.Execution, error)
 
 	// ListExecutions returns executions matching f, newest first (created_at
-	// desc, then id desc). A negative Limit or Offset is ErrInvalidArgument;
-	// Limit 0 means 100; an unknown state is ErrInvalidArgument.
+	// desc, then id desc). Limit 0 means DefaultPageLimit; a negative Limit
+	// or Offset, or an unknown state, is ErrInvalidArgument
+	// (ExecutionFilter.Validate).
 	ListExecutions(ctx context.Context, f ExecutionFilter) ([]domain.Execution, error)
 
 	// ListProgress returns the execution's step timeline: one entry per task
@@ -89,7 +97,10 @@ type ExecutionStore interface {
 	// <= now (the expiry sweep) and returns their ids. limit <= 0 is
 	// ErrInvalidArgument.
 	ExpireOverdue(ctx context.Context, now time.Time, limit int) ([]string, error)
+}
 
+// TaskReader reads tasks (records of every kind).
+type TaskReader interface {
 	// GetTask returns one task, or ErrNotFound.
 	GetTask(ctx context.Context, id string) (domain.Task, error)
 
@@ -99,11 +110,12 @@ type ExecutionStore interface {
 
 	// ListTasks returns tasks matching f, newest first (created_at desc, id
 	// desc). Limit/Offset rules as ListExecutions; unknown states or kinds
-	// are ErrInvalidArgument.
+	// are ErrInvalidArgument (TaskFilter.Validate).
 	ListTasks(ctx context.Context, f TaskFilter) ([]domain.Task, error)
 }
 
-// NewExecution is one item of CreateExecutions.
+// NewExecution is one item of CreateExecutions: an execution and its root
+// task.
 type NewExecution struct {
 	Execution domain.Execution
 	Root      domain.Task
@@ -111,9 +123,14 @@ type NewExecution struct {
 
 // CreatedExecution is the outcome of one item of CreateExecutions.
 type CreatedExecution struct {
-	ID      string
+	// ID is the execution the item names: the new one, or the existing one
+	// that made the item a no-op.
+	ID string
+	// Created is true when the item inserted its execution.
 	Created bool
-	Err     error
+	// Err is nil, or ErrConflict for an id used by an execution of another
+	// function (the item wrote nothing).
+	Err error
 }
 
 // ExecutionFilter selects executions. Zero fields do not filter.
@@ -185,7 +202,8 @@ type StepOutcome struct {
 	StartedAt time.Time
 }
 
-// CreateStepsRequest is one parent's CreateSteps call inside a batch.
+// CreateStepsRequest is one parent's request of CreateStepsBatch: make sure
+// a record exists for every spec, and apply Ops with the first insert.
 type CreateStepsRequest struct {
 	Parent domain.Fence
 	Specs  []StepSpec
@@ -211,10 +229,17 @@ type StepClaim struct {
 // StepStore creates and maintains the positional child records of a
 // running task (SPEC §4).
 type StepStore interface {
-	// CreateSteps makes sure a record exists for every spec and returns
-	// every record as stored, in the order of specs. It is fenced on the
-	// parent's claim: if parent does not match a running task, nothing is
-	// written and the error is ErrLeaseLost.
+	// CreateStepsBatch applies requests, usually of different parents, in
+	// one transaction, in order (one parent's steps are a batch of one, see
+	// CreateSteps). For each request it makes sure a record exists for
+	// every spec of r.Specs and returns every record as stored, in the
+	// order of the specs. Each request is fenced on its parent's claim: if
+	// r.Parent does not match a running task, that request writes nothing
+	// and its result's Err is ErrLeaseLost; the others still apply. The
+	// returned error is for the batch as a whole (bad input in any request,
+	// CreateStepsRequest.Validate: ErrInvalidArgument; a spec id used under
+	// another parent: ErrConflict; ErrUnavailable, ErrClosed): then nothing
+	// was written.
 	//
 	// A missing record is inserted with ExecutionID, ParentTaskID and
 	// Deadline from the parent, ParentGeneration = parent's Generation,
@@ -235,17 +260,9 @@ type StepStore interface {
 	// record consumes the oldest unconsumed message as above. Falsey stored
 	// values (0, false, "", [], {}, null) are hits like any other.
 	//
-	// ops are applied (in order) if and only if at least one record was
-	// inserted; otherwise they are dropped (a re-run re-attaching to records
-	// whose creation already committed them).
-	CreateSteps(ctx context.Context, parent domain.Fence, specs []StepSpec, ops []domain.DataOp, now time.Time) ([]domain.Task, error)
-
-	// CreateStepsBatch applies several CreateSteps requests, usually of
-	// different parents, in one transaction, in order, each with exactly
-	// the semantics of CreateSteps. A request whose parent fence does not
-	// match gets ErrLeaseLost in its result and writes nothing; the others
-	// still apply. The returned error is for the batch as a whole (bad
-	// input, ErrUnavailable, ErrClosed): then nothing was written.
+	// A request's Ops are applied (in order) if and only if it inserted at
+	// least one record; otherwise they are dropped (a re-run re-attaching to
+	// records whose creation already committed them). Times are r.Now.
 	CreateStepsBatch(ctx context.Context, reqs []CreateStepsRequest) ([]CreateStepsResult, error)
 
 	// ResetStep re-queues the existing non-root record spec.ID for a newer
@@ -287,6 +304,16 @@ type ClaimParams struct {
 	Lease time.Duration
 }
 
+// ClaimedTask is a task ClaimTasks handed out, as stored after the claim.
+type ClaimedTask struct {
+	domain.Task
+	// FirstClaim is true when this claim is the task's first: its
+	// StartedAt was unset before it, so the task has never run and has no
+	// step records. A reclaim, a resume, and a claim after a retry,
+	// release, reset or replay are not first claims.
+	FirstClaim bool
+}
+
 // ClaimStore hands tasks to workers under leases and records how they end.
 // Every finishing write is fenced: it applies only while the task is
 // running with the same worker id and claim token, else it returns
@@ -294,10 +321,11 @@ type ClaimParams struct {
 type ClaimStore interface {
 	// ClaimTasks claims up to p.Limit eligible tasks in one transaction and
 	// returns them as stored (state running, WorkerID, a fresh ClaimToken,
-	// LeaseExpiresAt = Now+Lease, StartedAt = Now if unset). StartedAt is
-	// written by a task's first claim only: no later claim, retry, release,
-	// reset or replay changes it, so a claimed task whose StartedAt equals
-	// Now has never run before (and has no steps). Eligible (all filters
+	// LeaseExpiresAt = Now+Lease, StartedAt = Now if unset) with
+	// FirstClaim set when StartedAt was unset. StartedAt is written by a
+	// task's first claim only: no later claim, retry, release, reset or
+	// replay changes it. Bad params (ClaimParams.Validate) are
+	// ErrInvalidArgument. Eligible (all filters
 	// inside the query, no candidate window): kind orchestrator or
 	// activity; step_name in Functions; queue and tag rules of
 	// ClaimParams; and one of
@@ -316,7 +344,7 @@ type ClaimStore interface {
 	// are read up to Limit each and merged with the pending tasks in that
 	// order. A claimed root moves its pending execution to running
 	// (started_at = Now).
-	ClaimTasks(ctx context.Context, p ClaimParams) ([]domain.Task, error)
+	ClaimTasks(ctx context.Context, p ClaimParams) ([]ClaimedTask, error)
 
 	// NextWake returns the earliest WakeAt of the waiting tasks that p
 	// would claim once due (function, queue and tag filters; limits and
@@ -335,7 +363,7 @@ type ClaimStore interface {
 	//     Recoveries unchanged; parked is true.
 	// A waiting task wakes (WakeAt set to the time of the write) in the
 	// transaction that ends its last live awaited step: a completion
-	// (CompleteTask(s), link completions), a failure (FailTask, failed
+	// (CompleteTasks, link completions), a failure (FailTask, failed
 	// links) or a signal delivery (SendSignal). It is then claimable (see
 	// ClaimTasks), as it is once p.WakeAt passes. Cancelling or timing out
 	// the execution cancels it like any live task. Children that are not
@@ -350,14 +378,13 @@ type ClaimStore interface {
 	// states. lease <= 0 is ErrInvalidArgument.
 	RenewLeases(ctx context.Context, fences []domain.Fence, now time.Time, lease time.Duration) ([]LeaseStatus, error)
 
-	// CompleteTask stores a successful result (see CompleteParams). Fenced.
-	CompleteTask(ctx context.Context, p CompleteParams) error
-
-	// CompleteTasks applies a batch of completions in one transaction and
-	// returns one result per item: Err nil or ErrLeaseLost (a stale item
-	// does not stop the others), and the parked tasks the item woke (see
-	// ParkTask). The returned error is for the batch as a whole (e.g.
-	// ErrUnavailable), in which case nothing was written.
+	// CompleteTasks stores successful results (see CompleteParams), in one
+	// transaction, in order (one completion is a batch of one, see
+	// CompleteTask). Each item is fenced; it returns one result per item:
+	// Err nil or ErrLeaseLost (a stale item does not stop the others), and
+	// the parked tasks the item woke (see ParkTask). The returned error is
+	// for the batch as a whole (bad input in any item, ErrUnavailable,
+	// ErrClosed), in which case nothing was written.
 	CompleteTasks(ctx context.Context, ps []CompleteParams) ([]CompleteResult, error)
 
 	// FailTask fails the task terminally (see FailParams). Fenced.
@@ -462,10 +489,13 @@ type SignalStore interface {
 	// ErrNotFound for an unknown execution, ErrExecutionFinished for a
 	// terminal one; neither stores anything.
 	SendSignal(ctx context.Context, executionID, name string, payload json.RawMessage, now time.Time) (*domain.Task, error)
+}
 
-	// ListSignals returns the execution's messages ordered by name, seq.
-	ListSignals(ctx context.Context, executionID string) ([]domain.Signal, error)
-
+// CacheReader reads the result cache and the idempotency records that
+// CompleteTasks writes and CreateStepsBatch consults. The engine never reads
+// them directly (a step's record carries the hit); diagnostics and the
+// contract suite do.
+type CacheReader interface {
 	// GetCacheEntries returns the cached results for the keys that have an
 	// unexpired entry at now (present keys only; falsey values included).
 	GetCacheEntries(ctx context.Context, keys []string, now time.Time) (map[string]json.RawMessage, error)
@@ -473,6 +503,19 @@ type SignalStore interface {
 	// GetIdempotencyRecords returns the recorded results for the keys that
 	// have one (present keys only; falsey values included).
 	GetIdempotencyRecords(ctx context.Context, keys []string) (map[string]json.RawMessage, error)
+}
+
+// Inspector reads what only tests and diagnostics need: the signal
+// mailboxes, the cache and the idempotency records. It is not part of
+// Store (the engine never calls it), but every store of this repository
+// implements it and the contract suite (tests/contract.RunStore) fails a
+// store that does not.
+type Inspector interface {
+	CacheReader
+
+	// ListSignals returns the execution's messages ordered by name, seq;
+	// an unknown execution has none.
+	ListSignals(ctx context.Context, executionID string) ([]domain.Signal, error)
 }
 
 // DeadLetterFilter selects dead letters; zero fields do not filter.

@@ -12,14 +12,9 @@ import (
 )
 
 // ClaimTasks claims up to p.Limit eligible tasks (see ports.ClaimStore).
-func (s *Store) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]domain.Task, error) {
-	switch {
-	case p.WorkerID == "":
-		return nil, invalid("claim: worker id is empty; an id is required")
-	case p.Limit <= 0:
-		return nil, invalid("claim: limit %d; want > 0", p.Limit)
-	case p.Lease <= 0:
-		return nil, invalid("claim: lease %s; want > 0", p.Lease)
+func (s *Store) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]ports.ClaimedTask, error) {
+	if err := valid(p.Validate()); err != nil {
+		return nil, err
 	}
 	if err := s.lock(ctx); err != nil {
 		return nil, err
@@ -48,53 +43,65 @@ func (s *Store) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]domain.T
 	})
 
 	leaseEnd := normTime(now.Add(p.Lease))
-	var claimed []*domain.Task
+	var claimed []ports.ClaimedTask
 	for _, t := range candidates {
 		if len(claimed) == p.Limit {
 			break
 		}
-		reclaim := t.State == domain.TaskRunning
+		op := claimOf(t.State)
 		// A reclaim keeps the running count as it is, so only a fresh
 		// claim or a resume is held back by the function's limit.
-		if !reclaim && t.MaxConcurrent > 0 {
+		if op.Op != domain.TaskReclaim.Op && t.MaxConcurrent > 0 {
 			if running[t.StepName] >= t.MaxConcurrent {
 				continue
 			}
 			running[t.StepName]++
 		}
-		switch t.State {
-		case domain.TaskRunning:
+		switch op.Op {
+		case domain.TaskReclaim.Op:
 			t.LastError = domain.SentinelError(domain.ErrLeaseLost,
 				fmt.Sprintf("lease expired at %s; reclaimed", t.LeaseExpiresAt.Format(time.RFC3339Nano)))
 			t.Recoveries++
-		case domain.TaskWaiting:
+		case domain.TaskResume.Op:
 			t.WakeAt = nil
 			for _, c := range s.tasks {
-				if c.ParentTaskID == t.ID && c.Kind == domain.KindSleep && c.State == domain.TaskPending && c.Due(now) {
-					completeStep(c, nil, now)
+				if c.ParentTaskID == t.ID && c.Kind == domain.KindSleep && domain.TaskResolve.Allows(c.State) && c.Due(now) {
+					completeStep(c, domain.TaskResolve, nil, now)
 				}
 			}
 		default:
 			t.Attempt++
 		}
-		t.State = domain.TaskRunning
+		t.State = op.To
 		t.WorkerID = p.WorkerID
 		t.ClaimToken = domain.NewID()
 		t.LeaseExpiresAt = timePtr(leaseEnd)
-		if t.StartedAt == nil {
+		first := t.StartedAt == nil
+		if first {
 			t.StartedAt = timePtr(now)
 		}
 		t.UpdatedAt = now
 		if t.IsRoot() {
-			if e := s.executions[t.ExecutionID]; e.State == domain.ExecutionPending {
-				e.State = domain.ExecutionRunning
+			if e := s.executions[t.ExecutionID]; domain.ExecStart.Allows(e.State) {
+				e.State = domain.ExecStart.To
 				e.StartedAt = timePtr(now)
 				e.UpdatedAt = now
 			}
 		}
-		claimed = append(claimed, t)
+		claimed = append(claimed, ports.ClaimedTask{Task: *cloneTask(t), FirstClaim: first})
 	}
-	return taskList(claimed), nil
+	return claimed, nil
+}
+
+// claimOf returns the claim operation for a task in state s: a fresh
+// claim, a reclaim or a resume.
+func claimOf(s domain.TaskState) domain.TaskTransition {
+	for _, op := range []domain.TaskTransition{domain.TaskClaim, domain.TaskReclaim, domain.TaskResume} {
+		if op.Allows(s) {
+			return op
+		}
+	}
+	panic("memstore: no claim operation applies to a " + string(s) + " task") // eligible said one does
 }
 
 // routable applies the function, queue and tag filters of a claim.
@@ -116,11 +123,11 @@ func eligible(t *domain.Task, p ports.ClaimParams, now time.Time) bool {
 		return false
 	}
 	switch {
-	case t.State == domain.TaskPending:
+	case domain.TaskClaim.Allows(t.State):
 		return t.Due(now)
-	case t.State == domain.TaskWaiting:
+	case domain.TaskResume.Allows(t.State):
 		return t.WakeAt != nil && !t.WakeAt.After(now)
-	case t.State == domain.TaskRunning:
+	case domain.TaskReclaim.Allows(t.State):
 		return t.LeaseExpiresAt != nil && !t.LeaseExpiresAt.After(now)
 	}
 	return false
@@ -152,17 +159,14 @@ func (s *Store) NextWake(ctx context.Context, p ports.ClaimParams) (time.Time, b
 // ParkTask parks a running task until its wake condition holds (see
 // ports.ClaimStore).
 func (s *Store) ParkTask(ctx context.Context, p ports.ParkParams) (bool, error) {
-	if err := validateFence(p.Fence); err != nil {
+	if err := valid(p.Validate()); err != nil {
 		return false, err
-	}
-	if p.WakeAt == nil && len(p.Children) == 0 {
-		return false, invalid("park task %q: neither a wake-up time nor children to wait for", p.Fence.TaskID)
 	}
 	if err := s.lock(ctx); err != nil {
 		return false, err
 	}
 	defer s.mu.Unlock()
-	t, err := s.fenced(p.Fence)
+	t, err := s.fenced(p.Fence, domain.TaskPark)
 	if err != nil {
 		return false, err
 	}
@@ -189,7 +193,7 @@ func (s *Store) ParkTask(ctx context.Context, p ports.ParkParams) (bool, error) 
 			c.Awaited = awaited[c.ID] && c.State.Live()
 		}
 	}
-	t.State = domain.TaskWaiting
+	t.State = domain.TaskPark.To
 	t.WakeAt = normTimePtr(p.WakeAt)
 	clearLease(t)
 	t.UpdatedAt = now
@@ -221,8 +225,8 @@ func (s *Store) wakeParent(t *domain.Task, now time.Time) *ports.WokenTask {
 // RenewLeases extends the leases still held and reports every fence's
 // state.
 func (s *Store) RenewLeases(ctx context.Context, fences []domain.Fence, now time.Time, lease time.Duration) ([]ports.LeaseStatus, error) {
-	if lease <= 0 {
-		return nil, invalid("renew: lease %s; want > 0", lease)
+	if err := valid(ports.ValidateLease(lease)); err != nil {
+		return nil, err
 	}
 	if err := s.lock(ctx); err != nil {
 		return nil, err
@@ -239,7 +243,7 @@ func (s *Store) RenewLeases(ctx context.Context, fences []domain.Fence, now time
 		if e, ok := s.executions[t.ExecutionID]; ok {
 			out[i].ExecState = e.State
 		}
-		if _, err := s.fenced(f); err != nil {
+		if _, err := s.held(f); err != nil {
 			continue
 		}
 		t.LeaseExpiresAt = timePtr(normTime(now.Add(lease)))

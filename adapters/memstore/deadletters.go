@@ -13,8 +13,7 @@ import (
 // ListDeadLetters returns entries matching f, newest first (moved_at desc,
 // task id desc).
 func (s *Store) ListDeadLetters(ctx context.Context, f ports.DeadLetterFilter) ([]domain.DeadLetter, error) {
-	limit, err := checkPage(f.Limit, f.Offset)
-	if err != nil {
+	if err := valid(f.Validate()); err != nil {
 		return nil, err
 	}
 	if err := s.lock(ctx); err != nil {
@@ -34,7 +33,7 @@ func (s *Store) ListDeadLetters(ctx context.Context, f ports.DeadLetterFilter) (
 		return cmp.Or(b.MovedAt.Compare(a.MovedAt), cmp.Compare(b.TaskID, a.TaskID))
 	})
 	var out []domain.DeadLetter
-	for _, d := range page(rows, limit, f.Offset) {
+	for _, d := range page(rows, ports.PageLimit(f.Limit), f.Offset) {
 		out = append(out, *cloneDeadLetter(d))
 	}
 	return out, nil
@@ -42,7 +41,7 @@ func (s *Store) ListDeadLetters(ctx context.Context, f ports.DeadLetterFilter) (
 
 // GetDeadLetter returns the entry of a task, or ErrNotFound.
 func (s *Store) GetDeadLetter(ctx context.Context, taskID string) (domain.DeadLetter, error) {
-	if err := requireID("task id", taskID); err != nil {
+	if err := valid(ports.ValidateID("task id", taskID)); err != nil {
 		return domain.DeadLetter{}, err
 	}
 	if err := s.lock(ctx); err != nil {
@@ -58,7 +57,7 @@ func (s *Store) GetDeadLetter(ctx context.Context, taskID string) (domain.DeadLe
 
 // DiscardDeadLetter deletes only the entry.
 func (s *Store) DiscardDeadLetter(ctx context.Context, taskID string) error {
-	if err := requireID("task id", taskID); err != nil {
+	if err := valid(ports.ValidateID("task id", taskID)); err != nil {
 		return err
 	}
 	if err := s.lock(ctx); err != nil {
@@ -75,7 +74,7 @@ func (s *Store) DiscardDeadLetter(ctx context.Context, taskID string) error {
 // ReplayDeadLetter re-queues the dead-lettered task under the same id (see
 // ports.DeadLetterStore).
 func (s *Store) ReplayDeadLetter(ctx context.Context, p ports.ReplayParams) (domain.Task, error) {
-	if err := requireID("task id", p.TaskID); err != nil {
+	if err := valid(p.Validate()); err != nil {
 		return domain.Task{}, err
 	}
 	if err := s.lock(ctx); err != nil {
@@ -95,13 +94,12 @@ func (s *Store) ReplayDeadLetter(ctx context.Context, p ports.ReplayParams) (dom
 		return domain.Task{}, fmt.Errorf("memstore: replay task %q of execution %q (%s): %w",
 			t.ID, e.ID, e.State, domain.ErrExecutionFinished)
 	}
-	if t.State.Live() {
-		return domain.Task{}, fmt.Errorf("memstore: replay task %q: %w", t.ID,
-			&domain.TransitionError{Entity: "task", From: string(t.State), To: string(domain.TaskPending)})
+	if err := domain.TaskReplay.Check(t.State); err != nil {
+		return domain.Task{}, fmt.Errorf("memstore: replay task %q: %w", t.ID, err)
 	}
 
 	now := normTime(p.Now)
-	t.State = domain.TaskPending
+	t.State = domain.TaskReplay.To
 	t.ScheduledFor = timePtr(now)
 	if !p.KeepAttempts {
 		t.Attempt = 0
@@ -116,8 +114,8 @@ func (s *Store) ReplayDeadLetter(ctx context.Context, p ports.ReplayParams) (dom
 	}
 	t.UpdatedAt = now
 	delete(s.deadLetters, t.ID)
-	if root && e.State == domain.ExecutionFailed {
-		e.State = domain.ExecutionPending
+	if root && domain.ExecReplay.Allows(e.State) {
+		e.State = domain.ExecReplay.To
 		e.Result, e.Error = nil, nil
 		e.FinishedAt = nil
 		e.UpdatedAt = now

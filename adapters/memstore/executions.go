@@ -12,28 +12,12 @@ import (
 	"github.com/stenthq/stent/ports"
 )
 
-// CreateExecution inserts exec and its root task, both pending (see
-// ports.ExecutionStore).
-func (s *Store) CreateExecution(ctx context.Context, exec domain.Execution, root domain.Task) (string, bool, error) {
-	if err := validateNewExecution(exec, root); err != nil {
-		return "", false, err
-	}
-	if err := s.lock(ctx); err != nil {
-		return "", false, err
-	}
-	defer s.mu.Unlock()
-	if err := s.rootIDFree(exec, root); err != nil {
-		return "", false, err
-	}
-	return s.createExecutionLocked(exec, root)
-}
-
-// CreateExecutions creates many executions under one lock (see
-// ports.ExecutionStore): a reused root task id fails the whole batch
-// before anything is written.
+// CreateExecutions creates executions, each with its root task, both
+// pending, under one lock (see ports.ExecutionStore): a reused root task id
+// fails the whole batch before anything is written.
 func (s *Store) CreateExecutions(ctx context.Context, items []ports.NewExecution) ([]ports.CreatedExecution, error) {
 	for _, it := range items {
-		if err := validateNewExecution(it.Execution, it.Root); err != nil {
+		if err := valid(it.Validate()); err != nil {
 			return nil, err
 		}
 	}
@@ -110,33 +94,9 @@ func (s *Store) createExecutionLocked(exec domain.Execution, root domain.Task) (
 	return e.ID, true, nil
 }
 
-func validateNewExecution(exec domain.Execution, root domain.Task) error {
-	switch {
-	case exec.ID == "":
-		return invalid("execution id is empty; an id is required")
-	case exec.RootFunction == "":
-		return invalid("execution %q: root function is empty", exec.ID)
-	case root.ID == "":
-		return invalid("execution %q: root task id is empty; an id is required", exec.ID)
-	case root.ID != exec.RootTaskID:
-		return invalid("execution %q: root task id %q differs from RootTaskID %q", exec.ID, root.ID, exec.RootTaskID)
-	case root.ExecutionID != exec.ID:
-		return invalid("root task %q: execution id %q differs from the execution's %q", root.ID, root.ExecutionID, exec.ID)
-	case root.ParentTaskID != "":
-		return invalid("root task %q has parent %q; a root has none", root.ID, root.ParentTaskID)
-	case root.Kind != domain.KindOrchestrator:
-		return invalid("root task %q: kind %q; want %q", root.ID, root.Kind, domain.KindOrchestrator)
-	case root.Position != 0:
-		return invalid("root task %q: position %d; want 0", root.ID, root.Position)
-	case root.StepName != exec.RootFunction:
-		return invalid("root task %q: step name %q differs from the root function %q", root.ID, root.StepName, exec.RootFunction)
-	}
-	return nil
-}
-
 // GetExecution returns one execution, or ErrNotFound.
 func (s *Store) GetExecution(ctx context.Context, id string) (domain.Execution, error) {
-	if err := requireID("execution id", id); err != nil {
+	if err := valid(ports.ValidateID("execution id", id)); err != nil {
 		return domain.Execution{}, err
 	}
 	if err := s.lock(ctx); err != nil {
@@ -152,14 +112,8 @@ func (s *Store) GetExecution(ctx context.Context, id string) (domain.Execution, 
 
 // ListExecutions returns executions matching f, newest first.
 func (s *Store) ListExecutions(ctx context.Context, f ports.ExecutionFilter) ([]domain.Execution, error) {
-	limit, err := checkPage(f.Limit, f.Offset)
-	if err != nil {
+	if err := valid(f.Validate()); err != nil {
 		return nil, err
-	}
-	for _, st := range f.States {
-		if _, err := domain.ParseExecutionState(string(st)); err != nil {
-			return nil, fmt.Errorf("memstore: %w", err)
-		}
 	}
 	if err := s.lock(ctx); err != nil {
 		return nil, err
@@ -179,7 +133,7 @@ func (s *Store) ListExecutions(ctx context.Context, f ports.ExecutionFilter) ([]
 		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
 	})
 	var out []domain.Execution
-	for _, e := range page(rows, limit, f.Offset) {
+	for _, e := range page(rows, ports.PageLimit(f.Limit), f.Offset) {
 		out = append(out, *cloneExecution(e))
 	}
 	return out, nil
@@ -188,7 +142,7 @@ func (s *Store) ListExecutions(ctx context.Context, f ports.ExecutionFilter) ([]
 // ListProgress returns one entry per task of the execution, ordered by
 // created_at, position, id.
 func (s *Store) ListProgress(ctx context.Context, executionID string) ([]domain.ProgressEntry, error) {
-	if err := requireID("execution id", executionID); err != nil {
+	if err := valid(ports.ValidateID("execution id", executionID)); err != nil {
 		return nil, err
 	}
 	if err := s.lock(ctx); err != nil {
@@ -243,7 +197,7 @@ func (s *Store) tasksOf(executionID string) []*domain.Task {
 
 // GetExecutionData returns the execution's counters and custom state.
 func (s *Store) GetExecutionData(ctx context.Context, executionID string) (domain.ExecutionData, error) {
-	if err := requireID("execution id", executionID); err != nil {
+	if err := valid(ports.ValidateID("execution id", executionID)); err != nil {
 		return domain.ExecutionData{}, err
 	}
 	if err := s.lock(ctx); err != nil {
@@ -261,74 +215,4 @@ func (s *Store) GetExecutionData(ctx context.Context, executionID string) (domai
 		}
 	}
 	return out, nil
-}
-
-// GetTask returns one task, or ErrNotFound.
-func (s *Store) GetTask(ctx context.Context, id string) (domain.Task, error) {
-	if err := requireID("task id", id); err != nil {
-		return domain.Task{}, err
-	}
-	if err := s.lock(ctx); err != nil {
-		return domain.Task{}, err
-	}
-	defer s.mu.Unlock()
-	t, ok := s.tasks[id]
-	if !ok {
-		return domain.Task{}, notFound("task", id)
-	}
-	return *cloneTask(t), nil
-}
-
-// GetTasks returns the tasks with these ids that exist, in the order of ids.
-func (s *Store) GetTasks(ctx context.Context, ids []string) ([]domain.Task, error) {
-	if err := s.lock(ctx); err != nil {
-		return nil, err
-	}
-	defer s.mu.Unlock()
-	var out []domain.Task
-	for _, id := range ids {
-		if t, ok := s.tasks[id]; ok {
-			out = append(out, *cloneTask(t))
-		}
-	}
-	return out, nil
-}
-
-// ListTasks returns tasks matching f, newest first.
-func (s *Store) ListTasks(ctx context.Context, f ports.TaskFilter) ([]domain.Task, error) {
-	limit, err := checkPage(f.Limit, f.Offset)
-	if err != nil {
-		return nil, err
-	}
-	for _, st := range f.States {
-		if _, err := domain.ParseTaskState(string(st)); err != nil {
-			return nil, fmt.Errorf("memstore: %w", err)
-		}
-	}
-	for _, k := range f.Kinds {
-		if _, err := domain.ParseTaskKind(string(k)); err != nil {
-			return nil, fmt.Errorf("memstore: %w", err)
-		}
-	}
-	if err := s.lock(ctx); err != nil {
-		return nil, err
-	}
-	defer s.mu.Unlock()
-
-	var rows []*domain.Task
-	for _, t := range s.tasks {
-		if f.ExecutionID != "" && t.ExecutionID != f.ExecutionID ||
-			f.ParentTaskID != "" && t.ParentTaskID != f.ParentTaskID ||
-			f.Queue != "" && t.Queue != f.Queue ||
-			f.StepName != "" && t.StepName != f.StepName ||
-			len(f.Kinds) > 0 && !slices.Contains(f.Kinds, t.Kind) ||
-			len(f.States) > 0 && !slices.Contains(f.States, t.State) {
-			continue
-		}
-		rows = append(rows, t)
-	}
-	slices.SortFunc(rows, func(a, b *domain.Task) int {
-		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
-	})
-	return taskList(page(rows, limit, f.Offset)), nil
 }

@@ -8,25 +8,12 @@ import (
 	"github.com/stenthq/stent/ports"
 )
 
-// CompleteTask stores a successful result, fenced (see ports.CompleteParams).
-func (s *Store) CompleteTask(ctx context.Context, p ports.CompleteParams) error {
-	if err := validateComplete(p); err != nil {
-		return err
-	}
-	if err := s.lock(ctx); err != nil {
-		return err
-	}
-	defer s.mu.Unlock()
-	_, err := s.complete(p)
-	return err
-}
-
-// CompleteTasks applies a batch of completions under one lock; a stale item
-// gets ErrLeaseLost without stopping the others. Bad input in any item
-// rejects the whole batch.
+// CompleteTasks applies a batch of completions under one lock, fenced
+// (see ports.CompleteParams); a stale item gets ErrLeaseLost without
+// stopping the others. Bad input in any item rejects the whole batch.
 func (s *Store) CompleteTasks(ctx context.Context, ps []ports.CompleteParams) ([]ports.CompleteResult, error) {
 	for _, p := range ps {
-		if err := validateComplete(p); err != nil {
+		if err := valid(p.Validate()); err != nil {
 			return nil, err
 		}
 	}
@@ -41,15 +28,8 @@ func (s *Store) CompleteTasks(ctx context.Context, ps []ports.CompleteParams) ([
 	return out, nil
 }
 
-func validateComplete(p ports.CompleteParams) error {
-	if err := validateFence(p.Fence); err != nil {
-		return err
-	}
-	return validateOps(p.Ops)
-}
-
 func (s *Store) complete(p ports.CompleteParams) ([]ports.WokenTask, error) {
-	t, err := s.fenced(p.Fence)
+	t, err := s.fenced(p.Fence, domain.TaskComplete)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +40,7 @@ func (s *Store) complete(p ports.CompleteParams) ([]ports.WokenTask, error) {
 			woken = append(woken, *w)
 		}
 	}
-	completeStep(t, p.Result, now)
+	completeStep(t, domain.TaskComplete, p.Result, now)
 	clearLease(t)
 	s.applyOps(t.ExecutionID, p.Ops)
 	if t.CacheKey != "" {
@@ -71,11 +51,11 @@ func (s *Store) complete(p ports.CompleteParams) ([]ports.WokenTask, error) {
 	}
 	wake(t)
 	for _, l := range s.pendingLinks(t.ID) {
-		completeStep(l, p.Result, now)
+		completeStep(l, domain.TaskResolve, p.Result, now)
 		wake(l)
 	}
-	if e := s.executions[t.ExecutionID]; t.IsRoot() && !e.State.Terminal() {
-		s.endExecution(e, domain.ExecutionCompleted, p.Result, nil, now)
+	if e := s.executions[t.ExecutionID]; t.IsRoot() && domain.ExecComplete.Allows(e.State) {
+		s.endExecution(e, domain.ExecComplete, p.Result, nil, now)
 	}
 	return woken, nil
 }
@@ -83,29 +63,23 @@ func (s *Store) complete(p ports.CompleteParams) ([]ports.WokenTask, error) {
 // FailTask fails the task terminally and dead-letters it, fenced (see
 // ports.FailParams).
 func (s *Store) FailTask(ctx context.Context, p ports.FailParams) error {
-	if err := validateFence(p.Fence); err != nil {
+	if err := valid(p.Validate()); err != nil {
 		return err
 	}
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
-	t, err := s.fenced(p.Fence)
+	t, err := s.fenced(p.Fence, domain.TaskFail)
 	if err != nil {
 		return err
 	}
 	now := normTime(p.Now)
-	t.State = domain.TaskFailed
-	t.Error = cloneTaskError(p.Error)
-	t.FinishedAt = timePtr(now)
-	t.UpdatedAt = now
+	failStep(t, domain.TaskFail, p.Error, now)
 	clearLease(t)
 	s.wakeParent(t, now)
 	for _, l := range s.pendingLinks(t.ID) {
-		l.State = domain.TaskFailed
-		l.Error = cloneTaskError(p.Error)
-		l.FinishedAt = timePtr(now)
-		l.UpdatedAt = now
+		failStep(l, domain.TaskFailLink, p.Error, now)
 		s.wakeParent(l, now)
 	}
 	t.IdempotencyKey = "" // released: a later call runs afresh
@@ -125,8 +99,8 @@ func (s *Store) FailTask(ctx context.Context, p ports.FailParams) error {
 		Snapshot:    *cloneTask(t),
 		MovedAt:     now,
 	}
-	if e := s.executions[t.ExecutionID]; t.IsRoot() && !e.State.Terminal() {
-		s.endExecution(e, domain.ExecutionFailed, nil, p.Error, now)
+	if e := s.executions[t.ExecutionID]; t.IsRoot() && domain.ExecFail.Allows(e.State) {
+		s.endExecution(e, domain.ExecFail, nil, p.Error, now)
 	}
 	return nil
 }
@@ -135,7 +109,7 @@ func (s *Store) FailTask(ctx context.Context, p ports.FailParams) error {
 func (s *Store) pendingLinks(ownerID string) []*domain.Task {
 	var out []*domain.Task
 	for _, t := range s.tasks {
-		if t.Kind == domain.KindLink && t.State == domain.TaskPending && t.LinkOwnerID == ownerID {
+		if t.Kind == domain.KindLink && domain.TaskResolve.Allows(t.State) && t.LinkOwnerID == ownerID {
 			out = append(out, t)
 		}
 	}
@@ -145,18 +119,18 @@ func (s *Store) pendingLinks(ownerID string) []*domain.Task {
 // RetryTask puts the running task back to pending for another attempt,
 // fenced.
 func (s *Store) RetryTask(ctx context.Context, p ports.RetryParams) error {
-	if err := validateFence(p.Fence); err != nil {
+	if err := valid(p.Validate()); err != nil {
 		return err
 	}
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
-	t, err := s.fenced(p.Fence)
+	t, err := s.fenced(p.Fence, domain.TaskRetry)
 	if err != nil {
 		return err
 	}
-	t.State = domain.TaskPending
+	t.State = domain.TaskRetry.To
 	t.ScheduledFor = timePtr(normTime(p.RunAt))
 	clearLease(t)
 	t.Generation++
@@ -167,19 +141,19 @@ func (s *Store) RetryTask(ctx context.Context, p ports.RetryParams) error {
 
 // ReleaseTask gives a claimed task back, due now, fenced.
 func (s *Store) ReleaseTask(ctx context.Context, fence domain.Fence, now time.Time, restoreAttempt bool) error {
-	if err := validateFence(fence); err != nil {
+	if err := valid(ports.ValidateFence(fence)); err != nil {
 		return err
 	}
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
-	t, err := s.fenced(fence)
+	t, err := s.fenced(fence, domain.TaskRelease)
 	if err != nil {
 		return err
 	}
 	now = normTime(now)
-	t.State = domain.TaskPending
+	t.State = domain.TaskRelease.To
 	t.ScheduledFor = timePtr(now)
 	clearLease(t)
 	if restoreAttempt && t.Attempt > 0 {

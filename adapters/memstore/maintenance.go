@@ -163,10 +163,8 @@ func (s *Store) Cleanup(ctx context.Context, p ports.CleanupParams) (ports.Clean
 
 // UpsertFunctions inserts or replaces catalogue entries by name.
 func (s *Store) UpsertFunctions(ctx context.Context, fns []domain.FunctionInfo, now time.Time) error {
-	for _, f := range fns {
-		if f.Name == "" {
-			return invalid("function name is empty")
-		}
+	if err := valid(ports.ValidateFunctions(fns)); err != nil {
+		return err
 	}
 	if err := s.lock(ctx); err != nil {
 		return err

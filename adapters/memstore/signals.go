@@ -9,17 +9,15 @@ import (
 	"time"
 
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
 )
 
 // SendSignal appends payload to the execution's mailbox for name and hands
 // the oldest unconsumed message to the oldest pending signal step of that
 // name (see ports.SignalStore).
 func (s *Store) SendSignal(ctx context.Context, executionID, name string, payload json.RawMessage, now time.Time) (*domain.Task, error) {
-	if err := requireID("execution id", executionID); err != nil {
+	if err := valid(ports.ValidateSignal(executionID, name)); err != nil {
 		return nil, err
-	}
-	if name == "" {
-		return nil, invalid("signal name is empty")
 	}
 	if err := s.lock(ctx); err != nil {
 		return nil, err
@@ -49,7 +47,7 @@ func (s *Store) SendSignal(ctx context.Context, executionID, name string, payloa
 
 	var waiting []*domain.Task
 	for _, t := range s.tasksOf(executionID) {
-		if t.Kind == domain.KindSignal && t.State == domain.TaskPending && t.StepName == domain.SignalStepName(name) {
+		if t.Kind == domain.KindSignal && domain.TaskResolve.Allows(t.State) && t.StepName == domain.SignalStepName(name) {
 			waiting = append(waiting, t)
 		}
 	}
@@ -67,7 +65,7 @@ func (s *Store) SendSignal(ctx context.Context, executionID, name string, payloa
 // ListSignals returns the execution's messages ordered by name, seq. An
 // unknown execution has none.
 func (s *Store) ListSignals(ctx context.Context, executionID string) ([]domain.Signal, error) {
-	if err := requireID("execution id", executionID); err != nil {
+	if err := valid(ports.ValidateID("execution id", executionID)); err != nil {
 		return nil, err
 	}
 	if err := s.lock(ctx); err != nil {

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"slices"
 	"strings"
 	"time"
 
@@ -14,24 +12,12 @@ import (
 	"github.com/stenthq/stent/ports"
 )
 
-// CreateSteps makes sure a record exists for every spec, fenced on the
-// parent's claim (see ports.StepStore).
-func (s *Store) CreateSteps(ctx context.Context, parent domain.Fence, specs []ports.StepSpec, ops []domain.DataOp, now time.Time) ([]domain.Task, error) {
-	if err := validateStepsRequest(parent, specs, ops); err != nil {
-		return nil, err
-	}
-	if err := s.lock(ctx); err != nil {
-		return nil, err
-	}
-	defer s.mu.Unlock()
-	return s.createStepsLocked(parent, specs, ops, now)
-}
-
-// CreateStepsBatch applies several CreateSteps requests under one lock
-// (see ports.StepStore).
+// CreateStepsBatch makes sure a record exists for every spec of every
+// request, each fenced on its parent's claim, under one lock (see
+// ports.StepStore).
 func (s *Store) CreateStepsBatch(ctx context.Context, reqs []ports.CreateStepsRequest) ([]ports.CreateStepsResult, error) {
 	for _, r := range reqs {
-		if err := validateStepsRequest(r.Parent, r.Specs, r.Ops); err != nil {
+		if err := valid(r.Validate()); err != nil {
 			return nil, err
 		}
 	}
@@ -52,20 +38,8 @@ func (s *Store) CreateStepsBatch(ctx context.Context, reqs []ports.CreateStepsRe
 	return out, nil
 }
 
-func validateStepsRequest(parent domain.Fence, specs []ports.StepSpec, ops []domain.DataOp) error {
-	if err := validateFence(parent); err != nil {
-		return err
-	}
-	for _, sp := range specs {
-		if err := validateSpec(sp); err != nil {
-			return err
-		}
-	}
-	return validateOps(ops)
-}
-
 func (s *Store) createStepsLocked(parent domain.Fence, specs []ports.StepSpec, ops []domain.DataOp, now time.Time) ([]domain.Task, error) {
-	p, err := s.fenced(parent)
+	p, err := s.held(parent)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +55,7 @@ func (s *Store) createStepsLocked(parent domain.Fence, specs []ports.StepSpec, o
 	rows := make([]*domain.Task, len(specs))
 	for i, sp := range specs {
 		if t, ok := s.tasks[sp.ID]; ok {
-			if t.Kind == domain.KindSignal && t.State == domain.TaskPending {
+			if t.Kind == domain.KindSignal && domain.TaskResolve.Allows(t.State) {
 				s.consumeSignal(t, now)
 			}
 			rows[i] = t
@@ -103,7 +77,7 @@ func (s *Store) createStepsLocked(parent domain.Fence, specs []ports.StepSpec, o
 }
 
 // newStep builds the record of a missing step (the rules of
-// ports.StepStore.CreateSteps).
+// ports.StepStore.CreateStepsBatch).
 func (s *Store) newStep(p *domain.Task, sp ports.StepSpec, now time.Time) *domain.Task {
 	t := &domain.Task{
 		ID:               sp.ID,
@@ -132,12 +106,12 @@ func (s *Store) newStep(p *domain.Task, sp ports.StepSpec, now time.Time) *domai
 	case domain.KindActivity:
 		t.CacheKey = sp.CacheKey
 		if e, ok := s.cache[sp.CacheKey]; ok && sp.CacheKey != "" && (e.expiresAt == nil || e.expiresAt.After(now)) {
-			completeStep(t, e.value, now)
+			completeStep(t, domain.TaskResolve, e.value, now)
 			return t
 		}
 		if key := sp.IdempotencyKey; key != "" {
 			if rec, ok := s.idempotency[key]; ok {
-				completeStep(t, rec, now)
+				completeStep(t, domain.TaskResolve, rec, now)
 				return t
 			}
 			if h := s.keyHolder(key); h != nil && h.State.Live() {
@@ -152,7 +126,7 @@ func (s *Store) newStep(p *domain.Task, sp ports.StepSpec, now time.Time) *domai
 		if c := sp.Completed; c != nil {
 			t.Attempt = 1
 			t.StartedAt = timePtr(normTime(c.StartedAt))
-			completeStep(t, c.Result, now)
+			completeStep(t, domain.TaskResolve, c.Result, now)
 			return t
 		}
 		if c := sp.Claim; c != nil {
@@ -167,9 +141,20 @@ func (s *Store) newStep(p *domain.Task, sp ports.StepSpec, now time.Time) *domai
 	return t
 }
 
-func completeStep(t *domain.Task, result []byte, now time.Time) {
-	t.State = domain.TaskCompleted
+// completeStep ends t with result along tr: TaskComplete for a finished
+// run, TaskResolve for a pending record the store completes (a new record
+// resolved at once is built pending first).
+func completeStep(t *domain.Task, tr domain.TaskTransition, result []byte, now time.Time) {
+	t.State = tr.To
 	t.Result = cloneRaw(result)
+	t.FinishedAt = timePtr(now)
+	t.UpdatedAt = now
+}
+
+// failStep ends t with taskErr along tr (TaskFail or TaskFailLink).
+func failStep(t *domain.Task, tr domain.TaskTransition, taskErr *domain.TaskError, now time.Time) {
+	t.State = tr.To
+	t.Error = cloneTaskError(taskErr)
 	t.FinishedAt = timePtr(now)
 	t.UpdatedAt = now
 }
@@ -199,17 +184,17 @@ func (s *Store) consumeSignal(t *domain.Task, now time.Time) bool {
 	}
 	oldest.ConsumedBy = t.ID
 	oldest.ConsumedAt = timePtr(now)
-	completeStep(t, oldest.Payload, now)
+	completeStep(t, domain.TaskResolve, oldest.Payload, now)
 	return true
 }
 
 // ResetStep re-queues a finished non-root record for a newer generation of
 // its parent (see ports.StepStore).
 func (s *Store) ResetStep(ctx context.Context, parent domain.Fence, spec ports.StepSpec, now time.Time) (domain.Task, error) {
-	if err := validateFence(parent); err != nil {
+	if err := valid(ports.ValidateFence(parent)); err != nil {
 		return domain.Task{}, err
 	}
-	if err := validateSpec(spec); err != nil {
+	if err := valid(spec.Validate()); err != nil {
 		return domain.Task{}, err
 	}
 	if err := s.lock(ctx); err != nil {
@@ -217,7 +202,7 @@ func (s *Store) ResetStep(ctx context.Context, parent domain.Fence, spec ports.S
 	}
 	defer s.mu.Unlock()
 
-	p, err := s.fenced(parent)
+	p, err := s.held(parent)
 	if err != nil {
 		return domain.Task{}, err
 	}
@@ -228,9 +213,8 @@ func (s *Store) ResetStep(ctx context.Context, parent domain.Fence, spec ports.S
 	if t.ParentTaskID != p.ID || t.ExecutionID != p.ExecutionID {
 		return domain.Task{}, invalid("task %q is not a step of task %q", t.ID, p.ID)
 	}
-	if t.State.Live() {
-		return domain.Task{}, fmt.Errorf("memstore: reset step %q: %w", t.ID,
-			&domain.TransitionError{Entity: "task", From: string(t.State), To: string(domain.TaskPending)})
+	if err := domain.TaskReset.Check(t.State); err != nil {
+		return domain.Task{}, fmt.Errorf("memstore: reset step %q: %w", t.ID, err)
 	}
 	now = normTime(now)
 	t.Kind = spec.Kind
@@ -251,7 +235,7 @@ func (s *Store) ResetStep(ctx context.Context, parent domain.Fence, spec ports.S
 			t.IdempotencyKey = key
 		}
 	}
-	t.State = domain.TaskPending
+	t.State = domain.TaskReset.To
 	t.Attempt = 0
 	t.Recoveries = 0
 	t.Awaited = false
@@ -267,10 +251,10 @@ func (s *Store) ResetStep(ctx context.Context, parent domain.Fence, spec ports.S
 
 // CompleteSleep completes a due pending sleep of the fenced parent.
 func (s *Store) CompleteSleep(ctx context.Context, parent domain.Fence, taskID string, now time.Time) (domain.Task, error) {
-	if err := validateFence(parent); err != nil {
+	if err := valid(ports.ValidateFence(parent)); err != nil {
 		return domain.Task{}, err
 	}
-	if err := requireID("sleep task id", taskID); err != nil {
+	if err := valid(ports.ValidateID("sleep task id", taskID)); err != nil {
 		return domain.Task{}, err
 	}
 	if err := s.lock(ctx); err != nil {
@@ -278,7 +262,7 @@ func (s *Store) CompleteSleep(ctx context.Context, parent domain.Fence, taskID s
 	}
 	defer s.mu.Unlock()
 
-	p, err := s.fenced(parent)
+	p, err := s.held(parent)
 	if err != nil {
 		return domain.Task{}, err
 	}
@@ -290,14 +274,16 @@ func (s *Store) CompleteSleep(ctx context.Context, parent domain.Fence, taskID s
 		return domain.Task{}, invalid("task %q is a %s step of %q, not a sleep of task %q", t.ID, t.Kind, t.ParentTaskID, p.ID)
 	}
 	now = normTime(now)
-	if t.State == domain.TaskPending && t.Due(now) {
-		completeStep(t, nil, now)
+	if domain.TaskResolve.Allows(t.State) && t.Due(now) {
+		completeStep(t, domain.TaskResolve, nil, now)
 	}
 	return *cloneTask(t), nil
 }
 
-// fenced returns the running task f claims, or ErrLeaseLost.
-func (s *Store) fenced(f domain.Fence) (*domain.Task, error) {
+// held returns the running task whose claim f names, or ErrLeaseLost:
+// the fence of a write that does not change the task's state (its steps,
+// a renewal).
+func (s *Store) held(f domain.Fence) (*domain.Task, error) {
 	t, ok := s.tasks[f.TaskID]
 	if !ok || t.State != domain.TaskRunning || t.WorkerID != f.WorkerID || t.ClaimToken != f.Token {
 		return nil, leaseLost(f)
@@ -305,48 +291,14 @@ func (s *Store) fenced(f domain.Fence) (*domain.Task, error) {
 	return t, nil
 }
 
-func validateFence(f domain.Fence) error {
-	return requireID("fence task id", f.TaskID)
-}
-
-func validateSpec(sp ports.StepSpec) error {
-	switch {
-	case sp.ID == "":
-		return invalid("step spec at position %d: id is empty; an id is required", sp.Position)
-	case sp.Position < 1:
-		return invalid("step spec %q: position %d; want 1 or more", sp.ID, sp.Position)
-	case !slices.Contains([]domain.TaskKind{domain.KindActivity, domain.KindSleep, domain.KindSignal}, sp.Kind):
-		return invalid("step spec %q: kind %q; allowed: activity, sleep, signal", sp.ID, sp.Kind)
-	case sp.StepName == "":
-		return invalid("step spec %q: step name is empty", sp.ID)
-	case sp.Kind == domain.KindSleep && sp.StepName != domain.SleepStepName:
-		return invalid("step spec %q: sleep step name %q; want %q", sp.ID, sp.StepName, domain.SleepStepName)
-	case sp.Kind == domain.KindSignal && (!strings.HasPrefix(sp.StepName, "signal:") || sp.StepName == "signal:"):
-		return invalid("step spec %q: signal step name %q; want signal:<name>", sp.ID, sp.StepName)
-	case sp.Kind == domain.KindActivity && sp.Claim != nil && (sp.Claim.WorkerID == "" || sp.Claim.Token == ""):
-		return invalid("step spec %q: inline claim with worker %q and token %q; both are required", sp.ID, sp.Claim.WorkerID, sp.Claim.Token)
-	case sp.Completed != nil && (sp.Kind != domain.KindActivity || sp.Claim != nil || sp.CacheKey != "" || sp.IdempotencyKey != ""):
-		return invalid("step spec %q: a completed outcome is only for an activity without a claim, cache key or idempotency key", sp.ID)
+// fenced returns the task whose claim f names when the claim holder's
+// operation tr applies to it (tr starts from running), or ErrLeaseLost.
+func (s *Store) fenced(f domain.Fence, tr domain.TaskTransition) (*domain.Task, error) {
+	t, err := s.held(f)
+	if err != nil || !tr.Allows(t.State) {
+		return nil, leaseLost(f)
 	}
-	return nil
-}
-
-func validateOps(ops []domain.DataOp) error {
-	for _, op := range ops {
-		switch op.Kind {
-		case domain.OpAddCounter, domain.OpInitCounter:
-			if math.IsNaN(op.Number) || math.IsInf(op.Number, 0) {
-				return invalid("data op %s %q: number %v; want a finite number", op.Kind, op.Key, op.Number)
-			}
-		case domain.OpSetState, domain.OpInitState:
-		default:
-			return invalid("data op kind %q; allowed: add_counter, init_counter, set_state, init_state", op.Kind)
-		}
-		if op.Key == "" {
-			return invalid("data op %s: key is empty", op.Kind)
-		}
-	}
-	return nil
+	return t, nil
 }
 
 // applyOps applies validated data ops, in order, to the execution's data.

@@ -40,7 +40,10 @@ type cacheEntry struct {
 	expiresAt *time.Time // nil: never
 }
 
-var _ ports.Store = (*Store)(nil)
+var (
+	_ ports.Store     = (*Store)(nil)
+	_ ports.Inspector = (*Store)(nil)
+)
 
 // New returns an empty store.
 func New() *Store {
@@ -99,32 +102,20 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("memstore: %w", domain.InvalidArgument(format, args...))
 }
 
+// valid prefixes the error of a ports validator (nil stays nil).
+func valid(err error) error {
+	if err != nil {
+		return fmt.Errorf("memstore: %w", err)
+	}
+	return nil
+}
+
 func notFound(what, id string) error {
 	return fmt.Errorf("memstore: %s %q: %w", what, id, domain.ErrNotFound)
 }
 
 func leaseLost(f domain.Fence) error {
 	return fmt.Errorf("memstore: task %q (worker %q): %w", f.TaskID, f.WorkerID, domain.ErrLeaseLost)
-}
-
-func requireID(what, id string) error {
-	if id == "" {
-		return invalid("%s is empty; an id is required", what)
-	}
-	return nil
-}
-
-func checkPage(limit, offset int) (int, error) {
-	if limit < 0 {
-		return 0, invalid("limit %d is negative; want 0 (default 100) or more", limit)
-	}
-	if offset < 0 {
-		return 0, invalid("offset %d is negative; want 0 or more", offset)
-	}
-	if limit == 0 {
-		limit = 100
-	}
-	return limit, nil
 }
 
 // page applies offset and limit to an already sorted slice.

@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
 )
 
 // CancelExecution moves a live execution to cancelled and cancels its live
 // tasks (see ports.ExecutionStore).
 func (s *Store) CancelExecution(ctx context.Context, id string, now time.Time) (domain.Execution, bool, error) {
-	if err := requireID("execution id", id); err != nil {
+	if err := valid(ports.ValidateID("execution id", id)); err != nil {
 		return domain.Execution{}, false, err
 	}
 	if err := s.lock(ctx); err != nil {
@@ -23,10 +24,10 @@ func (s *Store) CancelExecution(ctx context.Context, id string, now time.Time) (
 	if !ok {
 		return domain.Execution{}, false, notFound("execution", id)
 	}
-	if e.State.Terminal() {
+	if !domain.ExecCancel.Allows(e.State) {
 		return *cloneExecution(e), false, nil
 	}
-	s.endExecution(e, domain.ExecutionCancelled, nil,
+	s.endExecution(e, domain.ExecCancel, nil,
 		domain.SentinelError(domain.ErrCancelled, "execution cancelled"), normTime(now))
 	return *cloneExecution(e), true, nil
 }
@@ -34,7 +35,7 @@ func (s *Store) CancelExecution(ctx context.Context, id string, now time.Time) (
 // TimeoutExecution moves a live execution past its deadline to timed_out
 // and cancels its live tasks.
 func (s *Store) TimeoutExecution(ctx context.Context, id string, now time.Time) (domain.Execution, bool, error) {
-	if err := requireID("execution id", id); err != nil {
+	if err := valid(ports.ValidateID("execution id", id)); err != nil {
 		return domain.Execution{}, false, err
 	}
 	if err := s.lock(ctx); err != nil {
@@ -46,7 +47,7 @@ func (s *Store) TimeoutExecution(ctx context.Context, id string, now time.Time) 
 		return domain.Execution{}, false, notFound("execution", id)
 	}
 	now = normTime(now)
-	if !e.Overdue(now) {
+	if !domain.ExecTimeout.Allows(e.State) || !e.Overdue(now) {
 		return *cloneExecution(e), false, nil
 	}
 	s.timeout(e, now)
@@ -54,15 +55,15 @@ func (s *Store) TimeoutExecution(ctx context.Context, id string, now time.Time) 
 }
 
 func (s *Store) timeout(e *domain.Execution, now time.Time) {
-	s.endExecution(e, domain.ExecutionTimedOut, nil,
+	s.endExecution(e, domain.ExecTimeout, nil,
 		domain.SentinelError(domain.ErrTimedOut, "execution timed out"), now)
 }
 
 // ExpireOverdue times out up to limit overdue live executions, earliest
 // deadline first, and returns their ids.
 func (s *Store) ExpireOverdue(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	if limit <= 0 {
-		return nil, invalid("limit %d; want > 0", limit)
+	if err := valid(ports.ValidateSweepLimit(limit)); err != nil {
+		return nil, err
 	}
 	if err := s.lock(ctx); err != nil {
 		return nil, err
@@ -71,7 +72,7 @@ func (s *Store) ExpireOverdue(ctx context.Context, now time.Time, limit int) ([]
 	now = normTime(now)
 	var due []*domain.Execution
 	for _, e := range s.executions {
-		if e.Overdue(now) {
+		if domain.ExecTimeout.Allows(e.State) && e.Overdue(now) {
 			due = append(due, e)
 		}
 	}
@@ -89,11 +90,11 @@ func (s *Store) ExpireOverdue(ctx context.Context, now time.Time, limit int) ([]
 	return ids, nil
 }
 
-// endExecution moves the live execution e to the terminal state to and
-// cancels every other live task of it, handing over the idempotency keys
-// those tasks held (store-semantics.md 8 and 9).
-func (s *Store) endExecution(e *domain.Execution, to domain.ExecutionState, result []byte, taskErr *domain.TaskError, now time.Time) {
-	e.State = to
+// endExecution moves the execution e along tr (its caller checked that tr
+// applies) and cancels every other live task of it, handing over the
+// idempotency keys those tasks held (store-semantics.md 8 and 9).
+func (s *Store) endExecution(e *domain.Execution, tr domain.ExecutionTransition, result []byte, taskErr *domain.TaskError, now time.Time) {
+	e.State = tr.To
 	e.Result = cloneRaw(result)
 	e.Error = cloneTaskError(taskErr)
 	e.FinishedAt = timePtr(now)
@@ -101,10 +102,10 @@ func (s *Store) endExecution(e *domain.Execution, to domain.ExecutionState, resu
 
 	var holders []*domain.Task
 	for _, t := range s.tasksOf(e.ID) {
-		if !t.State.Live() {
+		if !domain.TaskCancel.Allows(t.State) {
 			continue
 		}
-		t.State = domain.TaskCancelled
+		t.State = domain.TaskCancel.To
 		clearLease(t)
 		t.FinishedAt = timePtr(now)
 		t.UpdatedAt = now
@@ -128,7 +129,7 @@ func (s *Store) handOver(h *domain.Task, now time.Time) {
 	var links []*domain.Task
 	for _, t := range s.tasks {
 		if t.Kind == domain.KindLink && t.State == domain.TaskPending && t.LinkOwnerID == h.ID &&
-			!s.executions[t.ExecutionID].State.Terminal() {
+			!s.executions[t.ExecutionID].State.Terminal() { // a live link of a live execution
 			links = append(links, t)
 		}
 	}

@@ -12,7 +12,7 @@ import (
 
 // RegisterWorker inserts or replaces a worker's registry row, live.
 func (s *Store) RegisterWorker(ctx context.Context, w domain.WorkerInfo, now time.Time) error {
-	if err := requireID("worker id", w.ID); err != nil {
+	if err := valid(ports.ValidateID("worker id", w.ID)); err != nil {
 		return err
 	}
 	if err := s.lock(ctx); err != nil {
@@ -28,7 +28,7 @@ func (s *Store) RegisterWorker(ctx context.Context, w domain.WorkerInfo, now tim
 
 // TouchWorker records a heartbeat.
 func (s *Store) TouchWorker(ctx context.Context, id string, now time.Time) error {
-	if err := requireID("worker id", id); err != nil {
+	if err := valid(ports.ValidateID("worker id", id)); err != nil {
 		return err
 	}
 	if err := s.lock(ctx); err != nil {
@@ -45,7 +45,7 @@ func (s *Store) TouchWorker(ctx context.Context, id string, now time.Time) error
 
 // StopWorker marks a worker stopped.
 func (s *Store) StopWorker(ctx context.Context, id string, now time.Time) error {
-	if err := requireID("worker id", id); err != nil {
+	if err := valid(ports.ValidateID("worker id", id)); err != nil {
 		return err
 	}
 	if err := s.lock(ctx); err != nil {

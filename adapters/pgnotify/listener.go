@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/stenthq/stent/ports"
+	"github.com/stenthq/stent/domain"
 )
 
 // listener is one listening connection, from its dial to its loss. Only
@@ -95,7 +95,7 @@ func (n *Notifier) connect() (*listener, error) {
 	if n.closed {
 		n.mu.Unlock()
 		n.closeConn(l)
-		return nil, ports.ErrClosed
+		return nil, domain.ErrClosed
 	}
 	n.gen = l // not ready: Subscribe keeps failing until every LISTEN ran
 	for c := range n.wanted {
@@ -114,8 +114,8 @@ func (n *Notifier) connect() (*listener, error) {
 	}
 	n.mu.Unlock()
 	if !ok {
-		n.lost(l, ports.ErrClosed)
-		return nil, ports.ErrClosed
+		n.lost(l, domain.ErrClosed)
+		return nil, domain.ErrClosed
 	}
 	return l, nil
 }
@@ -129,7 +129,7 @@ func (n *Notifier) listen(l *listener) error {
 		n.mu.Lock()
 		if n.closed {
 			n.mu.Unlock()
-			return ports.ErrClosed
+			return domain.ErrClosed
 		}
 		if n.dirty {
 			n.mu.Unlock()

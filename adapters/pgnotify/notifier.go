@@ -92,7 +92,7 @@ var errNotConnected = errors.New("not connected yet")
 // keeps reconnecting in the background.
 func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Notifier, error) {
 	if pool == nil {
-		return nil, fmt.Errorf("pgnotify: New: pool is nil: %w", ports.ErrInvalidArgument)
+		return nil, fmt.Errorf("pgnotify: New: pool is nil: %w", domain.ErrInvalidArgument)
 	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -129,7 +129,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Notifier, error)
 	if err != nil {
 		if cfg.Required {
 			_ = n.Close()
-			return nil, fmt.Errorf("pgnotify: the listening connection cannot be opened and Config.Required is set: %w: %w", ports.ErrUnavailable, err)
+			return nil, fmt.Errorf("pgnotify: the listening connection cannot be opened and Config.Required is set: %w: %w", domain.ErrUnavailable, err)
 		}
 		n.log.Warn("postgres notifier unreachable at start; waiters poll until it connects", "error", err)
 	}
@@ -155,9 +155,9 @@ func (n *Notifier) Health() error {
 	defer n.mu.RUnlock()
 	switch {
 	case n.closed:
-		return fmt.Errorf("pgnotify: %w", ports.ErrClosed)
+		return fmt.Errorf("pgnotify: %w", domain.ErrClosed)
 	case n.health != nil:
-		return fmt.Errorf("pgnotify: %w: %w", ports.ErrUnavailable, n.health)
+		return fmt.Errorf("pgnotify: %w: %w", domain.ErrUnavailable, n.health)
 	}
 	return nil
 }
@@ -168,13 +168,13 @@ func (n *Notifier) Health() error {
 // matches ErrUnavailable.
 func (n *Notifier) Publish(ctx context.Context, ev domain.Event) error {
 	if ev.Topic == "" {
-		return fmt.Errorf("pgnotify: publish %s event: empty topic: %w", ev.Kind, ports.ErrInvalidArgument)
+		return fmt.Errorf("pgnotify: publish %s event: empty topic: %w", ev.Kind, domain.ErrInvalidArgument)
 	}
 	n.mu.RLock()
 	closed := n.closed
 	n.mu.RUnlock()
 	if closed {
-		return fmt.Errorf("pgnotify: publish: %w", ports.ErrClosed)
+		return fmt.Errorf("pgnotify: publish: %w", domain.ErrClosed)
 	}
 	payload, err := encodeEvent(ev)
 	if err != nil {
@@ -182,12 +182,12 @@ func (n *Notifier) Publish(ctx context.Context, ev domain.Event) error {
 	}
 	if len(payload) >= MaxPayloadBytes {
 		return fmt.Errorf("pgnotify: publish on %.80s: the payload is %d bytes; PostgreSQL allows fewer than %d: %w",
-			ev.Topic, len(payload), MaxPayloadBytes, ports.ErrInvalidArgument)
+			ev.Topic, len(payload), MaxPayloadBytes, domain.ErrInvalidArgument)
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.PublishTimeout)
 	defer cancel()
 	if _, err := n.pool.Exec(ctx, "SELECT pg_notify($1, $2)", n.Channel(ev.Topic), string(payload)); err != nil {
-		return fmt.Errorf("pgnotify: publish on %.80s: %w: %w", ev.Topic, ports.ErrUnavailable, err)
+		return fmt.Errorf("pgnotify: publish on %.80s: %w: %w", ev.Topic, domain.ErrUnavailable, err)
 	}
 	return nil
 }
@@ -200,7 +200,7 @@ func (n *Notifier) Subscribe(ctx context.Context, topics ...domain.Topic) (ports
 	s := &subscription{n: n, ch: make(chan domain.Event, n.cfg.BufferSize)}
 	for _, t := range topics {
 		if t == "" {
-			return nil, fmt.Errorf("pgnotify: subscribe: empty topic in %q: %w", topics, ports.ErrInvalidArgument)
+			return nil, fmt.Errorf("pgnotify: subscribe: empty topic in %q: %w", topics, domain.ErrInvalidArgument)
 		}
 		if !slices.Contains(s.topics, t) {
 			s.topics = append(s.topics, t)
@@ -213,13 +213,13 @@ func (n *Notifier) Subscribe(ctx context.Context, topics ...domain.Topic) (ports
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
-		return nil, fmt.Errorf("pgnotify: subscribe: %w", ports.ErrClosed)
+		return nil, fmt.Errorf("pgnotify: subscribe: %w", domain.ErrClosed)
 	}
 	l := n.gen
 	if l == nil || !l.ready {
 		cause := n.health
 		n.mu.Unlock()
-		return nil, fmt.Errorf("pgnotify: subscribe: %w: %w", ports.ErrUnavailable, cause)
+		return nil, fmt.Errorf("pgnotify: subscribe: %w: %w", domain.ErrUnavailable, cause)
 	}
 	n.subs[s] = struct{}{}
 	for _, t := range s.topics {
@@ -260,18 +260,18 @@ func (n *Notifier) Subscribe(ctx context.Context, topics ...domain.Topic) (ports
 		case <-done:
 			continue
 		case <-l.lost:
-			err = fmt.Errorf("%w: the listening connection was lost before LISTEN ran", ports.ErrUnavailable)
+			err = fmt.Errorf("%w: the listening connection was lost before LISTEN ran", domain.ErrUnavailable)
 		case <-ctx.Done():
 			err = ctx.Err()
 		case <-timer.C:
-			err = fmt.Errorf("%w: LISTEN did not run within %v", ports.ErrUnavailable, n.cfg.ConfirmTimeout)
+			err = fmt.Errorf("%w: LISTEN did not run within %v", domain.ErrUnavailable, n.cfg.ConfirmTimeout)
 		}
 		_ = s.Close()
 		n.mu.RLock()
 		closed := n.closed
 		n.mu.RUnlock()
 		if closed {
-			return nil, fmt.Errorf("pgnotify: subscribe: %w", ports.ErrClosed)
+			return nil, fmt.Errorf("pgnotify: subscribe: %w", domain.ErrClosed)
 		}
 		return nil, fmt.Errorf("pgnotify: subscribe: %w", err)
 	}

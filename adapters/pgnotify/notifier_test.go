@@ -11,7 +11,6 @@ import (
 
 	"github.com/stenthq/stent/adapters/pgnotify"
 	"github.com/stenthq/stent/domain"
-	"github.com/stenthq/stent/ports"
 )
 
 func TestConfigRejectsBadValues(t *testing.T) {
@@ -35,14 +34,14 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		t.Run(tc.name+" is rejected, naming the value", func(t *testing.T) {
 			t.Parallel()
 			_, err := pgnotify.New(t.Context(), pool, tc.cfg)
-			if !errors.Is(err, ports.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.want) {
+			if !errors.Is(err, domain.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("New: %v; want ErrInvalidArgument mentioning %q", err, tc.want)
 			}
 		})
 	}
 	t.Run("a nil pool is rejected", func(t *testing.T) {
 		t.Parallel()
-		if _, err := pgnotify.New(t.Context(), nil, pgnotify.Config{}); !errors.Is(err, ports.ErrInvalidArgument) {
+		if _, err := pgnotify.New(t.Context(), nil, pgnotify.Config{}); !errors.Is(err, domain.ErrInvalidArgument) {
 			t.Fatalf("New(nil): %v", err)
 		}
 	})
@@ -133,7 +132,7 @@ func TestAnOversizedPayloadIsRejected(t *testing.T) {
 	pool := newPool(t, testDSN(t))
 	n := newNotifier(t, pool, fastConfig(randomName("prefix")+":", randomName("app")))
 	err := n.Publish(t.Context(), domain.Event{Kind: domain.EventTask, Topic: domain.TaskTopic("t"), ID: strings.Repeat("x", 9000)})
-	if !errors.Is(err, ports.ErrInvalidArgument) || !strings.Contains(err.Error(), "8000") {
+	if !errors.Is(err, domain.ErrInvalidArgument) || !strings.Contains(err.Error(), "8000") {
 		t.Fatalf("Publish: %v; want ErrInvalidArgument naming the 8000-byte limit", err)
 	}
 }
@@ -154,7 +153,7 @@ func TestPostgresUnreachableAtStart(t *testing.T) {
 	t.Run("is an error when the notifier is required", func(t *testing.T) {
 		t.Parallel()
 		_, err := pgnotify.New(t.Context(), pool, pgnotify.Config{Required: true, ConfirmTimeout: time.Second})
-		if !errors.Is(err, ports.ErrUnavailable) || !strings.Contains(err.Error(), addr) {
+		if !errors.Is(err, domain.ErrUnavailable) || !strings.Contains(err.Error(), addr) {
 			t.Fatalf("New: %v; want ErrUnavailable naming %s", err, addr)
 		}
 	})
@@ -164,13 +163,13 @@ func TestPostgresUnreachableAtStart(t *testing.T) {
 		cfg := fastConfig("", "")
 		cfg.Logger = logs.logger()
 		n := newNotifier(t, pool, cfg)
-		if err := n.Health(); !errors.Is(err, ports.ErrUnavailable) {
+		if err := n.Health(); !errors.Is(err, domain.ErrUnavailable) {
 			t.Fatalf("Health() = %v", err)
 		}
-		if _, err := n.Subscribe(t.Context(), domain.TopicReady); !errors.Is(err, ports.ErrUnavailable) {
+		if _, err := n.Subscribe(t.Context(), domain.TopicReady); !errors.Is(err, domain.ErrUnavailable) {
 			t.Fatalf("Subscribe: %v", err)
 		}
-		if err := n.Publish(t.Context(), domain.Event{Kind: domain.EventReady, Topic: domain.TopicReady}); !errors.Is(err, ports.ErrUnavailable) {
+		if err := n.Publish(t.Context(), domain.Event{Kind: domain.EventReady, Topic: domain.TopicReady}); !errors.Is(err, domain.ErrUnavailable) {
 			t.Fatalf("Publish: %v", err)
 		}
 		if err := n.Close(); err != nil {

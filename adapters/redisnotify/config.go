@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/stenthq/stent/ports"
+	"github.com/stenthq/stent/domain"
 )
 
 // DefaultPrefix is the channel prefix used when Config.Prefix is empty.
@@ -55,12 +55,12 @@ func (c Config) withDefaults() (Config, error) {
 	} {
 		if d.v < 0 {
 			return c, fmt.Errorf("redisnotify: Config.%s is %v; want a positive duration or 0 for the default: %w",
-				d.name, d.v, ports.ErrInvalidArgument)
+				d.name, d.v, domain.ErrInvalidArgument)
 		}
 	}
 	if c.BufferSize < 0 {
 		return c, fmt.Errorf("redisnotify: Config.BufferSize is %d; want a positive size or 0 for the default: %w",
-			c.BufferSize, ports.ErrInvalidArgument)
+			c.BufferSize, domain.ErrInvalidArgument)
 	}
 	if c.Prefix == "" {
 		c.Prefix = DefaultPrefix
@@ -76,7 +76,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ReconnectMax < c.ReconnectMin {
 		return c, fmt.Errorf("redisnotify: Config.ReconnectMax %v is below ReconnectMin %v: %w",
-			c.ReconnectMax, c.ReconnectMin, ports.ErrInvalidArgument)
+			c.ReconnectMax, c.ReconnectMin, domain.ErrInvalidArgument)
 	}
 	if c.HealthCheckInterval == 0 {
 		c.HealthCheckInterval = 10 * time.Second

@@ -11,7 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/stenthq/stent/ports"
+	"github.com/stenthq/stent/domain"
 )
 
 // generation is one pub/sub connection, from its dial to its loss. A lost
@@ -133,7 +133,7 @@ func (n *Notifier) connect() (*generation, error) {
 	if n.closed {
 		n.mu.Unlock()
 		_ = ps.Close()
-		return nil, ports.ErrClosed
+		return nil, domain.ErrClosed
 	}
 	var err error
 	if channels := slices.Collect(maps.Keys(n.channels)); len(channels) > 0 {

@@ -70,7 +70,7 @@ var errNotConnected = errors.New("not connected yet")
 // keeps reconnecting in the background.
 func New(client redis.UniversalClient, cfg Config) (*Notifier, error) {
 	if client == nil {
-		return nil, fmt.Errorf("redisnotify: New: client is nil: %w", ports.ErrInvalidArgument)
+		return nil, fmt.Errorf("redisnotify: New: client is nil: %w", domain.ErrInvalidArgument)
 	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -96,7 +96,7 @@ func New(client redis.UniversalClient, cfg Config) (*Notifier, error) {
 	if err != nil {
 		if cfg.Required {
 			_ = n.Close()
-			return nil, fmt.Errorf("redisnotify: redis is unreachable and Config.Required is set: %w: %w", ports.ErrUnavailable, err)
+			return nil, fmt.Errorf("redisnotify: redis is unreachable and Config.Required is set: %w: %w", domain.ErrUnavailable, err)
 		}
 		n.log.Warn("redis notifier unreachable at start; waiters poll until it connects", "error", err)
 	}
@@ -117,9 +117,9 @@ func (n *Notifier) Health() error {
 	defer n.mu.RUnlock()
 	switch {
 	case n.closed:
-		return fmt.Errorf("redisnotify: %w", ports.ErrClosed)
+		return fmt.Errorf("redisnotify: %w", domain.ErrClosed)
 	case n.health != nil:
-		return fmt.Errorf("redisnotify: %w: %w", ports.ErrUnavailable, n.health)
+		return fmt.Errorf("redisnotify: %w: %w", domain.ErrUnavailable, n.health)
 	}
 	return nil
 }
@@ -129,16 +129,16 @@ func (n *Notifier) Health() error {
 // otherwise bounded by ctx and Config.PublishTimeout.
 func (n *Notifier) Publish(ctx context.Context, ev domain.Event) error {
 	if ev.Topic == "" {
-		return fmt.Errorf("redisnotify: publish %s event: empty topic: %w", ev.Kind, ports.ErrInvalidArgument)
+		return fmt.Errorf("redisnotify: publish %s event: empty topic: %w", ev.Kind, domain.ErrInvalidArgument)
 	}
 	n.mu.RLock()
 	closed, ready, cause := n.closed, n.gen != nil && n.gen.ready, n.health
 	n.mu.RUnlock()
 	if closed {
-		return fmt.Errorf("redisnotify: publish: %w", ports.ErrClosed)
+		return fmt.Errorf("redisnotify: publish: %w", domain.ErrClosed)
 	}
 	if !ready {
-		return fmt.Errorf("redisnotify: publish on %s: %w: %w", ev.Topic, ports.ErrUnavailable, cause)
+		return fmt.Errorf("redisnotify: publish on %s: %w: %w", ev.Topic, domain.ErrUnavailable, cause)
 	}
 	payload, err := encodeEvent(ev)
 	if err != nil {
@@ -147,7 +147,7 @@ func (n *Notifier) Publish(ctx context.Context, ev domain.Event) error {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.PublishTimeout)
 	defer cancel()
 	if err := n.client.Publish(ctx, n.channel(ev.Topic), payload).Err(); err != nil {
-		return fmt.Errorf("redisnotify: publish on %s: %w: %w", ev.Topic, ports.ErrUnavailable, err)
+		return fmt.Errorf("redisnotify: publish on %s: %w: %w", ev.Topic, domain.ErrUnavailable, err)
 	}
 	return nil
 }
@@ -160,7 +160,7 @@ func (n *Notifier) Subscribe(ctx context.Context, topics ...domain.Topic) (ports
 	channels := make([]string, 0, len(topics))
 	for _, t := range topics {
 		if t == "" {
-			return nil, fmt.Errorf("redisnotify: subscribe: empty topic in %q: %w", topics, ports.ErrInvalidArgument)
+			return nil, fmt.Errorf("redisnotify: subscribe: empty topic in %q: %w", topics, domain.ErrInvalidArgument)
 		}
 		if c := n.channel(t); !slices.Contains(channels, c) {
 			channels = append(channels, c)
@@ -174,13 +174,13 @@ func (n *Notifier) Subscribe(ctx context.Context, topics ...domain.Topic) (ports
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
-		return nil, fmt.Errorf("redisnotify: subscribe: %w", ports.ErrClosed)
+		return nil, fmt.Errorf("redisnotify: subscribe: %w", domain.ErrClosed)
 	}
 	g := n.gen
 	if g == nil || !g.ready {
 		cause := n.health
 		n.mu.Unlock()
-		return nil, fmt.Errorf("redisnotify: subscribe: %w: %w", ports.ErrUnavailable, cause)
+		return nil, fmt.Errorf("redisnotify: subscribe: %w: %w", domain.ErrUnavailable, cause)
 	}
 	n.subs[s] = struct{}{}
 	var fresh []string
@@ -211,7 +211,7 @@ func (n *Notifier) Subscribe(ctx context.Context, topics ...domain.Topic) (ports
 	n.mu.Unlock()
 	if err != nil {
 		g.kill(err)
-		return nil, n.failSubscribe(s, fmt.Errorf("%w: %w", ports.ErrUnavailable, err))
+		return nil, n.failSubscribe(s, fmt.Errorf("%w: %w", domain.ErrUnavailable, err))
 	}
 	if err := n.awaitConfirmation(ctx, g, need); err != nil {
 		return nil, n.failSubscribe(s, err)
@@ -243,11 +243,11 @@ func (n *Notifier) awaitConfirmation(ctx context.Context, g *generation, need ma
 		select {
 		case <-progress:
 		case <-g.dead:
-			return fmt.Errorf("%w: connection lost before the subscription was confirmed", ports.ErrUnavailable)
+			return fmt.Errorf("%w: connection lost before the subscription was confirmed", domain.ErrUnavailable)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-timer.C:
-			return fmt.Errorf("%w: subscription not confirmed within %v", ports.ErrUnavailable, n.cfg.ConfirmTimeout)
+			return fmt.Errorf("%w: subscription not confirmed within %v", domain.ErrUnavailable, n.cfg.ConfirmTimeout)
 		}
 	}
 }
@@ -259,7 +259,7 @@ func (n *Notifier) failSubscribe(s *subscription, err error) error {
 	closed := n.closed
 	n.mu.RUnlock()
 	if closed {
-		return fmt.Errorf("redisnotify: subscribe: %w", ports.ErrClosed)
+		return fmt.Errorf("redisnotify: subscribe: %w", domain.ErrClosed)
 	}
 	return fmt.Errorf("redisnotify: subscribe: %w", err)
 }
@@ -280,7 +280,7 @@ func (n *Notifier) Close() error {
 		n.mu.Unlock()
 		close(n.stop)
 		if g != nil {
-			g.kill(ports.ErrClosed)
+			g.kill(domain.ErrClosed)
 		}
 		n.wg.Wait()
 	})

@@ -99,14 +99,14 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		t.Run(tc.name+" is rejected, naming the value", func(t *testing.T) {
 			t.Parallel()
 			_, err := redisnotify.New(client, tc.cfg)
-			if !errors.Is(err, ports.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.want) {
+			if !errors.Is(err, domain.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("New: %v; want ErrInvalidArgument mentioning %q", err, tc.want)
 			}
 		})
 	}
 	t.Run("a nil client is rejected", func(t *testing.T) {
 		t.Parallel()
-		if _, err := redisnotify.New(nil, redisnotify.Config{}); !errors.Is(err, ports.ErrInvalidArgument) {
+		if _, err := redisnotify.New(nil, redisnotify.Config{}); !errors.Is(err, domain.ErrInvalidArgument) {
 			t.Fatalf("New(nil): %v", err)
 		}
 	})
@@ -235,7 +235,7 @@ func TestRedisUnreachableAtStart(t *testing.T) {
 		client := redis.NewClient(&redis.Options{Addr: addr})
 		t.Cleanup(func() { _ = client.Close() })
 		_, err := redisnotify.New(client, redisnotify.Config{Required: true, ConfirmTimeout: time.Second})
-		if !errors.Is(err, ports.ErrUnavailable) || !strings.Contains(err.Error(), addr) {
+		if !errors.Is(err, domain.ErrUnavailable) || !strings.Contains(err.Error(), addr) {
 			t.Fatalf("New: %v; want ErrUnavailable naming %s", err, addr)
 		}
 	})
@@ -249,14 +249,14 @@ func TestRedisUnreachableAtStart(t *testing.T) {
 		cfg := fastConfig(randomName("prefix") + ":")
 		cfg.Logger = logs.logger()
 		n := newNotifier(t, client, cfg)
-		if err := n.Health(); !errors.Is(err, ports.ErrUnavailable) {
+		if err := n.Health(); !errors.Is(err, domain.ErrUnavailable) {
 			t.Fatalf("Health() = %v", err)
 		}
 		_, err := n.Subscribe(t.Context(), domain.TopicReady)
-		if !errors.Is(err, ports.ErrUnavailable) {
+		if !errors.Is(err, domain.ErrUnavailable) {
 			t.Fatalf("Subscribe: %v", err)
 		}
-		if err := n.Publish(t.Context(), domain.Event{Kind: domain.EventReady, Topic: domain.TopicReady}); !errors.Is(err, ports.ErrUnavailable) {
+		if err := n.Publish(t.Context(), domain.Event{Kind: domain.EventReady, Topic: domain.TopicReady}); !errors.Is(err, domain.ErrUnavailable) {
 			t.Fatalf("Publish: %v", err)
 		}
 		srv.restart(t)
@@ -299,7 +299,7 @@ func TestAnOutageIsLoggedOnce(t *testing.T) {
 	}
 	// Several reconnection attempts fail while these calls fail fast.
 	for range 20 {
-		if _, err := n.Subscribe(t.Context(), domain.TopicCancel); !errors.Is(err, ports.ErrUnavailable) {
+		if _, err := n.Subscribe(t.Context(), domain.TopicCancel); !errors.Is(err, domain.ErrUnavailable) {
 			t.Fatalf("Subscribe during the outage: %v", err)
 		}
 	}
@@ -368,7 +368,7 @@ func TestCloseDuringAnOutageReturns(t *testing.T) {
 	if _, open := <-sub.Events(); open {
 		t.Fatal("the subscription should be closed")
 	}
-	if err := n.Health(); !errors.Is(err, ports.ErrClosed) {
+	if err := n.Health(); !errors.Is(err, domain.ErrClosed) {
 		t.Fatalf("Health after Close = %v", err)
 	}
 }

@@ -23,7 +23,8 @@ type candidate struct {
 	priority                  int
 	createdAt                 time.Time
 	leaseExpiresAt            *time.Time
-	source                    int // fresh, reclaim or resume
+	started                   bool // started_at is set: the task was claimed before
+	source                    int  // fresh, reclaim or resume
 }
 
 // Candidate sources: the stream a candidate was read from (the source
@@ -46,7 +47,8 @@ func (c *candidate) before(o *candidate) bool {
 	return c.id < o.id
 }
 
-const candidateColumns = `id, execution_id, parent_task_id, kind, step_name, max_concurrent, priority, created_at, lease_expires_at`
+const candidateColumns = `id, execution_id, parent_task_id, kind, step_name, max_concurrent, priority, created_at, lease_expires_at,
+ started_at`
 
 func scanCandidates(rows *sql.Rows) ([]candidate, error) {
 	defer rows.Close()
@@ -58,11 +60,13 @@ func scanCandidates(rows *sql.Rows) ([]candidate, error) {
 			kind           string
 			maxC, pri      int64
 			created, lease nullTime
+			started        nullTime
 			source         int64
 		)
-		if err := rows.Scan(&c.id, &c.executionID, &parent, &kind, &c.stepName, &maxC, &pri, &created, &lease, &source); err != nil {
+		if err := rows.Scan(&c.id, &c.executionID, &parent, &kind, &c.stepName, &maxC, &pri, &created, &lease, &started, &source); err != nil {
 			return nil, err
 		}
+		c.started = started.Valid
 		c.parentID, c.kind, c.maxConcurrent, c.priority = parent.String, domain.TaskKind(kind), int(maxC), int(pri)
 		c.createdAt, c.leaseExpiresAt, c.source = created.val(), lease.ptr(), int(source)
 		out = append(out, c)
@@ -85,14 +89,9 @@ func scanCandidates(rows *sql.Rows) ([]candidate, error) {
 // pg_advisory_xact_lock in sorted order) and their running tasks counted;
 // a limited task of a function not yet known to be limited restarts the
 // transaction with its lock.
-func (s *Store) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]domain.Task, error) {
-	switch {
-	case p.WorkerID == "":
-		return nil, s.invalid("claim tasks: worker id is empty")
-	case p.Limit <= 0:
-		return nil, s.invalid("claim tasks: limit %d; it must be positive (the worker's free slots)", p.Limit)
-	case p.Lease <= 0:
-		return nil, s.invalid("claim tasks: lease %s; it must be positive", p.Lease)
+func (s *Store) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]ports.ClaimedTask, error) {
+	if err := s.valid(p.Validate()); err != nil {
+		return nil, err
 	}
 	if err := s.check(); err != nil {
 		return nil, err
@@ -100,7 +99,7 @@ func (s *Store) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]domain.T
 	if len(p.Functions) == 0 {
 		return nil, nil
 	}
-	var out []domain.Task
+	var out []ports.ClaimedTask
 	err := s.write(ctx, "claim tasks", func(t *txn) error {
 		var err error
 		out, err = s.claimTx(t, p)
@@ -168,7 +167,7 @@ func (h *limitHints) add(names ...string) {
 	}
 }
 
-func (s *Store) claimTx(t *txn, p ports.ClaimParams) ([]domain.Task, error) {
+func (s *Store) claimTx(t *txn, p ports.ClaimParams) ([]ports.ClaimedTask, error) {
 	now := domain.NormalizeTime(p.Now)
 	until := domain.NormalizeTime(now.Add(p.Lease))
 	filter, filterArgs := s.claimFilter(p)
@@ -294,7 +293,7 @@ func (s *Store) lockLimited(t *txn, names []string) (map[string]struct{}, map[st
 
 // reclaimQuery selects expired leases in claim order.
 func (s *Store) reclaimQuery(filter string) string {
-	return `SELECT ` + candidateColumns + `, 1 AS source FROM @tasks WHERE state = 'running'
+	return `SELECT ` + candidateColumns + `, 1 AS source FROM @tasks WHERE ` + from("state", domain.TaskReclaim) + `
  AND kind IN ('orchestrator', 'activity') AND lease_expires_at <= ?` + filter + `
  ORDER BY priority DESC, created_at, id LIMIT ?` + s.d.ForUpdateSkipLocked()
 }
@@ -304,7 +303,7 @@ func (s *Store) reclaimQuery(filter string) string {
 func (s *Store) resumeQuery(now time.Time, filter string, filterArgs []any,
 	limited map[string]struct{}, used func(string) int, n int) (string, []any) {
 	lim, limArgs := s.limitExclusion(limited, used)
-	q := `SELECT ` + candidateColumns + `, 2 AS source FROM @tasks` + s.d.IndexedBy("tasks_wake") + ` WHERE state = 'waiting'
+	q := `SELECT ` + candidateColumns + `, 2 AS source FROM @tasks` + s.d.IndexedBy("tasks_wake") + ` WHERE ` + from("state", domain.TaskResume) + `
  AND wake_at <= ? AND kind IN ('orchestrator', 'activity')` + filter + lim + `
  ORDER BY wake_at LIMIT ?` + s.d.ForUpdateSkipLocked()
 	args := append(append(append([]any{s.tm(now)}, filterArgs...), limArgs...), int64(n))
@@ -370,7 +369,7 @@ func (s *Store) pendingQuery(p ports.ClaimParams, now time.Time, filter string, 
 	limited map[string]struct{}, used func(string) int, cursor *candidate, n int) (string, []any) {
 	var b strings.Builder
 	args := []any{s.tm(now)}
-	b.WriteString(`SELECT ` + candidateColumns + `, 0 AS source FROM @tasks` + s.d.IndexedBy("tasks_claim") + ` WHERE state = 'pending'
+	b.WriteString(`SELECT ` + candidateColumns + `, 0 AS source FROM @tasks` + s.d.IndexedBy("tasks_claim") + ` WHERE ` + from("state", domain.TaskClaim) + `
  AND kind IN ('orchestrator', 'activity') AND (scheduled_for IS NULL OR scheduled_for <= ?)`)
 	b.WriteString(filter)
 	args = append(args, filterArgs...)
@@ -406,8 +405,10 @@ var lostCols = []Column{{"lost_id", ColText}, {"lost_error", ColText}}
 // the task id: fresh for every claim and different for every task, without
 // a per-row parameter. The claiming UPDATE tells the streams apart by the
 // state it reads: a pending task spends an attempt, a running one (a
-// reclaim) counts a recovery, a waiting one (a resume) neither.
-func (s *Store) applyClaims(t *txn, p ports.ClaimParams, chosen []candidate, now, until time.Time) ([]domain.Task, error) {
+// reclaim) counts a recovery, a waiting one (a resume) neither. A claim is
+// a task's first when its candidate row had no started_at (the rows are
+// locked from the read to the update).
+func (s *Store) applyClaims(t *txn, p ports.ClaimParams, chosen []candidate, now, until time.Time) ([]ports.ClaimedTask, error) {
 	if len(chosen) == 0 {
 		return nil, nil
 	}
@@ -437,9 +438,10 @@ func (s *Store) applyClaims(t *txn, p ports.ClaimParams, chosen []candidate, now
 		}
 	}
 	token := domain.NewID()[:23] + "/"
-	rows, err := t.query(`UPDATE @tasks SET state = 'running',
- attempt = CASE WHEN state = 'pending' THEN attempt + 1 ELSE attempt END,
- recoveries = CASE WHEN state = 'running' THEN recoveries + 1 ELSE recoveries END,
+	// One statement for the three claim operations, which all end running.
+	rows, err := t.query(`UPDATE @tasks SET `+to(domain.TaskClaim)+`,
+ attempt = CASE WHEN `+from("state", domain.TaskClaim)+` THEN attempt + 1 ELSE attempt END,
+ recoveries = CASE WHEN `+from("state", domain.TaskReclaim)+` THEN recoveries + 1 ELSE recoveries END,
  wake_at = NULL, worker_id = ?, claim_token = ? || id, lease_expires_at = ?, started_at = COALESCE(started_at, ?), updated_at = ?
  WHERE `+s.d.InList("id")+` RETURNING `+taskColumns,
 		p.WorkerID, token, s.tm(until), s.tm(now), s.tm(now), s.d.StringList(ids))
@@ -459,23 +461,23 @@ func (s *Store) applyClaims(t *txn, p ports.ClaimParams, chosen []candidate, now
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	out := make([]domain.Task, 0, len(chosen))
+	out := make([]ports.ClaimedTask, 0, len(chosen))
 	for _, c := range chosen {
 		if task, ok := byID[c.id]; ok {
-			out = append(out, task)
+			out = append(out, ports.ClaimedTask{Task: task, FirstClaim: !c.started})
 		}
 	}
 	if len(resumed) > 0 {
-		if _, err := t.exec(`UPDATE @tasks SET state = 'completed', result = NULL, finished_at = ?, updated_at = ?
- WHERE `+s.d.InList("parent_task_id")+` AND kind = 'sleep' AND `+s.d.Unindexed("state")+` = 'pending'
+		if _, err := t.exec(`UPDATE @tasks SET `+to(domain.TaskResolve)+`, result = NULL, finished_at = ?, updated_at = ?
+ WHERE `+s.d.InList("parent_task_id")+` AND kind = 'sleep' AND `+from(s.d.Unindexed("state"), domain.TaskResolve)+`
  AND (scheduled_for IS NULL OR scheduled_for <= ?)`,
 			s.tm(now), s.tm(now), s.d.StringList(resumed), s.tm(now)); err != nil {
 			return nil, err
 		}
 	}
 	if len(roots) > 0 {
-		if _, err := t.exec(`UPDATE @executions SET state = 'running', started_at = ?, updated_at = ?
- WHERE `+s.d.InList("id")+` AND `+s.d.Unindexed("state")+` = 'pending'`, s.tm(now), s.tm(now), s.d.StringList(roots)); err != nil {
+		if _, err := t.exec(`UPDATE @executions SET `+to(domain.ExecStart)+`, started_at = ?, updated_at = ?
+ WHERE `+s.d.InList("id")+` AND `+from(s.d.Unindexed("state"), domain.ExecStart), s.tm(now), s.tm(now), s.d.StringList(roots)); err != nil {
 			return nil, err
 		}
 	}
@@ -487,8 +489,8 @@ var renewCols = []Column{{"renew_id", ColText}, {"renew_worker", ColText}, {"ren
 // RenewLeases extends every held lease to now+lease and reports each
 // fence's task and execution states.
 func (s *Store) RenewLeases(ctx context.Context, fences []domain.Fence, now time.Time, lease time.Duration) ([]ports.LeaseStatus, error) {
-	if lease <= 0 {
-		return nil, s.invalid("renew leases: lease %s; it must be positive", lease)
+	if err := s.valid(ports.ValidateLease(lease)); err != nil {
+		return nil, err
 	}
 	if err := s.check(); err != nil {
 		return nil, err

@@ -34,13 +34,13 @@ func scanDeadLetter(r rowScanner) (domain.DeadLetter, error) {
 
 // ListDeadLetters returns entries newest first (moved_at desc, task id desc).
 func (s *Store) ListDeadLetters(ctx context.Context, f ports.DeadLetterFilter) ([]domain.DeadLetter, error) {
+	if err := s.valid(f.Validate()); err != nil {
+		return nil, err
+	}
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	limit, err := s.checkPage(f.Limit, f.Offset)
-	if err != nil {
-		return nil, err
-	}
+	limit := ports.PageLimit(f.Limit)
 	var (
 		where []string
 		args  []any
@@ -72,7 +72,7 @@ func (s *Store) ListDeadLetters(ctx context.Context, f ports.DeadLetterFilter) (
 
 // GetDeadLetter returns the entry of a task, or ErrNotFound.
 func (s *Store) GetDeadLetter(ctx context.Context, taskID string) (domain.DeadLetter, error) {
-	if err := s.requireID("task id", taskID); err != nil {
+	if err := s.valid(ports.ValidateID("task id", taskID)); err != nil {
 		return domain.DeadLetter{}, err
 	}
 	if err := s.check(); err != nil {
@@ -90,7 +90,7 @@ func (s *Store) GetDeadLetter(ctx context.Context, taskID string) (domain.DeadLe
 
 // DiscardDeadLetter deletes only the entry; ErrNotFound if absent.
 func (s *Store) DiscardDeadLetter(ctx context.Context, taskID string) error {
-	if err := s.requireID("task id", taskID); err != nil {
+	if err := s.valid(ports.ValidateID("task id", taskID)); err != nil {
 		return err
 	}
 	return s.write(ctx, "discard dead letter", func(t *txn) error {
@@ -107,8 +107,8 @@ func (s *Store) DiscardDeadLetter(ctx context.Context, taskID string) error {
 
 // ReplayDeadLetter re-queues a dead-lettered task (see ports.DeadLetterStore).
 func (s *Store) ReplayDeadLetter(ctx context.Context, p ports.ReplayParams) (domain.Task, error) {
-	if p.TaskID == "" {
-		return domain.Task{}, s.invalid("replay dead letter: task id is empty")
+	if err := s.valid(p.Validate()); err != nil {
+		return domain.Task{}, err
 	}
 	now := domain.NormalizeTime(p.Now)
 	var out domain.Task
@@ -144,8 +144,8 @@ func (s *Store) ReplayDeadLetter(ctx context.Context, p ports.ReplayParams) (dom
 		} else if st.Terminal() {
 			return s.errorf("replay %q: execution %q is %s: %w", p.TaskID, cur.ExecutionID, st, domain.ErrExecutionFinished)
 		}
-		if cur.State.Live() {
-			return s.errorf("replay %q: %w", p.TaskID, &domain.TransitionError{Entity: "task", From: string(cur.State), To: string(domain.TaskPending)})
+		if err := domain.TaskReplay.Check(cur.State); err != nil {
+			return s.errorf("replay %q: %w", p.TaskID, err)
 		}
 		attempt := "0"
 		if p.KeepAttempts {
@@ -155,15 +155,15 @@ func (s *Store) ReplayDeadLetter(ctx context.Context, p ports.ReplayParams) (dom
 		if p.Queue != "" {
 			queue = p.Queue
 		}
-		out, err = scanTask(t.queryRow(`UPDATE @tasks SET state = 'pending', scheduled_for = ?, attempt = `+attempt+`, recoveries = 0,
+		out, err = scanTask(t.queryRow(`UPDATE @tasks SET `+to(domain.TaskReplay)+`, scheduled_for = ?, attempt = `+attempt+`, recoveries = 0,
  generation = generation + 1, error = NULL, result = NULL, `+leaseClear+`, finished_at = NULL,
  queue = ?, updated_at = ? WHERE id = ? RETURNING `+taskColumns, s.tm(now), queue, s.tm(now), p.TaskID))
 		if err != nil {
 			return err
 		}
-		if cur.IsRoot() && st == domain.ExecutionFailed {
-			if _, err := t.exec(`UPDATE @executions SET state = 'pending', error = NULL, result = NULL, finished_at = NULL,
- updated_at = ? WHERE id = ?`, s.tm(now), cur.ExecutionID); err != nil {
+		if cur.IsRoot() && domain.ExecReplay.Allows(st) {
+			if _, err := t.exec(`UPDATE @executions SET `+to(domain.ExecReplay)+`, error = NULL, result = NULL, finished_at = NULL,
+ updated_at = ? WHERE id = ? AND `+from("state", domain.ExecReplay), s.tm(now), cur.ExecutionID); err != nil {
 				return err
 			}
 		}

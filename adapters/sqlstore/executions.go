@@ -12,40 +12,17 @@ import (
 	"github.com/stenthq/stent/ports"
 )
 
-// CreateExecution inserts exec and its root task in one transaction (see
-// ports.ExecutionStore).
-func (s *Store) CreateExecution(ctx context.Context, exec domain.Execution, root domain.Task) (string, bool, error) {
-	if err := s.validateCreate(&exec, &root); err != nil {
-		return "", false, err
-	}
-	var (
-		id      string
-		created bool
-	)
-	err := s.write(ctx, "create execution", func(t *txn) error {
-		var itemErr, err error
-		id, created, itemErr, err = s.createExecutionTx(t, exec, root)
-		if err == nil {
-			err = itemErr
-		}
-		return err
-	})
-	if err != nil {
-		return "", false, err
-	}
-	if created {
-		s.noteInserted(2)
-	}
-	return id, created, nil
-}
-
-// CreateExecutions inserts many executions with their roots in one
+// CreateExecutions inserts executions with their roots in one
 // transaction (see ports.ExecutionStore).
 func (s *Store) CreateExecutions(ctx context.Context, items []ports.NewExecution) ([]ports.CreatedExecution, error) {
 	for i := range items {
-		if err := s.validateCreate(&items[i].Execution, &items[i].Root); err != nil {
+		if err := s.valid(items[i].Validate()); err != nil {
 			return nil, err
 		}
+		prepareCreate(&items[i].Execution, &items[i].Root)
+	}
+	if len(items) == 1 { // a dispatch: two single-row inserts
+		return s.createExecution(ctx, items[0].Execution, items[0].Root)
 	}
 	var out []ports.CreatedExecution
 	inserted := 0
@@ -95,6 +72,23 @@ func (s *Store) CreateExecutions(ctx context.Context, items []ports.NewExecution
 	return out, nil
 }
 
+// createExecution inserts one prepared execution and its root.
+func (s *Store) createExecution(ctx context.Context, exec domain.Execution, root domain.Task) ([]ports.CreatedExecution, error) {
+	var out ports.CreatedExecution
+	err := s.write(ctx, "create execution", func(t *txn) error {
+		var err error
+		out.ID, out.Created, out.Err, err = s.createExecutionTx(t, exec, root)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out.Created {
+		s.noteInserted(2)
+	}
+	return []ports.CreatedExecution{out}, nil
+}
+
 // insertExecutions inserts the executions of items with multi-row VALUES
 // statements (power-of-two chunks, so few statement texts), skipping any
 // whose id or idempotency key is taken, and returns the ids it inserted.
@@ -141,7 +135,7 @@ func (s *Store) insertExecutions(t *txn, items []ports.NewExecution) (map[string
 	return fresh, nil
 }
 
-// createExecutionTx inserts one validated execution and its root. A
+// createExecutionTx inserts one prepared execution and its root. A
 // reused id or key returns the existing id with created=false. itemErr is
 // ErrConflict for an id used by another function (nothing written for
 // it); err is anything that fails the whole transaction.
@@ -206,27 +200,9 @@ func (s *Store) existingExecution(t *txn, exec domain.Execution) (string, bool, 
 	return exec.ID, true, nil
 }
 
-func (s *Store) validateCreate(exec *domain.Execution, root *domain.Task) error {
-	switch {
-	case exec.ID == "":
-		return s.invalid("execution id is empty")
-	case exec.RootFunction == "":
-		return s.invalid("execution %q: root function is empty", exec.ID)
-	case root.ID == "":
-		return s.invalid("execution %q: root task id is empty", exec.ID)
-	case exec.RootTaskID != root.ID:
-		return s.invalid("execution %q: root task id %q does not match exec.RootTaskID %q", exec.ID, root.ID, exec.RootTaskID)
-	case root.ExecutionID != exec.ID:
-		return s.invalid("root task %q: execution id %q does not match execution %q", root.ID, root.ExecutionID, exec.ID)
-	case root.StepName != exec.RootFunction:
-		return s.invalid("root task %q: step name %q does not match the root function %q", root.ID, root.StepName, exec.RootFunction)
-	case root.Kind != domain.KindOrchestrator:
-		return s.invalid("root task %q: kind %q; a root task is %q", root.ID, root.Kind, domain.KindOrchestrator)
-	case root.Position != 0:
-		return s.invalid("root task %q: position %d; a root task is at position 0", root.ID, root.Position)
-	case root.ParentTaskID != "":
-		return s.invalid("root task %q: has parent %q; a root task has none", root.ID, root.ParentTaskID)
-	}
+// prepareCreate sets what the store decides of a validated new execution
+// and its root: states, cleared outcomes, copied routing, normalised times.
+func prepareCreate(exec *domain.Execution, root *domain.Task) {
 	exec.State = domain.ExecutionPending
 	exec.CreatedAt = domain.NormalizeTime(exec.CreatedAt)
 	exec.UpdatedAt = exec.CreatedAt
@@ -248,7 +224,6 @@ func (s *Store) validateCreate(exec *domain.Execution, root *domain.Task) error 
 	root.WorkerID, root.ClaimToken, root.LeaseExpiresAt = "", "", nil
 	root.StartedAt, root.FinishedAt, root.LinkOwnerID = nil, nil, ""
 	normalizeTask(root)
-	return nil
 }
 
 const executionInsertColumns = `id, root_function, root_task_id, state, input, result, error, idempotency_key,
@@ -267,7 +242,7 @@ func (s *Store) executionArgs(e *domain.Execution) []any {
 
 // GetExecution returns one execution, or ErrNotFound.
 func (s *Store) GetExecution(ctx context.Context, id string) (domain.Execution, error) {
-	if err := s.requireID("execution id", id); err != nil {
+	if err := s.valid(ports.ValidateID("execution id", id)); err != nil {
 		return domain.Execution{}, err
 	}
 	if err := s.check(); err != nil {
@@ -285,11 +260,10 @@ func (s *Store) GetExecution(ctx context.Context, id string) (domain.Execution, 
 
 // ListExecutions returns executions matching f, newest first.
 func (s *Store) ListExecutions(ctx context.Context, f ports.ExecutionFilter) ([]domain.Execution, error) {
-	if err := s.check(); err != nil {
+	if err := s.valid(f.Validate()); err != nil {
 		return nil, err
 	}
-	limit, err := s.checkPage(f.Limit, f.Offset)
-	if err != nil {
+	if err := s.check(); err != nil {
 		return nil, err
 	}
 	var (
@@ -299,10 +273,6 @@ func (s *Store) ListExecutions(ctx context.Context, f ports.ExecutionFilter) ([]
 	if len(f.States) > 0 {
 		states := make([]string, len(f.States))
 		for i, st := range f.States {
-			if !st.Valid() {
-				_, err := domain.ParseExecutionState(string(st))
-				return nil, s.wrap(err, "list executions")
-			}
 			states[i] = string(st)
 		}
 		where = append(where, s.d.InList("state"))
@@ -318,7 +288,7 @@ func (s *Store) ListExecutions(ctx context.Context, f ports.ExecutionFilter) ([]
 	}
 	query := `SELECT ` + executionColumns + ` FROM @executions` + whereClause(where) +
 		` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`
-	args = append(args, int64(limit), int64(f.Offset))
+	args = append(args, int64(ports.PageLimit(f.Limit)), int64(f.Offset))
 	rows, err := s.queryRows(ctx, query, args...)
 	if err != nil {
 		return nil, s.wrap(err, "list executions")
@@ -344,7 +314,7 @@ func whereClause(conds []string) string {
 
 // ListProgress returns the execution's step timeline derived from its tasks.
 func (s *Store) ListProgress(ctx context.Context, executionID string) ([]domain.ProgressEntry, error) {
-	if err := s.requireID("execution id", executionID); err != nil {
+	if err := s.valid(ports.ValidateID("execution id", executionID)); err != nil {
 		return nil, err
 	}
 	var out []domain.ProgressEntry
@@ -398,7 +368,7 @@ func (s *Store) mustExist(t *txn, executionID string) error {
 
 // GetExecutionData returns the execution's counters and custom state.
 func (s *Store) GetExecutionData(ctx context.Context, executionID string) (domain.ExecutionData, error) {
-	if err := s.requireID("execution id", executionID); err != nil {
+	if err := s.valid(ports.ValidateID("execution id", executionID)); err != nil {
 		return domain.ExecutionData{}, err
 	}
 	data := domain.ExecutionData{Counters: map[string]float64{}, State: map[string]json.RawMessage{}}
@@ -446,20 +416,20 @@ func (s *Store) GetExecutionData(ctx context.Context, executionID string) (domai
 
 // CancelExecution cancels a live execution and its live tasks.
 func (s *Store) CancelExecution(ctx context.Context, id string, now time.Time) (domain.Execution, bool, error) {
-	return s.endExecution(ctx, "cancel execution", id, now, domain.ExecutionCancelled,
-		domain.SentinelError(domain.ErrCancelled, "execution cancelled"), false)
+	return s.endExecution(ctx, "cancel execution", id, now, domain.ExecCancel,
+		domain.SentinelError(domain.ErrCancelled, "execution cancelled"))
 }
 
 // TimeoutExecution times out a live execution whose deadline is <= now.
 func (s *Store) TimeoutExecution(ctx context.Context, id string, now time.Time) (domain.Execution, bool, error) {
-	return s.endExecution(ctx, "timeout execution", id, now, domain.ExecutionTimedOut,
-		domain.SentinelError(domain.ErrTimedOut, "execution timed out"), true)
+	return s.endExecution(ctx, "timeout execution", id, now, domain.ExecTimeout,
+		domain.SentinelError(domain.ErrTimedOut, "execution timed out"))
 }
 
-func (s *Store) endExecution(ctx context.Context, op, id string, now time.Time, to domain.ExecutionState,
-	cause *domain.TaskError, dueOnly bool) (domain.Execution, bool, error) {
-	if id == "" {
-		return domain.Execution{}, false, s.invalid("%s: execution id is empty", op)
+func (s *Store) endExecution(ctx context.Context, op, id string, now time.Time, tr domain.ExecutionTransition,
+	cause *domain.TaskError) (domain.Execution, bool, error) {
+	if err := s.valid(ports.ValidateID("execution id", id)); err != nil {
+		return domain.Execution{}, false, err
 	}
 	var (
 		exec    domain.Execution
@@ -467,25 +437,25 @@ func (s *Store) endExecution(ctx context.Context, op, id string, now time.Time, 
 	)
 	err := s.write(ctx, op, func(t *txn) error {
 		var err error
-		exec, changed, err = s.endExecutionTx(t, id, now, to, cause, dueOnly)
+		exec, changed, err = s.endExecutionTx(t, id, now, tr, cause)
 		return err
 	})
 	return exec, changed, err
 }
 
-// endExecutionTx moves a live execution to a terminal state (timeouts only
-// when due) and cancels its live tasks.
-func (s *Store) endExecutionTx(t *txn, id string, now time.Time, to domain.ExecutionState,
-	cause *domain.TaskError, dueOnly bool) (domain.Execution, bool, error) {
+// endExecutionTx moves a live execution along tr, a cancel or a timeout
+// (only when due), and cancels its live tasks.
+func (s *Store) endExecutionTx(t *txn, id string, now time.Time, tr domain.ExecutionTransition,
+	cause *domain.TaskError) (domain.Execution, bool, error) {
 	now = domain.NormalizeTime(now)
 	cond := ""
-	args := []any{string(to), mustJSONText(cause), s.tm(now), s.tm(now), id}
-	if dueOnly {
+	args := []any{mustJSONText(cause), s.tm(now), s.tm(now), id}
+	if tr.Op == domain.ExecTimeout.Op {
 		cond = " AND deadline IS NOT NULL AND deadline <= ?"
 		args = append(args, s.tm(now))
 	}
-	exec, err := scanExecution(t.queryRow(`UPDATE @executions SET state = ?, error = ?, finished_at = ?, updated_at = ?
- WHERE id = ? AND state IN ('pending', 'running')`+cond+` RETURNING `+executionColumns, args...))
+	exec, err := scanExecution(t.queryRow(`UPDATE @executions SET `+to(tr)+`, error = ?, finished_at = ?, updated_at = ?
+ WHERE id = ? AND `+from("state", tr)+cond+` RETURNING `+executionColumns, args...))
 	if err == nil {
 		if err := s.cancelLiveTasks(t, []string{id}, now); err != nil {
 			return exec, false, err
@@ -504,13 +474,13 @@ func (s *Store) endExecutionTx(t *txn, id string, now time.Time, to domain.Execu
 
 // ExpireOverdue times out up to limit live executions past their deadline.
 func (s *Store) ExpireOverdue(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	if limit <= 0 {
-		return nil, s.invalid("expire overdue: limit %d; it must be positive", limit)
+	if err := s.valid(ports.ValidateSweepLimit(limit)); err != nil {
+		return nil, err
 	}
 	var ids []string
 	err := s.write(ctx, "expire overdue", func(t *txn) error {
 		ids = nil
-		rows, err := t.query(`SELECT id FROM @executions WHERE state IN ('pending', 'running') AND deadline IS NOT NULL
+		rows, err := t.query(`SELECT id FROM @executions WHERE `+from("state", domain.ExecTimeout)+` AND deadline IS NOT NULL
  AND deadline <= ? ORDER BY deadline, id LIMIT ?`+s.d.ForUpdateSkipLocked(), s.tm(now), int64(limit))
 		if err != nil {
 			return err
@@ -529,8 +499,8 @@ func (s *Store) ExpireOverdue(ctx context.Context, now time.Time, limit int) ([]
 			return err
 		}
 		for _, id := range cands {
-			_, changed, err := s.endExecutionTx(t, id, now, domain.ExecutionTimedOut,
-				domain.SentinelError(domain.ErrTimedOut, "execution timed out"), true)
+			_, changed, err := s.endExecutionTx(t, id, now, domain.ExecTimeout,
+				domain.SentinelError(domain.ErrTimedOut, "execution timed out"))
 			if err != nil {
 				return err
 			}

@@ -13,20 +13,6 @@ import (
 	"github.com/stenthq/stent/ports"
 )
 
-// fencedCond is the WHERE fragment of every finishing write.
-const fencedCond = `id = ? AND state = 'running' AND worker_id = ? AND claim_token = ?`
-
-func fenceArgs(f domain.Fence) []any { return []any{f.TaskID, f.WorkerID, f.Token} }
-
-// CompleteTask stores a successful result (see ports.CompleteParams).
-func (s *Store) CompleteTask(ctx context.Context, p ports.CompleteParams) error {
-	res, err := s.CompleteTasks(ctx, []ports.CompleteParams{p})
-	if err != nil {
-		return err
-	}
-	return res[0].Err
-}
-
 var completeCols = []Column{
 	{"c_id", ColText}, {"c_worker", ColText}, {"c_token", ColText}, {"c_result", ColBytes}, {"c_now", ColTime},
 }
@@ -51,10 +37,7 @@ func (s *Store) CompleteTasks(ctx context.Context, ps []ports.CompleteParams) ([
 		return nil, err
 	}
 	for i := range ps {
-		if err := s.checkFence("complete task", ps[i].Fence); err != nil {
-			return nil, err
-		}
-		if err := s.checkOps("complete task", ps[i].Ops); err != nil {
+		if err := s.valid(ps[i].Validate()); err != nil {
 			return nil, err
 		}
 	}
@@ -86,9 +69,9 @@ func (s *Store) completeTx(t *txn, ps []ports.CompleteParams) ([]ports.CompleteR
 		rowsIn = append(rowsIn, []any{p.Fence.TaskID, p.Fence.WorkerID, p.Fence.Token,
 			payloadBytes(p.Result), domain.NormalizeTime(p.Now)})
 	}
-	rows, err := t.query(`UPDATE @tasks SET state = 'completed', result = f.c_result, finished_at = f.c_now,
+	rows, err := t.query(`UPDATE @tasks SET `+to(domain.TaskComplete)+`, result = f.c_result, finished_at = f.c_now,
  updated_at = f.c_now, `+leaseClear+` FROM `+s.d.RowSet("f", completeCols)+`
- WHERE id = f.c_id AND `+s.d.Unindexed("state")+` = 'running' AND worker_id = f.c_worker AND claim_token = f.c_token
+ WHERE id = f.c_id AND `+from(s.d.Unindexed("state"), domain.TaskComplete)+` AND worker_id = f.c_worker AND claim_token = f.c_token
  RETURNING id, execution_id, parent_task_id, kind, cache_key, idempotency_key, awaited`, s.d.RowSetArgs(completeCols, rowsIn)...)
 	if err != nil {
 		return nil, err
@@ -208,8 +191,8 @@ func (s *Store) completeEffects(t *txn, ps []ports.CompleteParams, done []comple
 		for _, c := range done {
 			item[c.id] = c.item
 		}
-		links, err := s.endedAwaited(t.query(`UPDATE @tasks SET state = 'completed', result = f.o_result, finished_at = f.o_now, updated_at = f.o_now
- FROM `+s.d.RowSet("f", ownerCols)+` WHERE link_owner_id = f.o_id AND `+s.d.Unindexed("state")+` = 'pending'
+		links, err := s.endedAwaited(t.query(`UPDATE @tasks SET `+to(domain.TaskResolve)+`, result = f.o_result, finished_at = f.o_now, updated_at = f.o_now
+ FROM `+s.d.RowSet("f", ownerCols)+` WHERE link_owner_id = f.o_id AND `+from(s.d.Unindexed("state"), domain.TaskResolve)+`
  RETURNING link_owner_id, parent_task_id, awaited`, s.d.RowSetArgs(ownerCols, ownerRows)...))
 		if err != nil {
 			return err
@@ -232,8 +215,8 @@ func (s *Store) completeEffects(t *txn, ps []ports.CompleteParams, done []comple
 	if len(rootRows) == 0 {
 		return nil
 	}
-	rows, err := t.query(`UPDATE @executions SET state = 'completed', result = f.o_result, finished_at = f.o_now,
- updated_at = f.o_now FROM `+s.d.RowSet("f", ownerCols)+` WHERE id = f.o_id AND `+s.d.Unindexed("state")+` IN ('pending', 'running')
+	rows, err := t.query(`UPDATE @executions SET `+to(domain.ExecComplete)+`, result = f.o_result, finished_at = f.o_now,
+ updated_at = f.o_now FROM `+s.d.RowSet("f", ownerCols)+` WHERE id = f.o_id AND `+from(s.d.Unindexed("state"), domain.ExecComplete)+`
  RETURNING id, finished_at`, s.d.RowSetArgs(ownerCols, rootRows)...)
 	if err != nil {
 		return err
@@ -257,14 +240,14 @@ func (s *Store) completeEffects(t *txn, ps []ports.CompleteParams, done []comple
 
 // FailTask fails a claimed task terminally (see ports.FailParams).
 func (s *Store) FailTask(ctx context.Context, p ports.FailParams) error {
-	if err := s.checkFence("fail task", p.Fence); err != nil {
+	if err := s.valid(p.Validate()); err != nil {
 		return err
 	}
 	now := domain.NormalizeTime(p.Now)
 	return s.write(ctx, "fail task", func(t *txn) error {
 		errText := mustJSONText(p.Error)
-		task, err := scanTask(t.queryRow(`UPDATE @tasks SET state = 'failed', error = ?, finished_at = ?, updated_at = ?,
- idempotency_key = NULL, `+leaseClear+` WHERE `+fencedCond+` RETURNING `+taskColumns,
+		task, err := scanTask(t.queryRow(`UPDATE @tasks SET `+to(domain.TaskFail)+`, error = ?, finished_at = ?, updated_at = ?,
+ idempotency_key = NULL, `+leaseClear+` WHERE `+fencedCond(domain.TaskFail)+` RETURNING `+taskColumns,
 			append([]any{errText, s.tm(now), s.tm(now)}, fenceArgs(p.Fence)...)...))
 		if errors.Is(err, sql.ErrNoRows) {
 			return s.errLeaseLost(p.Fence)
@@ -280,8 +263,8 @@ func (s *Store) FailTask(ctx context.Context, p ports.FailParams) error {
 			ended = append(ended, endedStep{parentID: task.ParentTaskID, now: now})
 		}
 		if task.Kind != domain.KindLink {
-			links, err := s.endedAwaited(t.query(`UPDATE @tasks SET state = 'failed', error = ?, finished_at = ?, updated_at = ?
- WHERE link_owner_id = ? AND state = 'pending' RETURNING link_owner_id, parent_task_id, awaited`,
+			links, err := s.endedAwaited(t.query(`UPDATE @tasks SET `+to(domain.TaskFailLink)+`, error = ?, finished_at = ?, updated_at = ?
+ WHERE link_owner_id = ? AND `+from("state", domain.TaskFailLink)+` RETURNING link_owner_id, parent_task_id, awaited`,
 				errText, s.tm(now), s.tm(now), task.ID))
 			if err != nil {
 				return err
@@ -297,8 +280,8 @@ func (s *Store) FailTask(ctx context.Context, p ports.FailParams) error {
 		if !task.IsRoot() {
 			return nil
 		}
-		n, err := t.execN(`UPDATE @executions SET state = 'failed', error = ?, finished_at = ?, updated_at = ?
- WHERE id = ? AND state IN ('pending', 'running')`, errText, s.tm(now), s.tm(now), task.ExecutionID)
+		n, err := t.execN(`UPDATE @executions SET `+to(domain.ExecFail)+`, error = ?, finished_at = ?, updated_at = ?
+ WHERE id = ? AND `+from("state", domain.ExecFail), errText, s.tm(now), s.tm(now), task.ExecutionID)
 		if err != nil || n == 0 {
 			return err
 		}
@@ -369,12 +352,12 @@ func (s *Store) putDeadLetter(t *txn, task domain.Task, reason string, cause *do
 
 // RetryTask puts a claimed task back to pending for another attempt.
 func (s *Store) RetryTask(ctx context.Context, p ports.RetryParams) error {
-	if err := s.checkFence("retry task", p.Fence); err != nil {
+	if err := s.valid(p.Validate()); err != nil {
 		return err
 	}
 	return s.write(ctx, "retry task", func(t *txn) error {
-		n, err := t.execN(`UPDATE @tasks SET state = 'pending', scheduled_for = ?, `+leaseClear+`,
- generation = generation + 1, last_error = ?, updated_at = ? WHERE `+fencedCond,
+		n, err := t.execN(`UPDATE @tasks SET `+to(domain.TaskRetry)+`, scheduled_for = ?, `+leaseClear+`,
+ generation = generation + 1, last_error = ?, updated_at = ? WHERE `+fencedCond(domain.TaskRetry),
 			append([]any{s.tm(p.RunAt), mustJSONText(p.Error), s.tm(p.Now)}, fenceArgs(p.Fence)...)...)
 		if err != nil {
 			return err
@@ -389,7 +372,7 @@ func (s *Store) RetryTask(ctx context.Context, p ports.RetryParams) error {
 // ReleaseTask gives a claimed task back: pending, due now, lease cleared,
 // attempt - 1 when restoreAttempt.
 func (s *Store) ReleaseTask(ctx context.Context, fence domain.Fence, now time.Time, restoreAttempt bool) error {
-	if err := s.checkFence("release task", fence); err != nil {
+	if err := s.valid(ports.ValidateFence(fence)); err != nil {
 		return err
 	}
 	dec := int64(0)
@@ -397,8 +380,8 @@ func (s *Store) ReleaseTask(ctx context.Context, fence domain.Fence, now time.Ti
 		dec = 1
 	}
 	return s.write(ctx, "release task", func(t *txn) error {
-		n, err := t.execN(`UPDATE @tasks SET state = 'pending', scheduled_for = ?, `+leaseClear+`,
- attempt = CASE WHEN attempt >= ? THEN attempt - ? ELSE 0 END, updated_at = ? WHERE `+fencedCond,
+		n, err := t.execN(`UPDATE @tasks SET `+to(domain.TaskRelease)+`, scheduled_for = ?, `+leaseClear+`,
+ attempt = CASE WHEN attempt >= ? THEN attempt - ? ELSE 0 END, updated_at = ? WHERE `+fencedCond(domain.TaskRelease),
 			append([]any{s.tm(now), dec, dec, s.tm(now)}, fenceArgs(fence)...)...)
 		if err != nil {
 			return err

@@ -100,7 +100,7 @@ func (s *Store) Cleanup(ctx context.Context, p ports.CleanupParams) (ports.Clean
 
 func (s *Store) cleanupTx(t *txn, p ports.CleanupParams, res *ports.CleanupResult) error {
 	if !p.ExecutionsBefore.IsZero() {
-		old := `SELECT id FROM @executions WHERE state IN ('completed', 'failed', 'timed_out', 'cancelled')
+		old := `SELECT id FROM @executions WHERE ` + inStates("state", terminalExecutionStates) + `
  AND finished_at IS NOT NULL AND finished_at < ?`
 		before := s.tm(p.ExecutionsBefore)
 		for _, step := range []struct {
@@ -168,10 +168,8 @@ type functionOptions struct {
 
 // UpsertFunctions records catalogue entries (insert or replace by name).
 func (s *Store) UpsertFunctions(ctx context.Context, fns []domain.FunctionInfo, now time.Time) error {
-	for _, f := range fns {
-		if f.Name == "" {
-			return s.invalid("upsert functions: a function has an empty name")
-		}
+	if err := s.valid(ports.ValidateFunctions(fns)); err != nil {
+		return err
 	}
 	if len(fns) == 0 {
 		return s.check()

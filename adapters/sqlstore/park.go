@@ -52,11 +52,8 @@ var errNotParked = errors.New("sqlstore: nothing to wait for")
 // ParkTask parks a running task until its wake condition holds (see
 // ports.ClaimStore).
 func (s *Store) ParkTask(ctx context.Context, p ports.ParkParams) (bool, error) {
-	if err := s.checkFence("park task", p.Fence); err != nil {
+	if err := s.valid(p.Validate()); err != nil {
 		return false, err
-	}
-	if p.WakeAt == nil && len(p.Children) == 0 {
-		return false, s.invalid("park task %q: neither a wake-up time nor children to wait for", p.Fence.TaskID)
 	}
 	err := s.write(ctx, "park task", func(t *txn) error { return s.parkTx(t, p) })
 	if errors.Is(err, errNotParked) {
@@ -76,7 +73,7 @@ func (s *Store) parkTx(t *txn, p ports.ParkParams) error {
 			return err
 		}
 	} else {
-		listed := s.d.InList("id") + ` AND state IN ` + liveStates
+		listed := s.d.InList("id") + ` AND ` + inStates("state", liveTaskStates)
 		kids := s.d.StringList(p.Children)
 		if _, err := t.exec(`UPDATE @tasks SET awaited = CASE WHEN `+listed+` THEN 1 ELSE 0 END
  WHERE parent_task_id = ? AND (awaited = 1 OR (`+listed+`))`, kids, id, kids); err != nil {
@@ -84,7 +81,7 @@ func (s *Store) parkTx(t *txn, p ports.ParkParams) error {
 		}
 	}
 	// 2. The fenced parent becomes waiting (its row is now locked).
-	n, err := t.execN(`UPDATE @tasks SET state = 'waiting', wake_at = ?, `+leaseClear+`, updated_at = ? WHERE `+fencedCond,
+	n, err := t.execN(`UPDATE @tasks SET `+to(domain.TaskPark)+`, wake_at = ?, `+leaseClear+`, updated_at = ? WHERE `+fencedCond(domain.TaskPark),
 		append([]any{s.tmp(p.WakeAt), s.tm(now)}, fenceArgs(p.Fence)...)...)
 	if err != nil {
 		return err
@@ -210,7 +207,7 @@ func (s *Store) wakeParents(t *txn, ended []endedStep) ([]wokenParent, error) {
 	rows, err := t.query(`UPDATE @tasks SET wake_at = CASE WHEN `+sooner+` THEN f.w_now ELSE wake_at END,
  updated_at = CASE WHEN `+sooner+` THEN f.w_now ELSE updated_at END
  FROM `+s.d.RowSet("f", wakeCols)+` WHERE id = f.w_id AND `+s.d.Unindexed("state")+` = 'waiting'
- AND NOT EXISTS (SELECT 1 FROM @tasks c WHERE c.parent_task_id = f.w_id AND c.awaited = 1 AND c.state IN `+liveStates+`)
+ AND NOT EXISTS (SELECT 1 FROM @tasks c WHERE c.parent_task_id = f.w_id AND c.awaited = 1 AND `+inStates("c.state", liveTaskStates)+`)
  RETURNING id, queue, step_name`, s.d.RowSetArgs(wakeCols, rowsIn)...)
 	if err != nil {
 		return nil, err
@@ -242,7 +239,7 @@ func (s *Store) NextWake(ctx context.Context, p ports.ClaimParams) (time.Time, b
 	}
 	filter, args := s.claimFilter(p)
 	var at nullTime
-	err := s.queryRow(ctx, `SELECT wake_at FROM @tasks`+s.d.IndexedBy("tasks_wake")+` WHERE state = 'waiting'
+	err := s.queryRow(ctx, `SELECT wake_at FROM @tasks`+s.d.IndexedBy("tasks_wake")+` WHERE `+from("state", domain.TaskResume)+`
  AND wake_at IS NOT NULL AND kind IN ('orchestrator', 'activity')`+filter+` ORDER BY wake_at LIMIT 1`, args...).Scan(&at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, false, nil

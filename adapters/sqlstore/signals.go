@@ -8,16 +8,14 @@ import (
 	"time"
 
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
 )
 
 // SendSignal appends a message to the execution's mailbox for name and
 // hands the oldest unconsumed message to the oldest pending signal step.
 func (s *Store) SendSignal(ctx context.Context, executionID, name string, payloadRaw json.RawMessage, now time.Time) (*domain.Task, error) {
-	switch {
-	case executionID == "":
-		return nil, s.invalid("send signal: execution id is empty")
-	case name == "":
-		return nil, s.invalid("send signal to %q: signal name is empty", executionID)
+	if err := s.valid(ports.ValidateSignal(executionID, name)); err != nil {
+		return nil, err
 	}
 	now = domain.NormalizeTime(now)
 	var out *domain.Task
@@ -40,7 +38,7 @@ func (s *Store) SendSignal(ctx context.Context, executionID, name string, payloa
 			return err
 		}
 		var stepID string
-		err = t.queryRow(`SELECT id FROM @tasks WHERE execution_id = ? AND step_name = ? AND kind = 'signal' AND state = 'pending'
+		err = t.queryRow(`SELECT id FROM @tasks WHERE execution_id = ? AND step_name = ? AND kind = 'signal' AND `+from("state", domain.TaskResolve)+`
  ORDER BY created_at, id LIMIT 1`, executionID, domain.SignalStepName(name)).Scan(&stepID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
@@ -53,7 +51,7 @@ func (s *Store) SendSignal(ctx context.Context, executionID, name string, payloa
 		if err != nil || !ok {
 			return err
 		}
-		task, err := scanTask(t.queryRow(`UPDATE @tasks SET state = 'completed', result = ?, finished_at = ?, updated_at = ?
+		task, err := scanTask(t.queryRow(`UPDATE @tasks SET `+to(domain.TaskResolve)+`, result = ?, finished_at = ?, updated_at = ?
  WHERE id = ? RETURNING `+taskColumns, payload(msg), s.tm(now), s.tm(now), stepID))
 		if err != nil {
 			return err
@@ -72,7 +70,7 @@ func (s *Store) SendSignal(ctx context.Context, executionID, name string, payloa
 
 // ListSignals returns the execution's messages ordered by name, seq.
 func (s *Store) ListSignals(ctx context.Context, executionID string) ([]domain.Signal, error) {
-	if err := s.requireID("execution id", executionID); err != nil {
+	if err := s.valid(ports.ValidateID("execution id", executionID)); err != nil {
 		return nil, err
 	}
 	if err := s.check(); err != nil {

@@ -40,82 +40,12 @@ func (s *Store) lockParent(t *txn, f domain.Fence) (parentRow, error) {
 	return p, err
 }
 
-func (s *Store) checkFence(op string, f domain.Fence) error {
-	if f.TaskID == "" {
-		return s.invalid("%s: the fence has an empty task id", op)
-	}
-	return nil
-}
-
-func (s *Store) checkSpec(op string, sp *ports.StepSpec) error {
-	switch {
-	case sp.ID == "":
-		return s.invalid("%s: step spec at position %d has an empty id", op, sp.Position)
-	case sp.Position < 1:
-		return s.invalid("%s: step %q has position %d; want 1 or more", op, sp.ID, sp.Position)
-	case sp.Kind != domain.KindActivity && sp.Kind != domain.KindSleep && sp.Kind != domain.KindSignal:
-		return s.invalid("%s: step %q has kind %q; allowed: activity, sleep, signal", op, sp.ID, sp.Kind)
-	case sp.StepName == "":
-		return s.invalid("%s: step %q has an empty step name", op, sp.ID)
-	case sp.Kind == domain.KindSleep && sp.StepName != domain.SleepStepName:
-		return s.invalid("%s: sleep step %q has step name %q; want %q", op, sp.ID, sp.StepName, domain.SleepStepName)
-	case sp.Kind == domain.KindSignal && (!strings.HasPrefix(sp.StepName, "signal:") || sp.StepName == "signal:"):
-		return s.invalid("%s: signal step %q has step name %q; want %q", op, sp.ID, sp.StepName, domain.SignalStepName("<name>"))
-	case sp.MaxConcurrent < 0:
-		return s.invalid("%s: step %q has max concurrent %d; it must be 0 (no limit) or more", op, sp.ID, sp.MaxConcurrent)
-	case sp.Kind == domain.KindActivity && sp.Claim != nil && (sp.Claim.WorkerID == "" || sp.Claim.Token == ""):
-		return s.invalid("%s: step %q asks for an inline claim with an empty worker id or token", op, sp.ID)
-	case sp.Completed != nil && (sp.Kind != domain.KindActivity || sp.Claim != nil || sp.CacheKey != "" || sp.IdempotencyKey != ""):
-		return s.invalid("%s: step %q: a completed outcome is only for an activity without a claim, cache key or idempotency key", op, sp.ID)
-	}
-	return nil
-}
-
-// CreateSteps makes sure a record exists for every spec (see
+// CreateStepsBatch makes sure a record exists for every spec of every
+// request, each fenced on its parent, in one transaction (see
 // ports.StepStore).
-func (s *Store) CreateSteps(ctx context.Context, parent domain.Fence, specs []ports.StepSpec, ops []domain.DataOp, now time.Time) ([]domain.Task, error) {
-	if err := s.checkFence("create steps", parent); err != nil {
-		return nil, err
-	}
-	for i := range specs {
-		if err := s.checkSpec("create steps", &specs[i]); err != nil {
-			return nil, err
-		}
-	}
-	if err := s.checkOps("create steps", ops); err != nil {
-		return nil, err
-	}
-	now = domain.NormalizeTime(now)
-	var (
-		out      []domain.Task
-		inserted int
-	)
-	err := s.write(ctx, "create steps", func(t *txn) error {
-		var err error
-		out, inserted, err = s.createStepsTx(t, parent, specs, ops, now)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.noteInserted(inserted)
-	return out, nil
-}
-
-// CreateStepsBatch applies several CreateSteps requests in one
-// transaction (see ports.StepStore).
 func (s *Store) CreateStepsBatch(ctx context.Context, reqs []ports.CreateStepsRequest) ([]ports.CreateStepsResult, error) {
 	for i := range reqs {
-		r := &reqs[i]
-		if err := s.checkFence("create steps", r.Parent); err != nil {
-			return nil, err
-		}
-		for j := range r.Specs {
-			if err := s.checkSpec("create steps", &r.Specs[j]); err != nil {
-				return nil, err
-			}
-		}
-		if err := s.checkOps("create steps", r.Ops); err != nil {
+		if err := s.valid(reqs[i].Validate()); err != nil {
 			return nil, err
 		}
 	}
@@ -170,7 +100,7 @@ func (s *Store) createStepsTx(t *txn, f domain.Fence, specs []ports.StepSpec, op
 	for i := range specs {
 		sp := &specs[i]
 		if ex, ok := existing[sp.ID]; ok {
-			if ex.Kind == domain.KindSignal && ex.State == domain.TaskPending {
+			if ex.Kind == domain.KindSignal && domain.TaskResolve.Allows(ex.State) {
 				if ex, err = s.deliverToExisting(t, ex, &execLocked, now); err != nil {
 					return nil, 0, err
 				}
@@ -579,7 +509,7 @@ func (s *Store) deliverToExisting(t *txn, task domain.Task, locked *bool, now ti
 	if err != nil || !ok {
 		return task, err
 	}
-	return scanTask(t.queryRow(`UPDATE @tasks SET state = 'completed', result = ?, finished_at = ?, updated_at = ?
+	return scanTask(t.queryRow(`UPDATE @tasks SET `+to(domain.TaskResolve)+`, result = ?, finished_at = ?, updated_at = ?
  WHERE id = ? RETURNING `+taskColumns, payload(msg), s.tm(now), s.tm(now), task.ID))
 }
 
@@ -606,10 +536,10 @@ func (s *Store) tasksByID(t *txn, ids []string) (map[string]domain.Task, error) 
 
 // ResetStep re-queues an ended record for a newer generation of its parent.
 func (s *Store) ResetStep(ctx context.Context, parent domain.Fence, spec ports.StepSpec, now time.Time) (domain.Task, error) {
-	if err := s.checkFence("reset step", parent); err != nil {
+	if err := s.valid(ports.ValidateFence(parent)); err != nil {
 		return domain.Task{}, err
 	}
-	if err := s.checkSpec("reset step", &spec); err != nil {
+	if err := s.valid(spec.Validate()); err != nil {
 		return domain.Task{}, err
 	}
 	now = domain.NormalizeTime(now)
@@ -629,8 +559,8 @@ func (s *Store) ResetStep(ctx context.Context, parent domain.Fence, spec ports.S
 		if cur.ParentTaskID != parent.TaskID {
 			return s.invalid("reset step: task %q is not a step of task %q", spec.ID, parent.TaskID)
 		}
-		if cur.State.Live() {
-			return s.errorf("reset step %q: %w", spec.ID, &domain.TransitionError{Entity: "task", From: string(cur.State), To: string(domain.TaskPending)})
+		if err := domain.TaskReset.Check(cur.State); err != nil {
+			return s.errorf("reset step %q: %w", spec.ID, err)
 		}
 		key, cacheKey := "", ""
 		if spec.Kind == domain.KindActivity {
@@ -643,7 +573,7 @@ func (s *Store) ResetStep(ctx context.Context, parent domain.Fence, spec ports.S
 		if err != nil {
 			return err
 		}
-		out, err = scanTask(t.queryRow(`UPDATE @tasks SET state = 'pending', kind = ?, step_name = ?, input = ?, retry_policy = ?,
+		out, err = scanTask(t.queryRow(`UPDATE @tasks SET `+to(domain.TaskReset)+`, kind = ?, step_name = ?, input = ?, retry_policy = ?,
  max_concurrent = ?, tags = ?, priority = ?, queue = ?, idempotency_key = ?, cache_key = ?, trace_context = ?,
  attempt = 0, recoveries = 0, awaited = 0, generation = generation + 1, parent_generation = ?, result = NULL, error = NULL, last_error = NULL,
  `+leaseClear+`, link_owner_id = NULL, scheduled_for = ?, finished_at = NULL, updated_at = ?
@@ -676,11 +606,11 @@ func (s *Store) resetKey(t *txn, cur domain.Task, want string) (string, error) {
 
 // CompleteSleep completes a due pending sleep of the fenced parent.
 func (s *Store) CompleteSleep(ctx context.Context, parent domain.Fence, taskID string, now time.Time) (domain.Task, error) {
-	if err := s.checkFence("complete sleep", parent); err != nil {
+	if err := s.valid(ports.ValidateFence(parent)); err != nil {
 		return domain.Task{}, err
 	}
-	if taskID == "" {
-		return domain.Task{}, s.invalid("complete sleep: task id is empty")
+	if err := s.valid(ports.ValidateID("sleep task id", taskID)); err != nil {
+		return domain.Task{}, err
 	}
 	now = domain.NormalizeTime(now)
 	var out domain.Task
@@ -700,10 +630,10 @@ func (s *Store) CompleteSleep(ctx context.Context, parent domain.Fence, taskID s
 				taskID, cur.Kind, cur.ParentTaskID, parent.TaskID)
 		}
 		out = cur
-		if cur.State != domain.TaskPending || !cur.Due(now) {
+		if !domain.TaskResolve.Allows(cur.State) || !cur.Due(now) {
 			return nil
 		}
-		out, err = scanTask(t.queryRow(`UPDATE @tasks SET state = 'completed', finished_at = ?, updated_at = ?
+		out, err = scanTask(t.queryRow(`UPDATE @tasks SET `+to(domain.TaskResolve)+`, finished_at = ?, updated_at = ?
  WHERE id = ? RETURNING `+taskColumns, s.tm(now), s.tm(now), taskID))
 		return err
 	})

@@ -25,8 +25,9 @@ import (
 )
 
 var (
-	_ ports.Store    = (*Store)(nil)
-	_ ports.Migrator = (*Store)(nil)
+	_ ports.Store     = (*Store)(nil)
+	_ ports.Inspector = (*Store)(nil)
+	_ ports.Migrator  = (*Store)(nil)
 )
 
 // Options configures a Store over open database handles.
@@ -140,6 +141,14 @@ func (s *Store) errorf(format string, args ...any) error {
 // invalid returns an ErrInvalidArgument naming the bad value.
 func (s *Store) invalid(format string, args ...any) error {
 	return fmt.Errorf("%s: %w", s.name, domain.InvalidArgument(format, args...))
+}
+
+// valid prefixes the error of a ports validator (nil stays nil).
+func (s *Store) valid(err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	return nil
 }
 
 // notFound returns ErrNotFound naming what is missing.
@@ -325,26 +334,4 @@ func normPtr(t *time.Time) *time.Time {
 	}
 	n := domain.NormalizeTime(*t)
 	return &n
-}
-
-// requireID returns ErrInvalidArgument for an empty id.
-func (s *Store) requireID(what, id string) error {
-	if id == "" {
-		return s.invalid("%s is empty; an id is required", what)
-	}
-	return nil
-}
-
-// checkPage validates Limit/Offset and returns the effective limit.
-func (s *Store) checkPage(limit, offset int) (int, error) {
-	if limit < 0 {
-		return 0, s.invalid("limit %d is negative; use 0 for the default (100) or a positive number", limit)
-	}
-	if offset < 0 {
-		return 0, s.invalid("offset %d is negative; it must be 0 or more", offset)
-	}
-	if limit == 0 {
-		limit = 100
-	}
-	return limit, nil
 }

@@ -11,7 +11,7 @@ import (
 
 // GetTask returns one task, or ErrNotFound.
 func (s *Store) GetTask(ctx context.Context, id string) (domain.Task, error) {
-	if err := s.requireID("task id", id); err != nil {
+	if err := s.valid(ports.ValidateID("task id", id)); err != nil {
 		return domain.Task{}, err
 	}
 	if err := s.check(); err != nil {
@@ -62,11 +62,10 @@ func (s *Store) GetTasks(ctx context.Context, ids []string) ([]domain.Task, erro
 
 // ListTasks returns tasks matching f, newest first.
 func (s *Store) ListTasks(ctx context.Context, f ports.TaskFilter) ([]domain.Task, error) {
-	if err := s.check(); err != nil {
+	if err := s.valid(f.Validate()); err != nil {
 		return nil, err
 	}
-	limit, err := s.checkPage(f.Limit, f.Offset)
-	if err != nil {
+	if err := s.check(); err != nil {
 		return nil, err
 	}
 	var (
@@ -76,10 +75,6 @@ func (s *Store) ListTasks(ctx context.Context, f ports.TaskFilter) ([]domain.Tas
 	if len(f.States) > 0 {
 		states := make([]string, len(f.States))
 		for i, st := range f.States {
-			if !st.Valid() {
-				_, err := domain.ParseTaskState(string(st))
-				return nil, s.wrap(err, "list tasks")
-			}
 			states[i] = string(st)
 		}
 		where = append(where, s.d.InList("state"))
@@ -88,10 +83,6 @@ func (s *Store) ListTasks(ctx context.Context, f ports.TaskFilter) ([]domain.Tas
 	if len(f.Kinds) > 0 {
 		kinds := make([]string, len(f.Kinds))
 		for i, k := range f.Kinds {
-			if !k.Valid() {
-				_, err := domain.ParseTaskKind(string(k))
-				return nil, s.wrap(err, "list tasks")
-			}
 			kinds[i] = string(k)
 		}
 		where = append(where, s.d.InList("kind"))
@@ -106,7 +97,7 @@ func (s *Store) ListTasks(ctx context.Context, f ports.TaskFilter) ([]domain.Tas
 		}
 	}
 	rows, err := s.queryRows(ctx, `SELECT `+taskColumns+` FROM @tasks`+whereClause(where)+
-		` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, append(args, int64(limit), int64(f.Offset))...)
+		` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, append(args, int64(ports.PageLimit(f.Limit)), int64(f.Offset))...)
 	if err != nil {
 		return nil, s.wrap(err, "list tasks")
 	}

@@ -12,10 +12,6 @@ import (
 // leaseClear is the SET fragment that drops a task's claim.
 const leaseClear = `worker_id = NULL, claim_token = NULL, lease_expires_at = NULL`
 
-// liveStates is the SQL list of the live task states (domain.TaskState.Live):
-// pending, running and waiting (parked).
-const liveStates = `('pending', 'running', 'waiting')`
-
 // cancelLiveTasks cancels every live task of the executions (state
 // cancelled, lease cleared, finished_at = now) and hands over or releases
 // the idempotency keys the cancelled tasks held (store-semantics §8, §9).
@@ -44,8 +40,8 @@ func (s *Store) cancelLiveTasksAt(t *txn, execs [][]any) error {
 	args := s.d.RowSetArgs(cancelCols, execs)
 	at := `(SELECT f.x_now FROM ` + s.d.RowSet("f", cancelCols) + ` WHERE f.x_id = @tasks.execution_id)`
 	all := append(append(append([]any{}, args...), args...), args...)
-	rows, err := t.query(`UPDATE @tasks SET state = 'cancelled', `+leaseClear+`, finished_at = `+at+`, updated_at = `+at+`
- WHERE execution_id IN (SELECT f.x_id FROM `+s.d.RowSet("f", cancelCols)+`) AND state IN `+liveStates+`
+	rows, err := t.query(`UPDATE @tasks SET `+to(domain.TaskCancel)+`, `+leaseClear+`, finished_at = `+at+`, updated_at = `+at+`
+ WHERE execution_id IN (SELECT f.x_id FROM `+s.d.RowSet("f", cancelCols)+`) AND `+from("state", domain.TaskCancel)+`
  RETURNING id, idempotency_key, created_at, position, execution_id`, all...)
 	if err != nil {
 		return err
@@ -106,7 +102,7 @@ func (s *Store) handOverKey(t *txn, holderID, key string, now time.Time) error {
 	}
 	var next string
 	err := t.queryRow(`SELECT l.id FROM @tasks l JOIN @executions e ON e.id = l.execution_id
- WHERE l.link_owner_id = ? AND l.state = 'pending' AND l.kind = 'link' AND e.state IN ('pending', 'running')
+ WHERE l.link_owner_id = ? AND l.state = 'pending' AND l.kind = 'link' AND `+inStates("e.state", liveExecutionStates)+`
  ORDER BY l.created_at, l.id LIMIT 1`, holderID).Scan(&next)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil // released

@@ -43,7 +43,7 @@ func scanWorker(r rowScanner) (domain.WorkerInfo, error) {
 // RegisterWorker inserts or replaces a worker's registry row, live, with
 // StartedAt = HeartbeatAt = now.
 func (s *Store) RegisterWorker(ctx context.Context, w domain.WorkerInfo, now time.Time) error {
-	if err := s.requireID("register worker: worker id", w.ID); err != nil {
+	if err := s.valid(ports.ValidateID("worker id", w.ID)); err != nil {
 		return err
 	}
 	return s.write(ctx, "register worker", func(t *txn) error {
@@ -73,7 +73,7 @@ func (s *Store) StopWorker(ctx context.Context, id string, now time.Time) error 
 // updateWorker runs a one-row update of the worker id; ErrNotFound when
 // there is no such worker.
 func (s *Store) updateWorker(ctx context.Context, op, id, query string, args ...any) error {
-	if err := s.requireID(op+": worker id", id); err != nil {
+	if err := s.valid(ports.ValidateID("worker id", id)); err != nil {
 		return err
 	}
 	return s.write(ctx, op, func(t *txn) error {

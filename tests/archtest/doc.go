@@ -4,5 +4,7 @@
 //
 // The rules are data (rules_test.go); the test lists every package of the
 // module with `go list -deps -json` and fails naming each package and the
-// import that breaks a rule. It runs as part of `go test ./...`.
+// import that breaks a rule. It runs as part of `go test ./...`. It also
+// checks that the sentinel errors have one home (sentinels_test.go): only
+// package app re-exports domain.Err*, for users.
 package archtest

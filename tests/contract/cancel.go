@@ -91,7 +91,7 @@ func testCancelAndTimeout(t *testing.T, h storeSuite) {
 		f.noErr(err, "CancelExecution")
 		before := f.snapshot(tr.exec.ID)
 		for _, task := range []domain.Task{tr.root, tr.running} {
-			err := f.s.CompleteTask(f.ctx, ports.CompleteParams{Fence: task.Fence(), Result: js(`"late"`), Now: at(2 * time.Minute)})
+			err := ports.CompleteTask(f.ctx, f.s, ports.CompleteParams{Fence: task.Fence(), Result: js(`"late"`), Now: at(2 * time.Minute)})
 			f.isErr(err, domain.ErrLeaseLost, "late CompleteTask of "+task.StepName)
 			err = f.s.FailTask(f.ctx, ports.FailParams{Fence: task.Fence(), Error: storeError("late"), Now: at(2 * time.Minute)})
 			f.isErr(err, domain.ErrLeaseLost, "late FailTask of "+task.StepName)
@@ -221,7 +221,7 @@ func testCancelAndTimeout(t *testing.T, h storeSuite) {
 			f.noErr(err, "ExpireOverdue")
 			f.eq("swept", len(swept), 0)
 			for _, task := range tr.liveOnes() {
-				err := f.s.CompleteTask(f.ctx, ports.CompleteParams{Fence: task.Fence(), Result: js(`"late"`), Now: now})
+				err := ports.CompleteTask(f.ctx, f.s, ports.CompleteParams{Fence: task.Fence(), Result: js(`"late"`), Now: now})
 				if task.State == domain.TaskRunning {
 					f.isErr(err, domain.ErrLeaseLost, "CompleteTask of "+task.StepName+" after the end")
 				}

@@ -30,7 +30,7 @@ func (f *fixture) newRetention() retention {
 	old, oroot := f.start(execOpts{})
 	keyed := activitySpec(oroot, 1, "o-keyed")
 	keyed.IdempotencyKey = r.oldKey
-	recs, err := f.s.CreateSteps(f.ctx, oroot.Fence(), []ports.StepSpec{keyed, activitySpec(oroot, 2, "o-fail"), signalSpec(oroot, 3, "s")},
+	recs, err := ports.CreateSteps(f.ctx, f.s, oroot.Fence(), []ports.StepSpec{keyed, activitySpec(oroot, 2, "o-fail"), signalSpec(oroot, 3, "s")},
 		[]domain.DataOp{{Kind: domain.OpAddCounter, Key: "n", Number: 1}}, at(time.Second))
 	f.noErr(err, "CreateSteps")
 	f.send(old.ID, "s", `1`, at(2*time.Second))
@@ -59,7 +59,7 @@ func (f *fixture) newRetention() retention {
 		s := activitySpec(lroot, 3+i, "cache-"+c.key)
 		s.CacheKey = c.key
 		task := f.claimID(at(time.Second), f.steps(lroot, at(time.Second), s)[0].ID)
-		f.noErr(f.s.CompleteTask(f.ctx, ports.CompleteParams{Fence: task.Fence(), Result: js(`"` + c.key + `"`), CacheExpiresAt: c.expires, Now: at(time.Second)}), "CompleteTask")
+		f.noErr(ports.CompleteTask(f.ctx, f.s, ports.CompleteParams{Fence: task.Fence(), Result: js(`"` + c.key + `"`), CacheExpiresAt: c.expires, Now: at(time.Second)}), "CompleteTask")
 	}
 	r.live = f.exec(live.ID)
 	return r
@@ -75,7 +75,7 @@ var retentionResult = ports.CleanupResult{Executions: 1, Tasks: 4, DeadLetters: 
 // entry expires).
 func (f *fixture) cacheKeys(r retention) []string {
 	f.t.Helper()
-	got, err := f.s.GetCacheEntries(f.ctx, []string{r.expired, r.unexpired, r.forever}, epoch)
+	got, err := f.insp.GetCacheEntries(f.ctx, []string{r.expired, r.unexpired, r.forever}, epoch)
 	f.noErr(err, "GetCacheEntries")
 	var keys []string
 	for _, k := range []string{r.expired, r.unexpired, r.forever} {
@@ -116,7 +116,7 @@ func testCleanup(t *testing.T, h storeSuite) {
 			t.Errorf("live signals after cleanup = %+v; want only the unconsumed t", sigs)
 		}
 		f.eq("cache entries left", f.cacheKeys(r), []string{r.unexpired, r.forever})
-		recs, err := f.s.GetIdempotencyRecords(f.ctx, []string{r.oldKey})
+		recs, err := f.insp.GetIdempotencyRecords(f.ctx, []string{r.oldKey})
 		f.noErr(err, "GetIdempotencyRecords")
 		f.eqRaw("idempotency record kept", recs[r.oldKey], js(`"kept"`))
 

@@ -123,7 +123,7 @@ func testConcurrency(t *testing.T, h storeSuite) {
 					for m := maxRunning.Load(); int64(len(running)) > m && !maxRunning.CompareAndSwap(m, int64(len(running))); m = maxRunning.Load() {
 					}
 					for _, c := range got {
-						if err := f.s.CompleteTask(f.ctx, ports.CompleteParams{Fence: c.Fence(), Result: js(`true`), Now: at(time.Minute)}); err != nil {
+						if err := ports.CompleteTask(f.ctx, f.s, ports.CompleteParams{Fence: c.Fence(), Result: js(`true`), Now: at(time.Minute)}); err != nil {
 							errs <- fmt.Errorf("%s: CompleteTask: %w", worker, err)
 							return
 						}
@@ -160,7 +160,7 @@ func testConcurrency(t *testing.T, h storeSuite) {
 			})
 			wg.Go(func() {
 				<-start
-				if _, err := f.s.CreateSteps(f.ctx, root.Fence(), []ports.StepSpec{signalSpec(root, i, "race")}, nil, at(time.Second)); err != nil {
+				if _, err := ports.CreateSteps(f.ctx, f.s, root.Fence(), []ports.StepSpec{signalSpec(root, i, "race")}, nil, at(time.Second)); err != nil {
 					errs <- fmt.Errorf("CreateSteps %d: %w", i, err)
 				}
 			})

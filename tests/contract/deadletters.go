@@ -127,7 +127,7 @@ func testDeadLetters(t *testing.T, h storeSuite) {
 		first := f.claimID(at(time.Second), rec.ID)
 		f.noErr(f.s.RetryTask(f.ctx, ports.RetryParams{Fence: first.Fence(), Error: storeError("x"), RunAt: at(2 * time.Second), Now: at(2 * time.Second)}), "RetryTask")
 		second := f.claimID(at(2*time.Second), rec.ID)
-		err := f.s.CompleteTask(f.ctx, ports.CompleteParams{Fence: first.Fence(), Result: js(`1`), Now: at(3 * time.Second)})
+		err := ports.CompleteTask(f.ctx, f.s, ports.CompleteParams{Fence: first.Fence(), Result: js(`1`), Now: at(3 * time.Second)})
 		f.isErr(err, domain.ErrLeaseLost, "CompleteTask with the first attempt's fence")
 		f.fail(second, "boom", at(3*time.Second))
 		failed := f.task(rec.ID)

@@ -12,6 +12,7 @@ import (
 	"github.com/stenthq/stent/adapters/clock"
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
 )
 
 func engineCheckpoints(t *testing.T, newStore StoreFactory) {
@@ -143,7 +144,7 @@ func engineCheckpoints(t *testing.T, newStore StoreFactory) {
 		if err != nil || got != 5 {
 			t.Fatalf("%d %v; want 5", got, err)
 		}
-		sigs, err := h.store.ListSignals(h.ctx(), id)
+		sigs, err := h.store.(ports.Inspector).ListSignals(h.ctx(), id)
 		if err != nil {
 			t.Fatal(err)
 		}

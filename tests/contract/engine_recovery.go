@@ -21,7 +21,7 @@ func ghostClaim(t *testing.T, h *harness, worker, fn string, now time.Time, leas
 	if err != nil || len(got) != 1 {
 		t.Fatalf("claim by %s: %v %v", worker, got, err)
 	}
-	return got[0]
+	return got[0].Task
 }
 
 func engineRecovery(t *testing.T, newStore StoreFactory) {

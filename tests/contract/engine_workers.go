@@ -124,7 +124,7 @@ func engineWorkers(t *testing.T, newStore StoreFactory) {
 		if err != nil || len(claimed) != 1 || claimed[0].Attempt != 1 || claimed[0].Recoveries != 1 {
 			t.Fatalf("reclaim: %+v %v", claimed, err)
 		}
-		if err := h.store.CompleteTask(h.ctx(), ports.CompleteParams{Fence: claimed[0].Fence(),
+		if err := ports.CompleteTask(h.ctx(), h.store, ports.CompleteParams{Fence: claimed[0].Fence(),
 			Result: []byte(`"from B"`), Now: later}); err != nil {
 			t.Fatal(err)
 		}

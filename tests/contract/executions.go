@@ -18,7 +18,7 @@ func testExecutions(t *testing.T, h storeSuite) {
 			Input: `{"b": 2,  "a" : [1,2]}`, Key: "dispatch-key", ScheduledFor: &sched, Deadline: &deadline,
 		})
 		root.TraceContext = map[string]string{"traceparent": "00-abc-def-01"}
-		id, created, err := f.s.CreateExecution(f.ctx, exec, root)
+		id, created, err := ports.CreateExecution(f.ctx, f.s, exec, root)
 		f.noErr(err, "CreateExecution")
 		if id != exec.ID || !created {
 			t.Fatalf("CreateExecution = (%q, %v); want (%q, true)", id, created, exec.ID)
@@ -68,7 +68,7 @@ func testExecutions(t *testing.T, h storeSuite) {
 	h.run(t, "a reused idempotency key returns the first execution and writes nothing", func(t *testing.T, f *fixture) {
 		first, _ := f.create(execOpts{Key: "same-key"})
 		exec, root := buildExecution(execOpts{Key: "same-key"})
-		id, created, err := f.s.CreateExecution(f.ctx, exec, root)
+		id, created, err := ports.CreateExecution(f.ctx, f.s, exec, root)
 		f.noErr(err, "second CreateExecution")
 		if id != first.ID || created {
 			t.Fatalf("second CreateExecution = (%q, %v); want (%q, false)", id, created, first.ID)
@@ -82,7 +82,7 @@ func testExecutions(t *testing.T, h storeSuite) {
 	h.run(t, "an existing id returns created false and keeps the first root task", func(t *testing.T, f *fixture) {
 		first, firstRoot := f.create(execOpts{Fn: "order", Input: `1`})
 		exec, root := buildExecution(execOpts{ID: first.ID, Fn: "order", Input: `2`})
-		id, created, err := f.s.CreateExecution(f.ctx, exec, root)
+		id, created, err := ports.CreateExecution(f.ctx, f.s, exec, root)
 		f.noErr(err, "second CreateExecution")
 		if id != first.ID || created {
 			t.Fatalf("second CreateExecution = (%q, %v); want (%q, false)", id, created, first.ID)
@@ -97,7 +97,7 @@ func testExecutions(t *testing.T, h storeSuite) {
 		first, _ := f.create(execOpts{Fn: "order"})
 		before := f.snapshot(first.ID)
 		exec, root := buildExecution(execOpts{ID: first.ID, Fn: "refund"})
-		_, _, err := f.s.CreateExecution(f.ctx, exec, root)
+		_, _, err := ports.CreateExecution(f.ctx, f.s, exec, root)
 		f.isErr(err, domain.ErrConflict, "CreateExecution with another function")
 		f.unchanged(before, "a conflicting CreateExecution", first.ID)
 	})
@@ -251,7 +251,7 @@ func testExecutions(t *testing.T, h storeSuite) {
 	h.run(t, "stored values never alias what callers pass in or get back", func(t *testing.T, f *fixture) {
 		exec, root := buildExecution(execOpts{Input: `{"a":1}`, Tags: []string{"t1"}})
 		root.TraceContext = map[string]string{"k": "v"}
-		_, _, err := f.s.CreateExecution(f.ctx, exec, root)
+		_, _, err := ports.CreateExecution(f.ctx, f.s, exec, root)
 		f.noErr(err, "CreateExecution")
 		exec.Input[2], root.Input[2], exec.Tags[0], root.Tags[0] = 'X', 'X', "changed", "changed"
 		root.TraceContext["k"] = "changed"

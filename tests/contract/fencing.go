@@ -51,10 +51,10 @@ func testFencing(t *testing.T, h storeSuite) {
 		f.eqTimePtr("new lease", fresh.LeaseExpiresAt, ptrTo(at(2*time.Minute+storeLease)))
 		f.isErr(fresh.LastError, domain.ErrLeaseLost, "reclaim last error")
 
-		err := f.s.CompleteTask(f.ctx, ports.CompleteParams{Fence: old.Fence(), Result: js(`"old"`), Now: at(3 * time.Minute)})
+		err := ports.CompleteTask(f.ctx, f.s, ports.CompleteParams{Fence: old.Fence(), Result: js(`"old"`), Now: at(3 * time.Minute)})
 		f.isErr(err, domain.ErrLeaseLost, "CompleteTask with the old fence")
 		f.complete(fresh, `"new"`, at(4*time.Minute))
-		err = f.s.CompleteTask(f.ctx, ports.CompleteParams{Fence: old.Fence(), Result: js(`"old"`), Now: at(5 * time.Minute)})
+		err = ports.CompleteTask(f.ctx, f.s, ports.CompleteParams{Fence: old.Fence(), Result: js(`"old"`), Now: at(5 * time.Minute)})
 		f.isErr(err, domain.ErrLeaseLost, "CompleteTask with the old fence after the new owner finished")
 		got := f.task(fresh.ID)
 		f.eq("state", got.State, domain.TaskCompleted)
@@ -66,7 +66,7 @@ func testFencing(t *testing.T, h storeSuite) {
 		op   func(f *fixture, ll lostLease, now time.Time) error
 	}{
 		{"complete a task", func(f *fixture, ll lostLease, now time.Time) error {
-			return f.s.CompleteTask(f.ctx, ports.CompleteParams{Fence: ll.old.Fence(), Result: js(`1`),
+			return ports.CompleteTask(f.ctx, f.s, ports.CompleteParams{Fence: ll.old.Fence(), Result: js(`1`),
 				Ops: []domain.DataOp{{Kind: domain.OpAddCounter, Key: "n", Number: 1}}, Now: now})
 		}},
 		{"complete a task in a batch", func(f *fixture, ll lostLease, now time.Time) error {
@@ -89,7 +89,7 @@ func testFencing(t *testing.T, h storeSuite) {
 			return f.s.ReleaseTask(f.ctx, ll.old.Fence(), now, true)
 		}},
 		{"create steps", func(f *fixture, ll lostLease, now time.Time) error {
-			_, err := f.s.CreateSteps(f.ctx, ll.old.Fence(), []ports.StepSpec{activitySpec(ll.old, 3, "new")},
+			_, err := ports.CreateSteps(f.ctx, f.s, ll.old.Fence(), []ports.StepSpec{activitySpec(ll.old, 3, "new")},
 				[]domain.DataOp{{Kind: domain.OpAddCounter, Key: "n", Number: 1}}, now)
 			return err
 		}},
@@ -129,7 +129,7 @@ func testFencing(t *testing.T, h storeSuite) {
 			"a completed task":     c.Fence(),
 			"another task's claim": {TaskID: recs[1].ID, WorkerID: a.WorkerID, Token: a.ClaimToken},
 		} {
-			err := f.s.CompleteTask(f.ctx, ports.CompleteParams{Fence: fence, Result: js(`"x"`), Now: at(time.Minute)})
+			err := ports.CompleteTask(f.ctx, f.s, ports.CompleteParams{Fence: fence, Result: js(`"x"`), Now: at(time.Minute)})
 			f.isErr(err, domain.ErrLeaseLost, "CompleteTask with "+name)
 			err = f.s.RetryTask(f.ctx, ports.RetryParams{Fence: fence, Error: storeError("x"), RunAt: at(time.Minute), Now: at(time.Minute)})
 			f.isErr(err, domain.ErrLeaseLost, "RetryTask with "+name)

@@ -148,7 +148,7 @@ func testFinishingTasks(t *testing.T, h storeSuite) {
 			{Kind: domain.OpInitState, Key: "owner", Value: js(`{"id": 1,  "name":"x"}`)},
 			{Kind: domain.OpSetState, Key: "falsey", Value: js(`false`)},
 		}
-		f.noErr(f.s.CompleteTask(f.ctx, ports.CompleteParams{Fence: child.Fence(), Result: js(`1`), Ops: ops, Now: at(time.Minute)}), "CompleteTask")
+		f.noErr(ports.CompleteTask(f.ctx, f.s, ports.CompleteParams{Fence: child.Fence(), Result: js(`1`), Ops: ops, Now: at(time.Minute)}), "CompleteTask")
 		d := f.data(e.ID)
 		f.eq("counters", d.Counters, map[string]float64{"n": 5.5, "m": 7})
 		f.eq("state keys", len(d.State), 3)

@@ -58,6 +58,7 @@ func uuidN(n int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n
 type fixture struct {
 	t    *testing.T
 	s    ports.Store
+	insp ports.Inspector // the same store
 	ctx  context.Context
 	name string
 }
@@ -128,7 +129,7 @@ func buildExecution(o execOpts) (domain.Execution, domain.Task) {
 func (f *fixture) create(o execOpts) (domain.Execution, domain.Task) {
 	f.t.Helper()
 	exec, root := buildExecution(o)
-	id, created, err := f.s.CreateExecution(f.ctx, exec, root)
+	id, created, err := ports.CreateExecution(f.ctx, f.s, exec, root)
 	f.noErr(err, "CreateExecution")
 	if !created || id != exec.ID {
 		f.t.Fatalf("%s: CreateExecution = (%q, %v); want (%q, true)", f.name, id, created, exec.ID)
@@ -152,8 +153,26 @@ func (f *fixture) start(o execOpts) (domain.Execution, domain.Task) {
 }
 
 // claim calls ClaimTasks with defaults for the zero fields (workerA, limit
-// 100, lease 1h).
+// 100, lease 1h) and returns the claimed tasks.
 func (f *fixture) claim(p ports.ClaimParams) []domain.Task {
+	f.t.Helper()
+	return claimedTasks(f.claimed(p))
+}
+
+// claimedTasks drops the FirstClaim flags.
+func claimedTasks(cs []ports.ClaimedTask) []domain.Task {
+	if cs == nil {
+		return nil
+	}
+	out := make([]domain.Task, len(cs))
+	for i, c := range cs {
+		out[i] = c.Task
+	}
+	return out
+}
+
+// claimed is claim with the FirstClaim flags.
+func (f *fixture) claimed(p ports.ClaimParams) []ports.ClaimedTask {
 	f.t.Helper()
 	if p.WorkerID == "" {
 		p.WorkerID = workerA
@@ -232,7 +251,7 @@ func signalSpec(parent domain.Task, pos int, name string) ports.StepSpec {
 // steps creates specs under the running parent at now, without ops.
 func (f *fixture) steps(parent domain.Task, now time.Time, specs ...ports.StepSpec) []domain.Task {
 	f.t.Helper()
-	got, err := f.s.CreateSteps(f.ctx, parent.Fence(), specs, nil, now)
+	got, err := ports.CreateSteps(f.ctx, f.s, parent.Fence(), specs, nil, now)
 	f.noErr(err, "CreateSteps")
 	if len(got) != len(specs) {
 		f.t.Fatalf("%s: CreateSteps returned %d records for %d specs", f.name, len(got), len(specs))
@@ -265,7 +284,7 @@ func (f *fixture) exec(id string) domain.Execution {
 // complete completes the claimed task with result at now.
 func (f *fixture) complete(t domain.Task, result string, now time.Time) {
 	f.t.Helper()
-	f.noErr(f.s.CompleteTask(f.ctx, ports.CompleteParams{Fence: t.Fence(), Result: js(result), Now: now}), "CompleteTask")
+	f.noErr(ports.CompleteTask(f.ctx, f.s, ports.CompleteParams{Fence: t.Fence(), Result: js(result), Now: now}), "CompleteTask")
 }
 
 // storeError returns a stored error with code.
@@ -296,7 +315,7 @@ func (f *fixture) data(execID string) domain.ExecutionData {
 
 func (f *fixture) signals(execID string) []domain.Signal {
 	f.t.Helper()
-	s, err := f.s.ListSignals(f.ctx, execID)
+	s, err := f.insp.ListSignals(f.ctx, execID)
 	f.noErr(err, "ListSignals")
 	return s
 }

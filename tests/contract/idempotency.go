@@ -36,7 +36,7 @@ func testIdempotency(t *testing.T, h storeSuite) {
 			f.eq("first call holds the key", first.IdempotencyKey, "key")
 			f.complete(f.claimID(at(time.Second), first.ID), v, at(2*time.Second))
 
-			got, err := f.s.GetIdempotencyRecords(f.ctx, []string{"key", "missing"})
+			got, err := f.insp.GetIdempotencyRecords(f.ctx, []string{"key", "missing"})
 			f.noErr(err, "GetIdempotencyRecords")
 			f.eq("records", len(got), 1)
 			f.eqRaw("recorded value", got["key"], js(v))
@@ -82,7 +82,7 @@ func testIdempotency(t *testing.T, h storeSuite) {
 			f.eqRaw("link result", got.Result, js(`{"id": 7}`))
 			f.eqTimePtr("link finished_at", got.FinishedAt, &now)
 		}
-		recs, err := f.s.GetIdempotencyRecords(f.ctx, []string{"key"})
+		recs, err := f.insp.GetIdempotencyRecords(f.ctx, []string{"key"})
 		f.noErr(err, "GetIdempotencyRecords")
 		f.eqRaw("record", recs["key"], js(`{"id": 7}`))
 		later := f.keyedCall("once", "key", at(time.Hour), execOpts{})
@@ -102,7 +102,7 @@ func testIdempotency(t *testing.T, h storeSuite) {
 		_, err := f.s.GetDeadLetter(f.ctx, link.ID)
 		f.isErr(err, domain.ErrNotFound, "the link's dead letter")
 		f.eq("holder key after failure", f.task(holder.ID).IdempotencyKey, "")
-		recs, err := f.s.GetIdempotencyRecords(f.ctx, []string{"key"})
+		recs, err := f.insp.GetIdempotencyRecords(f.ctx, []string{"key"})
 		f.noErr(err, "GetIdempotencyRecords")
 		f.eq("records", len(recs), 0)
 		fresh := f.keyedCall("once", "key", at(time.Hour), execOpts{})
@@ -164,7 +164,7 @@ func testIdempotency(t *testing.T, h storeSuite) {
 			if len(run) == 1 {
 				f.complete(run[0], `"shared"`, now.Add(time.Second))
 				f.eqRaw("follower result", f.task(follower.ID).Result, js(`"shared"`))
-				recs, err := f.s.GetIdempotencyRecords(f.ctx, []string{"key"})
+				recs, err := f.insp.GetIdempotencyRecords(f.ctx, []string{"key"})
 				f.noErr(err, "GetIdempotencyRecords")
 				f.eqRaw("record", recs["key"], js(`"shared"`))
 			}
@@ -179,7 +179,7 @@ func testIdempotency(t *testing.T, h storeSuite) {
 		fresh := f.keyedCall("once", "key", at(time.Hour), execOpts{})
 		f.eq("a later call kind", fresh.Kind, domain.KindActivity)
 		f.eq("a later call holds the key", fresh.IdempotencyKey, "key")
-		recs, err := f.s.GetIdempotencyRecords(f.ctx, []string{"key"})
+		recs, err := f.insp.GetIdempotencyRecords(f.ctx, []string{"key"})
 		f.noErr(err, "GetIdempotencyRecords")
 		f.eq("records", len(recs), 0)
 	})
@@ -190,7 +190,7 @@ func testIdempotency(t *testing.T, h storeSuite) {
 		parent := f.task(link.ParentTaskID)
 		s := activitySpec(parent, 1, "once")
 		s.IdempotencyKey = "key"
-		got, err := f.s.CreateSteps(f.ctx, parent.Fence(), []ports.StepSpec{s}, nil, at(3*time.Second))
+		got, err := ports.CreateSteps(f.ctx, f.s, parent.Fence(), []ports.StepSpec{s}, nil, at(3*time.Second))
 		f.noErr(err, "CreateSteps")
 		f.eq("re-attached", mustJSON(got[0]), mustJSON(f.task(link.ID)))
 		f.wantLink(link, holder.ID)

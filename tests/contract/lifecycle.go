@@ -3,6 +3,7 @@ package contract
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -10,10 +11,10 @@ import (
 	"github.com/stenthq/stent/ports"
 )
 
-// everyMethod calls each Store method (except Close) with plausible
-// arguments and returns the errors by method name.
+// everyMethod calls each Store and Inspector method (except Close) with
+// plausible arguments and returns the errors by method name.
 func everyMethod(f *fixture, e domain.Execution, root domain.Task) map[string]error {
-	ctx, s := f.ctx, f.s
+	ctx, s, insp := f.ctx, f.s, f.insp
 	exec2, root2 := buildExecution(execOpts{})
 	fence := root.Fence()
 	spec := activitySpec(root, 1, "x")
@@ -27,7 +28,10 @@ func everyMethod(f *fixture, e domain.Execution, root domain.Task) map[string]er
 		}()
 		errs[name] = fn()
 	}
-	call("CreateExecution", func() error { _, _, err := s.CreateExecution(ctx, exec2, root2); return err })
+	call("CreateExecutions", func() error {
+		_, err := s.CreateExecutions(ctx, []ports.NewExecution{{Execution: exec2, Root: root2}})
+		return err
+	})
 	call("GetExecution", func() error { _, err := s.GetExecution(ctx, e.ID); return err })
 	call("ListExecutions", func() error { _, err := s.ListExecutions(ctx, ports.ExecutionFilter{}); return err })
 	call("ListProgress", func() error { _, err := s.ListProgress(ctx, e.ID); return err })
@@ -38,15 +42,25 @@ func everyMethod(f *fixture, e domain.Execution, root domain.Task) map[string]er
 	call("GetTask", func() error { _, err := s.GetTask(ctx, root.ID); return err })
 	call("GetTasks", func() error { _, err := s.GetTasks(ctx, []string{root.ID}); return err })
 	call("ListTasks", func() error { _, err := s.ListTasks(ctx, ports.TaskFilter{}); return err })
-	call("CreateSteps", func() error { _, err := s.CreateSteps(ctx, fence, []ports.StepSpec{spec}, nil, now); return err })
+	call("CreateStepsBatch", func() error {
+		_, err := s.CreateStepsBatch(ctx, []ports.CreateStepsRequest{{Parent: fence, Specs: []ports.StepSpec{spec}, Now: now}})
+		return err
+	})
 	call("ResetStep", func() error { _, err := s.ResetStep(ctx, fence, spec, now); return err })
 	call("CompleteSleep", func() error { _, err := s.CompleteSleep(ctx, fence, spec.ID, now); return err })
 	call("ClaimTasks", func() error {
 		_, err := s.ClaimTasks(ctx, ports.ClaimParams{WorkerID: workerA, Functions: []string{"x"}, Limit: 1, Now: now, Lease: time.Minute})
 		return err
 	})
+	call("NextWake", func() error {
+		_, _, err := s.NextWake(ctx, ports.ClaimParams{WorkerID: workerA, Functions: []string{"x"}})
+		return err
+	})
+	call("ParkTask", func() error {
+		_, err := s.ParkTask(ctx, ports.ParkParams{Fence: fence, WakeAt: &now, Now: now})
+		return err
+	})
 	call("RenewLeases", func() error { _, err := s.RenewLeases(ctx, []domain.Fence{fence}, now, time.Minute); return err })
-	call("CompleteTask", func() error { return s.CompleteTask(ctx, ports.CompleteParams{Fence: fence, Now: now}) })
 	call("CompleteTasks", func() error {
 		_, err := s.CompleteTasks(ctx, []ports.CompleteParams{{Fence: fence, Now: now}})
 		return err
@@ -55,9 +69,9 @@ func everyMethod(f *fixture, e domain.Execution, root domain.Task) map[string]er
 	call("RetryTask", func() error { return s.RetryTask(ctx, ports.RetryParams{Fence: fence, RunAt: now, Now: now}) })
 	call("ReleaseTask", func() error { return s.ReleaseTask(ctx, fence, now, true) })
 	call("SendSignal", func() error { _, err := s.SendSignal(ctx, e.ID, "go", js(`1`), now); return err })
-	call("ListSignals", func() error { _, err := s.ListSignals(ctx, e.ID); return err })
-	call("GetCacheEntries", func() error { _, err := s.GetCacheEntries(ctx, []string{"k"}, now); return err })
-	call("GetIdempotencyRecords", func() error { _, err := s.GetIdempotencyRecords(ctx, []string{"k"}); return err })
+	call("ListSignals", func() error { _, err := insp.ListSignals(ctx, e.ID); return err })
+	call("GetCacheEntries", func() error { _, err := insp.GetCacheEntries(ctx, []string{"k"}, now); return err })
+	call("GetIdempotencyRecords", func() error { _, err := insp.GetIdempotencyRecords(ctx, []string{"k"}); return err })
 	call("ListDeadLetters", func() error { _, err := s.ListDeadLetters(ctx, ports.DeadLetterFilter{}); return err })
 	call("GetDeadLetter", func() error { _, err := s.GetDeadLetter(ctx, root.ID); return err })
 	call("DiscardDeadLetter", func() error { return s.DiscardDeadLetter(ctx, root.ID) })
@@ -68,6 +82,14 @@ func everyMethod(f *fixture, e domain.Execution, root domain.Task) map[string]er
 	call("CountExecutionsByState", func() error { _, err := s.CountExecutionsByState(ctx); return err })
 	call("CountTasks", func() error { _, err := s.CountTasks(ctx); return err })
 	call("CountDeadLetters", func() error { _, err := s.CountDeadLetters(ctx); return err })
+	call("RegisterWorker", func() error { return s.RegisterWorker(ctx, domain.WorkerInfo{ID: workerA}, now) })
+	call("TouchWorker", func() error { return s.TouchWorker(ctx, workerA, now) })
+	call("StopWorker", func() error { return s.StopWorker(ctx, workerA, now) })
+	call("ExpireWorkers", func() error {
+		_, err := s.ExpireWorkers(ctx, ports.ExpireWorkersParams{IDs: []string{workerA}, Now: now})
+		return err
+	})
+	call("ListWorkers", func() error { _, err := s.ListWorkers(ctx); return err })
 	call("Cleanup", func() error { _, err := s.Cleanup(ctx, ports.CleanupParams{Now: now}); return err })
 	call("UpsertFunctions", func() error { return s.UpsertFunctions(ctx, []domain.FunctionInfo{{Name: "x"}}, now) })
 	call("ListFunctions", func() error { _, err := s.ListFunctions(ctx); return err })
@@ -89,8 +111,9 @@ func testLifecycle(t *testing.T, h storeSuite) {
 		e, root := f.start(execOpts{})
 		f.noErr(f.s.Close(), "Close")
 		errs := everyMethod(f, e, root)
-		if len(errs) != 36 {
-			t.Errorf("%s: checked %d methods; want all 36 besides Close", f.name, len(errs))
+		want := reflect.TypeFor[ports.Store]().NumMethod() - 1 + reflect.TypeFor[ports.Inspector]().NumMethod()
+		if len(errs) != want {
+			t.Errorf("%s: checked %d methods; want all %d besides Close", f.name, len(errs), want)
 		}
 		for name, err := range errs {
 			if !errors.Is(err, domain.ErrClosed) {

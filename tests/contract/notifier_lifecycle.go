@@ -123,8 +123,8 @@ func notifClose(t *testing.T, s notifSuite) {
 			t.Fatalf("closing a subscription after its notifier: %v", err)
 		}
 		_, err := p.A.Subscribe(t.Context(), topic)
-		notifWantIs(t, "Subscribe after Close", err, ports.ErrClosed)
-		notifWantIs(t, "Publish after Close", p.A.Publish(t.Context(), notifEvent(topic, "late")), ports.ErrClosed)
+		notifWantIs(t, "Subscribe after Close", err, domain.ErrClosed)
+		notifWantIs(t, "Publish after Close", p.A.Publish(t.Context(), notifEvent(topic, "late")), domain.ErrClosed)
 		if p.B == p.A {
 			return
 		}
@@ -183,7 +183,7 @@ func notifOutage(t *testing.T, s notifSuite) {
 		notifExpectReset(t, onB, "the reset announcing the lost connection")
 		if s.caps.DownWhileBroken {
 			_, err := p.A.Subscribe(t.Context(), domain.TaskTopic(notifID()))
-			notifWantIs(t, "Subscribe during the outage", err, ports.ErrUnavailable)
+			notifWantIs(t, "Subscribe during the outage", err, domain.ErrUnavailable)
 			if err := p.A.Publish(t.Context(), notifEvent(topic, "lost")); err == nil {
 				t.Fatal("Publish during the outage returned nil")
 			}
@@ -223,6 +223,6 @@ func notifHealthy(t *testing.T, n ports.Notifier, want bool) {
 	case !want && err == nil:
 		t.Fatal("Health() = nil during the outage")
 	case !want:
-		notifWantIs(t, "Health during the outage", err, ports.ErrUnavailable)
+		notifWantIs(t, "Health during the outage", err, domain.ErrUnavailable)
 	}
 }

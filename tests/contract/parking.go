@@ -67,7 +67,7 @@ func testParking(t *testing.T, h storeSuite) {
 			t.Errorf("NextWake = %v, %v; want %v", next, ok, wake)
 		}
 		f.eq("claimable 1µs before its wake time", len(f.claimFns(wake.Add(-time.Microsecond), root.StepName)), 0)
-		err := f.s.CompleteTask(f.ctx, ports.CompleteParams{Fence: root.Fence(), Result: js(`1`), Now: at(3 * time.Second)})
+		err := ports.CompleteTask(f.ctx, f.s, ports.CompleteParams{Fence: root.Fence(), Result: js(`1`), Now: at(3 * time.Second)})
 		f.isErr(err, domain.ErrLeaseLost, "completing with the fence held before parking")
 
 		resumed := f.claimOne(wake, root.StepName)

@@ -102,7 +102,7 @@ func testSignals(t *testing.T, h storeSuite) {
 		_, err := f.s.SendSignal(f.ctx, id, "go", js(`1`), at(time.Second))
 		f.errNames(err, domain.ErrNotFound, id, "SendSignal")
 		// ListSignals of an unknown execution may answer empty or not found.
-		msgs, err := f.s.ListSignals(f.ctx, id)
+		msgs, err := f.insp.ListSignals(f.ctx, id)
 		if err != nil {
 			f.isErr(err, domain.ErrNotFound, "ListSignals of an unknown execution")
 		}

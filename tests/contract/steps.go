@@ -82,7 +82,7 @@ func testSteps(t *testing.T, h storeSuite) {
 			return []domain.DataOp{{Kind: domain.OpAddCounter, Key: "n", Number: n}, {Kind: domain.OpSetState, Key: "last", Value: js(`1`)}}
 		}
 		create := func(ops []domain.DataOp, specs ...ports.StepSpec) {
-			_, err := f.s.CreateSteps(f.ctx, root.Fence(), specs, ops, at(time.Second))
+			_, err := ports.CreateSteps(f.ctx, f.s, root.Fence(), specs, ops, at(time.Second))
 			f.noErr(err, "CreateSteps")
 		}
 		create(add(1), activitySpec(root, 1, "a"))

@@ -19,7 +19,7 @@ func testInlineAndBatchSteps(t *testing.T, h storeSuite) {
 		spec.Completed = &ports.StepOutcome{Result: js(`{"ok":0}`), StartedAt: started}
 		now := at(2 * time.Second)
 		ops := []domain.DataOp{{Kind: domain.OpAddCounter, Key: "steps", Number: 1}}
-		got, err := f.s.CreateSteps(f.ctx, root.Fence(), []ports.StepSpec{spec}, ops, now)
+		got, err := ports.CreateSteps(f.ctx, f.s, root.Fence(), []ports.StepSpec{spec}, ops, now)
 		f.noErr(err, "CreateSteps")
 		for name, c := range map[string]domain.Task{"returned": got[0], "stored": f.task(spec.ID)} {
 			f.eq(name+" state", c.State, domain.TaskCompleted)
@@ -42,7 +42,7 @@ func testInlineAndBatchSteps(t *testing.T, h storeSuite) {
 		first := f.steps(root, at(time.Second), activitySpec(root, 1, "inline"))[0]
 		spec := activitySpec(root, 1, "inline")
 		spec.Completed = &ports.StepOutcome{Result: js(`"late"`), StartedAt: at(time.Second)}
-		got, err := f.s.CreateSteps(f.ctx, root.Fence(), []ports.StepSpec{spec},
+		got, err := ports.CreateSteps(f.ctx, f.s, root.Fence(), []ports.StepSpec{spec},
 			[]domain.DataOp{{Kind: domain.OpAddCounter, Key: "dropped", Number: 1}}, at(time.Minute))
 		f.noErr(err, "CreateSteps")
 		f.eq("record", mustJSON(got[0]), mustJSON(first))
@@ -64,7 +64,7 @@ func testInlineAndBatchSteps(t *testing.T, h storeSuite) {
 		sleep := sleepSpec(root, 1, at(time.Hour))
 		for _, spec := range []ports.StepSpec{claimed, cached, keyed, sleep} {
 			spec.Completed = outcome
-			_, err := f.s.CreateSteps(f.ctx, root.Fence(), []ports.StepSpec{spec}, nil, at(time.Second))
+			_, err := ports.CreateSteps(f.ctx, f.s, root.Fence(), []ports.StepSpec{spec}, nil, at(time.Second))
 			if !errors.Is(err, domain.ErrInvalidArgument) {
 				t.Errorf("%s: kind %s, claim %v, cache %q, key %q: error %v; want ErrInvalidArgument",
 					f.name, spec.Kind, spec.Claim != nil, spec.CacheKey, spec.IdempotencyKey, err)
@@ -129,26 +129,59 @@ func testInlineAndBatchSteps(t *testing.T, h storeSuite) {
 // nothing later changes it (the engine relies on it to know a run is the
 // task's first, with no step records yet).
 func testFirstClaim(t *testing.T, h storeSuite) {
-	h.run(t, "started_at is written by the first claim only", func(t *testing.T, f *fixture) {
+	h.run(t, "started_at is written by the first claim only, which alone is flagged FirstClaim", func(t *testing.T, f *fixture) {
 		first := at(time.Second)
 		_, root := f.create(execOpts{Fn: "once"})
-		c1 := f.claimOne(first, "once")
-		f.eqTimePtr("first claim started_at", c1.StartedAt, &first)
-		f.noErr(f.s.ReleaseTask(f.ctx, c1.Fence(), at(2*time.Second), true), "ReleaseTask")
-		c2 := f.claimOne(at(3*time.Second), "once")
-		f.eqTimePtr("started_at after a release", c2.StartedAt, &first)
-		f.noErr(f.s.RetryTask(f.ctx, ports.RetryParams{Fence: c2.Fence(), Error: storeError("again"), RunAt: at(4 * time.Second), Now: at(4 * time.Second)}), "RetryTask")
-		c3 := f.claimOne(at(5*time.Second), "once")
-		f.eqTimePtr("started_at after a retry", c3.StartedAt, &first)
-		c4 := f.claim(ports.ClaimParams{WorkerID: workerB, Functions: []string{"once"}, Now: at(5*time.Second + storeLease)})
-		if len(c4) != 1 {
-			t.Fatalf("%s: reclaim returned %d tasks", f.name, len(c4))
+		claimOne := func(now time.Time, p ports.ClaimParams) ports.ClaimedTask {
+			t.Helper()
+			p.Functions, p.Now, p.Limit = []string{"once"}, now, 1
+			got := f.claimed(p)
+			if len(got) != 1 {
+				t.Fatalf("%s: claim at %s returned %d tasks; want 1", f.name, now, len(got))
+			}
+			return got[0]
 		}
-		f.eqTimePtr("started_at after a reclaim", c4[0].StartedAt, &first)
-		f.fail(c4[0], "boom", at(time.Hour))
-		_, err := f.s.ReplayDeadLetter(f.ctx, ports.ReplayParams{TaskID: root.ID, Now: at(2 * time.Hour)})
+		c1 := claimOne(first, ports.ClaimParams{})
+		f.eqTimePtr("first claim started_at", c1.StartedAt, &first)
+		f.eq("first claim FirstClaim", c1.FirstClaim, true)
+		// Released and claimed again at the very same instant: StartedAt
+		// equals Now, yet the task was claimed before.
+		f.noErr(f.s.ReleaseTask(f.ctx, c1.Fence(), first, true), "ReleaseTask")
+		c2 := claimOne(first, ports.ClaimParams{})
+		f.eqTimePtr("started_at after a release", c2.StartedAt, &first)
+		f.eq("FirstClaim after a release in the same instant", c2.FirstClaim, false)
+		f.noErr(f.s.RetryTask(f.ctx, ports.RetryParams{Fence: c2.Fence(), Error: storeError("again"), RunAt: at(4 * time.Second), Now: at(4 * time.Second)}), "RetryTask")
+		c3 := claimOne(at(5*time.Second), ports.ClaimParams{})
+		f.eqTimePtr("started_at after a retry", c3.StartedAt, &first)
+		f.eq("FirstClaim after a retry", c3.FirstClaim, false)
+		c4 := claimOne(at(5*time.Second+storeLease), ports.ClaimParams{WorkerID: workerB})
+		f.eqTimePtr("started_at after a reclaim", c4.StartedAt, &first)
+		f.eq("FirstClaim of a reclaim", c4.FirstClaim, false)
+		wake := at(3 * time.Hour)
+		parked, err := f.s.ParkTask(f.ctx, ports.ParkParams{Fence: c4.Fence(), WakeAt: &wake, Now: at(2 * time.Hour)})
+		f.noErr(err, "ParkTask")
+		f.eq("parked", parked, true)
+		c5 := claimOne(wake, ports.ClaimParams{})
+		f.eqTimePtr("started_at after a resume", c5.StartedAt, &first)
+		f.eq("FirstClaim of a resume", c5.FirstClaim, false)
+		f.fail(c5.Task, "boom", at(4*time.Hour))
+		_, err = f.s.ReplayDeadLetter(f.ctx, ports.ReplayParams{TaskID: root.ID, Now: at(5 * time.Hour)})
 		f.noErr(err, "ReplayDeadLetter")
-		c5 := f.claimOne(at(3*time.Hour), "once")
-		f.eqTimePtr("started_at after a replay", c5.StartedAt, &first)
+		c6 := claimOne(at(6*time.Hour), ports.ClaimParams{})
+		f.eqTimePtr("started_at after a replay", c6.StartedAt, &first)
+		f.eq("FirstClaim after a replay", c6.FirstClaim, false)
+
+		// An inline step was claimed as it was inserted: its reclaim after
+		// a lost lease is not a first claim either.
+		_, parent := f.start(execOpts{Fn: "inline-parent"})
+		sp := activitySpec(parent, 1, "inline-step")
+		sp.Claim = &ports.StepClaim{WorkerID: workerA, Token: "inline-token", LeaseExpiresAt: at(time.Minute)}
+		f.steps(parent, first, sp)
+		re := f.claimed(ports.ClaimParams{WorkerID: workerB, Functions: []string{"inline-step"}, Now: at(2 * time.Minute)})
+		if len(re) != 1 {
+			t.Fatalf("%s: reclaim of the inline step returned %d tasks; want 1", f.name, len(re))
+		}
+		f.eq("FirstClaim of an inline step's reclaim", re[0].FirstClaim, false)
+		f.eq("the inline step's recoveries", re[0].Recoveries, 1)
 	})
 }

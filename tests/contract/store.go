@@ -21,7 +21,10 @@ type StoreCaps struct {
 
 // RunStore runs the store contract. newStore must return a fresh, empty,
 // ready (migrated) store for each call and register its own cleanup with
-// t.Cleanup; it is called once per subtest, from parallel subtests.
+// t.Cleanup; it is called once per subtest, from parallel subtests. The
+// store must also implement ports.Inspector (the suite reads signals,
+// cache entries and idempotency records through it); a store that does not
+// fails every subtest.
 func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreCaps) {
 	t.Helper()
 	if caps.Name == "" {
@@ -57,6 +60,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 		{"catalogue", testCatalogue},
 		{"lifecycle", testLifecycle},
 		{"bad input", testBadInput},
+		{"bad step input", testBadStepInput},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {
@@ -81,6 +85,10 @@ func (h storeSuite) run(t *testing.T, name string, body func(t *testing.T, f *fi
 		if s == nil {
 			t.Fatalf("%s: newStore returned nil", h.caps.Name)
 		}
-		body(t, &fixture{t: t, s: s, ctx: t.Context(), name: h.caps.Name})
+		insp, ok := s.(ports.Inspector)
+		if !ok {
+			t.Fatalf("%s: the store (%T) does not implement ports.Inspector, which the contract suite requires", h.caps.Name, s)
+		}
+		body(t, &fixture{t: t, s: s, insp: insp, ctx: t.Context(), name: h.caps.Name})
 	})
 }

@@ -38,10 +38,10 @@ func testPayloadsAndTimes(t *testing.T, h storeSuite) {
 			f.eqRaw("returned step input", rec.Input, p.doc)
 			child := f.claimID(at(time.Second), rec.ID)
 			f.eqRaw("claimed step input", child.Input, p.doc)
-			f.noErr(f.s.CompleteTask(f.ctx, ports.CompleteParams{Fence: child.Fence(), Result: p.doc, Now: at(2 * time.Second)}), "CompleteTask")
+			f.noErr(ports.CompleteTask(f.ctx, f.s, ports.CompleteParams{Fence: child.Fence(), Result: p.doc, Now: at(2 * time.Second)}), "CompleteTask")
 			f.eqRaw("step result", f.task(child.ID).Result, p.doc)
 
-			f.noErr(f.s.CompleteTask(f.ctx, ports.CompleteParams{Fence: root.Fence(), Result: p.doc, Now: at(3 * time.Second)}), "CompleteTask root")
+			f.noErr(ports.CompleteTask(f.ctx, f.s, ports.CompleteParams{Fence: root.Fence(), Result: p.doc, Now: at(3 * time.Second)}), "CompleteTask root")
 			f.eqRaw("execution result", f.exec(root.ExecutionID).Result, p.doc)
 			f.eqRaw("root result", f.task(root.ID).Result, p.doc)
 

@@ -100,7 +100,7 @@ func testWorkers(t *testing.T, h storeSuite) {
 		st, err := f.s.RenewLeases(f.ctx, []domain.Fence{root.Fence()}, at(2*time.Second), storeLease)
 		f.noErr(err, "RenewLeases")
 		f.eq("renewal held", st[0].Held, false)
-		err = f.s.CompleteTask(f.ctx, ports.CompleteParams{Fence: root.Fence(), Result: js(`"zombie"`), Now: at(3 * time.Second)})
+		err = ports.CompleteTask(f.ctx, f.s, ports.CompleteParams{Fence: root.Fence(), Result: js(`"zombie"`), Now: at(3 * time.Second)})
 		f.isErr(err, domain.ErrLeaseLost, "CompleteTask by the zombie")
 		wake := at(time.Hour)
 		_, err = f.s.ParkTask(f.ctx, ports.ParkParams{Fence: root.Fence(), WakeAt: &wake, Now: at(3 * time.Second)})

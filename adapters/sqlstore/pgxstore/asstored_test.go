@@ -26,7 +26,7 @@ func testWritesReturnRowsAsStored(t *testing.T, s ports.Store) {
 	exec := domain.Execution{ID: "e", RootFunction: "wf", RootTaskID: "e/r", Queue: "q", CreatedAt: now}
 	root := domain.Task{ID: "e/r", ExecutionID: "e", Kind: domain.KindOrchestrator, StepName: "wf", Queue: "q",
 		RetryPolicy: domain.RetryPolicy{MaxAttempts: 2, InitialDelay: 1500 * time.Microsecond}, CreatedAt: now}
-	if _, _, err := s.CreateExecution(ctx, exec, root); err != nil {
+	if _, _, err := ports.CreateExecution(ctx, s, exec, root); err != nil {
 		t.Fatal(err)
 	}
 	claimed, err := s.ClaimTasks(ctx, ports.ClaimParams{WorkerID: "w", Functions: []string{"wf"}, Limit: 1, Now: now, Lease: time.Minute})
@@ -42,11 +42,14 @@ func testWritesReturnRowsAsStored(t *testing.T, s ports.Store) {
 			Claim: &ports.StepClaim{WorkerID: "w", Token: "tok", LeaseExpiresAt: now.Add(time.Minute)}},
 		{ID: domain.StepID("e", "e/r", 2), Position: 2, Kind: domain.KindSleep, StepName: domain.SleepStepName, ScheduledFor: &wake},
 	}
-	steps, err := s.CreateSteps(ctx, claimed[0].Fence(), specs, nil, now)
+	steps, err := ports.CreateSteps(ctx, s, claimed[0].Fence(), specs, nil, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, got := range append(claimed, steps...) {
+	if !claimed[0].FirstClaim {
+		t.Error("the root's first claim is not flagged FirstClaim")
+	}
+	for _, got := range append([]domain.Task{claimed[0].Task}, steps...) {
 		stored, err := s.GetTask(ctx, got.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -77,7 +80,10 @@ func testWritesReturnRowsAsStored(t *testing.T, s ports.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(resumed[0], stored) {
+	if resumed[0].FirstClaim {
+		t.Error("a resume is flagged FirstClaim")
+	}
+	if !reflect.DeepEqual(resumed[0].Task, stored) {
 		t.Errorf("resumed %+v\nstored  %+v", resumed[0], stored)
 	}
 }

@@ -40,7 +40,7 @@ func TestLimitHoldsAcrossSeparateConnections(t *testing.T) {
 		exec := domain.Execution{ID: id, RootFunction: "limited", RootTaskID: id + "/root", Queue: "q", CreatedAt: now}
 		root := domain.Task{ID: id + "/root", ExecutionID: id, Kind: domain.KindOrchestrator, StepName: "limited",
 			Queue: "q", MaxConcurrent: limit, CreatedAt: now.Add(time.Duration(i) * time.Microsecond)}
-		if _, _, err := stores[0].CreateExecution(t.Context(), exec, root); err != nil {
+		if _, _, err := ports.CreateExecution(t.Context(), stores[0], exec, root); err != nil {
 			t.Fatalf("create %s: %v", id, err)
 		}
 	}
@@ -74,7 +74,7 @@ func TestLimitHoldsAcrossSeparateConnections(t *testing.T) {
 					// Leave the in-flight count before the completion
 					// commits: the server still counts the task as running.
 					inflight.Add(-1)
-					if err := s.CompleteTask(t.Context(), ports.CompleteParams{Fence: task.Fence(), Now: now}); err != nil {
+					if err := ports.CompleteTask(t.Context(), s, ports.CompleteParams{Fence: task.Fence(), Now: now}); err != nil {
 						t.Errorf("%s complete %s: %v", worker, task.ID, err)
 						return
 					}

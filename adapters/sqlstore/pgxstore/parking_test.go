@@ -39,7 +39,7 @@ func TestParkAndStepEndsNeverStrandAParent(t *testing.T) {
 		id := fmt.Sprintf("e%03d", r)
 		exec := domain.Execution{ID: id, RootFunction: "parent", RootTaskID: id + "/root", CreatedAt: now}
 		root := domain.Task{ID: id + "/root", ExecutionID: id, Kind: domain.KindOrchestrator, StepName: "parent", CreatedAt: now}
-		if _, _, err := parker.CreateExecution(ctx, exec, root); err != nil {
+		if _, _, err := ports.CreateExecution(ctx, parker, exec, root); err != nil {
 			t.Fatal(err)
 		}
 		claimed, err := parker.ClaimTasks(ctx, ports.ClaimParams{WorkerID: "p", Functions: []string{"parent"}, Limit: 1, Now: now, Lease: time.Hour})
@@ -58,7 +58,7 @@ func TestParkAndStepEndsNeverStrandAParent(t *testing.T) {
 			specs = append(specs, ports.StepSpec{ID: domain.StepID(id, parent.ID, kids+1), Position: kids + 1,
 				Kind: domain.KindSignal, StepName: domain.SignalStepName("go")})
 		}
-		steps, err := parker.CreateSteps(ctx, parent.Fence(), specs, nil, now)
+		steps, err := ports.CreateSteps(ctx, parker, parent.Fence(), specs, nil, now)
 		if err != nil {
 			t.Fatalf("round %d: create steps: %v", r, err)
 		}
@@ -107,7 +107,7 @@ func TestParkAndStepEndsNeverStrandAParent(t *testing.T) {
 						t.Errorf("round %d: fail: %v", r, err)
 					}
 					for _, k := range running[2:] {
-						if err := enders[1].CompleteTask(ctx, ports.CompleteParams{Fence: k.Fence(), Now: now}); err != nil {
+						if err := ports.CompleteTask(ctx, enders[1], ports.CompleteParams{Fence: k.Fence(), Now: now}); err != nil {
 							t.Errorf("round %d: complete: %v", r, err)
 						}
 					}
@@ -154,7 +154,7 @@ func TestParkAndStepEndsNeverStrandAParent(t *testing.T) {
 			if got.State != domain.TaskRunning || woken != 0 {
 				t.Fatalf("round %d: not parked, but the parent is %s and was reported woken %d times", r, got.State, woken)
 			}
-			if err := parker.CompleteTask(ctx, ports.CompleteParams{Fence: parent.Fence(), Now: now}); err != nil {
+			if err := ports.CompleteTask(ctx, parker, ports.CompleteParams{Fence: parent.Fence(), Now: now}); err != nil {
 				t.Fatalf("round %d: the unparked parent lost its claim: %v", r, err)
 			}
 			continue
@@ -176,7 +176,7 @@ func TestParkAndStepEndsNeverStrandAParent(t *testing.T) {
 		if err != nil || len(resumed) != 1 || resumed[0].ID != parent.ID {
 			t.Fatalf("round %d: resume: %v %v", r, resumed, err)
 		}
-		if err := parker.CompleteTask(ctx, ports.CompleteParams{Fence: resumed[0].Fence(), Now: now}); err != nil {
+		if err := ports.CompleteTask(ctx, parker, ports.CompleteParams{Fence: resumed[0].Fence(), Now: now}); err != nil {
 			t.Fatalf("round %d: complete resumed parent: %v", r, err)
 		}
 	}

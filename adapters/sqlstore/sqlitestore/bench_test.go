@@ -26,7 +26,7 @@ func BenchmarkCreateExecution(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		exec, root := benchExecution(i, now)
-		if _, _, err := s.CreateExecution(b.Context(), exec, root); err != nil {
+		if _, _, err := ports.CreateExecution(b.Context(), s, exec, root); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -44,7 +44,7 @@ func BenchmarkCreateExecutionParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			exec, root := benchExecution(int(next.Add(1)), now)
-			if _, _, err := s.CreateExecution(b.Context(), exec, root); err != nil {
+			if _, _, err := ports.CreateExecution(b.Context(), s, exec, root); err != nil {
 				b.Error(err)
 				return
 			}
@@ -66,7 +66,7 @@ func benchNoopTasks(b *testing.B, s ports.Store) {
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range b.N {
 		exec, root := benchExecution(i, now)
-		if _, _, err := s.CreateExecution(b.Context(), exec, root); err != nil {
+		if _, _, err := ports.CreateExecution(b.Context(), s, exec, root); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -116,7 +116,7 @@ func BenchmarkCreateSteps(b *testing.B) {
 func benchCreateSteps(b *testing.B, s ports.Store) {
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	exec, root := benchExecution(0, now)
-	if _, _, err := s.CreateExecution(b.Context(), exec, root); err != nil {
+	if _, _, err := ports.CreateExecution(b.Context(), s, exec, root); err != nil {
 		b.Fatal(err)
 	}
 	got, err := s.ClaimTasks(b.Context(), ports.ClaimParams{WorkerID: "w", Functions: []string{"noop"}, Limit: 1, Now: now, Lease: time.Hour})
@@ -132,7 +132,7 @@ func benchCreateSteps(b *testing.B, s ports.Store) {
 				Kind: domain.KindActivity, StepName: "child", Input: []byte(`{}`), Queue: "default",
 				RetryPolicy: domain.DefaultRetryPolicy()})
 		}
-		if _, err := s.CreateSteps(b.Context(), parent.Fence(), specs, nil, now); err != nil {
+		if _, err := ports.CreateSteps(b.Context(), s, parent.Fence(), specs, nil, now); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -109,7 +109,7 @@ func TestReadOnlyStoreReadsButNeverWrites(t *testing.T) {
 	}
 	now := time.Date(2025, 3, 9, 6, 59, 59, 999999000, time.UTC)
 	exec, root := newExecution("e1", now)
-	if _, _, err := rw.CreateExecution(t.Context(), exec, root); err != nil {
+	if _, _, err := ports.CreateExecution(t.Context(), rw, exec, root); err != nil {
 		t.Fatalf("create: %v", err)
 	}
 	if err := rw.Close(); err != nil {
@@ -126,7 +126,7 @@ func TestReadOnlyStoreReadsButNeverWrites(t *testing.T) {
 		t.Fatalf("read-only GetExecution = %+v, %v", got, err)
 	}
 	exec2, root2 := newExecution("e2", now)
-	if _, _, err := ro.CreateExecution(t.Context(), exec2, root2); !errors.Is(err, domain.ErrInvalidArgument) || !strings.Contains(err.Error(), "read-only") {
+	if _, _, err := ports.CreateExecution(t.Context(), ro, exec2, root2); !errors.Is(err, domain.ErrInvalidArgument) || !strings.Contains(err.Error(), "read-only") {
 		t.Fatalf("read-only CreateExecution = %v; want an ErrInvalidArgument saying read-only", err)
 	}
 	if err := ro.Migrate(t.Context()); !errors.Is(err, domain.ErrInvalidArgument) {
@@ -172,7 +172,7 @@ func TestTimesKeepMicrosecondsAcrossZones(t *testing.T) {
 	base := time.Date(2025, 3, 9, 1, 59, 59, 999999999, ny)
 	for i, at := range []time.Time{base, base.Add(time.Microsecond), base.Add(time.Hour)} {
 		exec, root := newExecution("tz"+string(rune('a'+i)), at)
-		if _, _, err := s.CreateExecution(t.Context(), exec, root); err != nil {
+		if _, _, err := ports.CreateExecution(t.Context(), s, exec, root); err != nil {
 			t.Fatalf("create: %v", err)
 		}
 		got, err := s.GetExecution(t.Context(), exec.ID)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stenthq/stent/adapters/clock"
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
 )
 
 // bare returns a harness on a path that does not exist yet.
@@ -208,7 +209,7 @@ func TestSignalPayloadsAreStoredAsGiven(t *testing.T) {
 	} {
 		h.exec(t, c)
 	}
-	sigs, err := h.st.ListSignals(context.Background(), exRunning)
+	sigs, err := h.st.(ports.Inspector).ListSignals(context.Background(), exRunning)
 	if err != nil {
 		t.Fatal(err)
 	}

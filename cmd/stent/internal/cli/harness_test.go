@@ -160,11 +160,6 @@ func (s *spyStore) ListProgress(ctx context.Context, id string) ([]domain.Progre
 	return s.Store.ListProgress(ctx, id)
 }
 
-func (s *spyStore) ListSignals(ctx context.Context, id string) ([]domain.Signal, error) {
-	s.spy.record("ListSignals")
-	return s.Store.ListSignals(ctx, id)
-}
-
 func (s *spyStore) ListFunctions(ctx context.Context) ([]domain.FunctionInfo, error) {
 	s.spy.record("ListFunctions")
 	return s.Store.ListFunctions(ctx)

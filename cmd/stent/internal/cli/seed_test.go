@@ -68,7 +68,7 @@ func (s *seeder) create(id, fn, queue, input string, created time.Time, mod func
 		RetryPolicy: seedPolicy, Tags: exec.Tags, Priority: exec.Priority, Queue: queue, ScheduledFor: exec.ScheduledFor,
 		CreatedAt: created, UpdatedAt: created,
 	}
-	_, created2, err := s.st.CreateExecution(s.ctx, exec, root)
+	_, created2, err := ports.CreateExecution(s.ctx, s.st, exec, root)
 	s.must(err, "create "+id)
 	if !created2 {
 		s.t.Fatalf("seed: %s already exists", id)
@@ -88,7 +88,7 @@ func (s *seeder) claim(want, fn, worker string, now time.Time, lease time.Durati
 
 func (s *seeder) steps(parent domain.Fence, now time.Time, ops []domain.DataOp, specs ...ports.StepSpec) {
 	s.t.Helper()
-	_, err := s.st.CreateSteps(s.ctx, parent, specs, ops, now)
+	_, err := ports.CreateSteps(s.ctx, s.st, parent, specs, ops, now)
 	s.must(err, "create steps")
 }
 
@@ -128,7 +128,7 @@ func seed(t *testing.T, st ports.Store) {
 		{Kind: domain.OpInitState, Key: "owner", Value: json.RawMessage(`"alice"`)},
 	}, activity(exCompleted, 1, "charge", `{"card":"4242"}`))
 	child := s.claim(stepOf(exCompleted, 1), "charge", "worker-1", at(2*time.Second), lease)
-	s.must(s.st.CompleteTask(s.ctx, ports.CompleteParams{Fence: child, Result: json.RawMessage(`{"receipt":"r-1"}`),
+	s.must(ports.CompleteTask(s.ctx, s.st, ports.CompleteParams{Fence: child, Result: json.RawMessage(`{"receipt":"r-1"}`),
 		Ops: []domain.DataOp{{Kind: domain.OpAddCounter, Key: "volume", Number: 30}}, Now: at(4 * time.Second)}), "complete charge")
 	wake := at(15 * time.Second)
 	s.steps(root, at(5*time.Second), nil, ports.StepSpec{ID: stepOf(exCompleted, 2), Position: 2, Kind: domain.KindSleep,
@@ -139,7 +139,7 @@ func seed(t *testing.T, st ports.Store) {
 		StepName: domain.SignalStepName("approval")})
 	_, err = s.st.SendSignal(s.ctx, exCompleted, "approval", json.RawMessage(`{"ok":true}`), at(20*time.Second))
 	s.must(err, "send signal")
-	s.must(s.st.CompleteTask(s.ctx, ports.CompleteParams{Fence: root, Result: json.RawMessage(`{"total":42}`),
+	s.must(ports.CompleteTask(s.ctx, s.st, ports.CompleteParams{Fence: root, Result: json.RawMessage(`{"total":42}`),
 		Ops: []domain.DataOp{{Kind: domain.OpSetState, Key: "phase", Value: json.RawMessage(`"done"`)}}, Now: at(21 * time.Second)}), "complete root")
 
 	// failed: a child fails for good, then the root; two dead letters.
@@ -160,7 +160,7 @@ func seed(t *testing.T, st ports.Store) {
 	s.steps(root, at(2*time.Minute+2*time.Second), []domain.DataOp{{Kind: domain.OpAddCounter, Key: "pages", Number: 2}}, render1, render2)
 	// Equal creation times: the claim order is by id, which puts page 2 first.
 	child = s.claim(stepOf(exRunning, 2), "render", "worker-2", at(2*time.Minute+3*time.Second), lease)
-	s.must(s.st.CompleteTask(s.ctx, ports.CompleteParams{Fence: child, Result: json.RawMessage(`"page-2.pdf"`), Now: at(2*time.Minute + 9*time.Second)}), "complete render 2")
+	s.must(ports.CompleteTask(s.ctx, s.st, ports.CompleteParams{Fence: child, Result: json.RawMessage(`"page-2.pdf"`), Now: at(2*time.Minute + 9*time.Second)}), "complete render 2")
 	s.claim(stepOf(exRunning, 1), "render", "worker-2", at(2*time.Minute+10*time.Second), lease)
 
 	// pending: delayed, with a deadline, tags, priority and a key.
@@ -198,7 +198,7 @@ func seed(t *testing.T, st ports.Store) {
 	root = s.claim(rootOf(exWaiting), "order", "worker-4", at(8*time.Minute+time.Second), lease)
 	s.steps(root, at(8*time.Minute+2*time.Second), nil, activity(exWaiting, 1, "charge", `{"card":"5555"}`))
 	child = s.claim(stepOf(exWaiting, 1), "charge", "worker-4", at(8*time.Minute+2*time.Second), lease)
-	s.must(s.st.CompleteTask(s.ctx, ports.CompleteParams{Fence: child, Result: json.RawMessage(`{"receipt":"r-10"}`),
+	s.must(ports.CompleteTask(s.ctx, s.st, ports.CompleteParams{Fence: child, Result: json.RawMessage(`{"receipt":"r-10"}`),
 		Now: at(8*time.Minute + 3*time.Second)}), "complete charge")
 	wakeAt := at(3 * time.Hour)
 	s.steps(root, at(8*time.Minute+4*time.Second), nil, ports.StepSpec{ID: stepOf(exWaiting, 2), Position: 2, Kind: domain.KindSleep,

@@ -98,6 +98,10 @@ func (r *runner) withExecutions(ctx context.Context, mode openMode, fn func(st p
 	return r.withStore(ctx, mode, func(st storeurl.Store) error { return fn(st) })
 }
 
+func (r *runner) withTasks(ctx context.Context, mode openMode, fn func(st ports.TaskReader) error) error {
+	return r.withStore(ctx, mode, func(st storeurl.Store) error { return fn(st) })
+}
+
 func (r *runner) withDeadLetters(ctx context.Context, mode openMode, fn func(st ports.DeadLetterStore) error) error {
 	return r.withStore(ctx, mode, func(st storeurl.Store) error { return fn(st) })
 }

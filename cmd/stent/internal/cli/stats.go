@@ -42,7 +42,7 @@ type runningTask struct {
 
 // loadStats reads the counts (eng.Stats: COUNT queries only) and at most
 // runningTasksShown running tasks: the only list query it makes.
-func loadStats(ctx context.Context, eng *app.Engine, st ports.Store) (statsView, error) {
+func loadStats(ctx context.Context, eng *app.Engine, st ports.TaskReader) (statsView, error) {
 	s, err := eng.Stats(ctx)
 	if err != nil {
 		return statsView{}, fmt.Errorf("stats: %w", err)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
 )
@@ -58,7 +57,7 @@ func (r *runner) tasksListCommand() *cobra.Command {
 			}
 			f.Kinds = append(f.Kinds, k)
 		}
-		return r.withStore(ctx, readOnly, func(st storeurl.Store) error {
+		return r.withTasks(ctx, readOnly, func(st ports.TaskReader) error {
 			tasks, err := st.ListTasks(ctx, f)
 			if err != nil {
 				return fmt.Errorf("list tasks: %w", err)
@@ -98,7 +97,7 @@ func (r *runner) tasksShowCommand() *cobra.Command {
 	}
 	cmd.RunE = r.run(func(ctx context.Context, args []string) error {
 		id := args[0]
-		return r.withStore(ctx, readOnly, func(st storeurl.Store) error {
+		return r.withTasks(ctx, readOnly, func(st ports.TaskReader) error {
 			tk, err := st.GetTask(ctx, id)
 			if err != nil {
 				return notFound(err, "task", id)

@@ -99,7 +99,14 @@ func (r *runner) watchCommand() *cobra.Command {
 
 // watch redraws the dashboard every period until q, Ctrl-C, an interrupt
 // or --timeout; all of those end it with success.
-func (r *runner) watch(ctx context.Context, eng *app.Engine, st ports.Store, period time.Duration) error {
+// watchStore is what a watch frame reads besides the engine.
+type watchStore interface {
+	ports.ExecutionStore
+	ports.TaskReader
+	ports.DeadLetterStore
+}
+
+func (r *runner) watch(ctx context.Context, eng *app.Engine, st watchStore, period time.Duration) error {
 	out := r.env.Stdout
 	tty := r.env.StdoutIsTTY && !r.json
 	done := make(chan struct{})
@@ -211,7 +218,7 @@ func (c crlfWriter) Write(p []byte) (int, error) {
 }
 
 // loadFrame reads one frame from counts and bounded lists.
-func (r *runner) loadFrame(ctx context.Context, eng *app.Engine, st ports.Store, prev *watchFrame) (watchFrame, error) {
+func (r *runner) loadFrame(ctx context.Context, eng *app.Engine, st watchStore, prev *watchFrame) (watchFrame, error) {
 	f := watchFrame{At: r.now(), Running: []watchRunning{}, RecentFailures: []watchFailure{}, RecentDeadLetters: []watchDeadLetter{}}
 	if prev != nil {
 		f.Executions, f.Tasks, f.QueueDepth, f.DeadLetters = prev.Executions, prev.Tasks, prev.QueueDepth, prev.DeadLetters

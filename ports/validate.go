@@ -1,0 +1,262 @@
+package ports
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stenthq/stent/domain"
+)
+
+// Parameter validation, written once. Every store calls these before it
+// reads or writes anything, so every store rejects the same bad input with
+// the same error: one matching ErrInvalidArgument whose message names the
+// bad value and what is allowed (stores only prefix it with their name).
+// Checks that need stored rows (a child that is not a step of the parent,
+// a record that is not a sleep) stay in the stores.
+
+// DefaultPageLimit is the page size of a list whose Limit is 0.
+const DefaultPageLimit = 100
+
+// PageLimit returns the effective page size of a validated Limit: limit,
+// or DefaultPageLimit for 0.
+func PageLimit(limit int) int {
+	if limit == 0 {
+		return DefaultPageLimit
+	}
+	return limit
+}
+
+func invalid(format string, args ...any) error { return domain.InvalidArgument(format, args...) }
+
+// ValidateID rejects an empty id; what names it ("execution id").
+func ValidateID(what, id string) error {
+	if id == "" {
+		return invalid("%s is empty; an id is required", what)
+	}
+	return nil
+}
+
+// ValidateFence rejects a fence without a task id. A fence whose worker or
+// token does not match is not bad input: the write reports ErrLeaseLost.
+func ValidateFence(f domain.Fence) error { return ValidateID("fence task id", f.TaskID) }
+
+// ValidateLease rejects a lease that is not positive (RenewLeases).
+func ValidateLease(lease time.Duration) error {
+	if lease <= 0 {
+		return invalid("lease %s; want > 0", lease)
+	}
+	return nil
+}
+
+// ValidateSweepLimit rejects the limit of a sweep (ExpireOverdue) that is
+// not positive.
+func ValidateSweepLimit(limit int) error {
+	if limit <= 0 {
+		return invalid("sweep limit %d; want > 0", limit)
+	}
+	return nil
+}
+
+// Validate checks a claim: a worker id, Limit > 0 and Lease > 0.
+func (p ClaimParams) Validate() error {
+	switch {
+	case p.WorkerID == "":
+		return invalid("claim: worker id is empty; an id is required")
+	case p.Limit <= 0:
+		return invalid("claim: limit %d; want > 0 (the worker's free slots)", p.Limit)
+	case p.Lease <= 0:
+		return invalid("claim: lease %s; want > 0", p.Lease)
+	}
+	return nil
+}
+
+func validatePage(limit, offset int) error {
+	if limit < 0 {
+		return invalid("limit %d is negative; want 0 or more (0 means %d)", limit, DefaultPageLimit)
+	}
+	if offset < 0 {
+		return invalid("offset %d is negative; want 0 or more", offset)
+	}
+	return nil
+}
+
+// Validate checks the page and the states.
+func (f ExecutionFilter) Validate() error {
+	if err := validatePage(f.Limit, f.Offset); err != nil {
+		return err
+	}
+	return parsed(f.States, domain.ParseExecutionState)
+}
+
+// Validate checks the page, the states and the kinds.
+func (f TaskFilter) Validate() error {
+	if err := validatePage(f.Limit, f.Offset); err != nil {
+		return err
+	}
+	if err := parsed(f.States, domain.ParseTaskState); err != nil {
+		return err
+	}
+	return parsed(f.Kinds, domain.ParseTaskKind)
+}
+
+// parsed checks every name with its domain parser, whose error names the
+// bad name and every allowed one.
+func parsed[S ~string](names []S, parse func(string) (S, error)) error {
+	for _, n := range names {
+		if _, err := parse(string(n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Validate checks the page.
+func (f DeadLetterFilter) Validate() error { return validatePage(f.Limit, f.Offset) }
+
+// Validate checks an execution and its root task as CreateExecutions
+// needs them: ids and the root function set, the root task tied to the
+// execution (same ids, no parent, kind orchestrator, position 0, the root
+// function) and a MaxConcurrent of 0 (no limit) or more.
+func (n NewExecution) Validate() error {
+	exec, root := n.Execution, n.Root
+	switch {
+	case exec.ID == "":
+		return invalid("execution id is empty; an id is required")
+	case exec.RootFunction == "":
+		return invalid("execution %q: root function is empty; a name is required", exec.ID)
+	case root.ID == "":
+		return invalid("execution %q: root task id is empty; an id is required", exec.ID)
+	case root.ID != exec.RootTaskID:
+		return invalid("execution %q: root task id %q differs from RootTaskID %q; want the same id", exec.ID, root.ID, exec.RootTaskID)
+	case root.ExecutionID != exec.ID:
+		return invalid("root task %q: execution id %q differs from the execution's %q; want the same id", root.ID, root.ExecutionID, exec.ID)
+	case root.ParentTaskID != "":
+		return invalid("root task %q has parent %q; a root has none", root.ID, root.ParentTaskID)
+	case root.Kind != domain.KindOrchestrator:
+		return invalid("root task %q: kind %q; want %s", root.ID, root.Kind, domain.KindOrchestrator)
+	case root.Position != 0:
+		return invalid("root task %q: position %d; want 0", root.ID, root.Position)
+	case root.StepName != exec.RootFunction:
+		return invalid("root task %q: step name %q; want the root function %q", root.ID, root.StepName, exec.RootFunction)
+	case root.MaxConcurrent < 0:
+		return invalid("root task %q: max concurrent %d; want 0 (no limit) or more", root.ID, root.MaxConcurrent)
+	}
+	return nil
+}
+
+// stepKinds are the kinds a step spec may have.
+var stepKinds = []domain.TaskKind{domain.KindActivity, domain.KindSleep, domain.KindSignal}
+
+// Validate checks a step spec: an id, a position of 1 or more, a step kind
+// with a step name that fits it, a MaxConcurrent of 0 (no limit) or more,
+// an inline Claim with both a worker and a token, and a Completed outcome
+// only on an activity without a claim, cache key or idempotency key.
+func (sp StepSpec) Validate() error {
+	switch {
+	case sp.ID == "":
+		return invalid("step spec at position %d: id is empty; an id is required", sp.Position)
+	case sp.Position < 1:
+		return invalid("step spec %q: position %d; want 1 or more", sp.ID, sp.Position)
+	case !slices.Contains(stepKinds, sp.Kind):
+		return invalid("step spec %q: kind %q; allowed: activity, sleep, signal", sp.ID, sp.Kind)
+	case sp.StepName == "":
+		return invalid("step spec %q: step name is empty; a name is required", sp.ID)
+	case sp.Kind == domain.KindSleep && sp.StepName != domain.SleepStepName:
+		return invalid("step spec %q: sleep step name %q; want %q", sp.ID, sp.StepName, domain.SleepStepName)
+	case sp.Kind == domain.KindSignal && (!strings.HasPrefix(sp.StepName, "signal:") || sp.StepName == "signal:"):
+		return invalid("step spec %q: signal step name %q; want signal:<name>", sp.ID, sp.StepName)
+	case sp.MaxConcurrent < 0:
+		return invalid("step spec %q: max concurrent %d; want 0 (no limit) or more", sp.ID, sp.MaxConcurrent)
+	case sp.Kind == domain.KindActivity && sp.Claim != nil && (sp.Claim.WorkerID == "" || sp.Claim.Token == ""):
+		return invalid("step spec %q: inline claim with worker %q and token %q; both are required", sp.ID, sp.Claim.WorkerID, sp.Claim.Token)
+	case sp.Completed != nil && (sp.Kind != domain.KindActivity || sp.Claim != nil || sp.CacheKey != "" || sp.IdempotencyKey != ""):
+		return invalid("step spec %q: a completed outcome is only for an activity without a claim, cache key or idempotency key", sp.ID)
+	}
+	return nil
+}
+
+// ValidateOps checks data operations: a known kind, a key, and a finite
+// number for the counter kinds.
+func ValidateOps(ops []domain.DataOp) error {
+	for i, op := range ops {
+		switch op.Kind {
+		case domain.OpAddCounter, domain.OpInitCounter:
+			if math.IsNaN(op.Number) || math.IsInf(op.Number, 0) {
+				return invalid("data op %d (%s %q): number %v; want a finite number", i, op.Kind, op.Key, op.Number)
+			}
+		case domain.OpSetState, domain.OpInitState:
+		default:
+			return invalid("data op %d: kind %q; allowed: %s, %s, %s, %s", i, op.Kind,
+				domain.OpAddCounter, domain.OpInitCounter, domain.OpSetState, domain.OpInitState)
+		}
+		if op.Key == "" {
+			return invalid("data op %d (%s): key is empty; a key is required", i, op.Kind)
+		}
+	}
+	return nil
+}
+
+// Validate checks the parent fence, every spec and the data ops.
+func (r CreateStepsRequest) Validate() error {
+	if err := ValidateFence(r.Parent); err != nil {
+		return err
+	}
+	for _, sp := range r.Specs {
+		if err := sp.Validate(); err != nil {
+			return err
+		}
+	}
+	return ValidateOps(r.Ops)
+}
+
+// Validate checks the fence and the data ops.
+func (p CompleteParams) Validate() error {
+	if err := ValidateFence(p.Fence); err != nil {
+		return err
+	}
+	return ValidateOps(p.Ops)
+}
+
+// Validate checks the fence.
+func (p FailParams) Validate() error { return ValidateFence(p.Fence) }
+
+// Validate checks the fence.
+func (p RetryParams) Validate() error { return ValidateFence(p.Fence) }
+
+// Validate checks the fence and that the task waits for something: a
+// wake-up time, children or both.
+func (p ParkParams) Validate() error {
+	if err := ValidateFence(p.Fence); err != nil {
+		return err
+	}
+	if p.WakeAt == nil && len(p.Children) == 0 {
+		return invalid("park task %q: neither a wake-up time nor children to wait for; want a wake-up time, children or both", p.Fence.TaskID)
+	}
+	return nil
+}
+
+// Validate checks the task id.
+func (p ReplayParams) Validate() error { return ValidateID("task id", p.TaskID) }
+
+// ValidateSignal checks a signal's execution id and name.
+func ValidateSignal(executionID, name string) error {
+	if err := ValidateID("execution id", executionID); err != nil {
+		return err
+	}
+	if name == "" {
+		return invalid("signal name is empty; a name is required")
+	}
+	return nil
+}
+
+// ValidateFunctions checks that every catalogue entry has a name.
+func ValidateFunctions(fns []domain.FunctionInfo) error {
+	for i, f := range fns {
+		if f.Name == "" {
+			return invalid("function %d: name is empty; a name is required", i)
+		}
+	}
+	return nil
+}
