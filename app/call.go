@@ -2,9 +2,10 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
+	"github.com/stenthq/stent/app/internal/durable"
+	"github.com/stenthq/stent/app/internal/run"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
 )
@@ -18,22 +19,11 @@ func (f *Function[I, O]) Call(ctx context.Context, in I) (O, error) {
 	if f.err != nil {
 		return zero, f.err
 	}
-	if tr := runFrom(ctx); tr != nil {
-		defer tr.enter()()
-		raw, err := tr.callStep(ctx, f.def, in)
-		if err != nil {
-			return zero, err
-		}
-		return decodeValue[O](fmt.Sprintf("the result of %q", f.def.name), raw)
+	futs, err := f.start(ctx, []I{in}, callOne)
+	if err != nil {
+		return zero, err
 	}
-	if eng := EngineFrom(ctx); eng != nil {
-		id, err := f.Dispatch(ctx, eng, in)
-		if err != nil {
-			return zero, err
-		}
-		return f.Await(ctx, eng, id)
-	}
-	return f.fn(ctx, in)
+	return futs[0].Get(ctx)
 }
 
 // Map calls the function once per input and returns the outputs in input
@@ -45,84 +35,26 @@ func (f *Function[I, O]) Map(ctx context.Context, ins []I) ([]O, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
-	outs := make([]O, len(ins))
 	if len(ins) == 0 {
-		return outs, nil
+		return make([]O, 0), nil
 	}
-	if tr := runFrom(ctx); tr != nil {
-		defer tr.enter()()
-		first := tr.reserve(len(ins))
-		specs := make([]ports.StepSpec, len(ins))
-		for i, in := range ins {
-			spec, err := tr.activity(f.def, in, first+i)
-			if err != nil {
-				return nil, err
-			}
-			specs[i] = spec
-		}
-		recs, err := tr.ensureSteps(ctx, specs)
-		if err != nil {
-			return nil, err
-		}
-		recs, err = tr.awaitRecords(ctx, recs)
-		if err != nil {
-			return nil, err
-		}
-		var firstErr error
-		for i, rec := range recs {
-			raw, err := recordOutcome(rec)
-			if err == nil {
-				outs[i], err = decodeValue[O](fmt.Sprintf("the result of %q", f.def.name), raw)
-			}
-			if err != nil && firstErr == nil {
-				firstErr = fmt.Errorf("stent: %s item %d: %w", f.def.name, i, err)
-			}
-		}
-		return outs, firstErr
+	futs, err := f.start(ctx, ins, callMany)
+	if err != nil {
+		return nil, err
 	}
-	if eng := EngineFrom(ctx); eng != nil {
-		ids := make([]string, len(ins))
-		for i, in := range ins {
-			id, err := f.Dispatch(ctx, eng, in)
-			if err != nil {
-				return nil, err
-			}
-			ids[i] = id
-		}
-		var firstErr error
-		for i, id := range ids {
-			out, err := f.Await(ctx, eng, id)
-			outs[i] = out
-			if err != nil && firstErr == nil {
-				firstErr = fmt.Errorf("stent: %s item %d: %w", f.def.name, i, err)
-			}
-		}
-		return outs, firstErr
-	}
-	var firstErr error
-	for i, in := range ins {
-		out, err := f.fn(ctx, in)
-		outs[i] = out
-		if err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("stent: %s item %d: %w", f.def.name, i, err)
-		}
-	}
-	return outs, firstErr
+	return awaitFutures(ctx, futs, func(i int, err error) error {
+		return fmt.Errorf("stent: %s item %d: %w", f.def.Name, i, err)
+	})
 }
 
 // Future is the pending result of an Async call.
 type Future[O any] struct {
-	name string
-	err  error
-	// in-task mode
-	tr  *taskRun
+	err error // the call could not start
+	// in-task mode: the step's record, awaited together by AwaitAll
+	run *run.Run
 	rec domain.Task
-	// engine mode
-	eng *Engine
-	id  string
-	// local mode
-	done chan struct{}
-	out  O
+	// get waits for the result in the future's mode.
+	get func(ctx context.Context) (O, error)
 }
 
 // Async starts a call and returns its future. Inside a task it takes its
@@ -130,94 +62,53 @@ type Future[O any] struct {
 // fan-out stays deterministic; with an engine attached it dispatches; else
 // it runs locally in a goroutine.
 func (f *Function[I, O]) Async(ctx context.Context, in I) *Future[O] {
-	fut := &Future[O]{name: f.Name()}
 	if f.err != nil {
-		fut.err = f.err
-		return fut
+		return &Future[O]{err: f.err}
 	}
-	if tr := runFrom(ctx); tr != nil {
-		defer tr.enter()()
-		fut.tr = tr
-		spec, err := tr.activity(f.def, in, tr.reserve(1))
-		if err != nil {
-			fut.err = err
-			return fut
-		}
-		recs, err := tr.ensureSteps(ctx, []ports.StepSpec{spec})
-		if err != nil {
-			fut.err = err
-			return fut
-		}
-		fut.rec = recs[0]
-		return fut
+	futs, err := f.start(ctx, []I{in}, callAsync)
+	if err != nil {
+		return &Future[O]{err: err}
 	}
-	if eng := EngineFrom(ctx); eng != nil {
-		fut.eng = eng
-		fut.id, fut.err = f.Dispatch(ctx, eng, in)
-		return fut
-	}
-	fut.done = make(chan struct{})
-	go func() {
-		defer close(fut.done)
-		fut.out, fut.err = f.fn(ctx, in)
-	}()
-	return fut
+	return futs[0]
 }
 
 // Get waits for the call's result.
 func (fut *Future[O]) Get(ctx context.Context) (O, error) {
-	var zero O
 	if fut.err != nil {
+		var zero O
 		return zero, fut.err
 	}
-	switch {
-	case fut.tr != nil:
-		defer fut.tr.enter()()
-		recs, err := fut.tr.awaitRecords(ctx, []domain.Task{fut.rec})
-		if err != nil {
-			return zero, err
-		}
-		fut.rec = recs[0]
-		raw, err := recordOutcome(fut.rec)
-		if err != nil {
-			return zero, err
-		}
-		return decodeValue[O](fmt.Sprintf("the result of %q", fut.name), raw)
-	case fut.eng != nil:
-		res, err := fut.eng.WaitFor(ctx, fut.id)
-		if err != nil {
-			return zero, err
-		}
-		return resultValue[O](res)
-	default:
-		select {
-		case <-fut.done:
-			return fut.out, fut.err
-		case <-ctx.Done():
-			return zero, ctx.Err()
-		}
-	}
+	return fut.get(ctx)
 }
 
 // AwaitAll waits for every future and returns their outputs in order, or
 // the first failure in order (after all have finished). In-task futures of
 // one task are awaited together with one slot release.
 func AwaitAll[O any](ctx context.Context, futs ...*Future[O]) ([]O, error) {
+	return awaitFutures(ctx, futs, func(i int, err error) error {
+		return fmt.Errorf("stent: future %d: %w", i, err)
+	})
+}
+
+// awaitFutures waits for futs (in-task futures of one run together, with
+// one slot release) and returns their outputs in order, and the first
+// failure in order, wrapped by wrap.
+func awaitFutures[O any](ctx context.Context, futs []*Future[O], wrap func(i int, err error) error) ([]O, error) {
 	outs := make([]O, len(futs))
-	var tr *taskRun
+	var r *run.Run
 	var recs []domain.Task
-	batch := len(futs) > 0
+	together := len(futs) > 0
 	for _, f := range futs {
-		if f.err != nil || f.tr == nil || (tr != nil && f.tr != tr) {
-			batch = false
+		if f.err != nil || f.run == nil || (r != nil && f.run != r) {
+			together = false
 			break
 		}
-		tr = f.tr
+		r = f.run
 		recs = append(recs, f.rec)
 	}
-	if batch {
-		exit := tr.enter()
-		done, err := tr.awaitRecords(ctx, recs)
+	if together {
+		exit := r.Enter()
+		done, err := r.Await(ctx, recs)
 		exit()
 		if err != nil {
 			return nil, err
@@ -231,56 +122,115 @@ func AwaitAll[O any](ctx context.Context, futs ...*Future[O]) ([]O, error) {
 		out, err := f.Get(ctx)
 		outs[i] = out
 		if err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("stent: future %d: %w", i, err)
+			firstErr = wrap(i, err)
 		}
 	}
 	return outs, firstErr
 }
 
-// activity encodes in and builds the spec of call number pos.
-func (tr *taskRun) activity(def *funcDef, in any, pos int) (ports.StepSpec, error) {
-	input, err := encodeValue(in, tr.e.cfg.MaxPayloadBytes)
-	if err != nil {
-		return ports.StepSpec{}, err
+// callKind is how start issues its calls.
+type callKind int
+
+const (
+	callOne   callKind = iota // one sequential call (Call): may run inline
+	callMany                  // a fan-out awaited together (Map)
+	callAsync                 // a call awaited later (Async)
+)
+
+// start starts calls of f with ins and returns their futures in input
+// order. This is the one place the three modes of the package doc are
+// told apart:
+//
+//  1. in a running task, each call is a checkpointed step (Call's may run
+//     inline; the others' records are created in one write);
+//  2. with an engine attached to ctx, each call dispatches an execution;
+//  3. otherwise the function runs locally: at once, or in a goroutine for
+//     Async.
+func (f *Function[I, O]) start(ctx context.Context, ins []I, kind callKind) ([]*Future[O], error) {
+	futs := make([]*Future[O], len(ins))
+	what := fmt.Sprintf("the result of %q", f.def.Name)
+	if r := run.From(ctx); r != nil {
+		defer r.Enter()()
+		if kind == callOne {
+			raw, err := r.Call(ctx, f.def, ins[0])
+			if err != nil {
+				return nil, err
+			}
+			out, err := durable.Decode[O](what, raw)
+			return []*Future[O]{resolved(out, err)}, nil
+		}
+		first := r.Reserve(len(ins))
+		specs := make([]ports.StepSpec, len(ins))
+		for i, in := range ins {
+			spec, err := r.Activity(f.def, in, first+i)
+			if err != nil {
+				return nil, err
+			}
+			specs[i] = spec
+		}
+		recs, err := r.EnsureSteps(ctx, specs)
+		if err != nil {
+			return nil, err
+		}
+		for i := range futs {
+			fut := &Future[O]{run: r, rec: recs[i]}
+			fut.get = func(ctx context.Context) (O, error) {
+				var zero O
+				defer r.Enter()()
+				recs, err := r.Await(ctx, []domain.Task{fut.rec})
+				if err != nil {
+					return zero, err
+				}
+				fut.rec = recs[0]
+				raw, err := run.Outcome(fut.rec)
+				if err != nil {
+					return zero, err
+				}
+				return durable.Decode[O](what, raw)
+			}
+			futs[i] = fut
+		}
+		return futs, nil
 	}
-	return tr.stepSpec(def, input, pos)
+	if eng := EngineFrom(ctx); eng != nil {
+		for i, in := range ins {
+			id, err := f.Dispatch(ctx, eng, in)
+			if err != nil {
+				return nil, err
+			}
+			futs[i] = &Future[O]{get: func(ctx context.Context) (O, error) {
+				return f.Await(ctx, eng, id)
+			}}
+		}
+		return futs, nil
+	}
+	for i, in := range ins {
+		if kind != callAsync {
+			out, err := f.fn(ctx, in)
+			futs[i] = resolved(out, err)
+			continue
+		}
+		done := make(chan struct{})
+		var out O
+		var err error
+		go func() {
+			defer close(done)
+			out, err = f.fn(ctx, in)
+		}()
+		futs[i] = &Future[O]{get: func(ctx context.Context) (O, error) {
+			select {
+			case <-done:
+				return out, err
+			case <-ctx.Done():
+				var zero O
+				return zero, ctx.Err()
+			}
+		}}
+	}
+	return futs, nil
 }
 
-// callStep is Call inside a running task: a checkpointed child step. When
-// this worker may run the function and no record exists yet at this
-// position, the body runs inline in this goroutine and its record is
-// written once, already completed (see runVirtual); otherwise the step is
-// created pending, claimed by any eligible worker, and this task waits with
-// its slot given back.
-func (tr *taskRun) callStep(ctx context.Context, def *funcDef, in any) (json.RawMessage, error) {
-	spec, err := tr.activity(def, in, tr.reserve(1))
-	if err != nil {
-		return nil, err
-	}
-	var rec domain.Task
-	inline := tr.w.canInline(def)
-	if inline {
-		fresh, err := tr.positionIsFresh(ctx, spec.Position)
-		if err != nil {
-			return nil, err
-		}
-		inline = fresh
-	}
-	if inline {
-		rec, err = tr.runVirtual(ctx, def, spec)
-		if err != nil {
-			return nil, err
-		}
-	} else {
-		recs, err := tr.ensureSteps(ctx, []ports.StepSpec{spec})
-		if err != nil {
-			return nil, err
-		}
-		rec = recs[0]
-	}
-	recs, err := tr.awaitRecords(ctx, []domain.Task{rec})
-	if err != nil {
-		return nil, err
-	}
-	return recordOutcome(recs[0])
+// resolved is a future whose result is known.
+func resolved[O any](out O, err error) *Future[O] {
+	return &Future[O]{get: func(context.Context) (O, error) { return out, err }}
 }

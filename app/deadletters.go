@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/stenthq/stent/app/internal/hint"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
 )
@@ -69,11 +70,11 @@ func (e *Engine) ReplayDeadLetter(ctx context.Context, taskID string, opts ...Re
 	if err != nil {
 		return t, fmt.Errorf("stent: replay dead letter %q: %w", taskID, err)
 	}
-	evs := []domain.Event{readyEvent(t.Queue, t.StepName), taskEvent(t)}
+	evs := []domain.Event{hint.Ready(t.Queue, t.StepName), hint.Task(t)}
 	if t.IsRoot() {
-		evs = append(evs, executionEvent(t.ExecutionID, domain.ExecutionPending))
+		evs = append(evs, hint.Execution(t.ExecutionID, domain.ExecutionPending))
 	}
-	e.publish(ctx, evs...)
+	e.hints.Publish(ctx, evs...)
 	return t, nil
 }
 

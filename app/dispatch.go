@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/stenthq/stent/app/internal/durable"
+	"github.com/stenthq/stent/app/internal/hint"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
 )
@@ -22,13 +24,13 @@ func (f *Function[I, O]) Dispatch(ctx context.Context, eng *Engine, in I, opts .
 		return "", f.err
 	}
 	if eng == nil {
-		return "", domain.InvalidArgument("dispatch %q: nil engine", f.def.name)
+		return "", domain.InvalidArgument("dispatch %q: nil engine", f.def.Name)
 	}
-	input, err := encodeValue(in, eng.cfg.MaxPayloadBytes)
+	input, err := durable.Encode(in, eng.cfg.MaxPayloadBytes)
 	if err != nil {
-		return "", fmt.Errorf("stent: dispatch %q: %w", f.def.name, err)
+		return "", fmt.Errorf("stent: dispatch %q: %w", f.def.Name, err)
 	}
-	return eng.dispatch(ctx, f.def.name, f.def.info(), input, opts)
+	return eng.dispatch(ctx, f.def.Name, f.def.Info(), input, opts)
 }
 
 // Await waits for execution id and decodes its result into O; a failed,
@@ -50,7 +52,7 @@ func resultValue[O any](res domain.Result) (O, error) {
 		var zero O
 		return zero, err
 	}
-	return decodeValue[O](fmt.Sprintf("the result of execution %q", res.ExecutionID), res.Value)
+	return durable.Decode[O](fmt.Sprintf("the result of execution %q", res.ExecutionID), res.Value)
 }
 
 // DispatchByName starts an execution of the function called name with an
@@ -69,7 +71,7 @@ func (e *Engine) DispatchByName(ctx context.Context, name string, input json.Raw
 		return "", fmt.Errorf("stent: dispatch %q: %w: input is %d bytes; the limit is %d", name, ErrPayloadTooLarge, len(input), e.cfg.MaxPayloadBytes)
 	}
 	if def, err := e.reg.lookup(name); err == nil {
-		return e.dispatch(ctx, name, def.info(), input, opts)
+		return e.dispatch(ctx, name, def.Info(), input, opts)
 	}
 	fns, err := e.store.ListFunctions(ctx)
 	if err != nil {
@@ -124,17 +126,17 @@ func (f *Function[I, O]) DispatchMany(ctx context.Context, eng *Engine, ins []I,
 		return nil, f.err
 	}
 	if eng == nil {
-		return nil, domain.InvalidArgument("dispatch %q: nil engine", f.def.name)
+		return nil, domain.InvalidArgument("dispatch %q: nil engine", f.def.Name)
 	}
 	inputs := make([]json.RawMessage, len(ins))
 	for i, in := range ins {
-		raw, err := encodeValue(in, eng.cfg.MaxPayloadBytes)
+		raw, err := durable.Encode(in, eng.cfg.MaxPayloadBytes)
 		if err != nil {
-			return nil, fmt.Errorf("stent: dispatch %q item %d: %w", f.def.name, i, err)
+			return nil, fmt.Errorf("stent: dispatch %q item %d: %w", f.def.Name, i, err)
 		}
 		inputs[i] = raw
 	}
-	return eng.dispatchMany(ctx, f.def.name, f.def.info(), inputs, opts)
+	return eng.dispatchMany(ctx, f.def.Name, f.def.Info(), inputs, opts)
 }
 
 func (e *Engine) dispatchMany(ctx context.Context, name string, fi domain.FunctionInfo, inputs []json.RawMessage, opts []DispatchOption) ([]string, error) {
@@ -281,6 +283,6 @@ func (e *Engine) announceDispatch(ctx context.Context, name string, plans []plan
 		ready[p.exec.Queue] = true
 	}
 	for q := range ready {
-		e.publish(ctx, readyEvent(q, name))
+		e.hints.Publish(ctx, hint.Ready(q, name))
 	}
 }

@@ -12,6 +12,11 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/stenthq/stent/app/internal/batch"
+	"github.com/stenthq/stent/app/internal/hint"
+	"github.com/stenthq/stent/app/internal/run"
+	"github.com/stenthq/stent/app/internal/wait"
+	"github.com/stenthq/stent/app/internal/worker"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
 )
@@ -113,30 +118,34 @@ type Engine struct {
 	store    ports.Store
 	notifier ports.Notifier
 	ownNotif bool
-	clock    ports.Clock
-	log      *slog.Logger
-	reg      *Registry
-	metrics  Metrics
-	// workerMetrics is Deps.Metrics's optional WorkerMetrics (panics
-	// recovered), or nil.
-	workerMetrics func(workerID string, tasks int)
-	tracing       tracing
-	cfg           Config
+	// clock is Deps.Clock: stored times, durable sleeps, deadlines. pace
+	// is the wall clock the engine paces itself with: poll timers,
+	// heartbeats, claim cooldown, write backoff.
+	clock   ports.Clock
+	pace    ports.Clock
+	log     *slog.Logger
+	reg     *Registry
+	metrics Metrics
+	tracing tracing
+	cfg     Config
 
 	rndMu sync.Mutex
 	rnd   func() float64
 
-	completer *completer
-	steps     *stepWriter
-	due       dueHint
+	hints *hint.Publisher
+	waits *wait.Waiter
+	due   hint.Due
+	// runs and workers are the environments of the machinery behind the
+	// API (packages run and worker).
+	runs    *run.Env
+	workerE *worker.Env
 
 	workersMu sync.Mutex
 	workers   []*Worker
 
-	notifyFailed atomic.Bool // a notifier failure was logged already
-	closed       atomic.Bool
-	bgCancel     context.CancelFunc
-	bgDone       sync.WaitGroup
+	closed   atomic.Bool
+	bgCancel context.CancelFunc
+	bgDone   sync.WaitGroup
 }
 
 // New builds an engine. It returns the registry's registration errors, if
@@ -153,49 +162,134 @@ func New(d Deps, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{
-		store: d.Store, notifier: d.Notifier, clock: d.Clock, log: d.Logger,
+		store: d.Store, notifier: d.Notifier, clock: d.Clock, pace: ports.SystemClock{}, log: d.Logger,
 		reg: d.Registry, metrics: d.Metrics, tracing: newTracing(d.TracerProvider), cfg: cfg.withDefaults(), rnd: d.Rand,
 	}
 	if e.notifier == nil {
 		e.notifier, e.ownNotif = NewLocalNotifier(), true
 	}
 	if e.clock == nil {
-		e.clock = systemClock{}
+		e.clock = ports.SystemClock{}
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
+	var workerDeclaredDead func(string, int)
 	if e.metrics == nil {
 		e.metrics = NopMetrics{}
 	} else {
 		sm := safeMetrics{m: e.metrics} // user hooks may panic
 		e.metrics = sm
 		if _, ok := d.Metrics.(WorkerMetrics); ok {
-			e.workerMetrics = sm.workerDeclaredDead
+			workerDeclaredDead = sm.workerDeclaredDead
 		}
 	}
 	if e.rnd == nil {
 		e.rnd = rand.Float64
 	}
+	e.hints = &hint.Publisher{Notifier: e.notifier, Log: e.log, Now: e.now}
+	e.waits = &wait.Waiter{Hints: e.hints, Pace: e.pace, PollInterval: e.cfg.PollInterval, PollIntervalMax: e.cfg.PollIntervalMax}
+	steps := batch.New(e.cfg.StepBatch, e.writeSteps, func(err error) ports.CreateStepsResult {
+		return ports.CreateStepsResult{Err: err}
+	})
+	completions := batch.New(e.cfg.CompletionBatch, e.writeCompletions, func(err error) error { return err })
+	e.runs = &run.Env{
+		Store: e.store, Clock: e.clock, Pace: e.pace, Log: e.log, Metrics: runMetrics{e.metrics},
+		Trace: e.tracing.startRun, Hints: e.hints, Waits: e.waits, Steps: steps, Completions: completions,
+		Lookup: e.reg.lookup, NoteDue: e.noteDue,
+		TimeoutExecution: func(ctx context.Context, id string) error {
+			_, _, err := e.timeoutExecution(ctx, id)
+			return err
+		},
+		NonDeterminism: func(pos int, recorded, now string) error {
+			return &NonDeterminismError{Call: pos, Recorded: recorded, Now: now}
+		},
+		Random: e.random, MaxPayloadBytes: e.cfg.MaxPayloadBytes, NoInlineSteps: e.cfg.NoInlineSteps,
+		ParkAfter: e.cfg.ParkAfter, Owner: e,
+	}
+	e.workerE = &worker.Env{
+		Run: e.runs, CheckOpen: e.checkOpen, Catalogue: e.reg.Infos,
+		NextDueIn:    func() (time.Duration, bool) { return e.due.In(e.clock.Now()) },
+		SweepOverdue: e.sweepOverdue,
+		Cleanup: func(ctx context.Context, before time.Time) error {
+			_, err := e.Cleanup(ctx, before, false)
+			return err
+		},
+		WorkerDeclaredDead: workerDeclaredDead,
+	}
 	bg, cancel := context.WithCancel(context.Background())
 	e.bgCancel = cancel
-	e.completer = newCompleter(e)
-	e.steps = newStepWriter(e)
 	for range e.cfg.StepWriters {
-		e.bgDone.Add(1)
-		go func() {
-			defer e.bgDone.Done()
-			e.steps.run(bg)
-		}()
+		e.bgDone.Go(func() { steps.Run(bg) })
 	}
 	for range e.cfg.CompletionWriters {
-		e.bgDone.Add(1)
-		go func() {
-			defer e.bgDone.Done()
-			e.completer.run(bg)
-		}()
+		e.bgDone.Go(func() { completions.Run(bg) })
 	}
 	return e, nil
+}
+
+// writeCompletions writes one batch of task completions, then hints the
+// parked tasks they woke.
+func (e *Engine) writeCompletions(ctx context.Context, params []ports.CompleteParams) []error {
+	errs := make([]error, len(params))
+	res, err := e.store.CompleteTasks(ctx, params)
+	for i := range params {
+		switch {
+		case err != nil:
+			errs[i] = err
+		case i < len(res):
+			errs[i] = res[i].Err
+		default:
+			errs[i] = fmt.Errorf("stent: completer: store returned %d results for %d completions", len(res), len(params))
+		}
+	}
+	if err == nil {
+		// One ready hint per (queue, function) of the parked tasks woken.
+		var evs []domain.Event
+		seen := map[[2]string]bool{}
+		for _, r := range res {
+			for _, w := range r.Woken {
+				if k := [2]string{w.Queue, w.StepName}; !seen[k] {
+					seen[k] = true
+					evs = append(evs, hint.Ready(w.Queue, w.StepName))
+				}
+			}
+		}
+		e.hints.Publish(ctx, evs...)
+	}
+	return errs
+}
+
+// writeSteps writes one batch of step creations (CreateStepsBatch); a
+// batch of one, or one that a single bad request fails, is written
+// request by request so only that one gets the error.
+func (e *Engine) writeSteps(ctx context.Context, reqs []ports.CreateStepsRequest) []ports.CreateStepsResult {
+	out := make([]ports.CreateStepsResult, len(reqs))
+	one := func() []ports.CreateStepsResult {
+		for i, r := range reqs {
+			tasks, err := ports.CreateSteps(ctx, e.store, r.Parent, r.Specs, r.Ops, r.Now)
+			out[i] = ports.CreateStepsResult{Tasks: tasks, Err: err}
+		}
+		return out
+	}
+	if len(reqs) == 1 {
+		return one()
+	}
+	res, err := e.store.CreateStepsBatch(ctx, reqs)
+	if err != nil && (errors.Is(err, ErrInvalidArgument) || errors.Is(err, ErrConflict)) {
+		return one()
+	}
+	for i := range reqs {
+		switch {
+		case err != nil:
+			out[i] = ports.CreateStepsResult{Err: err}
+		case i < len(res):
+			out[i] = res[i]
+		default:
+			out[i] = ports.CreateStepsResult{Err: fmt.Errorf("stent: step writer: store returned %d results for %d requests", len(res), len(reqs))}
+		}
+	}
+	return out
 }
 
 // Close stops the engine's background work. It does not close the store or
@@ -237,63 +331,13 @@ func (e *Engine) checkOpen() error {
 	return nil
 }
 
-// publish sends a hint after a commit. A failure is logged once (until the
-// notifier works again) and never fails the caller.
-func (e *Engine) publish(ctx context.Context, evs ...domain.Event) {
-	for _, ev := range evs {
-		ev.V = domain.EventVersion
-		if ev.At.IsZero() {
-			ev.At = e.now()
-		}
-		if err := e.notifier.Publish(context.WithoutCancel(ctx), ev); err != nil {
-			if !e.notifyFailed.Swap(true) && !errors.Is(err, ErrClosed) {
-				e.log.WarnContext(ctx, "notifier publish failed; waiters fall back to polling", "error", err)
-			}
-			continue
-		}
-		e.notifyFailed.Store(false)
+// noteDue remembers a future due time and wakes the workers when it is
+// the earliest known.
+func (e *Engine) noteDue(t time.Time) {
+	if !e.due.Note(t) {
+		return // the workers already wake up sooner
+	}
+	for _, w := range e.Workers() {
+		w.w.Poke()
 	}
 }
-
-// subscribe subscribes to topics; on failure it logs once and returns a
-// nil subscription, and the caller polls.
-func (e *Engine) subscribe(ctx context.Context, topics ...domain.Topic) ports.Subscription {
-	sub, err := e.notifier.Subscribe(ctx, topics...)
-	if err != nil {
-		if !e.notifyFailed.Swap(true) && !errors.Is(err, ErrClosed) && ctx.Err() == nil {
-			e.log.WarnContext(ctx, "notifier subscribe failed; polling instead", "error", err)
-		}
-		return nil
-	}
-	return sub
-}
-
-func readyEvent(queue, function string) domain.Event {
-	return domain.Event{Kind: domain.EventReady, Topic: domain.TopicReady, Queue: queue, Function: function}
-}
-
-func taskEvent(t domain.Task) domain.Event {
-	return domain.Event{Kind: domain.EventTask, Topic: domain.TaskTopic(t.ID), ID: t.ID,
-		ExecutionID: t.ExecutionID, State: string(t.State), Queue: t.Queue, Function: t.StepName}
-}
-
-func executionEvent(id string, state domain.ExecutionState) domain.Event {
-	return domain.Event{Kind: domain.EventExecution, Topic: domain.ExecutionTopic(id), ID: id,
-		ExecutionID: id, State: string(state)}
-}
-
-func cancelEvent(id string) domain.Event {
-	return domain.Event{Kind: domain.EventCancel, Topic: domain.TopicCancel, ID: id, ExecutionID: id}
-}
-
-// systemClock is the default Clock: the UTC wall clock.
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now().UTC() }
-
-func (systemClock) NewTimer(d time.Duration) ports.Timer { return realTimer{time.NewTimer(d)} }
-
-type realTimer struct{ t *time.Timer }
-
-func (r realTimer) C() <-chan time.Time { return r.t.C }
-func (r realTimer) Stop() bool          { return r.t.Stop() }

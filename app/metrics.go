@@ -2,6 +2,8 @@ package app
 
 import (
 	"time"
+
+	"github.com/stenthq/stent/app/internal/run"
 )
 
 // TaskInfo identifies a task in metrics hooks.
@@ -76,3 +78,15 @@ func (s safeMetrics) workerDeclaredDead(id string, tasks int) {
 		s.do(func() { wm.WorkerDeclaredDead(id, tasks) })
 	}
 }
+
+// runMetrics gives the runs' hooks (package run) to the engine's Metrics.
+type runMetrics struct{ m Metrics }
+
+func (r runMetrics) TaskClaimed(t run.Info)                    { r.m.TaskClaimed(TaskInfo(t)) }
+func (r runMetrics) TaskCompleted(t run.Info, d time.Duration) { r.m.TaskCompleted(TaskInfo(t), d) }
+func (r runMetrics) TaskFailed(t run.Info, code string, retrying bool, d time.Duration) {
+	r.m.TaskFailed(TaskInfo(t), code, retrying, d)
+}
+func (r runMetrics) DeadLettered(t run.Info, code string) { r.m.DeadLettered(TaskInfo(t), code) }
+func (r runMetrics) TaskCancelled(t run.Info)             { r.m.TaskCancelled(TaskInfo(t)) }
+func (r runMetrics) LeaseRenewed(t run.Info)              { r.m.LeaseRenewed(TaskInfo(t)) }

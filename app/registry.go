@@ -8,8 +8,8 @@ import (
 	"reflect"
 	"slices"
 	"sync"
-	"time"
 
+	"github.com/stenthq/stent/app/internal/durable"
 	"github.com/stenthq/stent/domain"
 )
 
@@ -19,12 +19,12 @@ import (
 // Err).
 type Registry struct {
 	mu    sync.RWMutex
-	funcs map[string]*funcDef
+	funcs map[string]*durable.Func
 	errs  []error
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{funcs: map[string]*funcDef{}} }
+func NewRegistry() *Registry { return &Registry{funcs: map[string]*durable.Func{}} }
 
 // Err returns the registration errors so far, joined, or nil.
 func (r *Registry) Err() error {
@@ -51,7 +51,7 @@ func (r *Registry) Infos() []domain.FunctionInfo {
 	defer r.mu.RUnlock()
 	out := make([]domain.FunctionInfo, 0, len(r.funcs))
 	for _, d := range r.funcs {
-		out = append(out, d.info())
+		out = append(out, d.Info())
 	}
 	slices.SortFunc(out, func(a, b domain.FunctionInfo) int {
 		switch {
@@ -65,7 +65,7 @@ func (r *Registry) Infos() []domain.FunctionInfo {
 	return out
 }
 
-func (r *Registry) lookup(name string) (*funcDef, error) {
+func (r *Registry) lookup(name string) (*durable.Func, error) {
 	r.mu.RLock()
 	d, ok := r.funcs[name]
 	r.mu.RUnlock()
@@ -81,53 +81,9 @@ func (r *Registry) fail(err error) {
 	r.mu.Unlock()
 }
 
-// funcDef is a registered function with its types erased.
-type funcDef struct {
-	name          string
-	queue         string
-	tags          []string
-	priority      int
-	retry         domain.RetryPolicy
-	maxConcurrent int
-	idempotent    bool
-	cached        bool
-	cacheTTL      time.Duration
-	version       string
-	// invoke decodes the input, runs the function and encodes the output.
-	invoke func(ctx context.Context, input json.RawMessage) (json.RawMessage, error)
-	// userKey returns the WithKeyFunc key of an encoded input, if any.
-	userKey func(input json.RawMessage) (string, bool, error)
-}
-
-func (d *funcDef) info() domain.FunctionInfo {
-	return domain.FunctionInfo{
-		Name: d.name, Queue: d.queue, Tags: d.tags, Priority: d.priority,
-		MaxConcurrent: d.maxConcurrent, Version: d.version, RetryPolicy: d.retry,
-		Idempotent: d.idempotent, Cached: d.cached,
-	}
-}
-
-// key returns the idempotency/cache key of an encoded input.
-func (d *funcDef) key(input json.RawMessage) (string, error) {
-	if d.userKey != nil {
-		k, ok, err := d.userKey(input)
-		if err != nil {
-			return "", err
-		}
-		if ok {
-			return domain.ScopedKey(d.name, k), nil
-		}
-	}
-	k, err := domain.IdempotencyKey(d.name, d.version, input)
-	if err != nil {
-		return "", fmt.Errorf("%w: idempotency key of %q: %v", ErrSerialization, d.name, err)
-	}
-	return k, nil
-}
-
 // Function is a typed handle to a registered durable function.
 type Function[I, O any] struct {
-	def *funcDef
+	def *durable.Func
 	fn  func(context.Context, I) (O, error)
 	err error
 }
@@ -137,7 +93,7 @@ func (f *Function[I, O]) Name() string {
 	if f.def == nil {
 		return ""
 	}
-	return f.def.name
+	return f.def.Name
 }
 
 // Register adds fn to reg under name and returns a typed handle. It never
@@ -171,15 +127,15 @@ func Register[I, O any](reg *Registry, name string, fn func(context.Context, I) 
 	if len(o.errs) > 0 {
 		return fail(errors.Join(o.errs...))
 	}
-	d := &funcDef{
-		name: name, queue: domain.DefaultQueue, maxConcurrent: o.maxConcurrent,
-		idempotent: o.idempotent, cached: o.cached, cacheTTL: o.cacheTTL, version: o.version,
+	d := &durable.Func{
+		Name: name, Queue: domain.DefaultQueue, MaxConcurrent: o.maxConcurrent,
+		Idempotent: o.idempotent, Cached: o.cached, CacheTTL: o.cacheTTL, Version: o.version,
 	}
 	if o.routing.queue != nil {
 		if err := domain.ValidateName("queue", *o.routing.queue); err != nil {
 			return fail(err)
 		}
-		d.queue = *o.routing.queue
+		d.Queue = *o.routing.queue
 	}
 	if o.routing.tagsSet {
 		for _, t := range o.routing.tags {
@@ -187,16 +143,16 @@ func Register[I, O any](reg *Registry, name string, fn func(context.Context, I) 
 				return fail(err)
 			}
 		}
-		d.tags = slices.Clone(o.routing.tags)
+		d.Tags = slices.Clone(o.routing.tags)
 	}
 	if o.routing.priority != nil {
-		d.priority = *o.routing.priority
+		d.Priority = *o.routing.priority
 	}
-	d.retry = domain.DefaultRetryPolicy()
+	d.Retry = domain.DefaultRetryPolicy()
 	if o.retry != nil {
-		d.retry = o.retry.Normalize()
+		d.Retry = o.retry.Normalize()
 	}
-	if err := d.retry.Validate(); err != nil {
+	if err := d.Retry.Validate(); err != nil {
 		return fail(err)
 	}
 	if o.keyFunc != nil {
@@ -205,16 +161,16 @@ func Register[I, O any](reg *Registry, name string, fn func(context.Context, I) 
 			var zero I
 			return fail(domain.InvalidArgument("WithKeyFunc takes %T, want func(%s) string", o.keyFunc, reflect.TypeOf(&zero).Elem()))
 		}
-		d.userKey = func(input json.RawMessage) (string, bool, error) {
-			in, err := decodeInput[I](name, input)
+		d.UserKey = func(input json.RawMessage) (string, bool, error) {
+			in, err := durable.DecodeInput[I](name, input)
 			if err != nil {
 				return "", false, err
 			}
 			return kf(in), true, nil
 		}
 	}
-	d.invoke = func(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
-		in, err := decodeInput[I](name, input)
+	d.Invoke = func(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
+		in, err := durable.DecodeInput[I](name, input)
 		if err != nil {
 			return nil, err
 		}
@@ -222,7 +178,7 @@ func Register[I, O any](reg *Registry, name string, fn func(context.Context, I) 
 		if err != nil {
 			return nil, err
 		}
-		return encodeValue(out, 0)
+		return durable.Encode(out, 0)
 	}
 	reg.mu.Lock()
 	defer reg.mu.Unlock()

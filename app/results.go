@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stenthq/stent/app/internal/hint"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
 )
@@ -80,7 +81,7 @@ func (e *Engine) WaitFor(ctx context.Context, id string, opts ...WaitOption) (do
 		wctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	err := e.waitUntil(wctx, []domain.Topic{domain.ExecutionTopic(id)}, check, nil, capWait, nil)
+	err := e.waits.Until(wctx, []domain.Topic{domain.ExecutionTopic(id)}, check, nil, capWait, nil)
 	if err == nil {
 		return res, nil
 	}
@@ -273,7 +274,7 @@ func (e *Engine) Cancel(ctx context.Context, id string) error {
 		return fmt.Errorf("stent: cancel execution %q: %w", id, err)
 	}
 	if changed {
-		e.publish(ctx, cancelEvent(id), executionEvent(id, ex.State), readyEvent("", ""))
+		e.hints.Publish(ctx, hint.Cancel(id), hint.Execution(id, ex.State), hint.Ready("", ""))
 		e.log.InfoContext(ctx, "execution cancelled", "execution_id", id)
 	}
 	return nil
@@ -287,7 +288,7 @@ func (e *Engine) timeoutExecution(ctx context.Context, id string) (domain.Execut
 	}
 	if changed {
 		e.metrics.ExecutionTimedOut(id)
-		e.publish(ctx, cancelEvent(id), executionEvent(id, ex.State), readyEvent("", ""))
+		e.hints.Publish(ctx, hint.Cancel(id), hint.Execution(id, ex.State), hint.Ready("", ""))
 		e.log.InfoContext(ctx, "execution timed out", "execution_id", id)
 	}
 	return ex, changed, nil

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/stenthq/stent/app/internal/durable"
+	"github.com/stenthq/stent/app/internal/hint"
+	"github.com/stenthq/stent/app/internal/run"
 	"github.com/stenthq/stent/domain"
-	"github.com/stenthq/stent/ports"
 )
 
 // SignalOption configures WaitForSignal (reserved for future options).
@@ -23,32 +25,19 @@ type signalOptions struct{}
 // decode into T is ErrSerialization.
 func WaitForSignal[T any](ctx context.Context, name string, opts ...SignalOption) (T, error) {
 	var zero T
-	tr := runFrom(ctx)
-	if tr == nil {
+	r := run.From(ctx)
+	if r == nil {
 		return zero, ErrNotInTask
 	}
 	if err := domain.ValidateName("signal name", name); err != nil {
 		return zero, err
 	}
-	defer tr.enter()()
-	pos := tr.reserve(1)
-	spec := ports.StepSpec{
-		ID: domain.StepID(tr.task.ExecutionID, tr.task.ID, pos), Position: pos,
-		Kind: domain.KindSignal, StepName: domain.SignalStepName(name),
-	}
-	recs, err := tr.ensureSteps(ctx, []ports.StepSpec{spec})
+	defer r.Enter()()
+	raw, err := r.WaitSignal(ctx, name)
 	if err != nil {
 		return zero, err
 	}
-	recs, err = tr.awaitRecords(ctx, recs)
-	if err != nil {
-		return zero, err
-	}
-	raw, err := recordOutcome(recs[0])
-	if err != nil {
-		return zero, err
-	}
-	return decodeValue[T](fmt.Sprintf("the payload of signal %q", name), raw)
+	return durable.Decode[T](fmt.Sprintf("the payload of signal %q", name), raw)
 }
 
 // SendSignal appends payload (JSON-encoded) to the execution's mailbox for
@@ -56,7 +45,7 @@ func WaitForSignal[T any](ctx context.Context, name string, opts ...SignalOption
 // unknown execution and ErrExecutionFinished for a finished one; neither
 // stores anything.
 func (e *Engine) SendSignal(ctx context.Context, executionID, name string, payload any) error {
-	raw, err := encodeValue(payload, e.cfg.MaxPayloadBytes)
+	raw, err := durable.Encode(payload, e.cfg.MaxPayloadBytes)
 	if err != nil {
 		return err
 	}
@@ -85,7 +74,7 @@ func (e *Engine) SendSignalJSON(ctx context.Context, executionID, name string, p
 	if delivered != nil {
 		// The waiting run, in memory or parked (then the delivery woke it:
 		// a ready hint lets a worker resume it at once).
-		e.publish(ctx, taskEvent(*delivered), readyEvent("", ""))
+		e.hints.Publish(ctx, hint.Task(*delivered), hint.Ready("", ""))
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/stenthq/stent/app/internal/run"
 )
 
 // TracerName is the instrumentation name of the engine's OpenTelemetry
@@ -82,6 +84,11 @@ func (t tracing) startTask(ctx context.Context, info TaskInfo, carrier map[strin
 			AttrFunction.String(info.Function), AttrKind.String(info.Kind), AttrQueue.String(info.Queue),
 			AttrAttempt.Int(info.Attempt), AttrWorkerID.String(info.WorkerID)))
 	return ctx, carrierOf(ctx), func(err error) { endSpan(span, err) }
+}
+
+// startRun is startTask for package run.
+func (t tracing) startRun(ctx context.Context, info run.Info, carrier map[string]string) (context.Context, map[string]string, func(error)) {
+	return t.startTask(ctx, TaskInfo(info), carrier)
 }
 
 // carrierOf returns the W3C trace context of ctx's span, or nil when it has

@@ -13,4 +13,4 @@
 // ...), wrapped with context, so callers test them with errors.Is.
 package ports
 
-//go:generate go tool mockgen -destination=portsmock/mocks.go -package=portsmock github.com/stenthq/stent/ports Store,ExecutionStore,TaskReader,StepStore,ClaimStore,SignalStore,DeadLetterStore,StatsStore,Maintenance,Migrator,Notifier,Subscription,Clock,Timer
+//go:generate go tool mockgen -destination=portsmock/mocks.go -package=portsmock github.com/stenthq/stent/ports Store,ExecutionStore,TaskReader,StepStore,ClaimStore,SignalStore,DeadLetterStore,StatsStore,Maintenance,Migrator,Notifier,Subscription,Clock,Timer,Ticker

@@ -9,25 +9,15 @@ import (
 	"github.com/stenthq/stent/ports"
 )
 
-// System is the wall clock, in UTC.
-type System struct{}
-
-var _ ports.Clock = System{}
-
-// Now returns time.Now in UTC.
-func (System) Now() time.Time { return time.Now().UTC() }
-
-// NewTimer returns a real timer.
-func (System) NewTimer(d time.Duration) ports.Timer { return systemTimer{time.NewTimer(d)} }
-
-type systemTimer struct{ t *time.Timer }
-
-func (s systemTimer) C() <-chan time.Time { return s.t.C }
-func (s systemTimer) Stop() bool          { return s.t.Stop() }
+// System is the wall clock, in UTC: ports.SystemClock, package time's
+// timers.
+type System = ports.SystemClock
 
 // Fake is a clock that moves only when told to. It is safe for concurrent
-// use. Timers fire when Set or Advance moves the clock to or past their
-// deadline.
+// use. Timers, tickers and AfterFunc calls fire when Set or Advance moves
+// the clock to or past their time; a ticker that falls behind by several
+// periods ticks once (like time.Ticker, it drops what its receiver
+// missed) and is rescheduled one period after the clock's new time.
 type Fake struct {
 	mu     sync.Mutex
 	now    time.Time
@@ -50,53 +40,100 @@ func (f *Fake) Now() time.Time {
 func (f *Fake) Set(t time.Time) {
 	f.mu.Lock()
 	f.now = t.UTC()
-	f.fireLocked()
+	calls := f.fireLocked()
 	f.mu.Unlock()
+	run(calls)
 }
 
 // Advance moves the clock forward by d and fires due timers.
 func (f *Fake) Advance(d time.Duration) {
 	f.mu.Lock()
 	f.now = f.now.Add(d)
-	f.fireLocked()
+	calls := f.fireLocked()
 	f.mu.Unlock()
+	run(calls)
 }
 
 // NewTimer returns a timer that fires when the fake clock reaches now+d.
 func (f *Fake) NewTimer(d time.Duration) ports.Timer {
+	return f.add(&fakeTimer{clock: f, c: make(chan time.Time, 1)}, d)
+}
+
+// NewTicker returns a ticker that ticks each time the fake clock passes
+// another d (d > 0, as for time.NewTicker).
+func (f *Fake) NewTicker(d time.Duration) ports.Ticker {
+	if d <= 0 {
+		panic("clock: non-positive interval for Fake.NewTicker")
+	}
+	return fakeTicker{f.add(&fakeTimer{clock: f, c: make(chan time.Time, 1), period: d}, d)}
+}
+
+// AfterFunc calls fn in its own goroutine when the fake clock reaches
+// now+d.
+func (f *Fake) AfterFunc(d time.Duration, fn func()) ports.Timer {
+	return f.add(&fakeTimer{clock: f, fn: fn}, d)
+}
+
+func (f *Fake) add(t *fakeTimer, d time.Duration) *fakeTimer {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	t := &fakeTimer{clock: f, at: f.now.Add(d), c: make(chan time.Time, 1)}
+	t.at = f.now.Add(d)
 	f.timers = append(f.timers, t)
-	f.fireLocked()
+	calls := f.fireLocked()
+	f.mu.Unlock()
+	run(calls)
 	return t
 }
 
-// Timers returns the number of timers waiting to fire; tests use it to know
-// a goroutine has started waiting before advancing the clock.
+// Timers returns the number of timers, tickers and AfterFunc calls
+// waiting to fire; tests use it to know a goroutine has started waiting
+// before advancing the clock.
 func (f *Fake) Timers() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.timers)
 }
 
-func (f *Fake) fireLocked() {
+// fireLocked fires the due timers and returns the AfterFunc calls to make
+// once the lock is released.
+func (f *Fake) fireLocked() []func() {
+	var calls []func()
 	kept := f.timers[:0]
 	for _, t := range f.timers {
-		if !t.at.After(f.now) {
-			t.c <- f.now
+		if t.at.After(f.now) {
+			kept = append(kept, t)
 			continue
 		}
-		kept = append(kept, t)
+		switch {
+		case t.fn != nil:
+			calls = append(calls, t.fn)
+		default:
+			select {
+			case t.c <- f.now:
+			default: // a ticker whose receiver is behind: drop the tick
+			}
+		}
+		if t.period > 0 {
+			t.at = f.now.Add(t.period)
+			kept = append(kept, t)
+		}
 	}
 	clear(f.timers[len(kept):])
 	f.timers = kept
+	return calls
+}
+
+func run(calls []func()) {
+	for _, fn := range calls {
+		go fn()
+	}
 }
 
 type fakeTimer struct {
-	clock *Fake
-	at    time.Time
-	c     chan time.Time
+	clock  *Fake
+	at     time.Time
+	c      chan time.Time // nil for AfterFunc
+	fn     func()         // AfterFunc's function
+	period time.Duration  // a ticker's interval
 }
 
 func (t *fakeTimer) C() <-chan time.Time { return t.c }
@@ -113,3 +150,8 @@ func (t *fakeTimer) Stop() bool {
 	}
 	return false
 }
+
+type fakeTicker struct{ t *fakeTimer }
+
+func (k fakeTicker) C() <-chan time.Time { return k.t.c }
+func (k fakeTicker) Stop()               { k.t.Stop() }

@@ -196,3 +196,66 @@ func TestFakeWakesAGoroutineWaitingOnATimer(t *testing.T) {
 		t.Fatalf("waiter woke at %v, want %v", at, start.Add(time.Minute))
 	}
 }
+
+func TestFakeTickerTicksEachPeriodAndDropsMissedTicks(t *testing.T) {
+	t.Parallel()
+	f := clock.NewFake(start)
+	tk := f.NewTicker(time.Second)
+	defer tk.Stop()
+	f.Advance(500 * time.Millisecond)
+	select {
+	case <-tk.C():
+		t.Fatal("the ticker ticked before its period")
+	default:
+	}
+	f.Advance(500 * time.Millisecond)
+	if at := <-tk.C(); !at.Equal(start.Add(time.Second)) {
+		t.Fatalf("tick at %v, want %v", at, start.Add(time.Second))
+	}
+	f.Advance(5 * time.Second) // several periods at once: one tick
+	<-tk.C()
+	select {
+	case <-tk.C():
+		t.Fatal("a jump of several periods delivered more than one tick")
+	default:
+	}
+	f.Advance(time.Second)
+	<-tk.C()
+	tk.Stop()
+	if n := f.Timers(); n != 0 {
+		t.Fatalf("after Stop, %d timers wait", n)
+	}
+}
+
+func TestFakeAfterFuncCallsOnceWhenDueAndNotAfterStop(t *testing.T) {
+	t.Parallel()
+	f := clock.NewFake(start)
+	called := make(chan struct{}, 2)
+	tm := f.AfterFunc(time.Minute, func() { called <- struct{}{} })
+	if tm.C() != nil {
+		t.Error("an AfterFunc timer has a channel")
+	}
+	f.Advance(time.Minute)
+	<-called
+	f.Advance(time.Hour)
+	stopped := f.AfterFunc(time.Minute, func() { called <- struct{}{} })
+	if !stopped.Stop() {
+		t.Error("Stop of a pending AfterFunc reported false")
+	}
+	f.Advance(time.Hour)
+	select {
+	case <-called:
+		t.Fatal("a stopped AfterFunc (or the first one again) was called")
+	default:
+	}
+}
+
+func TestSystemTickerAndAfterFunc(t *testing.T) {
+	t.Parallel()
+	tk := clock.System{}.NewTicker(time.Millisecond)
+	<-tk.C()
+	tk.Stop()
+	done := make(chan struct{})
+	clock.System{}.AfterFunc(0, func() { close(done) })
+	<-done
+}

@@ -1,72 +1,64 @@
-package app
+package worker
 
 import (
 	"context"
 	"errors"
-	"time"
+	"slices"
 
+	"github.com/stenthq/stent/app/internal/run"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
 )
 
 // heartbeatLoop renews the leases of every run of the worker (waiting ones
-// included) in one batch per interval. A lease found gone cancels the run:
-// with ErrCancelled when the task or execution was cancelled, ErrTimedOut
-// when the execution timed out, else ErrLeaseLost. When renewals keep
-// failing, a run whose lease has expired is cancelled with ErrLeaseLost.
+// included) in one batch per interval, on the pacing clock.
 func (w *Worker) heartbeatLoop(ctx context.Context) {
-	t := time.NewTicker(w.opts.HeartbeatInterval)
+	t := w.pace.NewTicker(w.opts.HeartbeatInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 			w.heartbeat(ctx)
 		}
 	}
 }
 
+// heartbeat renews the leases once. A lease found gone cancels the run:
+// with ErrCancelled when the task or execution was cancelled, ErrTimedOut
+// when the execution timed out, else ErrLeaseLost. When renewals keep
+// failing, a run whose lease has expired is cancelled with ErrLeaseLost.
 func (w *Worker) heartbeat(ctx context.Context) {
-	e := w.e
+	env := w.env.Run
 	runs := w.activeRuns()
 	if len(runs) == 0 {
 		return
 	}
 	fences := make([]domain.Fence, len(runs))
-	for i, tr := range runs {
-		fences[i] = tr.fence()
+	for i, r := range runs {
+		fences[i] = r.Fence()
 	}
-	statuses, err := e.store.RenewLeases(ctx, fences, e.now(), w.opts.LeaseDuration)
+	statuses, err := env.Store.RenewLeases(ctx, fences, env.Now(), w.opts.LeaseDuration)
 	if err != nil {
-		now := e.clock.Now()
-		for _, tr := range runs {
-			if !now.Before(tr.lease()) {
-				tr.logger().WarnContext(ctx, "lease expired while the store was unreachable", "error", err)
-				tr.cancel(ErrLeaseLost)
+		now := env.Clock.Now()
+		for _, r := range runs {
+			if !now.Before(r.Lease()) {
+				r.Logger().WarnContext(ctx, "lease expired while the store was unreachable", "error", err)
+				r.Cancel(domain.ErrLeaseLost)
 			}
 		}
 		return
 	}
 	for i, st := range statuses {
-		tr := runs[i]
+		r := runs[i]
 		if st.Held {
-			tr.setLease(st.LeaseExpiresAt)
-			e.metrics.LeaseRenewed(tr.info())
+			r.SetLease(st.LeaseExpiresAt)
+			env.Metrics.LeaseRenewed(r.Info())
 			continue
 		}
-		tr.cancel(lostCause(st.TaskState, st.ExecState))
+		r.Cancel(run.LostCause(st.TaskState, st.ExecState))
 	}
-}
-
-func lostCause(ts domain.TaskState, es domain.ExecutionState) error {
-	switch {
-	case es == domain.ExecutionTimedOut:
-		return ErrTimedOut
-	case ts == domain.TaskCancelled || es == domain.ExecutionCancelled:
-		return ErrCancelled
-	}
-	return ErrLeaseLost
 }
 
 // eventLoop reacts to notifications: a ready event wakes the claim loop, a
@@ -85,23 +77,23 @@ func (w *Worker) eventLoop(ctx context.Context, sub ports.Subscription) {
 	retry := w.opts.PollInterval
 	for {
 		if sub == nil {
-			timer := time.NewTimer(retry)
+			timer := w.pace.NewTimer(retry)
 			select {
 			case <-ctx.Done():
 				timer.Stop()
 				return
-			case <-timer.C:
+			case <-timer.C():
 			}
 			retry = min(retry*2, w.opts.PollIntervalMax)
-			s, err := w.e.notifier.Subscribe(ctx, domain.TopicReady, domain.TopicCancel)
-			if errors.Is(err, ErrClosed) {
+			s, err := w.env.Run.Hints.Notifier.Subscribe(ctx, domain.TopicReady, domain.TopicCancel)
+			if errors.Is(err, domain.ErrClosed) {
 				return
 			}
 			if err != nil {
 				continue
 			}
 			sub, retry = s, w.opts.PollInterval
-			w.poke()
+			w.Poke()
 		}
 		if !w.handleEvents(ctx, sub.Events()) {
 			return
@@ -126,10 +118,10 @@ func (w *Worker) handleEvents(ctx context.Context, events <-chan domain.Event) b
 			case domain.EventCancel:
 				w.cancelExecution(ctx, ev.ExecutionID)
 			case domain.EventReset:
-				w.poke()
+				w.Poke()
 			default:
 				if w.wants(ev) {
-					w.poke()
+					w.Poke()
 				}
 			}
 		}
@@ -138,43 +130,36 @@ func (w *Worker) handleEvents(ctx context.Context, events <-chan domain.Event) b
 
 // wants reports whether a ready event may concern this worker.
 func (w *Worker) wants(ev domain.Event) bool {
-	if ev.Function != "" && !containsString(w.opts.Functions, ev.Function) {
+	if ev.Function != "" && !slices.Contains(w.opts.Functions, ev.Function) {
 		return false
 	}
-	if ev.Queue != "" && len(w.opts.Queues) > 0 && !containsString(w.opts.Queues, ev.Queue) {
+	if ev.Queue != "" && len(w.opts.Queues) > 0 && !slices.Contains(w.opts.Queues, ev.Queue) {
 		return false
 	}
 	return true
 }
 
+// cancelExecution cancels the runs of an execution the store says is
+// over: ErrTimedOut for a timed-out one, else ErrCancelled.
 func (w *Worker) cancelExecution(ctx context.Context, executionID string) {
-	var victims []*taskRun
-	for _, tr := range w.activeRuns() {
-		if tr.task.ExecutionID == executionID {
-			victims = append(victims, tr)
+	var victims []*run.Run
+	for _, r := range w.activeRuns() {
+		if r.Task().ExecutionID == executionID {
+			victims = append(victims, r)
 		}
 	}
 	if len(victims) == 0 {
 		return
 	}
-	ex, err := w.e.store.GetExecution(ctx, executionID)
+	ex, err := w.env.Run.Store.GetExecution(ctx, executionID)
 	if err != nil || !ex.State.Terminal() {
 		return
 	}
-	cause := lostCause("", ex.State)
-	if ex.State != domain.ExecutionTimedOut {
-		cause = ErrCancelled
+	cause := domain.ErrCancelled
+	if ex.State == domain.ExecutionTimedOut {
+		cause = domain.ErrTimedOut
 	}
-	for _, tr := range victims {
-		tr.cancel(cause)
+	for _, r := range victims {
+		r.Cancel(cause)
 	}
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

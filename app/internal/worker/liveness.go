@@ -1,4 +1,4 @@
-package app
+package worker
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stenthq/stent/app/internal/hint"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
 )
@@ -25,7 +26,8 @@ import (
 // that workers of one process never declare each other dead.
 var processID = domain.NewID()
 
-func hostname() string {
+// Hostname is the host name workers register with.
+func Hostname() string {
 	host, _ := os.Hostname()
 	if host == "" {
 		host = "worker"
@@ -35,55 +37,55 @@ func hostname() string {
 
 // info is the worker's registry row.
 func (w *Worker) info() domain.WorkerInfo {
-	return domain.WorkerInfo{ID: w.id, Name: w.opts.Name, Host: w.host, PID: os.Getpid(), Process: processID,
+	return domain.WorkerInfo{ID: w.opts.ID, Name: w.opts.Name, Host: w.host, PID: os.Getpid(), Process: processID,
 		Queues: w.opts.Queues, Functions: w.opts.Functions}
 }
 
 // register records the worker in the registry and, when it has a Name,
 // adopts the tasks of a predecessor of that name on this host.
 func (w *Worker) register(ctx context.Context, log *slog.Logger) {
-	e := w.e
-	if err := e.store.RegisterWorker(ctx, w.info(), e.now()); err != nil {
+	env := w.env.Run
+	if err := env.Store.RegisterWorker(ctx, w.info(), env.Now()); err != nil {
 		log.WarnContext(ctx, "registering the worker failed; it will retry", "error", err)
 		return
 	}
 	if w.opts.Name == "" {
 		return
 	}
-	all, err := e.store.ListWorkers(ctx)
+	all, err := env.Store.ListWorkers(ctx)
 	if err != nil {
 		log.WarnContext(ctx, "listing workers to adopt a predecessor failed", "error", err)
 		return
 	}
 	var preds []string
 	for _, o := range all {
-		if o.State == domain.WorkerLive && o.ID != w.id && o.Name == w.opts.Name && o.Host == w.host &&
+		if o.State == domain.WorkerLive && o.ID != w.opts.ID && o.Name == w.opts.Name && o.Host == w.host &&
 			o.Process != processID && (o.PID == os.Getpid() || !processAlive(o.PID)) {
 			preds = append(preds, o.ID)
 		}
 	}
 	if len(preds) > 0 {
-		w.expire(ctx, log, ports.ExpireWorkersParams{IDs: preds, Except: w.id, ExceptProcess: processID, Now: e.now()})
+		w.expire(ctx, log, ports.ExpireWorkersParams{IDs: preds, Except: w.opts.ID, ExceptProcess: processID, Now: env.Now()})
 	}
 }
 
 // livenessLoop records the heartbeat and declares dead the workers whose
-// heartbeat is too old, every LivenessInterval.
+// heartbeat is too old, every LivenessInterval on the pacing clock.
 func (w *Worker) livenessLoop(ctx context.Context, log *slog.Logger) {
-	t := time.NewTicker(w.opts.LivenessInterval)
+	t := w.pace.NewTicker(w.opts.LivenessInterval)
 	defer t.Stop()
 	failing := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
-		e := w.e
-		now := e.now()
-		err := e.store.TouchWorker(ctx, w.id, now)
-		if errors.Is(err, ErrNotFound) { // cleaned up meanwhile, or never registered
-			err = e.store.RegisterWorker(ctx, w.info(), now)
+		env := w.env.Run
+		now := env.Now()
+		err := env.Store.TouchWorker(ctx, w.opts.ID, now)
+		if errors.Is(err, domain.ErrNotFound) { // cleaned up meanwhile, or never registered
+			err = env.Store.RegisterWorker(ctx, w.info(), now)
 		}
 		if err != nil {
 			if !failing && ctx.Err() == nil {
@@ -93,15 +95,15 @@ func (w *Worker) livenessLoop(ctx context.Context, log *slog.Logger) {
 			continue // a worker whose own heartbeat fails judges no one
 		}
 		failing = false
-		w.expire(ctx, log, ports.ExpireWorkersParams{StaleBefore: now.Add(-w.opts.DeadAfter), Except: w.id,
+		w.expire(ctx, log, ports.ExpireWorkersParams{StaleBefore: now.Add(-w.opts.DeadAfter), Except: w.opts.ID,
 			ExceptProcess: processID, Now: now})
 	}
 }
 
 // expire declares workers dead and wakes the claim loops for their tasks.
 func (w *Worker) expire(ctx context.Context, log *slog.Logger, p ports.ExpireWorkersParams) {
-	e := w.e
-	dead, err := e.store.ExpireWorkers(ctx, p)
+	env := w.env.Run
+	dead, err := env.Store.ExpireWorkers(ctx, p)
 	if err != nil {
 		if ctx.Err() == nil {
 			log.WarnContext(ctx, "looking for dead workers failed", "error", err)
@@ -113,13 +115,13 @@ func (w *Worker) expire(ctx context.Context, log *slog.Logger, p ports.ExpireWor
 		adopted += d.Tasks
 		log.InfoContext(ctx, "worker declared dead; its tasks are reclaimed now", "dead_worker_id", d.Worker.ID,
 			"dead_worker_host", d.Worker.Host, "last_heartbeat", d.Worker.HeartbeatAt, "tasks", d.Tasks)
-		if e.workerMetrics != nil {
-			e.workerMetrics(d.Worker.ID, d.Tasks)
+		if w.env.WorkerDeclaredDead != nil {
+			w.env.WorkerDeclaredDead(d.Worker.ID, d.Tasks)
 		}
 	}
 	if adopted > 0 {
-		e.publish(ctx, readyEvent("", ""))
-		w.poke()
+		env.Hints.Publish(ctx, hint.Ready("", ""))
+		w.Poke()
 	}
 }
 
@@ -127,7 +129,8 @@ func (w *Worker) expire(ctx context.Context, log *slog.Logger, p ports.ExpireWor
 func (w *Worker) unregister(ctx context.Context, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := w.e.store.StopWorker(ctx, w.id, w.e.now()); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrClosed) {
+	env := w.env.Run
+	if err := env.Store.StopWorker(ctx, w.opts.ID, env.Now()); err != nil && !errors.Is(err, domain.ErrNotFound) && !errors.Is(err, domain.ErrClosed) {
 		log.WarnContext(ctx, "marking the worker stopped failed; others will declare it dead", "error", err)
 	}
 }
@@ -138,7 +141,7 @@ type wakeCache struct {
 	mu      sync.Mutex
 	at      time.Time
 	ok      bool
-	fetched time.Time // wall clock
+	fetched time.Time // pacing clock
 }
 
 // nextWakeIn returns how long until the earliest parked task this worker
@@ -147,14 +150,16 @@ func (w *Worker) nextWakeIn(ctx context.Context) (time.Duration, bool) {
 	c := &w.wakes
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := w.e.clock.Now()
+	env := w.env.Run
+	now := env.Clock.Now()
+	sinceFetch := w.pace.Now().Sub(c.fetched)
 	// Read again after PollInterval, or at once when the time read last
 	// has come (the next timer behind it is wanted now).
-	passed := c.ok && !c.at.After(now) && time.Since(c.fetched) >= 5*time.Millisecond
-	if passed || time.Since(c.fetched) >= w.opts.PollInterval {
-		at, ok, err := w.e.store.NextWake(ctx, ports.ClaimParams{WorkerID: w.id, Queues: w.opts.Queues,
+	passed := c.ok && !c.at.After(now) && sinceFetch >= 5*time.Millisecond
+	if passed || sinceFetch >= w.opts.PollInterval {
+		at, ok, err := env.Store.NextWake(ctx, ports.ClaimParams{WorkerID: w.opts.ID, Queues: w.opts.Queues,
 			Tags: w.opts.Tags, Functions: w.opts.Functions, Limit: 1, Lease: w.opts.LeaseDuration})
-		c.fetched = time.Now()
+		c.fetched = w.pace.Now()
 		if err != nil {
 			c.ok = false
 			return 0, false

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package app
+package worker
 
 // processAlive cannot probe processes here: every other process counts as
 // alive, so only a predecessor with this process's pid is adopted at start
