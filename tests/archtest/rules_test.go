@@ -73,6 +73,39 @@ var rules = []Rule{
 		},
 	},
 	{
+		// The engine's rooms (features/034): app is the public API; the
+		// machinery behind it lives in app/internal/*, which sees only the
+		// ports, the domain and the rooms below it.
+		Name:      "app/internal imports only domain, ports, other app/internal packages and the standard library",
+		Packages:  []string{"app/internal/..."},
+		AllowOnly: true,
+		Allow:     []string{"domain/...", "ports", "app/internal/..."},
+	},
+	{
+		Name:       "the leaf rooms (durable, batch, slots, hint) import no other app/internal package",
+		Packages:   []string{"app/internal/durable/...", "app/internal/batch/...", "app/internal/slots/...", "app/internal/hint/..."},
+		Forbid:     []string{"app/internal/..."},
+		Components: []string{"app/internal/*"},
+	},
+	{
+		Name:       "app/internal/wait imports only the hint room",
+		Packages:   []string{"app/internal/wait/..."},
+		Forbid:     []string{"app/internal/..."},
+		Components: []string{"app/internal/*"},
+		Exempt:     []Exemption{{From: "app/internal/wait/...", To: "app/internal/hint"}},
+	},
+	{
+		Name:     "app/internal/run never imports the claim loop (worker imports run, not the reverse)",
+		Packages: []string{"app/internal/run/..."},
+		Forbid:   []string{"app/internal/worker/..."},
+	},
+	{
+		Name:     "only app imports app/internal/worker",
+		Packages: []string{"..."},
+		Except:   []string{"app", "app/internal/worker/..."},
+		Forbid:   []string{"app/internal/worker/..."},
+	},
+	{
 		Name:     "only stentfx and cmd import go.uber.org/fx",
 		Packages: []string{"..."},
 		Except:   []string{"stentfx/...", "cmd/..."},
