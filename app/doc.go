@@ -26,4 +26,19 @@
 // from goroutines you start yourself are numbered in arrival order, which
 // may differ between runs and then fails the replay with a
 // non-determinism error.
+//
+// # Inside
+//
+// This package is the public API: registration, dispatch, waits, signals,
+// options, errors and the Engine and Worker handles. The machinery behind
+// it lives in app/internal, one concern per package: run (one task's run,
+// its step replay, inline steps, sleeps, suspension and its one end-of-run
+// write), worker (the claim loop, heartbeats, liveness, maintenance),
+// wait (the one subscribe-check-poll loop), batch (the one batching loop
+// of completions and step writes), hint (notifications and the next due
+// time), slots (a worker's task slots) and durable (a registered function
+// with its types erased, and the JSON codec). Every timer comes from a
+// ports.Clock: Deps.Clock for stored times, durable sleeps and deadlines;
+// the wall clock (ports.SystemClock) for the engine's own pacing (polls,
+// heartbeats, claim cooldown, write backoff).
 package app
