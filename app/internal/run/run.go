@@ -7,7 +7,7 @@
 // The files read top to bottom: run.go (a run and its context),
 // execute.go (a claimed run from start to end), steps.go (step records:
 // replay, writes, awaiting them), inline.go (a Call run in the caller's
-// goroutine), sleep.go (durable sleeps and signal waits), park.go
+// goroutine), waits.go (durable sleeps and signal waits), park.go
 // (suspension), write.go (fenced writes and their errors).
 package run
 
