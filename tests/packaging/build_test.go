@@ -102,6 +102,7 @@ var (
 func binaries(t *testing.T) string {
 	t.Helper()
 	words := makeCommand(t, "build-bin")
+	i, _ := buildOutput(t, words)
 	binOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "stent-packaging-")
 		if err != nil {
@@ -109,7 +110,6 @@ func binaries(t *testing.T) string {
 			return
 		}
 		binDir = dir
-		i, _ := buildOutput(t, words)
 		words[i] = dir + string(filepath.Separator)
 		var env []string
 		for len(words) > 0 && regexp.MustCompile(`^[A-Z_][A-Z0-9_]*=`).MatchString(words[0]) {
