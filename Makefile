@@ -31,7 +31,7 @@ image: ## Build the container image stent:VERSION from deploy/Dockerfile (needs 
 test: ## Run every test with the race detector (set STENT_TEST_POSTGRES_DSN / STENT_TEST_REDIS_URL for the service tests)
 	@echo "PostgreSQL tests: $${STENT_TEST_POSTGRES_DSN:-skipped (STENT_TEST_POSTGRES_DSN is unset)}"
 	@echo "Redis tests:      $${STENT_TEST_REDIS_URL:-skipped (STENT_TEST_REDIS_URL is unset)}"
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
 
 chaos: ## Long SIGKILL soak (500 workflows per store, 3 worker processes, a kill every 2-4 s); figures in tests/chaos/results/ (needs STENT_TEST_POSTGRES_DSN)
 	STENT_CHAOS=long STENT_CHAOS_REPORT=$(CURDIR)/tests/chaos/results $(GO) test -race -count=1 -timeout 30m -v -run 'TestKillsCostNothing|TestOneKillWithTheDefaultLease' ./tests/chaos
