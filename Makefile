@@ -9,7 +9,7 @@ GOFMT ?= gofmt
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build test chaos demo run lint fmt generate verify bench bench-quick bench-latency
+.PHONY: help build test chaos demo run lint fmt generate verify bench bench-quick bench-latency fuzz-quick
 
 help: ## List the targets
 	@echo 'Usage: make <target>'
@@ -60,6 +60,11 @@ verify: generate ## Fail if the committed mocks are stale or go.mod/go.sum are n
 	untracked=$$(git ls-files --others --exclude-standard -- $$generated); \
 	if [ -n "$$untracked" ]; then echo "verify: generated files are not committed:" $$untracked; exit 1; fi
 	$(GO) mod tidy -diff
+
+FUZZTIME ?= 30s
+
+fuzz-quick: ## Fuzz the HTTP API for FUZZTIME (default 30s) on SQLite, and PostgreSQL when STENT_TEST_POSTGRES_DSN is set: no 5xx, no panic
+	$(GO) test -run '^$$' -fuzz FuzzAPI -fuzztime $(FUZZTIME) ./adapters/httpapi
 
 BENCH_BIN := bin/bench
 
