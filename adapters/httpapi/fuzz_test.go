@@ -227,7 +227,9 @@ func TestBadInputIs400NamingTheFieldOnEveryStore(t *testing.T) {
 			if !ok {
 				t.Fatalf("%s %s: not a valid request", c.method, c.target)
 			}
-			var body httpapi.ErrorBody
+			var body struct { // {error:{code,message}}
+				Error struct{ Code, Message string }
+			}
 			_ = json.Unmarshal(rec.Body.Bytes(), &body)
 			if rec.Code != http.StatusBadRequest || body.Error.Code != "invalid_argument" || !strings.Contains(body.Error.Message, c.field) {
 				t.Errorf("%s: %s %.60s: %d %s; want 400 invalid_argument naming %q", ft.name, c.method, c.target, rec.Code, rec.Body.String(), c.field)
