@@ -11,7 +11,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build build-bin image test chaos demo run lint fmt generate verify bench bench-quick bench-latency
+.PHONY: help build build-bin image test chaos demo run lint fmt generate verify bench bench-quick bench-latency fuzz-quick
 
 help: ## List the targets
 	@echo 'Usage: make <target>'
@@ -69,6 +69,11 @@ verify: generate ## Fail if the committed mocks are stale or go.mod/go.sum are n
 	untracked=$$(git ls-files --others --exclude-standard -- $$generated); \
 	if [ -n "$$untracked" ]; then echo "verify: generated files are not committed:" $$untracked; exit 1; fi
 	$(GO) mod tidy -diff
+
+FUZZTIME ?= 30s
+
+fuzz-quick: ## Fuzz the HTTP API for FUZZTIME (default 30s) on SQLite, and PostgreSQL when STENT_TEST_POSTGRES_DSN is set: no 5xx, no panic
+	$(GO) test -run '^$$' -fuzz FuzzAPI -fuzztime $(FUZZTIME) ./adapters/httpapi
 
 BENCH_BIN := bin/bench
 
