@@ -154,6 +154,9 @@ func (h *Handler) getResult(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		wait = d
+		// A long poll outlives the server's WriteTimeout: its own bound is
+		// the wait plus a grace for the answer.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + LongPollGrace))
 	}
 	var res domain.Result
 	var err error
