@@ -199,7 +199,7 @@ var settings = []setting{
 			}
 			return domain.InvalidArgument("unknown notifier; allowed: auto, local, redis, postgres")
 		}, get: func(c Config) string { return c.Notifier }},
-	{env: "STENT_HTTP_ADDR", flag: "http-addr", help: "HTTP listen address (loopback by default)",
+	{env: "STENT_HTTP_ADDR", flag: "http-addr", help: "HTTP listen address (loopback by default; beyond loopback it needs --http-token or --insecure-no-auth)",
 		set: func(c *Config, v string) error {
 			if _, _, err := net.SplitHostPort(v); err != nil {
 				return domain.InvalidArgument("want host:port, e.g. 127.0.0.1:8080: %v", err)
