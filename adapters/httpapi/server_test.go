@@ -26,6 +26,12 @@ const generous = 20 * time.Second
 // serve starts a Server over a memstore engine (no worker: dispatched
 // executions stay pending) and returns it.
 func serve(t *testing.T, ho httpapi.Options, so httpapi.ServerOptions) *httpapi.Server {
+	srv, _ := serveEngine(t, ho, so)
+	return srv
+}
+
+// serveEngine is serve that also returns the engine.
+func serveEngine(t *testing.T, ho httpapi.Options, so httpapi.ServerOptions) (*httpapi.Server, *app.Engine) {
 	t.Helper()
 	st := memstore.New()
 	reg := app.NewRegistry()
@@ -46,7 +52,7 @@ func serve(t *testing.T, ho httpapi.Options, so httpapi.ServerOptions) *httpapi.
 		_ = eng.Close()
 		_ = st.Close()
 	})
-	return srv
+	return srv, eng
 }
 
 // closedWithin reads conn until the server closes it and returns what it
@@ -135,20 +141,16 @@ func TestSlowAndIdleClientsAreDisconnected(t *testing.T) {
 
 func TestALongPollOutlivesTheWriteTimeout(t *testing.T) {
 	t.Parallel()
-	srv := serve(t, httpapi.Options{}, httpapi.ServerOptions{WriteTimeout: 100 * time.Millisecond})
+	srv, eng := serveEngine(t, httpapi.Options{}, httpapi.ServerOptions{WriteTimeout: 300 * time.Millisecond})
 	base := "http://" + srv.Addr()
-	resp, err := http.Post(base+"/v1/executions", "application/json", strings.NewReader(`{"function":"srv.noop"}`))
+	// Dispatched in process: only the poll meets the short WriteTimeout.
+	id, err := eng.DispatchByName(context.Background(), "srv.noop", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d httpapi.DispatchResponse
-	_ = json.NewDecoder(resp.Body).Decode(&d)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("dispatch: %d", resp.StatusCode)
-	}
-	// No worker runs: the poll waits its whole second, ten write timeouts.
-	resp, err = http.Get(base + "/v1/executions/" + d.ExecutionID + "/result?wait=1s")
+	// No worker runs: the poll waits its whole second, past the write
+	// timeout.
+	resp, err := http.Get(base + "/v1/executions/" + id + "/result?wait=1s")
 	if err != nil {
 		t.Fatalf("the long poll was cut off: %v", err)
 	}
