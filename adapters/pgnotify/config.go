@@ -1,15 +1,14 @@
 package pgnotify
 
 import (
-	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/notifycore"
 )
 
 // DefaultPrefix is the channel prefix used when Config.Prefix is empty.
-const DefaultPrefix = "stent:"
+const DefaultPrefix = notifycore.DefaultPrefix
 
 // DefaultApplicationName is the application_name of the listening
 // connection when Config.ApplicationName is empty.
@@ -29,77 +28,41 @@ type Config struct {
 	// New waits for the first connection, and each LISTEN, UNLISTEN and
 	// health probe on the listening connection; default 5s.
 	ConfirmTimeout time.Duration
-	// ReconnectMin and ReconnectMax bound the backoff between reconnection
-	// attempts (it doubles from min to max); defaults 100ms and 5s.
+	// ReconnectMin and ReconnectMax bound the pause between two attempts
+	// to open the listening connection again (doubling from the minimum);
+	// 100ms and 5s when zero.
 	ReconnectMin time.Duration
 	ReconnectMax time.Duration
 	// HealthCheckInterval is how often an idle listening connection is
 	// probed (and channels nobody wants any more are unlistened), so a
 	// silently dead connection is noticed; default 10s.
 	HealthCheckInterval time.Duration
-	// PublishTimeout bounds one Publish when the caller's context has no
-	// earlier deadline; default 2s.
+	// PublishTimeout bounds one pg_notify when the caller's context has no
+	// earlier deadline; 2s when zero.
 	PublishTimeout time.Duration
-	// BufferSize is how many events a subscription may have pending before
-	// the oldest is replaced by an EventReset; default 64.
+	// BufferSize is the number of events a subscription holds before an
+	// EventReset takes the place of its oldest one; 64 when zero.
 	BufferSize int
-	// Required makes New fail (with an error matching ErrUnavailable) when
-	// the listening connection cannot be opened within ConfirmTimeout. Otherwise New logs a
-	// warning, returns a notifier that keeps reconnecting in the
-	// background, and callers poll meanwhile.
+	// Required makes New fail, with an error matching ErrUnavailable, when
+	// the listening connection cannot be opened within ConfirmTimeout.
+	// When it is false, New logs a warning instead and returns a notifier
+	// that goes on reconnecting while callers poll.
 	Required bool
-	// Logger receives the notifier's warnings (connection lost, malformed
-	// payloads; each logged once per occurrence); nil discards.
+	// Logger receives the warnings (a lost listening connection, the first
+	// malformed payload); nil discards them.
 	Logger *slog.Logger
 }
 
-func (c Config) withDefaults() (Config, error) {
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{
-		{"ConfirmTimeout", c.ConfirmTimeout}, {"ReconnectMin", c.ReconnectMin}, {"ReconnectMax", c.ReconnectMax},
-		{"HealthCheckInterval", c.HealthCheckInterval}, {"PublishTimeout", c.PublishTimeout},
-	} {
-		if d.v < 0 {
-			return c, fmt.Errorf("pgnotify: Config.%s is %v; want a positive duration or 0 for the default: %w",
-				d.name, d.v, domain.ErrInvalidArgument)
-		}
-	}
-	if c.BufferSize < 0 {
-		return c, fmt.Errorf("pgnotify: Config.BufferSize is %d; want a positive size or 0 for the default: %w",
-			c.BufferSize, domain.ErrInvalidArgument)
-	}
-	if c.Prefix == "" {
-		c.Prefix = DefaultPrefix
-	}
+// core validates c and fills in the defaults of the shared settings.
+func (c Config) core() (notifycore.Config, string, error) {
+	cfg, err := notifycore.Config{
+		Prefix: c.Prefix, ConfirmTimeout: c.ConfirmTimeout,
+		ReconnectMin: c.ReconnectMin, ReconnectMax: c.ReconnectMax,
+		HealthCheckInterval: c.HealthCheckInterval, PublishTimeout: c.PublishTimeout,
+		BufferSize: c.BufferSize, Required: c.Required, Logger: c.Logger,
+	}.WithDefaults("pgnotify")
 	if c.ApplicationName == "" {
 		c.ApplicationName = DefaultApplicationName
 	}
-	if c.ConfirmTimeout == 0 {
-		c.ConfirmTimeout = 5 * time.Second
-	}
-	if c.ReconnectMin == 0 {
-		c.ReconnectMin = 100 * time.Millisecond
-	}
-	if c.ReconnectMax == 0 {
-		c.ReconnectMax = max(5*time.Second, c.ReconnectMin)
-	}
-	if c.ReconnectMax < c.ReconnectMin {
-		return c, fmt.Errorf("pgnotify: Config.ReconnectMax %v is below ReconnectMin %v: %w",
-			c.ReconnectMax, c.ReconnectMin, domain.ErrInvalidArgument)
-	}
-	if c.HealthCheckInterval == 0 {
-		c.HealthCheckInterval = 10 * time.Second
-	}
-	if c.PublishTimeout == 0 {
-		c.PublishTimeout = 2 * time.Second
-	}
-	if c.BufferSize == 0 {
-		c.BufferSize = 64
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	return c, nil
+	return cfg, c.ApplicationName, err
 }

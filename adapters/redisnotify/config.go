@@ -1,17 +1,19 @@
 package redisnotify
 
 import (
-	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/notifycore"
 )
 
 // DefaultPrefix is the channel prefix used when Config.Prefix is empty.
-const DefaultPrefix = "stent:"
+const DefaultPrefix = notifycore.DefaultPrefix
 
 // Config tunes the notifier. The zero value works.
+//
+// Its fields are, in order, those of the settings both networked notifiers
+// share (internal/notifycore.Config), which New converts it to.
 type Config struct {
 	// Prefix is prepended to every topic to form the Redis channel name
 	// (e.g. "stent:task:<id>"). Deployments sharing a Redis server use
@@ -43,52 +45,4 @@ type Config struct {
 	// Logger receives the notifier's warnings (connection lost, malformed
 	// payloads; each logged once per occurrence); nil discards.
 	Logger *slog.Logger
-}
-
-func (c Config) withDefaults() (Config, error) {
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{
-		{"ConfirmTimeout", c.ConfirmTimeout}, {"ReconnectMin", c.ReconnectMin}, {"ReconnectMax", c.ReconnectMax},
-		{"HealthCheckInterval", c.HealthCheckInterval}, {"PublishTimeout", c.PublishTimeout},
-	} {
-		if d.v < 0 {
-			return c, fmt.Errorf("redisnotify: Config.%s is %v; want a positive duration or 0 for the default: %w",
-				d.name, d.v, domain.ErrInvalidArgument)
-		}
-	}
-	if c.BufferSize < 0 {
-		return c, fmt.Errorf("redisnotify: Config.BufferSize is %d; want a positive size or 0 for the default: %w",
-			c.BufferSize, domain.ErrInvalidArgument)
-	}
-	if c.Prefix == "" {
-		c.Prefix = DefaultPrefix
-	}
-	if c.ConfirmTimeout == 0 {
-		c.ConfirmTimeout = 5 * time.Second
-	}
-	if c.ReconnectMin == 0 {
-		c.ReconnectMin = 100 * time.Millisecond
-	}
-	if c.ReconnectMax == 0 {
-		c.ReconnectMax = max(5*time.Second, c.ReconnectMin)
-	}
-	if c.ReconnectMax < c.ReconnectMin {
-		return c, fmt.Errorf("redisnotify: Config.ReconnectMax %v is below ReconnectMin %v: %w",
-			c.ReconnectMax, c.ReconnectMin, domain.ErrInvalidArgument)
-	}
-	if c.HealthCheckInterval == 0 {
-		c.HealthCheckInterval = 10 * time.Second
-	}
-	if c.PublishTimeout == 0 {
-		c.PublishTimeout = 2 * time.Second
-	}
-	if c.BufferSize == 0 {
-		c.BufferSize = 64
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	return c, nil
 }
