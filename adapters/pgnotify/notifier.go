@@ -81,12 +81,15 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Notifier, error)
 	if pool == nil {
 		return nil, fmt.Errorf("pgnotify: New: pool is nil: %w", domain.ErrInvalidArgument)
 	}
-	core, appName, err := cfg.core()
+	core, err := cfg.WithDefaults("pgnotify")
 	if err != nil {
 		return nil, err
 	}
+	if core.ApplicationName == "" {
+		core.ApplicationName = DefaultApplicationName
+	}
 	cc := pool.Config().ConnConfig.Copy()
-	cc.RuntimeParams["application_name"] = appName
+	cc.RuntimeParams["application_name"] = core.ApplicationName
 	// Interrupting a wait must leave the connection usable: a deadline does,
 	// whatever the pool's own cancellation policy.
 	cc.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {

@@ -61,7 +61,11 @@ func New(client redis.UniversalClient, cfg Config) (*Notifier, error) {
 	if client == nil {
 		return nil, fmt.Errorf("redisnotify: New: client is nil: %w", domain.ErrInvalidArgument)
 	}
-	core, err := notifycore.Config(cfg).WithDefaults("redisnotify")
+	if cfg.ApplicationName != "" {
+		return nil, fmt.Errorf("redisnotify: Config.ApplicationName is %q; name the Redis client with redis.Options.ClientName instead: %w",
+			cfg.ApplicationName, domain.ErrInvalidArgument)
+	}
+	core, err := cfg.WithDefaults("redisnotify")
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +164,7 @@ func (n *Notifier) unsubscribe(gone []string) {
 		g.kill(err)
 	}
 }
+
 // awaitConfirmation waits until Redis has confirmed the need[c]-th
 // SUBSCRIBE of every channel c on connection g. Redis answers commands in
 // order, so counting confirmations per channel is exact even when a channel

@@ -11,18 +11,47 @@ import (
 // DefaultPrefix is the channel prefix used when Config.Prefix is empty.
 const DefaultPrefix = "stent:"
 
-// Config holds the settings both networked notifiers have; each adapter's
-// own Config (documented for its backend) converts to it.
+// Config tunes a networked notifier; redisnotify.Config and
+// pgnotify.Config are this type. The zero value works.
 type Config struct {
-	Prefix              string
-	ConfirmTimeout      time.Duration
-	ReconnectMin        time.Duration
-	ReconnectMax        time.Duration
+	// Prefix namespaces the backend channels: deployments sharing a server
+	// use different prefixes to stay apart. Redis prepends it to every
+	// topic ("stent:task:<id>"); PostgreSQL to a topic's kind
+	// ("stent:task" carries every task:<id> topic). Empty means
+	// DefaultPrefix.
+	Prefix string
+	// ApplicationName names PostgreSQL's listening connection
+	// (application_name, as pg_stat_activity shows it); empty means
+	// pgnotify.DefaultApplicationName. redisnotify rejects it: name a
+	// Redis client with redis.Options.ClientName.
+	ApplicationName string
+	// ConfirmTimeout bounds how long New waits for the first connection,
+	// how long Subscribe waits for the backend to confirm a subscription
+	// (Redis SUBSCRIBE, PostgreSQL LISTEN), and each health probe (and
+	// PostgreSQL LISTEN or UNLISTEN); default 5s.
+	ConfirmTimeout time.Duration
+	// ReconnectMin and ReconnectMax bound the backoff between reconnection
+	// attempts (it doubles from min to max); defaults 100ms and 5s.
+	ReconnectMin time.Duration
+	ReconnectMax time.Duration
+	// HealthCheckInterval is how often an idle connection is probed, so a
+	// silently dead one is noticed (PostgreSQL also unlistens then the
+	// channels nobody wants any more); default 10s.
 	HealthCheckInterval time.Duration
-	PublishTimeout      time.Duration
-	BufferSize          int
-	Required            bool
-	Logger              *slog.Logger
+	// PublishTimeout bounds one Publish when the caller's context has no
+	// earlier deadline; default 2s.
+	PublishTimeout time.Duration
+	// BufferSize is how many events a subscription may have pending before
+	// the oldest is replaced by an EventReset; default 64.
+	BufferSize int
+	// Required makes New fail (with an error matching ErrUnavailable) when
+	// the connection cannot be opened within ConfirmTimeout. Otherwise New
+	// logs a warning, returns a notifier that keeps reconnecting in the
+	// background, and callers poll meanwhile.
+	Required bool
+	// Logger receives the notifier's warnings (connection lost, malformed
+	// payloads; each logged once per occurrence); nil discards.
+	Logger *slog.Logger
 }
 
 // WithDefaults validates c and fills in the defaults: prefix "stent:",

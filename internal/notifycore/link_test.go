@@ -1,17 +1,15 @@
 package notifycore_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/internal/notifycore"
+	"github.com/stenthq/stent/internal/notifycore/notifycoretest"
 )
 
 // fakeBackend drives a Link: every session takes its outcome from dials
@@ -21,13 +19,13 @@ type fakeBackend struct {
 	link  *notifycore.Link
 	dials chan error
 	drop  chan error
-	logs  logSink
+	logs  notifycoretest.LogBuffer
 }
 
 func newFakeBackend(t *testing.T, cfg notifycore.Config) *fakeBackend {
 	t.Helper()
 	b := &fakeBackend{x: newFanout(8, nil), dials: make(chan error, 16), drop: make(chan error)}
-	cfg.Logger = slog.New(slog.NewTextHandler(&b.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg.Logger = b.logs.Logger()
 	cfg, err := cfg.WithDefaults("fake")
 	if err != nil {
 		t.Fatal(err)
@@ -70,35 +68,6 @@ func (b *fakeBackend) close() {
 	b.link.Stop()
 }
 
-// logSink is a concurrency-safe log buffer.
-type logSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logSink) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.buf.String(), s)
-}
-
-func nextEvent(t *testing.T, s *notifycore.Subscription) domain.Event {
-	t.Helper()
-	select {
-	case ev := <-s.Events():
-		return ev
-	case <-time.After(15 * time.Second):
-		t.Fatal("no event")
-	}
-	return domain.Event{}
-}
-
 func TestLinkReconnects(t *testing.T) {
 	t.Parallel()
 	b := newFakeBackend(t, notifycore.Config{ReconnectMin: time.Millisecond, ReconnectMax: 2 * time.Millisecond})
@@ -121,7 +90,7 @@ func TestLinkReconnects(t *testing.T) {
 		b.dials <- errors.New("refused")
 	}
 	b.drop <- errors.New("connection reset")
-	if ev := nextEvent(t, sub); ev.Kind != domain.EventReset {
+	if ev := notifycoretest.Next(t, sub); ev.Kind != domain.EventReset {
 		t.Fatalf("got %+v, want the reset announcing the loss", ev)
 	}
 	if err := b.link.Health(); !errors.Is(err, domain.ErrUnavailable) {
@@ -140,13 +109,13 @@ func TestLinkReconnects(t *testing.T) {
 		t.Fatalf("Payload(whileDown) during the outage: %v", err)
 	}
 	b.dials <- nil
-	if ev := nextEvent(t, sub); ev.Kind != domain.EventReset {
+	if ev := notifycoretest.Next(t, sub); ev.Kind != domain.EventReset {
 		t.Fatalf("got %+v, want the reset announcing the reconnection", ev)
 	}
 	if err := b.link.Health(); err != nil {
 		t.Fatalf("Health() = %v after the reconnection", err)
 	}
-	if w, i := b.logs.count("level=WARN"), b.logs.count("fake notifier reconnected"); w != 1 || i != 1 {
+	if w, i := b.logs.Count("level=WARN"), b.logs.Count("fake notifier reconnected"); w != 1 || i != 1 {
 		t.Fatalf("%d warnings and %d reconnection notes for one outage, want 1 and 1", w, i)
 	}
 }
@@ -182,7 +151,7 @@ func TestLinkStart(t *testing.T) {
 		if _, err := b.link.Payload(domain.Event{Topic: domain.TopicReady}, true); !errors.Is(err, domain.ErrClosed) {
 			t.Fatalf("Payload after Close: %v", err)
 		}
-		if c := b.logs.count("level=WARN"); c != 1 {
+		if c := b.logs.Count("level=WARN"); c != 1 {
 			t.Fatalf("%d warnings, want 1", c)
 		}
 	})
@@ -213,7 +182,7 @@ func TestLinkPayloadAndMalformed(t *testing.T) {
 	for range 3 {
 		b.link.Malformed("ch", strings.Repeat("x", 300), errors.New("bad"))
 	}
-	if b.link.MalformedCount() != 3 || b.logs.count("malformed") != 1 || b.logs.count(strings.Repeat("x", 201)) != 0 {
-		t.Fatalf("MalformedCount() = %d with %d log lines; want 3, one line, the payload cut", b.link.MalformedCount(), b.logs.count("malformed"))
+	if b.link.MalformedCount() != 3 || b.logs.Count("malformed") != 1 || b.logs.Count(strings.Repeat("x", 201)) != 0 {
+		t.Fatalf("MalformedCount() = %d with %d log lines; want 3, one line, the payload cut", b.link.MalformedCount(), b.logs.Count("malformed"))
 	}
 }
