@@ -113,7 +113,7 @@ func TestASilentlyDeadConnectionIsDetectedByTheHealthProbe(t *testing.T) {
 	viaProxy := *opts
 	viaProxy.Addr = proxy.addr()
 	cfg := notifycoretest.FastConfig(notifycoretest.RandomName("prefix") + ":")
-	cfg.HealthCheckInterval = 20 * time.Millisecond
+	cfg.HealthCheckInterval = 200 * time.Millisecond // a loaded CI machine may stall a reader for tens of ms
 	n := newNotifier(t, newClient(t, &viaProxy, notifycoretest.RandomName("probed")), cfg)
 	topic := domain.TaskTopic("t")
 	sub := notifycoretest.Subscribe(t, n, topic)
