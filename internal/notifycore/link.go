@@ -55,8 +55,13 @@ type LinkSpec struct {
 	Session func(ctx context.Context, ready func()) error
 }
 
-// errNotConnected is the health of a notifier that has not connected yet.
-var errNotConnected = errors.New("not connected yet")
+var (
+	// errNotConnected is the health of a notifier that has not connected yet.
+	errNotConnected = errors.New("not connected yet")
+	// errSessionEnded stands for a session that ended without saying why:
+	// down always has a cause.
+	errSessionEnded = errors.New("the connection ended")
+)
 
 // NewLink returns a stopped Link; Start starts it.
 func NewLink(cfg Config, spec LinkSpec) *Link {
@@ -127,6 +132,9 @@ func (l *Link) run(first chan<- error) {
 		if l.ctx.Err() != nil {
 			return
 		}
+		if err == nil {
+			err = errSessionEnded
+		}
 		l.spec.Fanout.mu.Lock()
 		l.health = err
 		l.spec.Fanout.mu.Unlock()
@@ -163,7 +171,12 @@ func (l *Link) resetAll() {
 func (l *Link) SetUp() { l.health = nil }
 
 // SetDown marks the notifier down because of err. Write lock.
-func (l *Link) SetDown(err error) { l.health = err }
+func (l *Link) SetDown(err error) {
+	if err == nil {
+		err = errSessionEnded
+	}
+	l.health = err
+}
 
 // Up reports whether the notifier is up. Read lock.
 func (l *Link) Up() bool { return l.health == nil }

@@ -186,3 +186,26 @@ func TestLinkPayloadAndMalformed(t *testing.T) {
 		t.Fatalf("MalformedCount() = %d with %d log lines; want 3, one line, the payload cut", b.link.MalformedCount(), b.logs.Count("malformed"))
 	}
 }
+
+func TestASessionEndingWithoutACauseLeavesTheNotifierDown(t *testing.T) {
+	t.Parallel()
+	b := newFakeBackend(t, notifycore.Config{ReconnectMin: time.Hour})
+	b.dials <- nil
+	if err := b.link.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer b.close()
+	b.x.mu.Lock()
+	sub, _, err := b.link.Subscribe([]domain.Topic{domain.TopicReady})
+	b.x.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.drop <- nil
+	if ev := notifycoretest.Next(t, sub); ev.Kind != domain.EventReset {
+		t.Fatalf("got %+v, want the reset announcing the loss", ev)
+	}
+	if err := b.link.Health(); !errors.Is(err, domain.ErrUnavailable) {
+		t.Fatalf("Health() = %v after the session ended; want ErrUnavailable", err)
+	}
+}
