@@ -116,14 +116,6 @@ func (n *Notifier) Channel(topic domain.Topic) string {
 	return channelName(n.cfg.Prefix, topicKind(topic))
 }
 
-// Malformed returns how many received payloads were ignored because they
-// did not decode to an event of their channel.
-func (n *Notifier) Malformed() uint64 { return n.link.MalformedCount() }
-
-// Health returns nil while the listening connection is up and listening,
-// else an error matching ErrUnavailable that says why.
-func (n *Notifier) Health() error { return n.link.Health() }
-
 // Publish sends ev with pg_notify through the pool, bounded by ctx and
 // Config.PublishTimeout. An event whose payload would reach PostgreSQL's
 // 8000-byte limit is rejected with ErrInvalidArgument; a database error
@@ -209,6 +201,14 @@ func (n *Notifier) Close() error {
 	})
 	return nil
 }
+
+// Malformed returns how many received payloads were ignored because they
+// did not decode to an event of their channel.
+func (n *Notifier) Malformed() uint64 { return n.link.MalformedCount() }
+
+// Health returns nil while the listening connection is up and listening,
+// else an error matching ErrUnavailable that says why.
+func (n *Notifier) Health() error { return n.link.Health() }
 
 // route decodes a notification and hands it to its topic's subscribers.
 func (n *Notifier) route(channel, payload string) {
