@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/notifycore"
 	"github.com/stenthq/stent/ports"
 )
 
@@ -13,16 +14,17 @@ import (
 // tests); processes sharing a database need a networked notifier to hear
 // each other, and otherwise fall back to polling.
 type LocalNotifier struct {
-	mu     sync.RWMutex
-	subs   map[domain.Topic]map[*localSub]struct{}
-	closed bool
+	mu  sync.RWMutex
+	fan *notifycore.Fanout
 }
 
 var _ ports.Notifier = (*LocalNotifier)(nil)
 
 // NewLocalNotifier returns an in-process notifier.
 func NewLocalNotifier() *LocalNotifier {
-	return &LocalNotifier{subs: map[domain.Topic]map[*localSub]struct{}{}}
+	n := &LocalNotifier{}
+	n.fan = notifycore.NewFanout(&n.mu, notifycore.Options{Buffer: localSubBuffer})
+	return n
 }
 
 // localSubBuffer is how many events a subscriber may have pending. When
@@ -30,52 +32,24 @@ func NewLocalNotifier() *LocalNotifier {
 // tells the subscriber it missed events and should re-read everything.
 const localSubBuffer = 32
 
-type localSub struct {
-	n      *LocalNotifier
-	topics []domain.Topic
-	ch     chan domain.Event
-	once   sync.Once
-}
-
 // Publish delivers ev to the subscribers of ev.Topic without blocking.
 func (n *LocalNotifier) Publish(_ context.Context, ev domain.Event) error {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	if n.closed {
+	if n.fan.Closed() {
 		return ErrClosed
 	}
-	for s := range n.subs[ev.Topic] {
-		select {
-		case s.ch <- ev:
-		default:
-			select { // full: drop the oldest, then say events were missed
-			case <-s.ch:
-			default:
-			}
-			select {
-			case s.ch <- domain.Event{V: domain.EventVersion, Kind: domain.EventReset, Topic: ev.Topic, At: ev.At}:
-			default:
-			}
-		}
-	}
+	n.fan.Deliver(ev)
 	return nil
 }
 
 // Subscribe registers a subscription to topics; it is active on return.
 func (n *LocalNotifier) Subscribe(_ context.Context, topics ...domain.Topic) (ports.Subscription, error) {
-	s := &localSub{n: n, topics: append([]domain.Topic(nil), topics...), ch: make(chan domain.Event, localSubBuffer)}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.closed {
-		return nil, ErrClosed
-	}
-	for _, t := range s.topics {
-		m := n.subs[t]
-		if m == nil {
-			m = map[*localSub]struct{}{}
-			n.subs[t] = m
-		}
-		m[s] = struct{}{}
+	s, _, err := n.fan.Subscribe(topics)
+	if err != nil {
+		return nil, err // ErrClosed
 	}
 	return s, nil
 }
@@ -84,37 +58,6 @@ func (n *LocalNotifier) Subscribe(_ context.Context, topics ...domain.Topic) (po
 func (n *LocalNotifier) Close() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.closed {
-		return nil
-	}
-	n.closed = true
-	seen := map[*localSub]bool{}
-	for _, m := range n.subs {
-		for s := range m {
-			if !seen[s] {
-				seen[s] = true
-				s.once.Do(func() { close(s.ch) })
-			}
-		}
-	}
-	n.subs = nil
-	return nil
-}
-
-func (s *localSub) Events() <-chan domain.Event { return s.ch }
-
-func (s *localSub) Close() error {
-	n := s.n
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for _, t := range s.topics {
-		if m := n.subs[t]; m != nil {
-			delete(m, s)
-			if len(m) == 0 {
-				delete(n.subs, t)
-			}
-		}
-	}
-	s.once.Do(func() { close(s.ch) })
+	n.fan.Close()
 	return nil
 }

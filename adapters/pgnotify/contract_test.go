@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/notifycore/notifycoretest"
 	"github.com/stenthq/stent/tests/contract"
 )
 
@@ -12,17 +13,16 @@ import (
 // B's listening sessions with pg_terminate_backend.
 func TestNotifierContract(t *testing.T) {
 	t.Parallel()
-	dsn := testDSN(t)
-	pool := newPool(t, dsn)
+	pool := newPool(t, testDSN(t))
 	contract.RunNotifier(t, func(t *testing.T) contract.NotifierPair {
-		prefix := randomName("prefix") + ":"
-		appA, appB := randomName("listener-a"), randomName("listener-b")
+		prefix := notifycoretest.RandomName("prefix") + ":"
+		appA, appB := notifycoretest.RandomName("listener-a"), notifycoretest.RandomName("listener-b")
 		a := newNotifier(t, pool, fastConfig(prefix, appA))
 		b := newNotifier(t, pool, fastConfig(prefix, appB))
 		return contract.NotifierPair{
 			A:     a,
 			B:     b,
-			Other: newNotifier(t, pool, fastConfig(randomName("other")+":", randomName("listener-other"))),
+			Other: newNotifier(t, pool, fastConfig(notifycoretest.RandomName("other")+":", notifycoretest.RandomName("listener-other"))),
 			Break: func(t *testing.T) {
 				if n := terminate(t, pool, appA, appB); n != 2 {
 					t.Fatalf("terminated %d listening sessions, want 2", n)

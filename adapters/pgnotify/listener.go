@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -31,86 +30,50 @@ type channelState struct {
 // errWake interrupts the reader's wait because a channel waits for LISTEN.
 var errWake = errors.New("pgnotify: wake up")
 
-// run owns the listening connection: it connects, listens until the
-// connection fails, tells the subscribers, and reconnects with backoff,
-// until Close. first receives the outcome of the first attempt.
-func (n *Notifier) run(first chan<- error) {
-	defer n.wg.Done()
-	report := func(err error) {
-		if first != nil {
-			first <- err
-			first = nil
-		}
+// session opens the listening connection, announces it ready and listens
+// until the connection fails or the notifier closes (ctx ends); the Link
+// runs it again with backoff.
+func (n *Notifier) session(ctx context.Context, ready func()) error {
+	l, err := n.connect(ctx)
+	if err != nil {
+		return err
 	}
-	backoff := n.cfg.ReconnectMin
-	outage := false // an outage is in progress and was logged
-	for {
-		l, err := n.connect()
-		if err == nil {
-			if outage {
-				n.log.Info("postgres notifier reconnected; subscriptions restored")
-				outage = false
-			}
-			n.resetAll()
-			report(nil)
-			backoff = n.cfg.ReconnectMin
-			err = n.listen(l)
-			n.lost(l, err)
-		}
-		if n.runCtx.Err() != nil {
-			return
-		}
-		n.mu.Lock()
-		n.health = err
-		n.mu.Unlock()
-		if first == nil && !outage {
-			n.log.Warn("postgres notifier lost its listening connection; waiters poll until it reconnects", "error", err)
-		} else {
-			n.log.Debug("postgres notifier reconnection failed", "error", err, "retry_in", backoff)
-		}
-		outage = true
-		report(err)
-		timer := time.NewTimer(backoff)
-		select {
-		case <-n.runCtx.Done():
-			timer.Stop()
-			return
-		case <-timer.C:
-		}
-		backoff = min(backoff*2, n.cfg.ReconnectMax)
-	}
+	ready()
+	err = n.listen(ctx, l)
+	n.lost(l, err)
+	return err
 }
 
 // connect opens the listening connection, listens to every wanted channel,
 // then marks it ready; run then tells the subscribers to re-read.
-func (n *Notifier) connect() (*listener, error) {
-	ctx, cancel := context.WithTimeout(n.runCtx, n.cfg.ConfirmTimeout)
+func (n *Notifier) connect(ctx context.Context) (*listener, error) {
+	dialCtx, cancel := context.WithTimeout(ctx, n.cfg.ConfirmTimeout)
 	defer cancel()
-	conn, err := pgx.ConnectConfig(ctx, n.connConfig)
+	conn, err := pgx.ConnectConfig(dialCtx, n.connConfig)
 	if err != nil {
 		return nil, err
 	}
 	l := &listener{conn: conn, channels: map[string]*channelState{}, lost: make(chan struct{})}
 	n.mu.Lock()
-	if n.closed {
+	if n.fan.Closed() {
 		n.mu.Unlock()
 		n.closeConn(l)
 		return nil, domain.ErrClosed
 	}
 	n.gen = l // not ready: Subscribe keeps failing until every LISTEN ran
-	for c := range n.wanted {
+	for _, c := range n.fan.Keys() {
 		l.channels[c] = &channelState{done: make(chan struct{})}
 	}
 	n.mu.Unlock()
-	if err := n.sync(l); err != nil {
+	if err := n.sync(ctx, l); err != nil {
 		n.lost(l, err)
 		return nil, err
 	}
 	n.mu.Lock()
-	ok := n.gen == l && !n.closed
+	ok := n.gen == l && !n.fan.Closed()
 	if ok {
 		l.ready = true
-		n.health = nil
+		n.link.SetUp()
 	}
 	n.mu.Unlock()
 	if !ok {
@@ -124,21 +87,21 @@ func (n *Notifier) connect() (*listener, error) {
 // notifier closes. A subscriber needing a LISTEN interrupts the wait; an
 // idle wait ends every HealthCheckInterval with a probe and the UNLISTEN
 // of channels nobody wants any more.
-func (n *Notifier) listen(l *listener) error {
+func (n *Notifier) listen(ctx context.Context, l *listener) error {
 	for {
 		n.mu.Lock()
-		if n.closed {
+		if n.fan.Closed() {
 			n.mu.Unlock()
 			return domain.ErrClosed
 		}
 		if n.dirty {
 			n.mu.Unlock()
-			if err := n.sync(l); err != nil {
+			if err := n.sync(ctx, l); err != nil {
 				return err
 			}
 			continue
 		}
-		wake, interrupt := context.WithCancelCause(n.runCtx)
+		wake, interrupt := context.WithCancelCause(ctx)
 		n.interrupt = interrupt
 		n.mu.Unlock()
 
@@ -157,11 +120,11 @@ func (n *Notifier) listen(l *listener) error {
 		}
 		switch {
 		case err == nil:
-		case l.conn.IsClosed() || n.runCtx.Err() != nil:
+		case l.conn.IsClosed() || ctx.Err() != nil:
 			return err
 		case woken:
 		case idle:
-			if err := n.idleCheck(l); err != nil {
+			if err := n.idleCheck(ctx, l); err != nil {
 				return err
 			}
 		default:
@@ -171,30 +134,30 @@ func (n *Notifier) listen(l *listener) error {
 }
 
 // idleCheck probes the connection and unlistens unwanted channels.
-func (n *Notifier) idleCheck(l *listener) error {
-	ctx, cancel := context.WithTimeout(n.runCtx, n.cfg.ConfirmTimeout)
+func (n *Notifier) idleCheck(ctx context.Context, l *listener) error {
+	pingCtx, cancel := context.WithTimeout(ctx, n.cfg.ConfirmTimeout)
 	defer cancel()
-	if err := l.conn.Ping(ctx); err != nil {
+	if err := l.conn.Ping(pingCtx); err != nil {
 		return fmt.Errorf("health probe: %w", err)
 	}
 	n.mu.Lock()
 	n.dirty = true
 	n.mu.Unlock()
-	return n.sync(l)
+	return n.sync(ctx, l)
 }
 
 // sync runs LISTEN for every wanted channel not listened to yet and
 // UNLISTEN for every listened channel nobody wants, in one round trip.
 // An unwanted channel is forgotten before its UNLISTEN is sent, so a
 // subscriber wanting it again meanwhile gets a fresh LISTEN after it.
-func (n *Notifier) sync(l *listener) error {
+func (n *Notifier) sync(ctx context.Context, l *listener) error {
 	n.mu.Lock()
 	n.dirty = false
 	var listen, unlisten []string
 	var started []*channelState
 	for c, st := range l.channels {
 		switch {
-		case n.wanted[c] == 0:
+		case !n.fan.Wanted(c):
 			if st.listening {
 				unlisten = append(unlisten, c)
 			}
@@ -215,9 +178,9 @@ func (n *Notifier) sync(l *listener) error {
 	for _, c := range listen {
 		sql.WriteString("LISTEN " + pgx.Identifier{c}.Sanitize() + ";")
 	}
-	ctx, cancel := context.WithTimeout(n.runCtx, n.cfg.ConfirmTimeout)
+	execCtx, cancel := context.WithTimeout(ctx, n.cfg.ConfirmTimeout)
 	defer cancel()
-	if _, err := l.conn.Exec(ctx, sql.String()); err != nil {
+	if _, err := l.conn.Exec(execCtx, sql.String()); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	n.mu.Lock()
@@ -233,11 +196,11 @@ func (n *Notifier) sync(l *listener) error {
 // told the connection was up are told it is gone.
 func (n *Notifier) lost(l *listener, err error) {
 	n.mu.Lock()
-	wasReady := l.ready && !n.closed
+	wasReady := l.ready && !n.fan.Closed()
 	l.ready = false
 	if n.gen == l {
 		n.gen = nil
-		n.health = err
+		n.link.SetDown(err)
 	}
 	select {
 	case <-l.lost:
@@ -247,7 +210,7 @@ func (n *Notifier) lost(l *listener, err error) {
 	n.mu.Unlock()
 	n.closeConn(l)
 	if wasReady {
-		n.resetAll()
+		n.link.Lost()
 	}
 }
 

@@ -33,12 +33,8 @@ package pgnotify
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -47,6 +43,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/notifycore"
 	"github.com/stenthq/stent/ports"
 )
 
@@ -55,34 +52,24 @@ import (
 type Notifier struct {
 	pool       *pgxpool.Pool
 	connConfig *pgx.ConnConfig
-	cfg        Config
-	log        *slog.Logger
+	cfg        notifycore.Config
 
+	// mu guards the fan-out (subscriptions, and how many want each
+	// channel) and the listening connection's state below.
 	mu        sync.RWMutex
-	closed    bool
-	subs      map[*subscription]struct{}
-	topics    map[domain.Topic]map[*subscription]struct{}
-	wanted    map[string]int // channel -> subscriptions that want it
-	gen       *listener      // the listening connection; nil while disconnected
-	health    error          // why the notifier is not ready; nil when it is
-	dirty     bool           // a channel waits for LISTEN
+	fan       *notifycore.Fanout
+	link      *notifycore.Link
+	gen       *listener // the listening connection; nil while disconnected
+	dirty     bool      // a channel waits for LISTEN
 	interrupt context.CancelCauseFunc
 
-	runCtx    context.Context // cancelled by Close
-	runCancel context.CancelFunc
-	wg        sync.WaitGroup
 	closeOnce sync.Once
-
-	malformed       atomic.Uint64
-	malformedLogged atomic.Bool
 }
 
 var (
 	_ ports.Notifier       = (*Notifier)(nil)
 	_ ports.NotifierHealth = (*Notifier)(nil)
 )
-
-var errNotConnected = errors.New("not connected yet")
 
 // New returns a notifier publishing through pool, which stays owned by the
 // caller (Close does not close it), and listening on a dedicated connection
@@ -94,44 +81,29 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Notifier, error)
 	if pool == nil {
 		return nil, fmt.Errorf("pgnotify: New: pool is nil: %w", domain.ErrInvalidArgument)
 	}
-	cfg, err := cfg.withDefaults()
+	core, err := cfg.WithDefaults("pgnotify")
 	if err != nil {
 		return nil, err
 	}
+	if core.ApplicationName == "" {
+		core.ApplicationName = DefaultApplicationName
+	}
 	cc := pool.Config().ConnConfig.Copy()
-	cc.RuntimeParams["application_name"] = cfg.ApplicationName
+	cc.RuntimeParams["application_name"] = core.ApplicationName
 	// Interrupting a wait must leave the connection usable: a deadline does,
 	// whatever the pool's own cancellation policy.
 	cc.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.DeadlineContextWatcherHandler{Conn: c.Conn()}
 	}
-	runCtx, runCancel := context.WithCancel(context.Background())
-	n := &Notifier{
-		pool: pool, connConfig: cc, cfg: cfg, log: cfg.Logger,
-		subs:   map[*subscription]struct{}{},
-		topics: map[domain.Topic]map[*subscription]struct{}{},
-		wanted: map[string]int{},
-		health: errNotConnected,
-		runCtx: runCtx, runCancel: runCancel,
-	}
-	first := make(chan error, 1)
-	n.wg.Add(1)
-	go n.run(first)
-	timer := time.NewTimer(cfg.ConfirmTimeout)
-	defer timer.Stop()
-	select {
-	case err = <-first:
-	case <-timer.C:
-		err = fmt.Errorf("no connection within %v", cfg.ConfirmTimeout)
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if err != nil {
-		if cfg.Required {
-			_ = n.Close()
-			return nil, fmt.Errorf("pgnotify: the listening connection cannot be opened and Config.Required is set: %w: %w", domain.ErrUnavailable, err)
-		}
-		n.log.Warn("postgres notifier unreachable at start; waiters poll until it connects", "error", err)
+	n := &Notifier{pool: pool, connConfig: cc, cfg: core}
+	// A channel nobody wants any more is unlistened lazily, at the next
+	// idle health check: no OnGone.
+	n.fan = notifycore.NewFanout(&n.mu, notifycore.Options{Buffer: core.BufferSize, Key: n.Channel})
+	n.link = notifycore.NewLink(core, notifycore.LinkSpec{Pkg: "pgnotify", Name: "postgres notifier",
+		Conn: "listening connection", Fanout: n.fan, Session: n.session})
+	if err := n.link.Start(ctx); err != nil {
+		_ = n.Close()
+		return nil, err
 	}
 	return n, nil
 }
@@ -144,39 +116,13 @@ func (n *Notifier) Channel(topic domain.Topic) string {
 	return channelName(n.cfg.Prefix, topicKind(topic))
 }
 
-// Malformed returns how many received payloads were ignored because they
-// did not decode to an event of their channel.
-func (n *Notifier) Malformed() uint64 { return n.malformed.Load() }
-
-// Health returns nil while the listening connection is up and listening,
-// else an error matching ErrUnavailable that says why.
-func (n *Notifier) Health() error {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	switch {
-	case n.closed:
-		return fmt.Errorf("pgnotify: %w", domain.ErrClosed)
-	case n.health != nil:
-		return fmt.Errorf("pgnotify: %w: %w", domain.ErrUnavailable, n.health)
-	}
-	return nil
-}
-
 // Publish sends ev with pg_notify through the pool, bounded by ctx and
 // Config.PublishTimeout. An event whose payload would reach PostgreSQL's
 // 8000-byte limit is rejected with ErrInvalidArgument; a database error
-// matches ErrUnavailable.
+// matches ErrUnavailable. The pool does not need the listening connection,
+// so Publish works while it is down.
 func (n *Notifier) Publish(ctx context.Context, ev domain.Event) error {
-	if ev.Topic == "" {
-		return fmt.Errorf("pgnotify: publish %s event: empty topic: %w", ev.Kind, domain.ErrInvalidArgument)
-	}
-	n.mu.RLock()
-	closed := n.closed
-	n.mu.RUnlock()
-	if closed {
-		return fmt.Errorf("pgnotify: publish: %w", domain.ErrClosed)
-	}
-	payload, err := encodeEvent(ev)
+	payload, err := n.link.Payload(ev, true)
 	if err != nil {
 		return err
 	}
@@ -184,7 +130,7 @@ func (n *Notifier) Publish(ctx context.Context, ev domain.Event) error {
 		return fmt.Errorf("pgnotify: publish on %.80s: the payload is %d bytes; PostgreSQL allows fewer than %d: %w",
 			ev.Topic, len(payload), MaxPayloadBytes, domain.ErrInvalidArgument)
 	}
-	ctx, cancel := context.WithTimeout(ctx, n.cfg.PublishTimeout)
+	ctx, cancel := n.link.PublishContext(ctx)
 	defer cancel()
 	if _, err := n.pool.Exec(ctx, "SELECT pg_notify($1, $2)", n.Channel(ev.Topic), string(payload)); err != nil {
 		return fmt.Errorf("pgnotify: publish on %.80s: %w: %w", ev.Topic, domain.ErrUnavailable, err)
@@ -197,42 +143,15 @@ func (n *Notifier) Publish(ctx context.Context, ev domain.Event) error {
 // listening connection is down or when LISTEN does not complete within
 // Config.ConfirmTimeout, and with ErrClosed after Close.
 func (n *Notifier) Subscribe(ctx context.Context, topics ...domain.Topic) (ports.Subscription, error) {
-	s := &subscription{n: n, ch: make(chan domain.Event, n.cfg.BufferSize)}
-	for _, t := range topics {
-		if t == "" {
-			return nil, fmt.Errorf("pgnotify: subscribe: empty topic in %q: %w", topics, domain.ErrInvalidArgument)
-		}
-		if !slices.Contains(s.topics, t) {
-			s.topics = append(s.topics, t)
-		}
-		if c := n.Channel(t); !slices.Contains(s.channels, c) {
-			s.channels = append(s.channels, c)
-		}
-	}
-
 	n.mu.Lock()
-	if n.closed {
+	s, _, err := n.link.Subscribe(topics)
+	if err != nil {
 		n.mu.Unlock()
-		return nil, fmt.Errorf("pgnotify: subscribe: %w", domain.ErrClosed)
+		return nil, err
 	}
-	l := n.gen
-	if l == nil || !l.ready {
-		cause := n.health
-		n.mu.Unlock()
-		return nil, fmt.Errorf("pgnotify: subscribe: %w: %w", domain.ErrUnavailable, cause)
-	}
-	n.subs[s] = struct{}{}
-	for _, t := range s.topics {
-		set := n.topics[t]
-		if set == nil {
-			set = map[*subscription]struct{}{}
-			n.topics[t] = set
-		}
-		set[s] = struct{}{}
-	}
+	l := n.gen // up: the listening connection is ready
 	var pending []chan struct{}
-	for _, c := range s.channels {
-		n.wanted[c]++
+	for _, c := range s.Keys() {
 		st := l.channels[c]
 		if st == nil {
 			st = &channelState{done: make(chan struct{})}
@@ -266,14 +185,7 @@ func (n *Notifier) Subscribe(ctx context.Context, topics ...domain.Topic) (ports
 		case <-timer.C:
 			err = fmt.Errorf("%w: LISTEN did not run within %v", domain.ErrUnavailable, n.cfg.ConfirmTimeout)
 		}
-		_ = s.Close()
-		n.mu.RLock()
-		closed := n.closed
-		n.mu.RUnlock()
-		if closed {
-			return nil, fmt.Errorf("pgnotify: subscribe: %w", domain.ErrClosed)
-		}
-		return nil, fmt.Errorf("pgnotify: subscribe: %w", err)
+		return nil, fmt.Errorf("pgnotify: subscribe: %w", s.Abandon(err))
 	}
 	return s, nil
 }
@@ -283,50 +195,29 @@ func (n *Notifier) Subscribe(ctx context.Context, topics ...domain.Topic) (ports
 func (n *Notifier) Close() error {
 	n.closeOnce.Do(func() {
 		n.mu.Lock()
-		n.closed = true
-		for s := range n.subs {
-			s.closed = true
-			close(s.ch)
-		}
-		n.subs, n.topics = nil, nil
+		n.fan.Close()
 		n.mu.Unlock()
-		n.runCancel()
-		n.wg.Wait()
+		n.link.Stop()
 	})
 	return nil
 }
 
+// Malformed returns how many received payloads were ignored because they
+// did not decode to an event of their channel.
+func (n *Notifier) Malformed() uint64 { return n.link.MalformedCount() }
+
+// Health returns nil while the listening connection is up and listening,
+// else an error matching ErrUnavailable that says why.
+func (n *Notifier) Health() error { return n.link.Health() }
+
 // route decodes a notification and hands it to its topic's subscribers.
 func (n *Notifier) route(channel, payload string) {
-	ev, err := decodeEvent(payload)
-	if err == nil && n.Channel(ev.Topic) != channel {
-		err = fmt.Errorf("topic %q does not belong to channel %q", ev.Topic, channel)
-	}
+	ev, err := n.decodeEvent(channel, payload)
 	if err != nil {
-		n.malformed.Add(1)
-		if !n.malformedLogged.Swap(true) {
-			const maxShown = 200
-			if len(payload) > maxShown {
-				payload = payload[:maxShown] + "..."
-			}
-			n.log.Warn("postgres notifier ignored a malformed payload (further ones are only counted)",
-				"channel", channel, "payload", payload, "error", err)
-		}
+		n.link.Malformed(channel, payload, err)
 		return
 	}
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	for s := range n.topics[ev.Topic] {
-		s.deliver(ev)
-	}
-}
-
-// resetAll tells every subscriber that events may have been missed.
-func (n *Notifier) resetAll() {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	ev := resetEvent()
-	for s := range n.subs {
-		s.deliver(ev)
-	}
+	n.fan.Deliver(ev)
 }

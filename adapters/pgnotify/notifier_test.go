@@ -11,40 +11,19 @@ import (
 
 	"github.com/stenthq/stent/adapters/pgnotify"
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/notifycore/notifycoretest"
 )
 
-func TestConfigRejectsBadValues(t *testing.T) {
+func TestNewValidatesItsConfig(t *testing.T) {
 	t.Parallel()
 	pool, err := pgxpool.New(t.Context(), "postgres://nobody@127.0.0.1:1/none") // never connected
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	tests := []struct {
-		name string
-		cfg  pgnotify.Config
-		want string
-	}{
-		{"a negative confirm timeout", pgnotify.Config{ConfirmTimeout: -time.Second}, "ConfirmTimeout is -1s"},
-		{"a negative health check interval", pgnotify.Config{HealthCheckInterval: -1}, "HealthCheckInterval is -1ns"},
-		{"a reconnect maximum below the minimum", pgnotify.Config{ReconnectMin: time.Second, ReconnectMax: time.Millisecond}, "ReconnectMax 1ms is below ReconnectMin 1s"},
-		{"a negative buffer", pgnotify.Config{BufferSize: -3}, "BufferSize is -3"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name+" is rejected, naming the value", func(t *testing.T) {
-			t.Parallel()
-			_, err := pgnotify.New(t.Context(), pool, tc.cfg)
-			if !errors.Is(err, domain.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("New: %v; want ErrInvalidArgument mentioning %q", err, tc.want)
-			}
-		})
-	}
-	t.Run("a nil pool is rejected", func(t *testing.T) {
-		t.Parallel()
-		if _, err := pgnotify.New(t.Context(), nil, pgnotify.Config{}); !errors.Is(err, domain.ErrInvalidArgument) {
-			t.Fatalf("New(nil): %v", err)
-		}
-	})
+	notifycoretest.CheckNewValidates(t,
+		func(cfg pgnotify.Config) error { _, err := pgnotify.New(t.Context(), pool, cfg); return err },
+		func() error { _, err := pgnotify.New(t.Context(), nil, pgnotify.Config{}); return err })
 }
 
 func TestChannelNames(t *testing.T) {
@@ -99,38 +78,20 @@ func TestChannelNames(t *testing.T) {
 func TestLongPrefixesStayApart(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t, testDSN(t))
-	base := strings.Repeat("é", 40) + randomName("p")
-	one := newNotifier(t, pool, fastConfig(base+"-one:", randomName("one")))
-	two := newNotifier(t, pool, fastConfig(base+"-two:", randomName("two")))
+	base := strings.Repeat("é", 40) + notifycoretest.RandomName("p")
+	one := newNotifier(t, pool, fastConfig(base+"-one:", notifycoretest.RandomName("one")))
+	two := newNotifier(t, pool, fastConfig(base+"-two:", notifycoretest.RandomName("two")))
 	topic := domain.TaskTopic("t")
-	subOne, err := one.Subscribe(t.Context(), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer subOne.Close()
-	subTwo, err := two.Subscribe(t.Context(), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer subTwo.Close()
-	if err := one.Publish(t.Context(), domain.Event{Kind: domain.EventTask, Topic: topic, ID: "for-one"}); err != nil {
-		t.Fatal(err)
-	}
-	if ev := next(t, subOne); ev.ID != "for-one" {
-		t.Fatalf("got %+v", ev)
-	}
-	if err := two.Publish(t.Context(), domain.Event{Kind: domain.EventTask, Topic: topic, ID: "for-two"}); err != nil {
-		t.Fatal(err)
-	}
-	if ev := next(t, subTwo); ev.ID != "for-two" {
-		t.Fatalf("got %+v; for-one crossed over", ev)
-	}
+	subOne := notifycoretest.Subscribe(t, one, topic)
+	subTwo := notifycoretest.Subscribe(t, two, topic)
+	notifycoretest.PublishAndExpect(t, one, subOne, domain.Event{Kind: domain.EventTask, Topic: topic, ID: "for-one"})
+	notifycoretest.PublishAndExpect(t, two, subTwo, domain.Event{Kind: domain.EventTask, Topic: topic, ID: "for-two"})
 }
 
 func TestAnOversizedPayloadIsRejected(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t, testDSN(t))
-	n := newNotifier(t, pool, fastConfig(randomName("prefix")+":", randomName("app")))
+	n := newNotifier(t, pool, fastConfig(notifycoretest.RandomName("prefix")+":", notifycoretest.RandomName("app")))
 	err := n.Publish(t.Context(), domain.Event{Kind: domain.EventTask, Topic: domain.TaskTopic("t"), ID: strings.Repeat("x", 9000)})
 	if !errors.Is(err, domain.ErrInvalidArgument) || !strings.Contains(err.Error(), "8000") {
 		t.Fatalf("Publish: %v; want ErrInvalidArgument naming the 8000-byte limit", err)
@@ -159,9 +120,9 @@ func TestPostgresUnreachableAtStart(t *testing.T) {
 	})
 	t.Run("otherwise warns once and degrades to polling", func(t *testing.T) {
 		t.Parallel()
-		var logs logBuffer
+		var logs notifycoretest.LogBuffer
 		cfg := fastConfig("", "")
-		cfg.Logger = logs.logger()
+		cfg.Logger = logs.Logger()
 		n := newNotifier(t, pool, cfg)
 		if err := n.Health(); !errors.Is(err, domain.ErrUnavailable) {
 			t.Fatalf("Health() = %v", err)
@@ -175,7 +136,7 @@ func TestPostgresUnreachableAtStart(t *testing.T) {
 		if err := n.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if c := logs.count("level=WARN"); c != 1 {
+		if c := logs.Count("level=WARN"); c != 1 {
 			t.Fatalf("%d warnings, want 1:\n%s", c, logs.String())
 		}
 	})
@@ -184,46 +145,33 @@ func TestPostgresUnreachableAtStart(t *testing.T) {
 func TestMalformedPayloadsAreLoggedOnce(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t, testDSN(t))
-	var logs logBuffer
-	cfg := fastConfig(randomName("prefix")+":", randomName("app"))
-	cfg.Logger = logs.logger()
+	var logs notifycoretest.LogBuffer
+	cfg := fastConfig(notifycoretest.RandomName("prefix")+":", notifycoretest.RandomName("app"))
+	cfg.Logger = logs.Logger()
 	n := newNotifier(t, pool, cfg)
 	topic := domain.TaskTopic("t")
-	sub, err := n.Subscribe(t.Context(), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	sub := notifycoretest.Subscribe(t, n, topic)
 	// No topic: on a shared channel the reader cannot route it.
 	for _, raw := range []string{"{", `{"v":1,"kind":"task","id":"bare"}`, `[]`} {
 		if _, err := pool.Exec(t.Context(), "SELECT pg_notify($1, $2)", n.Channel(topic), raw); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := n.Publish(t.Context(), domain.Event{Kind: domain.EventTask, Topic: topic, ID: "ok"}); err != nil {
-		t.Fatal(err)
-	}
-	if ev := next(t, sub); ev.ID != "ok" {
-		t.Fatalf("got %+v", ev)
-	}
-	if n.Malformed() != 3 || logs.count("malformed") != 1 {
-		t.Fatalf("Malformed() = %d with %d log lines, want 3 and 1:\n%s", n.Malformed(), logs.count("malformed"), logs.String())
+	notifycoretest.PublishAndExpect(t, n, sub, domain.Event{Kind: domain.EventTask, Topic: topic, ID: "ok"})
+	if n.Malformed() != 3 || logs.Count("malformed") != 1 {
+		t.Fatalf("Malformed() = %d with %d log lines, want 3 and 1:\n%s", n.Malformed(), logs.Count("malformed"), logs.String())
 	}
 }
 
 func TestTheListeningSessionIsNamedAndReconnectsAfterTermination(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t, testDSN(t))
-	var logs logBuffer
-	app := randomName("app")
-	cfg := fastConfig(randomName("prefix")+":", app)
-	cfg.Logger = logs.logger()
+	var logs notifycoretest.LogBuffer
+	app := notifycoretest.RandomName("app")
+	cfg := fastConfig(notifycoretest.RandomName("prefix")+":", app)
+	cfg.Logger = logs.Logger()
 	n := newNotifier(t, pool, cfg)
-	sub, err := n.Subscribe(t.Context(), domain.TopicReady)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	sub := notifycoretest.Subscribe(t, n, domain.TopicReady)
 	if got := sessions(t, pool, app); got != 1 {
 		t.Fatalf("%d sessions named %s, want 1", got, app)
 	}
@@ -232,18 +180,13 @@ func TestTheListeningSessionIsNamedAndReconnectsAfterTermination(t *testing.T) {
 			t.Fatalf("round %d: terminated %d sessions", round, got)
 		}
 		for range 2 { // lost, then reconnected
-			if ev := next(t, sub); ev.Kind != domain.EventReset {
+			if ev := notifycoretest.Next(t, sub); ev.Kind != domain.EventReset {
 				t.Fatalf("round %d: got %+v, want a reset", round, ev)
 			}
 		}
-		if err := n.Publish(t.Context(), domain.Event{Kind: domain.EventReady, Topic: domain.TopicReady, ID: "back"}); err != nil {
-			t.Fatal(err)
-		}
-		if ev := next(t, sub); ev.ID != "back" {
-			t.Fatalf("round %d: got %+v", round, ev)
-		}
+		notifycoretest.PublishAndExpect(t, n, sub, domain.Event{Kind: domain.EventReady, Topic: domain.TopicReady, ID: "back"})
 	}
-	if w, i := logs.count("level=WARN"), logs.count("reconnected"); w != 3 || i != 3 {
+	if w, i := logs.Count("level=WARN"), logs.Count("reconnected"); w != 3 || i != 3 {
 		t.Fatalf("%d warnings and %d reconnection notes for 3 outages, want 3 and 3:\n%s", w, i, logs.String())
 	}
 }
@@ -251,7 +194,7 @@ func TestTheListeningSessionIsNamedAndReconnectsAfterTermination(t *testing.T) {
 func TestChannelsComingAndGoingAcrossIdleChecksAlwaysDeliver(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t, testDSN(t))
-	cfg := fastConfig(randomName("prefix")+":", randomName("app"))
+	cfg := fastConfig(notifycoretest.RandomName("prefix")+":", notifycoretest.RandomName("app"))
 	cfg.HealthCheckInterval = 10 * time.Millisecond
 	n := newNotifier(t, pool, cfg)
 	// Subscribing again and again to a kind whose channel comes and goes
@@ -262,12 +205,7 @@ func TestChannelsComingAndGoingAcrossIdleChecksAlwaysDeliver(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := n.Publish(t.Context(), domain.Event{Kind: domain.EventTask, Topic: topic, ID: "e"}); err != nil {
-			t.Fatal(err)
-		}
-		if ev := next(t, sub); ev.ID != "e" {
-			t.Fatalf("round %d: got %+v", i, ev)
-		}
+		notifycoretest.PublishAndExpect(t, n, sub, domain.Event{Kind: domain.EventTask, Topic: topic, ID: "e"})
 		_ = sub.Close()
 	}
 	if err := n.Health(); err != nil {

@@ -3,12 +3,12 @@ package pgnotify
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/notifycore"
 )
 
 // MaxPayloadBytes is PostgreSQL's NOTIFY payload limit: a payload must be
@@ -18,41 +18,19 @@ const MaxPayloadBytes = 8000
 // maxChannelBytes is PostgreSQL's identifier limit (NAMEDATALEN - 1).
 const maxChannelBytes = 63
 
-// wireEvent is the JSON payload of a notification (SPEC §7):
-// {"v":1,"kind","id","execution_id","state","queue","function","at"} plus
-// "topic", the unprefixed topic: a channel carries every topic of a kind,
-// so the reader routes by it.
-type wireEvent struct {
-	Topic string `json:"topic"`
-	domain.Event
-}
-
-func encodeEvent(ev domain.Event) ([]byte, error) {
-	ev.V = domain.EventVersion
-	b, err := json.Marshal(wireEvent{Topic: string(ev.Topic), Event: ev})
-	if err != nil {
-		return nil, fmt.Errorf("pgnotify: encode %s event: %w", ev.Kind, err)
-	}
-	return b, nil
-}
-
-// decodeEvent parses a payload; the caller checks its topic belongs to the
-// channel it arrived on.
-func decodeEvent(payload string) (domain.Event, error) {
-	var w wireEvent
-	if err := json.Unmarshal([]byte(payload), &w); err != nil {
-		return domain.Event{}, err
-	}
+// decodeEvent parses a payload that arrived on channel: it must name its
+// topic (a channel carries every topic of a kind, and the reader routes by
+// it), and the topic must belong to channel.
+func (n *Notifier) decodeEvent(channel, payload string) (domain.Event, error) {
+	ev, err := notifycore.Decode(payload)
 	switch {
-	case w.V != domain.EventVersion:
-		return domain.Event{}, fmt.Errorf("version %d, want %d", w.V, domain.EventVersion)
-	case w.Kind == "":
-		return domain.Event{}, errors.New("no kind")
-	case w.Topic == "":
+	case err != nil:
+		return domain.Event{}, err
+	case ev.Topic == "":
 		return domain.Event{}, errors.New("no topic")
+	case n.Channel(ev.Topic) != channel:
+		return domain.Event{}, fmt.Errorf("topic %q does not belong to channel %q", ev.Topic, channel)
 	}
-	ev := w.Event
-	ev.Topic = domain.Topic(w.Topic)
 	return ev, nil
 }
 

@@ -3,8 +3,6 @@ package redisnotify
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,65 +53,24 @@ func (g *generation) alive() bool {
 
 var generationSeq atomic.Uint64
 
-// run owns the connection: it connects, reads until the connection fails,
-// tells the subscribers, and reconnects with backoff, until Close. first
-// receives the outcome of the first attempt (nil once the connection is
-// ready).
-func (n *Notifier) run(first chan<- error) {
-	defer n.wg.Done()
-	report := func(err error) {
-		if first != nil {
-			first <- err
-			first = nil
-		}
+// session dials a connection, serves it until it fails and returns why;
+// the Link runs it again with backoff. ready runs once the resubscription
+// is confirmed.
+func (n *Notifier) session(ctx context.Context, ready func()) error {
+	g, err := n.connect(ctx)
+	if err != nil {
+		return err
 	}
-	backoff := n.cfg.ReconnectMin
-	outage := false // an outage is in progress and was logged
-	for {
-		g, err := n.connect()
-		if err == nil {
-			err = n.serve(g, func() {
-				if outage {
-					n.log.Info("redis notifier reconnected; subscriptions restored")
-					outage = false
-				}
-				n.resetAll()
-				report(nil)
-				backoff = n.cfg.ReconnectMin
-			})
-			n.lost(g, err)
-		}
-		select {
-		case <-n.stop:
-			return
-		default:
-		}
-		n.mu.Lock()
-		n.health = err
-		n.mu.Unlock()
-		if first == nil && !outage {
-			n.log.Warn("redis notifier lost its connection; waiters poll until it reconnects", "error", err)
-		} else {
-			n.log.Debug("redis notifier reconnection failed", "error", err, "retry_in", backoff)
-		}
-		outage = true
-		report(err)
-		timer := time.NewTimer(backoff)
-		select {
-		case <-n.stop:
-			timer.Stop()
-			return
-		case <-timer.C:
-		}
-		backoff = min(backoff*2, n.cfg.ReconnectMax)
-	}
+	err = n.serve(ctx, g, ready)
+	n.lost(g, err)
+	return err
 }
 
 // connect dials a new pub/sub connection, then subscribes every channel
 // local subscribers want, followed by a PING whose PONG tells the reader
 // that all those subscriptions are active.
-func (n *Notifier) connect() (*generation, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ConfirmTimeout)
+func (n *Notifier) connect(ctx context.Context) (*generation, error) {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.ConfirmTimeout)
 	defer cancel()
 	ps := n.client.Subscribe(ctx) // no channels: no I/O yet
 	// Dial outside n.mu, so Subscribe and Close never wait on a dial.
@@ -130,13 +87,13 @@ func (n *Notifier) connect() (*generation, error) {
 		dead:       make(chan struct{}),
 	}
 	n.mu.Lock()
-	if n.closed {
+	if n.fan.Closed() {
 		n.mu.Unlock()
 		_ = ps.Close()
 		return nil, domain.ErrClosed
 	}
 	var err error
-	if channels := slices.Collect(maps.Keys(n.channels)); len(channels) > 0 {
+	if channels := n.fan.Keys(); len(channels) > 0 {
 		err = ps.Subscribe(ctx, channels...)
 		for _, c := range channels {
 			g.sent[c]++
@@ -157,18 +114,19 @@ func (n *Notifier) connect() (*generation, error) {
 }
 
 // serve reads g until it fails and returns why. onReady runs once the
-// resubscription is confirmed: it logs, tells every subscriber to re-read
-// (an EventReset), then lets New return after a first connection.
-func (n *Notifier) serve(g *generation, onReady func()) error {
+// resubscription is confirmed: the Link then tells every subscriber to
+// re-read (an EventReset) and lets New return after a first connection.
+// The end of ctx (Close) kills g.
+func (n *Notifier) serve(ctx context.Context, g *generation, onReady func()) error {
 	probeDone := make(chan struct{})
 	go func() {
 		defer close(probeDone)
-		n.probe(g)
+		n.probe(ctx, g)
 	}()
 	defer func() { <-probeDone }()
-	ctx := context.Background()
 	for {
-		msg, err := g.ps.Receive(ctx)
+		// Not ctx: the read ends when g is killed.
+		msg, err := g.ps.Receive(context.Background())
 		if err != nil {
 			// When kill came first (probe, failed write, Close), its cause
 			// explains the failure better than the closed connection.
@@ -199,11 +157,11 @@ func (n *Notifier) serve(g *generation, onReady func()) error {
 func (n *Notifier) markReady(g *generation) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.gen != g || n.closed {
+	if n.gen != g || n.fan.Closed() {
 		return false
 	}
 	g.ready = true
-	n.health = nil
+	n.link.SetUp()
 	return true
 }
 
@@ -212,19 +170,21 @@ func (n *Notifier) markReady(g *generation) bool {
 func (n *Notifier) lost(g *generation, err error) {
 	g.kill(err)
 	n.mu.Lock()
-	wasReady := g.ready && !n.closed
+	wasReady := g.ready && !n.fan.Closed()
 	if n.gen == g {
 		n.gen = nil
+		n.link.SetDown(err)
 	}
 	n.mu.Unlock()
 	if wasReady {
-		n.resetAll()
+		n.link.Lost()
 	}
 }
 
 // probe PINGs the connection every HealthCheckInterval and kills it when a
-// probe got no reply by the next tick (a silently dead connection).
-func (n *Notifier) probe(g *generation) {
+// probe got no reply by the next tick (a silently dead connection), or
+// when ctx ends (Close).
+func (n *Notifier) probe(ctx context.Context, g *generation) {
 	t := time.NewTicker(n.cfg.HealthCheckInterval)
 	defer t.Stop()
 	var seen uint64
@@ -232,6 +192,9 @@ func (n *Notifier) probe(g *generation) {
 	for {
 		select {
 		case <-g.dead:
+			return
+		case <-ctx.Done():
+			g.kill(domain.ErrClosed)
 			return
 		case <-t.C:
 		}

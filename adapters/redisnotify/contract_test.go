@@ -6,6 +6,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/notifycore/notifycoretest"
 	"github.com/stenthq/stent/tests/contract"
 )
 
@@ -32,14 +33,14 @@ func TestNotifierContractWithOutages(t *testing.T) {
 }
 
 func redisPair(t *testing.T, opts *redis.Options, srv *redisServer) contract.NotifierPair {
-	prefix := randomName("prefix") + ":"
-	nameA := randomName("client-a")
+	prefix := notifycoretest.RandomName("prefix") + ":"
+	nameA := notifycoretest.RandomName("client-a")
 	clientA := newClient(t, opts, nameA)
-	clientB := newClient(t, opts, randomName("client-b"))
+	clientB := newClient(t, opts, notifycoretest.RandomName("client-b"))
 	p := contract.NotifierPair{
-		A:     newNotifier(t, clientA, fastConfig(prefix)),
-		B:     newNotifier(t, clientB, fastConfig(prefix)),
-		Other: newNotifier(t, clientB, fastConfig(randomName("other")+":")),
+		A:     newNotifier(t, clientA, notifycoretest.FastConfig(prefix)),
+		B:     newNotifier(t, clientB, notifycoretest.FastConfig(prefix)),
+		Other: newNotifier(t, clientB, notifycoretest.FastConfig(notifycoretest.RandomName("other")+":")),
 		InjectRaw: func(t *testing.T, topic domain.Topic, payload string) {
 			if err := clientB.Publish(t.Context(), prefix+string(topic), payload).Err(); err != nil {
 				t.Fatalf("raw PUBLISH: %v", err)

@@ -2,8 +2,6 @@ package redisnotify_test
 
 import (
 	"bufio"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -16,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/stenthq/stent/adapters/redisnotify"
+	"github.com/stenthq/stent/internal/notifycore/notifycoretest"
 )
 
 const redisURLEnv = "STENT_TEST_REDIS_URL"
@@ -50,28 +49,10 @@ func newClient(t *testing.T, opts *redis.Options, name string) *redis.Client {
 	return c
 }
 
-// randomName returns a fresh name for prefixes and client names, so tests
-// sharing one server never meet.
-func randomName(kind string) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return "stent-test-" + kind + "-" + hex.EncodeToString(b)
-}
-
-// fastConfig reconnects quickly, so outage tests finish promptly.
-func fastConfig(prefix string) redisnotify.Config {
-	return redisnotify.Config{Prefix: prefix, ReconnectMin: 10 * time.Millisecond, ReconnectMax: 200 * time.Millisecond}
-}
-
 // newNotifier builds a notifier on client, closed at cleanup.
 func newNotifier(t *testing.T, client redis.UniversalClient, cfg redisnotify.Config) *redisnotify.Notifier {
 	t.Helper()
-	n, err := redisnotify.New(client, cfg)
-	if err != nil {
-		t.Fatalf("redisnotify.New: %v", err)
-	}
-	t.Cleanup(func() { _ = n.Close() })
-	return n
+	return notifycoretest.Closed[*redisnotify.Notifier](t)(redisnotify.New(client, cfg))
 }
 
 // listeningConns counts the connections named name that are subscribed to

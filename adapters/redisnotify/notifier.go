@@ -21,47 +21,36 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/notifycore"
 	"github.com/stenthq/stent/ports"
 )
 
 // Notifier is the Redis pub/sub notifier. It is safe for concurrent use.
 type Notifier struct {
 	client redis.UniversalClient
-	cfg    Config
-	log    *slog.Logger
+	cfg    notifycore.Config
 
-	mu       sync.RWMutex
-	closed   bool
-	subs     map[*subscription]struct{}
-	channels map[string]map[*subscription]struct{} // by full channel name
-	gen      *generation                           // the current connection; nil while disconnected
-	health   error                                 // why the notifier is not ready; nil when it is
+	// mu guards the fan-out (subscriptions, and how many want each
+	// channel) and the connection's state below.
+	mu   sync.RWMutex
+	fan  *notifycore.Fanout
+	link *notifycore.Link
+	gen  *generation // the current connection; nil while disconnected
 
-	stop      chan struct{}
-	wg        sync.WaitGroup
 	closeOnce sync.Once
-
-	malformed       atomic.Uint64
-	malformedLogged atomic.Bool
 }
 
 var (
 	_ ports.Notifier       = (*Notifier)(nil)
 	_ ports.NotifierHealth = (*Notifier)(nil)
 )
-
-// errNotConnected is the health of a notifier that has not connected yet.
-var errNotConnected = errors.New("not connected yet")
 
 // New returns a notifier on client, which stays owned by the caller (Close
 // does not close it). It opens the pub/sub connection and waits for it up
@@ -72,33 +61,21 @@ func New(client redis.UniversalClient, cfg Config) (*Notifier, error) {
 	if client == nil {
 		return nil, fmt.Errorf("redisnotify: New: client is nil: %w", domain.ErrInvalidArgument)
 	}
-	cfg, err := cfg.withDefaults()
+	if cfg.ApplicationName != "" {
+		return nil, fmt.Errorf("redisnotify: Config.ApplicationName is %q; name the Redis client with redis.Options.ClientName instead: %w",
+			cfg.ApplicationName, domain.ErrInvalidArgument)
+	}
+	core, err := cfg.WithDefaults("redisnotify")
 	if err != nil {
 		return nil, err
 	}
-	n := &Notifier{
-		client: client, cfg: cfg, log: cfg.Logger,
-		subs:     map[*subscription]struct{}{},
-		channels: map[string]map[*subscription]struct{}{},
-		health:   errNotConnected,
-		stop:     make(chan struct{}),
-	}
-	first := make(chan error, 1)
-	n.wg.Add(1)
-	go n.run(first)
-	timer := time.NewTimer(cfg.ConfirmTimeout)
-	defer timer.Stop()
-	select {
-	case err = <-first:
-	case <-timer.C:
-		err = fmt.Errorf("no connection within %v", cfg.ConfirmTimeout)
-	}
-	if err != nil {
-		if cfg.Required {
-			_ = n.Close()
-			return nil, fmt.Errorf("redisnotify: redis is unreachable and Config.Required is set: %w: %w", domain.ErrUnavailable, err)
-		}
-		n.log.Warn("redis notifier unreachable at start; waiters poll until it connects", "error", err)
+	n := &Notifier{client: client, cfg: core}
+	n.fan = notifycore.NewFanout(&n.mu, notifycore.Options{Buffer: core.BufferSize, Key: n.channel, OnGone: n.unsubscribe})
+	n.link = notifycore.NewLink(core, notifycore.LinkSpec{Pkg: "redisnotify", Name: "redis notifier",
+		Conn: "connection", Fanout: n.fan, Session: n.session})
+	if err := n.link.Start(context.Background()); err != nil {
+		_ = n.Close()
+		return nil, err
 	}
 	return n, nil
 }
@@ -108,43 +85,21 @@ func (n *Notifier) Prefix() string { return n.cfg.Prefix }
 
 // Malformed returns how many received payloads were ignored because they
 // did not decode to an event of their channel.
-func (n *Notifier) Malformed() uint64 { return n.malformed.Load() }
+func (n *Notifier) Malformed() uint64 { return n.link.MalformedCount() }
 
 // Health returns nil while the notifier is connected and its subscriptions
 // are confirmed, else an error matching ErrUnavailable that says why.
-func (n *Notifier) Health() error {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	switch {
-	case n.closed:
-		return fmt.Errorf("redisnotify: %w", domain.ErrClosed)
-	case n.health != nil:
-		return fmt.Errorf("redisnotify: %w: %w", domain.ErrUnavailable, n.health)
-	}
-	return nil
-}
+func (n *Notifier) Health() error { return n.link.Health() }
 
 // Publish sends ev on its topic's channel. It fails fast, with an error
 // matching ErrUnavailable, while the notifier is disconnected, and is
 // otherwise bounded by ctx and Config.PublishTimeout.
 func (n *Notifier) Publish(ctx context.Context, ev domain.Event) error {
-	if ev.Topic == "" {
-		return fmt.Errorf("redisnotify: publish %s event: empty topic: %w", ev.Kind, domain.ErrInvalidArgument)
-	}
-	n.mu.RLock()
-	closed, ready, cause := n.closed, n.gen != nil && n.gen.ready, n.health
-	n.mu.RUnlock()
-	if closed {
-		return fmt.Errorf("redisnotify: publish: %w", domain.ErrClosed)
-	}
-	if !ready {
-		return fmt.Errorf("redisnotify: publish on %s: %w: %w", ev.Topic, domain.ErrUnavailable, cause)
-	}
-	payload, err := encodeEvent(ev)
+	payload, err := n.link.Payload(ev, false)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, n.cfg.PublishTimeout)
+	ctx, cancel := n.link.PublishContext(ctx)
 	defer cancel()
 	if err := n.client.Publish(ctx, n.channel(ev.Topic), payload).Err(); err != nil {
 		return fmt.Errorf("redisnotify: publish on %s: %w: %w", ev.Topic, domain.ErrUnavailable, err)
@@ -157,43 +112,16 @@ func (n *Notifier) Publish(ctx context.Context, ev domain.Event) error {
 // notifier is disconnected or when the confirmation does not come within
 // Config.ConfirmTimeout, and with ErrClosed after Close.
 func (n *Notifier) Subscribe(ctx context.Context, topics ...domain.Topic) (ports.Subscription, error) {
-	channels := make([]string, 0, len(topics))
-	for _, t := range topics {
-		if t == "" {
-			return nil, fmt.Errorf("redisnotify: subscribe: empty topic in %q: %w", topics, domain.ErrInvalidArgument)
-		}
-		if c := n.channel(t); !slices.Contains(channels, c) {
-			channels = append(channels, c)
-		}
-	}
-	if err := ctx.Err(); err != nil {
+	if err := ctx.Err(); err != nil && notifycore.CheckTopics(topics) == nil {
 		return nil, fmt.Errorf("redisnotify: subscribe: %w", err)
 	}
-	s := &subscription{n: n, channels: channels, ch: make(chan domain.Event, n.cfg.BufferSize)}
-
 	n.mu.Lock()
-	if n.closed {
+	s, fresh, err := n.link.Subscribe(topics)
+	if err != nil {
 		n.mu.Unlock()
-		return nil, fmt.Errorf("redisnotify: subscribe: %w", domain.ErrClosed)
+		return nil, err
 	}
-	g := n.gen
-	if g == nil || !g.ready {
-		cause := n.health
-		n.mu.Unlock()
-		return nil, fmt.Errorf("redisnotify: subscribe: %w: %w", domain.ErrUnavailable, cause)
-	}
-	n.subs[s] = struct{}{}
-	var fresh []string
-	for _, c := range channels {
-		set := n.channels[c]
-		if set == nil {
-			set = map[*subscription]struct{}{}
-			n.channels[c] = set
-			fresh = append(fresh, c)
-		}
-		set[s] = struct{}{}
-	}
-	var err error
+	g := n.gen // up: the connection is ready
 	if len(fresh) > 0 {
 		// Not the caller's context: a write cut short by its deadline would
 		// break the connection every subscriber shares.
@@ -204,19 +132,37 @@ func (n *Notifier) Subscribe(ctx context.Context, topics ...domain.Topic) (ports
 			g.sent[c]++
 		}
 	}
-	need := make(map[string]uint64, len(channels))
-	for _, c := range channels {
+	need := make(map[string]uint64, len(s.Keys()))
+	for _, c := range s.Keys() {
 		need[c] = g.sent[c]
 	}
 	n.mu.Unlock()
 	if err != nil {
 		g.kill(err)
-		return nil, n.failSubscribe(s, fmt.Errorf("%w: %w", domain.ErrUnavailable, err))
+		err = fmt.Errorf("%w: %w", domain.ErrUnavailable, err)
+	} else {
+		err = n.awaitConfirmation(ctx, g, need)
 	}
-	if err := n.awaitConfirmation(ctx, g, need); err != nil {
-		return nil, n.failSubscribe(s, err)
+	if err != nil {
+		return nil, fmt.Errorf("redisnotify: subscribe: %w", s.Abandon(err))
 	}
 	return s, nil
+}
+
+// unsubscribe unsubscribes the channels no local subscriber wants any
+// more; it runs with n.mu held, when a subscription closes. A failure
+// means the connection is broken: it is dropped, and the reconnection
+// subscribes only the channels still wanted.
+func (n *Notifier) unsubscribe(gone []string) {
+	g := n.gen
+	if g == nil || !g.alive() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ConfirmTimeout)
+	defer cancel()
+	if err := g.ps.Unsubscribe(ctx, gone...); err != nil {
+		g.kill(err)
+	}
 }
 
 // awaitConfirmation waits until Redis has confirmed the need[c]-th
@@ -252,82 +198,40 @@ func (n *Notifier) awaitConfirmation(ctx context.Context, g *generation, need ma
 	}
 }
 
-// failSubscribe undoes a subscription that could not be confirmed.
-func (n *Notifier) failSubscribe(s *subscription, err error) error {
-	_ = s.Close()
-	n.mu.RLock()
-	closed := n.closed
-	n.mu.RUnlock()
-	if closed {
-		return fmt.Errorf("redisnotify: subscribe: %w", domain.ErrClosed)
-	}
-	return fmt.Errorf("redisnotify: subscribe: %w", err)
-}
-
 // Close ends every subscription (their channels are closed) and the
 // pub/sub connection. The client passed to New is not closed. Idempotent.
 func (n *Notifier) Close() error {
 	n.closeOnce.Do(func() {
 		n.mu.Lock()
-		n.closed = true
-		for s := range n.subs {
-			s.closed = true
-			close(s.ch)
-		}
-		n.subs, n.channels = nil, nil
-		g := n.gen
+		n.fan.Close()
 		n.gen = nil
 		n.mu.Unlock()
-		close(n.stop)
-		if g != nil {
-			g.kill(domain.ErrClosed)
-		}
-		n.wg.Wait()
+		n.link.Stop() // the session's probe kills the connection
 	})
 	return nil
 }
 
 func (n *Notifier) channel(t domain.Topic) string { return n.cfg.Prefix + string(t) }
 
-// route decodes a message and hands it to the channel's subscribers.
+// route decodes a message and hands it to its topic's subscribers. A
+// payload without "topic" is accepted (publishers that only follow SPEC
+// §7's field list); one naming another topic than its channel's is not.
 func (n *Notifier) route(channel, payload string) {
 	topic, ok := strings.CutPrefix(channel, n.cfg.Prefix)
-	if !ok {
-		n.malformedPayload(channel, payload, errors.New("channel outside the prefix"))
-		return
+	ev, err := notifycore.Decode(payload)
+	switch {
+	case !ok:
+		err = errors.New("channel outside the prefix")
+	case err != nil:
+	case ev.Topic != "" && ev.Topic != domain.Topic(topic):
+		err = fmt.Errorf("topic %q arrived on the channel of %q", ev.Topic, topic)
 	}
-	ev, err := decodeEvent(payload, domain.Topic(topic))
 	if err != nil {
-		n.malformedPayload(channel, payload, err)
+		n.link.Malformed(channel, payload, err)
 		return
 	}
+	ev.Topic = domain.Topic(topic)
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	for s := range n.channels[channel] {
-		s.deliver(ev)
-	}
-}
-
-// malformedPayload counts a payload that is not an event; the first one is
-// logged.
-func (n *Notifier) malformedPayload(channel, payload string, err error) {
-	n.malformed.Add(1)
-	if !n.malformedLogged.Swap(true) {
-		const maxShown = 200
-		if len(payload) > maxShown {
-			payload = payload[:maxShown] + "..."
-		}
-		n.log.Warn("redis notifier ignored a malformed payload (further ones are only counted)",
-			"channel", channel, "payload", payload, "error", err)
-	}
-}
-
-// resetAll tells every subscriber that events may have been missed.
-func (n *Notifier) resetAll() {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	ev := resetEvent()
-	for s := range n.subs {
-		s.deliver(ev)
-	}
+	n.fan.Deliver(ev)
 }

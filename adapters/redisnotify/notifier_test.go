@@ -1,14 +1,11 @@
 package redisnotify_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,98 +13,21 @@ import (
 
 	"github.com/stenthq/stent/adapters/redisnotify"
 	"github.com/stenthq/stent/domain"
-	"github.com/stenthq/stent/ports"
+	"github.com/stenthq/stent/internal/notifycore/notifycoretest"
 )
 
-const wait = 15 * time.Second
-
-// logBuffer is a concurrency-safe log sink.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) count(substr string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Count(b.buf.String(), substr)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-// next returns sub's next event, failing after wait.
-func next(t *testing.T, sub ports.Subscription) domain.Event {
-	t.Helper()
-	select {
-	case ev, ok := <-sub.Events():
-		if !ok {
-			t.Fatal("subscription closed")
-		}
-		return ev
-	case <-time.After(wait):
-		t.Fatalf("no event within %v", wait)
-	}
-	return domain.Event{}
-}
-
-// eventually checks cond on a ticker until it holds; for state with no
-// channel to wait on (Health after a reconnection the test did not
-// subscribe through).
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(wait)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
-func TestConfigRejectsBadValues(t *testing.T) {
+func TestNewValidatesItsConfig(t *testing.T) {
 	t.Parallel()
-	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never connected
 	t.Cleanup(func() { _ = client.Close() })
-	tests := []struct {
-		name string
-		cfg  redisnotify.Config
-		want string
-	}{
-		{"a negative confirm timeout", redisnotify.Config{ConfirmTimeout: -time.Second}, "ConfirmTimeout is -1s"},
-		{"a negative reconnect delay", redisnotify.Config{ReconnectMin: -1}, "ReconnectMin is -1ns"},
-		{"a reconnect maximum below the minimum", redisnotify.Config{ReconnectMin: time.Second, ReconnectMax: time.Millisecond}, "ReconnectMax 1ms is below ReconnectMin 1s"},
-		{"a negative buffer", redisnotify.Config{BufferSize: -3}, "BufferSize is -3"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name+" is rejected, naming the value", func(t *testing.T) {
-			t.Parallel()
-			_, err := redisnotify.New(client, tc.cfg)
-			if !errors.Is(err, domain.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("New: %v; want ErrInvalidArgument mentioning %q", err, tc.want)
-			}
-		})
-	}
-	t.Run("a nil client is rejected", func(t *testing.T) {
+	notifycoretest.CheckNewValidates(t,
+		func(cfg redisnotify.Config) error { _, err := redisnotify.New(client, cfg); return err },
+		func() error { _, err := redisnotify.New(nil, redisnotify.Config{}); return err })
+	t.Run("an application name is rejected: Redis clients are named on their options", func(t *testing.T) {
 		t.Parallel()
-		if _, err := redisnotify.New(nil, redisnotify.Config{}); !errors.Is(err, domain.ErrInvalidArgument) {
-			t.Fatalf("New(nil): %v", err)
+		_, err := redisnotify.New(client, redisnotify.Config{ApplicationName: "x"})
+		if !errors.Is(err, domain.ErrInvalidArgument) || !strings.Contains(err.Error(), "ClientName") {
+			t.Fatalf("New: %v; want ErrInvalidArgument pointing to redis.Options.ClientName", err)
 		}
 	})
 }
@@ -115,17 +35,13 @@ func TestConfigRejectsBadValues(t *testing.T) {
 func TestZeroConfigUsesTheStentPrefix(t *testing.T) {
 	t.Parallel()
 	opts := redisOptions(t)
-	client := newClient(t, opts, randomName("client"))
+	client := newClient(t, opts, notifycoretest.RandomName("client"))
 	n := newNotifier(t, client, redisnotify.Config{})
 	if n.Prefix() != "stent:" {
 		t.Fatalf("Prefix() = %q", n.Prefix())
 	}
-	topic := domain.TaskTopic(randomName("task"))
-	sub, err := n.Subscribe(t.Context(), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	topic := domain.TaskTopic(notifycoretest.RandomName("task"))
+	notifycoretest.Subscribe(t, n, topic)
 	counts, err := client.PubSubNumSub(t.Context(), "stent:"+string(topic)).Result()
 	if err != nil || counts["stent:"+string(topic)] != 1 {
 		t.Fatalf("PUBSUB NUMSUB = %v, %v; want one subscriber of stent:%s", counts, err, topic)
@@ -135,9 +51,9 @@ func TestZeroConfigUsesTheStentPrefix(t *testing.T) {
 func TestPublishedPayloadFollowsTheSpec(t *testing.T) {
 	t.Parallel()
 	opts := redisOptions(t)
-	client := newClient(t, opts, randomName("client"))
-	prefix := randomName("prefix") + ":"
-	n := newNotifier(t, client, fastConfig(prefix))
+	client := newClient(t, opts, notifycoretest.RandomName("client"))
+	prefix := notifycoretest.RandomName("prefix") + ":"
+	n := newNotifier(t, client, notifycoretest.FastConfig(prefix))
 	topic := domain.TaskTopic("t1")
 	raw := client.Subscribe(t.Context(), prefix+string(topic))
 	defer raw.Close()
@@ -175,22 +91,17 @@ func TestSubscribeWaitsForTheConfirmation(t *testing.T) {
 	proxy := startFaultProxy(t, opts.Addr)
 	lagging := *opts
 	lagging.Addr = proxy.addr()
-	prefix := randomName("prefix") + ":"
-	n := newNotifier(t, newClient(t, &lagging, randomName("lagging")), fastConfig(prefix))
-	direct := newNotifier(t, newClient(t, opts, randomName("direct")), fastConfig(prefix))
+	prefix := notifycoretest.RandomName("prefix") + ":"
+	n := newNotifier(t, newClient(t, &lagging, notifycoretest.RandomName("lagging")), notifycoretest.FastConfig(prefix))
+	direct := newNotifier(t, newClient(t, opts, notifycoretest.RandomName("direct")), notifycoretest.FastConfig(prefix))
 	proxy.setDelay(50 * time.Millisecond)
-	for i := range 3 {
-		topic := domain.TaskTopic(randomName("task"))
+	for range 3 {
+		topic := domain.TaskTopic(notifycoretest.RandomName("task"))
 		sub, err := n.Subscribe(t.Context(), topic)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := direct.Publish(t.Context(), domain.Event{Kind: domain.EventTask, Topic: topic, ID: "x"}); err != nil {
-			t.Fatal(err)
-		}
-		if ev := next(t, sub); ev.ID != "x" {
-			t.Fatalf("round %d: got %+v", i, ev)
-		}
+		notifycoretest.PublishAndExpect(t, direct, sub, domain.Event{Kind: domain.EventTask, Topic: topic, ID: "x"})
 		_ = sub.Close()
 	}
 }
@@ -201,29 +112,20 @@ func TestASilentlyDeadConnectionIsDetectedByTheHealthProbe(t *testing.T) {
 	proxy := startFaultProxy(t, opts.Addr)
 	viaProxy := *opts
 	viaProxy.Addr = proxy.addr()
-	cfg := fastConfig(randomName("prefix") + ":")
-	cfg.HealthCheckInterval = 20 * time.Millisecond
-	n := newNotifier(t, newClient(t, &viaProxy, randomName("probed")), cfg)
+	cfg := notifycoretest.FastConfig(notifycoretest.RandomName("prefix") + ":")
+	cfg.HealthCheckInterval = 200 * time.Millisecond // a loaded CI machine may stall a reader for tens of ms
+	n := newNotifier(t, newClient(t, &viaProxy, notifycoretest.RandomName("probed")), cfg)
 	topic := domain.TaskTopic("t")
-	sub, err := n.Subscribe(t.Context(), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	sub := notifycoretest.Subscribe(t, n, topic)
 	proxy.pause() // nothing flows, nothing is closed
-	if ev := next(t, sub); ev.Kind != domain.EventReset {
+	if ev := notifycoretest.Next(t, sub); ev.Kind != domain.EventReset {
 		t.Fatalf("got %+v, want the reset announcing the loss", ev)
 	}
 	proxy.resume()
-	if ev := next(t, sub); ev.Kind != domain.EventReset {
+	if ev := notifycoretest.Next(t, sub); ev.Kind != domain.EventReset {
 		t.Fatalf("got %+v, want the reset announcing the reconnection", ev)
 	}
-	if err := n.Publish(t.Context(), domain.Event{Kind: domain.EventTask, Topic: topic, ID: "back"}); err != nil {
-		t.Fatal(err)
-	}
-	if ev := next(t, sub); ev.ID != "back" {
-		t.Fatalf("got %+v", ev)
-	}
+	notifycoretest.PublishAndExpect(t, n, sub, domain.Event{Kind: domain.EventTask, Topic: topic, ID: "back"})
 }
 
 func TestRedisUnreachableAtStart(t *testing.T) {
@@ -243,11 +145,11 @@ func TestRedisUnreachableAtStart(t *testing.T) {
 		t.Parallel()
 		srv := startRedisServer(t)
 		srv.stop()
-		var logs logBuffer
+		var logs notifycoretest.LogBuffer
 		client := redis.NewClient(&redis.Options{Addr: srv.addr()})
 		t.Cleanup(func() { _ = client.Close() })
-		cfg := fastConfig(randomName("prefix") + ":")
-		cfg.Logger = logs.logger()
+		cfg := notifycoretest.FastConfig(notifycoretest.RandomName("prefix") + ":")
+		cfg.Logger = logs.Logger()
 		n := newNotifier(t, client, cfg)
 		if err := n.Health(); !errors.Is(err, domain.ErrUnavailable) {
 			t.Fatalf("Health() = %v", err)
@@ -260,19 +162,10 @@ func TestRedisUnreachableAtStart(t *testing.T) {
 			t.Fatalf("Publish: %v", err)
 		}
 		srv.restart(t)
-		eventually(t, "the notifier to connect", func() bool { return n.Health() == nil })
-		sub, err := n.Subscribe(t.Context(), domain.TopicReady)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer sub.Close()
-		if err := n.Publish(t.Context(), domain.Event{Kind: domain.EventReady, Topic: domain.TopicReady, ID: "up"}); err != nil {
-			t.Fatal(err)
-		}
-		if ev := next(t, sub); ev.ID != "up" {
-			t.Fatalf("got %+v", ev)
-		}
-		if c := logs.count("level=WARN"); c != 1 {
+		notifycoretest.Eventually(t, "the notifier to connect", func() bool { return n.Health() == nil })
+		sub := notifycoretest.Subscribe(t, n, domain.TopicReady)
+		notifycoretest.PublishAndExpect(t, n, sub, domain.Event{Kind: domain.EventReady, Topic: domain.TopicReady, ID: "up"})
+		if c := logs.Count("level=WARN"); c != 1 {
 			t.Fatalf("%d warnings, want 1:\n%s", c, logs.String())
 		}
 	})
@@ -282,19 +175,15 @@ func TestAnOutageIsLoggedOnce(t *testing.T) {
 	t.Parallel()
 	redisOptions(t)
 	srv := startRedisServer(t)
-	var logs logBuffer
+	var logs notifycoretest.LogBuffer
 	client := redis.NewClient(&redis.Options{Addr: srv.addr()})
 	t.Cleanup(func() { _ = client.Close() })
-	cfg := fastConfig(randomName("prefix") + ":")
-	cfg.Logger = logs.logger()
+	cfg := notifycoretest.FastConfig(notifycoretest.RandomName("prefix") + ":")
+	cfg.Logger = logs.Logger()
 	n := newNotifier(t, client, cfg)
-	sub, err := n.Subscribe(t.Context(), domain.TopicReady)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	sub := notifycoretest.Subscribe(t, n, domain.TopicReady)
 	srv.stop()
-	if ev := next(t, sub); ev.Kind != domain.EventReset {
+	if ev := notifycoretest.Next(t, sub); ev.Kind != domain.EventReset {
 		t.Fatalf("got %+v", ev)
 	}
 	// Several reconnection attempts fail while these calls fail fast.
@@ -304,10 +193,10 @@ func TestAnOutageIsLoggedOnce(t *testing.T) {
 		}
 	}
 	srv.restart(t)
-	if ev := next(t, sub); ev.Kind != domain.EventReset {
+	if ev := notifycoretest.Next(t, sub); ev.Kind != domain.EventReset {
 		t.Fatalf("got %+v", ev)
 	}
-	if w, i := logs.count("level=WARN"), logs.count("reconnected"); w != 1 || i != 1 {
+	if w, i := logs.Count("level=WARN"), logs.Count("reconnected"); w != 1 || i != 1 {
 		t.Fatalf("%d warnings and %d reconnection notes, want 1 and 1:\n%s", w, i, logs.String())
 	}
 }
@@ -315,18 +204,14 @@ func TestAnOutageIsLoggedOnce(t *testing.T) {
 func TestMalformedPayloadsAreLoggedOnce(t *testing.T) {
 	t.Parallel()
 	opts := redisOptions(t)
-	var logs logBuffer
-	client := newClient(t, opts, randomName("client"))
-	prefix := randomName("prefix") + ":"
-	cfg := fastConfig(prefix)
-	cfg.Logger = logs.logger()
+	var logs notifycoretest.LogBuffer
+	client := newClient(t, opts, notifycoretest.RandomName("client"))
+	prefix := notifycoretest.RandomName("prefix") + ":"
+	cfg := notifycoretest.FastConfig(prefix)
+	cfg.Logger = logs.Logger()
 	n := newNotifier(t, client, cfg)
 	topic := domain.TaskTopic("t")
-	sub, err := n.Subscribe(t.Context(), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	sub := notifycoretest.Subscribe(t, n, topic)
 	for _, raw := range []string{"{", `{"v":1}`, `[]`} {
 		if err := client.Publish(t.Context(), prefix+string(topic), raw).Err(); err != nil {
 			t.Fatal(err)
@@ -336,11 +221,11 @@ func TestMalformedPayloadsAreLoggedOnce(t *testing.T) {
 	if err := client.Publish(t.Context(), prefix+string(topic), `{"v":1,"kind":"task","id":"bare"}`).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if ev := next(t, sub); ev.ID != "bare" || ev.Topic != topic {
+	if ev := notifycoretest.Next(t, sub); ev.ID != "bare" || ev.Topic != topic {
 		t.Fatalf("got %+v", ev)
 	}
-	if n.Malformed() != 3 || logs.count("malformed") != 1 {
-		t.Fatalf("Malformed() = %d with %d log lines, want 3 and 1:\n%s", n.Malformed(), logs.count("malformed"), logs.String())
+	if n.Malformed() != 3 || logs.Count("malformed") != 1 {
+		t.Fatalf("Malformed() = %d with %d log lines, want 3 and 1:\n%s", n.Malformed(), logs.Count("malformed"), logs.String())
 	}
 }
 
@@ -350,7 +235,7 @@ func TestCloseDuringAnOutageReturns(t *testing.T) {
 	srv := startRedisServer(t)
 	client := redis.NewClient(&redis.Options{Addr: srv.addr()})
 	t.Cleanup(func() { _ = client.Close() })
-	n, err := redisnotify.New(client, fastConfig(randomName("prefix")+":"))
+	n, err := redisnotify.New(client, notifycoretest.FastConfig(notifycoretest.RandomName("prefix")+":"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +244,7 @@ func TestCloseDuringAnOutageReturns(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.stop()
-	if ev := next(t, sub); ev.Kind != domain.EventReset {
+	if ev := notifycoretest.Next(t, sub); ev.Kind != domain.EventReset {
 		t.Fatalf("got %+v", ev)
 	}
 	if err := n.Close(); err != nil {
@@ -376,22 +261,13 @@ func TestCloseDuringAnOutageReturns(t *testing.T) {
 func TestASubscribeWithAnExpiredContextFailsAloneAndDisturbsNobody(t *testing.T) {
 	t.Parallel()
 	opts := redisOptions(t)
-	n := newNotifier(t, newClient(t, opts, randomName("client")), fastConfig(randomName("prefix")+":"))
+	n := newNotifier(t, newClient(t, opts, notifycoretest.RandomName("client")), notifycoretest.FastConfig(notifycoretest.RandomName("prefix")+":"))
 	topic := domain.TaskTopic("t")
-	sub, err := n.Subscribe(t.Context(), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	sub := notifycoretest.Subscribe(t, n, topic)
 	expired, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
 	defer cancel()
 	if _, err := n.Subscribe(expired, domain.TaskTopic("other")); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Subscribe with an expired context: %v", err)
 	}
-	if err := n.Publish(t.Context(), domain.Event{Kind: domain.EventTask, Topic: topic, ID: "undisturbed"}); err != nil {
-		t.Fatal(err)
-	}
-	if ev := next(t, sub); ev.ID != "undisturbed" {
-		t.Fatalf("got %+v; the shared connection was disturbed", ev)
-	}
+	notifycoretest.PublishAndExpect(t, n, sub, domain.Event{Kind: domain.EventTask, Topic: topic, ID: "undisturbed"})
 }

@@ -267,6 +267,26 @@ func TestCheckerCatchesViolations(t *testing.T) {
 			want: []string{"tests/contract is imported only from _test.go files | " + mod + "/tests/contract"},
 		},
 		{
+			name: "the notifier core importing an adapter or app is caught",
+			pkg:  Package{ImportPath: mod + "/internal/notifycore", Imports: []string{mod + "/domain", mod + "/ports", mod + "/app", "github.com/redis/go-redis/v9"}},
+			want: []string{
+				"internal/notifycore imports only domain, ports and the standard library | " + mod + "/app",
+				"internal/notifycore imports only domain, ports and the standard library | github.com/redis/go-redis/v9",
+			},
+		},
+		{
+			name: "the three notifiers may import the notifier core",
+			pkg:  Package{ImportPath: mod + "/app", Imports: []string{mod + "/internal/notifycore", mod + "/ports"}},
+		},
+		{
+			name: "another package importing the notifier core or its test helpers is caught",
+			pkg:  Package{ImportPath: mod + "/adapters/memstore", Imports: []string{mod + "/internal/notifycore", mod + "/internal/notifycore/notifycoretest"}},
+			want: []string{
+				"internal/notifycore/notifycoretest is imported only from _test.go files | " + mod + "/internal/notifycore/notifycoretest",
+				"only the three notifiers (app's LocalNotifier, pgnotify, redisnotify) import internal/notifycore | " + mod + "/internal/notifycore",
+			},
+		},
+		{
 			name: "a tool module in the runtime graph is caught",
 			pkg:  Package{ImportPath: mod + "/ports", Imports: []string{mod + "/domain"}, Deps: []string{mod + "/domain", "honnef.co/go/tools/lintcmd", "go.uber.org/mock/mockgen/model"}},
 			want: []string{

@@ -106,6 +106,26 @@ var rules = []Rule{
 		Forbid:   []string{"app/internal/worker/..."},
 	},
 	{
+		// The notifier core serves app's LocalNotifier too, so it may
+		// import no more than app's own inner layers.
+		Name:      "internal/notifycore imports only domain, ports and the standard library",
+		Packages:  []string{"internal/notifycore"},
+		AllowOnly: true,
+		Allow:     []string{"domain/...", "ports"},
+	},
+	{
+		Name:     "only the three notifiers (app's LocalNotifier, pgnotify, redisnotify) import internal/notifycore",
+		Packages: []string{"..."},
+		Except:   []string{"app", "adapters/pgnotify", "adapters/redisnotify", "internal/notifycore/..."},
+		Forbid:   []string{"internal/notifycore"},
+	},
+	{
+		Name:     "internal/notifycore/notifycoretest is imported only from _test.go files",
+		Packages: []string{"..."},
+		Except:   []string{"internal/notifycore/notifycoretest"},
+		Forbid:   []string{"internal/notifycore/notifycoretest/..."},
+	},
+	{
 		Name:     "only stentfx and cmd import go.uber.org/fx", // and the fx example service
 		Packages: []string{"..."},
 		Except:   []string{"stentfx/...", "cmd/...", "examples/fxservice"},
