@@ -7,9 +7,13 @@
 GO    ?= go
 GOFMT ?= gofmt
 
+# VERSION is stamped into the binaries (`stent version`); default: git describe.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -X main.version=$(VERSION)
+
 .DEFAULT_GOAL := help
 
-.PHONY: help build test chaos demo run lint fmt generate verify bench bench-quick bench-latency
+.PHONY: help build binaries test chaos demo run lint fmt generate verify bench bench-quick bench-latency
 
 help: ## List the targets
 	@echo 'Usage: make <target>'
@@ -18,6 +22,9 @@ help: ## List the targets
 
 build: ## Build every package
 	$(GO) build ./...
+
+binaries: ## Build bin/stent and bin/stentd with VERSION stamped (-ldflags -X main.version)
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/stent ./cmd/stentd
 
 test: ## Run every test with the race detector (set STENT_TEST_POSTGRES_DSN / STENT_TEST_REDIS_URL for the service tests)
 	@echo "PostgreSQL tests: $${STENT_TEST_POSTGRES_DSN:-skipped (STENT_TEST_POSTGRES_DSN is unset)}"

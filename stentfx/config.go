@@ -118,7 +118,7 @@ func DefaultConfig() Config {
 		Lease:            5 * time.Minute,
 		LivenessInterval: 3 * time.Second,
 		ParkAfter:        app.DefaultParkAfter,
-		Retention:        7 * 24 * time.Hour,
+		Retention:        app.DefaultRetention,
 		CleanupInterval:  time.Hour,
 		AutoMigrate:      true,
 		MaxPayload:       1 << 20,

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stenthq/stent/adapters/sqlstore"
+	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/ports"
 )
 
@@ -38,7 +39,8 @@ func (v cleanupView) summary() string {
 }
 
 func (r *runner) cleanupCommand() *cobra.Command {
-	olderThan := durationFlag{d: 30 * 24 * time.Hour}
+	// The same default as the service's retention (STENT_RETENTION).
+	olderThan := durationFlag{d: app.DefaultRetention}
 	var executions, dlq, cache, signals, workers, all, dryRun, force bool
 	cmd := &cobra.Command{
 		Use:   "cleanup",

@@ -52,7 +52,7 @@ func (r *runner) open(ctx context.Context, mode openMode) (storeurl.Store, error
 			return nil, usageError(err)
 		}
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("database %q not found", path)
+			return nil, r.missingDatabase(path)
 		}
 	}
 	st, err := r.env.OpenStore(ctx, dsn, opts)
@@ -61,7 +61,7 @@ func (r *runner) open(ctx context.Context, mode openMode) (storeurl.Store, error
 		switch {
 		case backend == storeurl.SQLite && errors.Is(err, domain.ErrNotFound):
 			path, _ := storeurl.SQLitePath(dsn)
-			return nil, fmt.Errorf("database %q not found", path)
+			return nil, r.missingDatabase(path)
 		case errors.Is(err, domain.ErrSchemaVersion):
 			return nil, err
 		case errors.Is(err, domain.ErrInvalidArgument):
@@ -75,6 +75,19 @@ func (r *runner) open(ctx context.Context, mode openMode) (storeurl.Store, error
 		return nil, err
 	}
 	return st, nil
+}
+
+// missingDatabase is the error for a SQLite file that does not exist: it
+// says where the name came from and how to give another one or create it.
+func (r *runner) missingDatabase(path string) error {
+	from := "the default"
+	switch {
+	case r.dbFlag != "":
+		from = "from --db"
+	case r.env.Getenv("STENT_DB") != "":
+		from = "from STENT_DB"
+	}
+	return fmt.Errorf("database %q not found (%s); point --db or STENT_DB at an existing database, or create it with `stent migrate`", path, from)
 }
 
 // withStore opens the store, runs fn and closes the store on every path.
