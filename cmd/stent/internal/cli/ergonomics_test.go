@@ -1,14 +1,25 @@
 package cli_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stenthq/stent/adapters/clock"
+	"github.com/stenthq/stent/adapters/sqlstore"
+	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
+	"github.com/stenthq/stent/adapters/sqlstore/sqlitestore"
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/cmd/stent/internal/cli"
+	"github.com/stenthq/stent/domain"
 )
 
 func TestCleanupKeepsWhatTheServiceKeeps(t *testing.T) {
@@ -78,4 +89,131 @@ func TestCompletionScriptsForEveryShell(t *testing.T) {
 	if !strings.Contains(r.stdout, "dlq") {
 		t.Errorf("__complete dl: %q; want dlq", r.stdout)
 	}
+}
+
+// closedSQLite returns a migrated, seeded SQLite database no process has
+// open: only the file, no -wal or -shm beside it.
+func closedSQLite(t *testing.T) (dir, path string) {
+	t.Helper()
+	dir = t.TempDir()
+	path = filepath.Join(dir, "stent.sqlite")
+	st, err := sqlitestore.Open(t.Context(), sqlitestore.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed(t, st)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir, path
+}
+
+func filesIn(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func TestReadOnlyCommandsNeverWriteToTheFile(t *testing.T) {
+	t.Parallel()
+	dir, path := closedSQLite(t)
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{dsn: path, clock: clock.NewFake(cliNow)}
+	for _, args := range [][]string{
+		{"list"}, {"show", exCompleted}, {"tasks", "list"}, {"tasks", "show", rootOf(exFailed)}, {"stats"}, {"workers"},
+		{"dlq", "list"}, {"dlq", "show", rootOf(exFailed)}, {"migrate", "--status"}, {"--json", "migrate", "--status"},
+	} {
+		expect(t, h.run(t, args...), 0)
+		if got := filesIn(t, dir); !slices.Equal(got, []string{"stent.sqlite"}) {
+			t.Fatalf("%v left %v beside the database; want nothing", args, got)
+		}
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Errorf("read-only commands changed the database file")
+	}
+}
+
+func TestWriteCommandsOnAnEmptyFileWriteNothing(t *testing.T) {
+	t.Parallel()
+	h := bare(t, "empty.sqlite")
+	if err := os.WriteFile(h.dsn, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"dispatch", "f", "{}"}, {"cancel", "x"}, {"signal", "x", "go"}, {"dlq", "replay", "x"},
+		{"cleanup", "-f"}, {"migrate", "--status"}} {
+		h.run(t, args...)
+		if st, err := os.Stat(h.dsn); err != nil || st.Size() != 0 {
+			t.Fatalf("%v wrote to the empty file (%v)", args, err)
+		}
+		if got := filesIn(t, filepath.Dir(h.dsn)); !slices.Equal(got, []string{"empty.sqlite"}) {
+			t.Fatalf("%v left %v beside the database", args, got)
+		}
+	}
+}
+
+func TestMigrateStatusReportsVersionsOnAnEmptyDatabase(t *testing.T) {
+	t.Parallel()
+	latest := 0
+	if ms, err := sqlstore.Migrations("sqlite"); err == nil {
+		latest = len(ms)
+	}
+	want := fmt.Sprintf("schema version 0 of %d applied: %d migrations pending; run `stent migrate`\n", latest, latest)
+	t.Run("sqlite, a 0-byte file", func(t *testing.T) {
+		t.Parallel()
+		h := bare(t, "empty.sqlite")
+		if err := os.WriteFile(h.dsn, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := h.run(t, "migrate", "--status")
+		expect(t, r, 0)
+		if r.stdout != want {
+			t.Errorf("migrate --status printed %q; want %q", r.stdout, want)
+		}
+		r = h.run(t, "--json", "migrate", "--status")
+		if !strings.Contains(r.stdout, `"current": 0`) || !strings.Contains(r.stdout, `"up_to_date": false`) {
+			t.Errorf("migrate --status --json printed %s", r.stdout)
+		}
+	})
+	t.Run("postgres, an empty schema", func(t *testing.T) {
+		t.Parallel()
+		base := os.Getenv(pgEnv)
+		if base == "" {
+			if os.Getenv("STENT_REQUIRE_SERVICES") == "1" {
+				t.Fatalf("%s is not set and STENT_REQUIRE_SERVICES=1", pgEnv)
+			}
+			t.Skipf("%s is not set", pgEnv)
+		}
+		schema := "stent_cli_empty_" + strings.ReplaceAll(domain.NewID()[:13], "-", "")
+		h := &harness{dsn: withParams(t, base, "search_path", schema, "pool_max_conns", "2"), clock: clock.NewFake(cliNow)}
+		r := h.run(t, "migrate", "--status")
+		expect(t, r, 0)
+		if r.stdout != want {
+			t.Errorf("migrate --status printed %q; want %q", r.stdout, want)
+		}
+		// And it created nothing: the schema is still missing, so a
+		// migrate afterwards starts from 0 as well.
+		r = h.run(t, "migrate")
+		expect(t, r, 0)
+		t.Cleanup(func() {
+			st, err := pgxstore.Open(context.Background(), base, pgxstore.Config{Schema: schema, AnySchema: true})
+			if err == nil {
+				_, _ = st.Pool().Exec(context.Background(), `DROP SCHEMA IF EXISTS "`+schema+`" CASCADE`)
+				_ = st.Close()
+			}
+		})
+	})
 }

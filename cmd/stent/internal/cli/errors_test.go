@@ -78,7 +78,7 @@ func TestMigrateCreatesTheDatabaseAndOthersThenUseIt(t *testing.T) {
 	h := bare(t, "new.sqlite")
 	r := h.run(t, "migrate")
 	expect(t, r, 0)
-	if m := regexp.MustCompile(`^schema version (\d+) of (\d+): up to date\n$`).FindStringSubmatch(r.stdout); m == nil || m[1] != m[2] {
+	if m := regexp.MustCompile(`^schema version (\d+) of (\d+) applied: up to date\n$`).FindStringSubmatch(r.stdout); m == nil || m[1] != m[2] {
 		t.Errorf("migrate printed %q; want the latest version, up to date", r.stdout)
 	}
 	expect(t, h.run(t, "list"), 0)
@@ -91,8 +91,13 @@ func TestAnOutdatedSchemaTellsToRunMigrate(t *testing.T) {
 	if err := os.WriteFile(h.dsn, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"list"}, {"cancel", "x"}, {"migrate", "--status"}} {
+	for _, args := range [][]string{{"list"}, {"cancel", "x"}, {"dispatch", "f"}} {
 		expect(t, h.run(t, args...), 1, "schema", "version 0", "stent migrate")
+	}
+	r := h.run(t, "migrate", "--status")
+	expect(t, r, 0)
+	if !strings.HasPrefix(r.stdout, "schema version 0 of ") || !strings.Contains(r.stdout, "pending; run `stent migrate`") {
+		t.Errorf("migrate --status on an empty file printed %q; want version 0 of the latest, pending", r.stdout)
 	}
 	expect(t, h.run(t, "migrate"), 0)
 	expect(t, h.run(t, "cancel", "x"), 1, `execution "x" not found`)

@@ -19,8 +19,16 @@ import (
 type openMode int
 
 const (
-	// readOnly never creates, never migrates (SQLite opens mode=ro).
+	// readOnly never creates, never migrates and never writes: SQLite is
+	// read as a snapshot, without creating -wal/-shm files beside it.
 	readOnly openMode = iota
+	// readOnlyLive is readOnly for a view that keeps reading (watch):
+	// SQLite opens mode=ro, which sees later commits but creates the
+	// -wal/-shm files of a WAL database when they are missing.
+	readOnlyLive
+	// schemaStatus is readOnly whatever the schema's version, even an
+	// empty database (migrate --status).
+	schemaStatus
 	// readWrite writes to an existing, current schema; an older one is
 	// ErrSchemaVersion telling to run `stent migrate`.
 	readWrite
@@ -41,7 +49,11 @@ func (r *runner) open(ctx context.Context, mode openMode) (storeurl.Store, error
 	var opts storeurl.Options
 	switch mode {
 	case readOnly:
+		opts.ReadOnly, opts.Snapshot = true, true
+	case readOnlyLive:
 		opts.ReadOnly = true
+	case schemaStatus:
+		opts.ReadOnly, opts.Snapshot, opts.AnySchema = true, true, true
 	case readWrite:
 		opts.NoAutoMigrate = true
 	}
