@@ -99,7 +99,7 @@ var Module = fx.Options(
 		l.UseLogLevel(slog.LevelDebug)
 		return l
 	}),
-	ConfigModule, LoggingModule, StoreModule, NotifierModule, ClockModule, MetricsModule,
+	ConfigModule, LoggingModule, StoreModule, NotifierModule, WakeModule, ClockModule, MetricsModule,
 	EngineModule, WorkerModule, HTTPModule,
 	fx.Provide(newExitRequest),
 	fx.Invoke(func(cfg Config, log *slog.Logger, _ *httpapi.Server) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stenthq/stent/adapters/localwake"
 	"github.com/stenthq/stent/adapters/notifierurl"
 	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/app"
@@ -89,6 +90,17 @@ func (r *runner) open(ctx context.Context, mode openMode) (storeurl.Store, error
 	return st, nil
 }
 
+// sqlitePath is the SQLite file of the DSN in effect; ok is false for
+// PostgreSQL.
+func (r *runner) sqlitePath() (string, bool) {
+	dsn := r.dsn()
+	if b, err := storeurl.Parse(dsn); err != nil || b != storeurl.SQLite {
+		return "", false
+	}
+	path, err := storeurl.SQLitePath(dsn)
+	return path, err == nil
+}
+
 // missingDatabase is the error for a SQLite file that does not exist: it
 // says where the name came from and how to give another one or create it.
 func (r *runner) missingDatabase(path string) error {
@@ -150,15 +162,25 @@ func (r *runner) withEngine(ctx context.Context, mode openMode, fn func(eng *app
 	return r.withStore(ctx, mode, func(st storeurl.Store) error {
 		// The configured notifier (STENT_REDIS_URL, STENT_NOTIFIER, or
 		// LISTEN/NOTIFY on PostgreSQL) lets workers in other processes hear
-		// this command's dispatch, cancel, signal or replay at once.
-		notifier, err := notifierurl.Open(notifierurl.Options{DB: r.dsn(),
-			RedisURL: r.env.Getenv("STENT_REDIS_URL"), Kind: r.env.Getenv("STENT_NOTIFIER")})
+		// this command's dispatch, cancel, signal or replay at once. On
+		// SQLite the notifier is in-process, so events also go over
+		// loopback UDP to the stentd serving the same file (localwake).
+		nopts := notifierurl.Options{DB: r.dsn(), RedisURL: r.env.Getenv("STENT_REDIS_URL"), Kind: r.env.Getenv("STENT_NOTIFIER")}
+		notifier, err := notifierurl.Open(nopts)
 		if err != nil {
 			return err
 		}
+		cfg := app.Config{PollIntervalMax: time.Second}
+		if path, ok := r.sqlitePath(); ok && notifierurl.KindOf(nopts) == notifierurl.Local {
+			if notifier, err = localwake.NewSender(notifier, localwake.Config{DBPath: path}); err != nil {
+				return err
+			}
+			// Nothing tells this process when stentd finishes a task on
+			// SQLite: --wait polls the local file, starting at 5ms.
+			cfg = app.Config{PollInterval: 20 * time.Millisecond, PollIntervalMax: 250 * time.Millisecond}
+		}
 		defer func() { _ = notifier.Close() }()
-		eng, err := app.New(app.Deps{Store: st, Registry: app.NewRegistry(), Clock: r.env.Clock, Notifier: notifier},
-			app.Config{PollIntervalMax: time.Second})
+		eng, err := app.New(app.Deps{Store: st, Registry: app.NewRegistry(), Clock: r.env.Clock, Notifier: notifier}, cfg)
 		if err != nil {
 			return err
 		}
