@@ -12,7 +12,7 @@ import (
 )
 
 // version is stamped at build time: go build -ldflags "-X main.version=v1.2.3"
-// (`make binaries` does). Without it `stent version` falls back on the
+// (`make build-bin` does). Without it `stent version` falls back on the
 // build information Go records.
 var version string
 

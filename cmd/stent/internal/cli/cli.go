@@ -109,7 +109,7 @@ func Version(stamped string, buildInfo func() (*debug.BuildInfo, bool)) string {
 		}
 	}
 	if rev == "" {
-		return "devel (no VCS information; build with `make binaries` to stamp a version)"
+		return "devel (no VCS information; build with `make build-bin` to stamp a version)"
 	}
 	if len(rev) > 12 {
 		rev = rev[:12]

@@ -58,7 +58,7 @@ func TestVersionNeverPrintsABareDevel(t *testing.T) {
 		{"stamped at build wins", "v1.2.3", info(vcs), "v1.2.3"},
 		{"go install module@version", "", info(&debug.BuildInfo{Main: debug.Module{Version: "v1.4.0"}}), "v1.4.0"},
 		{"go build in a checkout", "", info(vcs), "devel-0123456789ab+dirty (2030-01-02T03:04:05Z)"},
-		{"no VCS information", "", info(&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}), "devel (no VCS information; build with `make binaries` to stamp a version)"},
+		{"no VCS information", "", info(&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}), "devel (no VCS information; build with `make build-bin` to stamp a version)"},
 		{"no build information", "", info(nil), "devel (no build information)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
