@@ -64,7 +64,7 @@ type Env struct {
 
 // System returns the Env of the real process; version is the version
 // stamped at build time (`-ldflags "-X main.version=..."`, as `make
-// binaries` does), "" when none was.
+// build-bin` does), "" when none was.
 func System(version string) Env {
 	return Env{
 		Args:        os.Args[1:],
