@@ -289,9 +289,11 @@ func walExists(path string) bool {
 // checkSchemaReadOnly checks, through a read-only snapshot, that an
 // existing database has the current schema, so that opening it for writes
 // without migrating writes nothing to a database it then refuses. A
-// missing file is left to the caller (it is created).
+// missing file is left to the caller (it is created); so is a database
+// with a -wal file: another process has it open in WAL mode, and opening
+// the writer changes nothing in it.
 func checkSchemaReadOnly(ctx context.Context, cfg Config) error {
-	if _, err := os.Stat(cfg.Path); err != nil {
+	if _, err := os.Stat(cfg.Path); err != nil || walExists(cfg.Path) {
 		return nil
 	}
 	probe := cfg
