@@ -11,7 +11,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build build-bin image test chaos demo run lint fmt generate verify bench bench-quick bench-latency
+.PHONY: help build build-bin image test chaos demo run lint fmt generate verify bench bench-quick bench-latency fuzz-quick
 
 help: ## List the targets
 	@echo 'Usage: make <target>'
@@ -31,7 +31,7 @@ image: ## Build the container image stent:VERSION from deploy/Dockerfile (needs 
 test: ## Run every test with the race detector (set STENT_TEST_POSTGRES_DSN / STENT_TEST_REDIS_URL for the service tests)
 	@echo "PostgreSQL tests: $${STENT_TEST_POSTGRES_DSN:-skipped (STENT_TEST_POSTGRES_DSN is unset)}"
 	@echo "Redis tests:      $${STENT_TEST_REDIS_URL:-skipped (STENT_TEST_REDIS_URL is unset)}"
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
 
 chaos: ## Long SIGKILL soak (500 workflows per store, 3 worker processes, a kill every 2-4 s); figures in tests/chaos/results/ (needs STENT_TEST_POSTGRES_DSN)
 	STENT_CHAOS=long STENT_CHAOS_REPORT=$(CURDIR)/tests/chaos/results $(GO) test -race -count=1 -timeout 30m -v -run 'TestKillsCostNothing|TestOneKillWithTheDefaultLease' ./tests/chaos
@@ -69,6 +69,11 @@ verify: generate ## Fail if the committed mocks are stale or go.mod/go.sum are n
 	untracked=$$(git ls-files --others --exclude-standard -- $$generated); \
 	if [ -n "$$untracked" ]; then echo "verify: generated files are not committed:" $$untracked; exit 1; fi
 	$(GO) mod tidy -diff
+
+FUZZTIME ?= 30s
+
+fuzz-quick: ## Fuzz the HTTP API for FUZZTIME (default 30s) on SQLite, and PostgreSQL when STENT_TEST_POSTGRES_DSN is set: no 5xx, no panic
+	$(GO) test -run '^$$' -fuzz FuzzAPI -fuzztime $(FUZZTIME) ./adapters/httpapi
 
 BENCH_BIN := bin/bench
 

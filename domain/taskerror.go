@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
+	"strings"
 )
 
 // GenericErrorCode is the code of an error whose chain carries no code.
@@ -19,7 +21,12 @@ const PanicErrorCode = "panic"
 // code is one of its Codes (and the ancestors of sentinel codes, so a stored
 // "timed_out" matches ErrExpired too).
 type TaskError struct {
-	// Type is the Go type (%T) of the outermost error.
+	// Type names the error for people and retry policies: the Go type
+	// (%T, e.g. "*payments.DeclinedError") of the outermost error in the
+	// chain that is the user's own, skipping wrappers (fmt.Errorf's,
+	// errors.Join's, Permanent) and plain errors.New values; for Stent's
+	// own errors and coded errors, their stable code ("not_found",
+	// "card_declined"); else "error". Never "*fmt.wrapError".
 	Type string `json:"type"`
 	// Code is the first ErrorCode() found in the chain, or "error".
 	Code string `json:"code"`
@@ -138,7 +145,7 @@ func NewTaskError(err error, retryable bool) *TaskError {
 	}
 	codes := ErrorCodes(err)
 	te := &TaskError{
-		Type:      fmt.Sprintf("%T", err),
+		Type:      errorType(err, codes),
 		Code:      GenericErrorCode,
 		Codes:     codes,
 		Message:   err.Error(),
@@ -192,5 +199,80 @@ func SentinelError(s *Sentinel, message string) *TaskError {
 	if message == "" {
 		message = s.msg
 	}
-	return &TaskError{Type: fmt.Sprintf("%T", s), Code: s.code, Codes: []string{s.code}, Message: message}
+	return &TaskError{Type: s.code, Code: s.code, Codes: []string{s.code}, Message: message}
+}
+
+// stentPkg prefixes the import paths of Stent's own packages.
+const stentPkg = "github.com/stenthq/stent/"
+
+// stentOwn reports whether pkg is one of Stent's library packages (whose
+// errors are named by their code), not a user's package.
+func stentOwn(pkg string) bool {
+	switch pkg {
+	case stentPkg + "domain", stentPkg + "app", stentPkg + "ports":
+		return true
+	}
+	return strings.HasPrefix(pkg, stentPkg+"adapters/")
+}
+
+// errorType is TaskError.Type for err (codes: its chain's codes).
+func errorType(err error, codes []string) string {
+	name := ""
+	walkUntil(err, func(e error) bool {
+		t := reflect.TypeOf(e)
+		base := t
+		if base.Kind() == reflect.Pointer {
+			base = base.Elem()
+		}
+		pkg := base.PkgPath()
+		switch {
+		case pkg == "fmt" || pkg == "errors":
+			return true // a wrapper, or a plain errors.New: no name of its own
+		case pkg == "github.com/stenthq/stent/domain" && base.Name() == "TaskError":
+			if te := e.(*TaskError); te.Type != "" {
+				name = te.Type
+				return false
+			}
+			return true
+		case stentOwn(pkg):
+			if c, ok := e.(interface{ ErrorCode() string }); ok && c.ErrorCode() != "" {
+				name = c.ErrorCode()
+				return false
+			}
+			if _, wraps := e.(interface{ Unwrap() error }); wraps {
+				return true // a Stent wrapper such as Permanent's
+			}
+		}
+		name = t.String()
+		return false
+	})
+	switch {
+	case name != "":
+		return name
+	case len(codes) > 0:
+		return codes[0]
+	}
+	return GenericErrorCode
+}
+
+// walkUntil visits err's chain outermost first, depth first through
+// joined errors, until visit returns false.
+func walkUntil(err error, visit func(error) bool) bool {
+	if err == nil {
+		return true
+	}
+	if !visit(err) {
+		return false
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return walkUntil(u.Unwrap(), visit)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if !walkUntil(e, visit) {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stenthq/stent/domain"
@@ -82,8 +83,8 @@ func TestTaskErrorRoundTripKeepsErrorsIs(t *testing.T) {
 			if stored.Message != tc.err.Error() {
 				t.Errorf("Message = %q, want %q", stored.Message, tc.err.Error())
 			}
-			if stored.Type != fmt.Sprintf("%T", tc.err) {
-				t.Errorf("Type = %q, want %T", stored.Type, tc.err)
+			if stored.Type != tc.code { // Stent's and coded errors are named by their code
+				t.Errorf("Type = %q, want %q", stored.Type, tc.code)
 			}
 			if stored.Retryable != tc.retryable {
 				t.Errorf("Retryable = %v, want %v", stored.Retryable, tc.retryable)
@@ -209,7 +210,7 @@ func TestTaskErrorJSONShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = `{"type":"*fmt.wrapError","code":"not_found","codes":["not_found"],"message":"load: stent: not found","retryable":false}`
+	const want = `{"type":"not_found","code":"not_found","codes":["not_found"],"message":"load: stent: not found","retryable":false}`
 	if string(b) != want {
 		t.Fatalf("JSON = %s, want %s", b, want)
 	}
@@ -252,5 +253,44 @@ func TestStoredErrorsWithoutACodeDoNotMatchEachOther(t *testing.T) {
 	b := domain.NewTaskError(errors.New("b"), true)
 	if errors.Is(a, b) || errors.Is(a, domain.NewError(domain.GenericErrorCode, "x")) {
 		t.Fatal(`two errors without a code must not match through the generic code "error"`)
+	}
+}
+
+// declinedError is a user's own error type.
+type declinedError struct{ reason string }
+
+func (e *declinedError) Error() string { return "declined: " + e.reason }
+
+func TestTheStoredTypeIsTheUsersTypeOrAStableCode(t *testing.T) {
+	t.Parallel()
+	user := &declinedError{"insufficient funds"}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"a user's error type is named", user, "*domain_test.declinedError"},
+		{"a wrapped user's error type is named, not the wrapper", fmt.Errorf("charge: %w", fmt.Errorf("card: %w", user)), "*domain_test.declinedError"},
+		{"a Permanent user error keeps its type", domain.Permanent(fmt.Errorf("charge: %w", user)), "*domain_test.declinedError"},
+		{"a joined error names the first user type", errors.Join(errors.New("a"), user), "*domain_test.declinedError"},
+		{"a plain wrapped error is named error", fmt.Errorf("load: %w", errors.New("boom")), "error"},
+		{"a wrapped sentinel is named by its code", fmt.Errorf("load: %w", domain.ErrNotFound), "not_found"},
+		{"a wrapped coded error is named by its code", fmt.Errorf("x: %w", domain.NewError("card_declined", "no")), "card_declined"},
+		{"an invalid argument is named by its code", fmt.Errorf("x: %w", domain.InvalidArgument("bad")), "invalid_argument"},
+		{"a stored error keeps its stored type", fmt.Errorf("child: %w", roundTrip(t, domain.NewTaskError(user, true))), "*domain_test.declinedError"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := roundTrip(t, domain.NewTaskError(tc.err, true)).Type
+			if got != tc.want {
+				t.Errorf("Type = %q; want %q", got, tc.want)
+			}
+			if strings.Contains(got, "wrapError") || strings.Contains(got, "joinError") || strings.Contains(got, "errorString") {
+				t.Errorf("Type = %q names a wrapper", got)
+			}
+		})
+	}
+	if got := domain.SentinelError(domain.ErrCancelled, "by operator").Type; got != "cancelled" {
+		t.Errorf("SentinelError Type = %q; want the code", got)
 	}
 }

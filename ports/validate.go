@@ -1,6 +1,7 @@
 package ports
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -30,17 +31,25 @@ func PageLimit(limit int) int {
 
 func invalid(format string, args ...any) error { return domain.InvalidArgument(format, args...) }
 
-// ValidateID rejects an empty id; what names it ("execution id").
+// ValidateID rejects an empty id, and one that is not valid UTF-8, holds
+// a NUL byte or is longer than MaxIDBytes; what names it ("execution id").
 func ValidateID(what, id string) error {
 	if id == "" {
 		return invalid("%s is empty; an id is required", what)
 	}
-	return nil
+	return ValidateText(what, id, MaxIDBytes)
 }
 
-// ValidateFence rejects a fence without a task id. A fence whose worker or
-// token does not match is not bad input: the write reports ErrLeaseLost.
-func ValidateFence(f domain.Fence) error { return ValidateID("fence task id", f.TaskID) }
+// ValidateFence rejects a fence without a task id, or whose task id,
+// worker id or token is text no store can keep (ValidateText). A fence
+// whose worker or token does not match is not bad input: the write
+// reports ErrLeaseLost.
+func ValidateFence(f domain.Fence) error {
+	if err := ValidateID("fence task id", f.TaskID); err != nil {
+		return err
+	}
+	return validFenceText(f)
+}
 
 // ValidateLease rejects a lease that is not positive (RenewLeases).
 func ValidateLease(lease time.Duration) error {
@@ -59,8 +68,12 @@ func ValidateSweepLimit(limit int) error {
 	return nil
 }
 
-// Validate checks a claim: a worker id, Limit > 0 and Lease > 0.
+// Validate checks a claim: a worker id, Limit > 0, Lease > 0 and
+// filters of valid text (ValidateClaimFilter).
 func (p ClaimParams) Validate() error {
+	if err := p.ValidateClaimFilter(); err != nil {
+		return err
+	}
 	switch {
 	case p.WorkerID == "":
 		return invalid("claim: worker id is empty; an id is required")
@@ -82,23 +95,27 @@ func validatePage(limit, offset int) error {
 	return nil
 }
 
-// Validate checks the page and the states.
+// Validate checks the page, the states and the text filters.
 func (f ExecutionFilter) Validate() error {
-	if err := validatePage(f.Limit, f.Offset); err != nil {
-		return err
-	}
-	return parsed(f.States, domain.ParseExecutionState)
+	return firstErr(
+		validatePage(f.Limit, f.Offset),
+		parsed(f.States, domain.ParseExecutionState),
+		ValidateText("function filter", f.Function, MaxNameBytes),
+		ValidateText("queue filter", f.Queue, MaxNameBytes),
+	)
 }
 
-// Validate checks the page, the states and the kinds.
+// Validate checks the page, the states, the kinds and the text filters.
 func (f TaskFilter) Validate() error {
-	if err := validatePage(f.Limit, f.Offset); err != nil {
-		return err
-	}
-	if err := parsed(f.States, domain.ParseTaskState); err != nil {
-		return err
-	}
-	return parsed(f.Kinds, domain.ParseTaskKind)
+	return firstErr(
+		validatePage(f.Limit, f.Offset),
+		parsed(f.States, domain.ParseTaskState),
+		parsed(f.Kinds, domain.ParseTaskKind),
+		ValidateText("execution id filter", f.ExecutionID, MaxIDBytes),
+		ValidateText("parent task id filter", f.ParentTaskID, MaxIDBytes),
+		ValidateText("queue filter", f.Queue, MaxNameBytes),
+		ValidateText("step name filter", f.StepName, MaxNameBytes),
+	)
 }
 
 // parsed checks every name with its domain parser, whose error names the
@@ -112,13 +129,21 @@ func parsed[S ~string](names []S, parse func(string) (S, error)) error {
 	return nil
 }
 
-// Validate checks the page.
-func (f DeadLetterFilter) Validate() error { return validatePage(f.Limit, f.Offset) }
+// Validate checks the page and the text filters.
+func (f DeadLetterFilter) Validate() error {
+	return firstErr(
+		validatePage(f.Limit, f.Offset),
+		ValidateText("queue filter", f.Queue, MaxNameBytes),
+		ValidateText("step name filter", f.StepName, MaxNameBytes),
+		ValidateText("execution id filter", f.ExecutionID, MaxIDBytes),
+	)
+}
 
 // Validate checks an execution and its root task as CreateExecutions
 // needs them: ids and the root function set, the root task tied to the
 // execution (same ids, no parent, kind orchestrator, position 0, the root
-// function) and a MaxConcurrent of 0 (no limit) or more.
+// function), a MaxConcurrent of 0 (no limit) or more, and text, payloads
+// and numbers every store can keep (validText).
 func (n NewExecution) Validate() error {
 	exec, root := n.Execution, n.Root
 	switch {
@@ -143,6 +168,37 @@ func (n NewExecution) Validate() error {
 	case root.MaxConcurrent < 0:
 		return invalid("root task %q: max concurrent %d; want 0 (no limit) or more", root.ID, root.MaxConcurrent)
 	}
+	return n.validText()
+}
+
+// validText checks what NewExecution.Validate's rules do not: ids, names
+// and keys as text, the payloads, and the numbers within int32.
+func (n NewExecution) validText() error {
+	exec, root := n.Execution, n.Root
+	if err := firstErr(
+		ValidateID("execution id", exec.ID),
+		ValidateText("root function", exec.RootFunction, MaxNameBytes),
+		ValidateID("root task id", root.ID),
+		ValidateText("queue", exec.Queue, MaxNameBytes),
+		ValidateTexts("tag", exec.Tags, MaxNameBytes),
+		ValidateText("idempotency key", exec.IdempotencyKey, MaxKeyBytes),
+		ValidateInt32("priority", exec.Priority),
+		ValidatePayload("input", exec.Input),
+	); err != nil {
+		return err
+	}
+	if err := firstErr(
+		ValidateText("queue", root.Queue, MaxNameBytes),
+		ValidateTexts("tag", root.Tags, MaxNameBytes),
+		ValidateText("idempotency key", root.IdempotencyKey, MaxKeyBytes),
+		ValidateText("cache key", root.CacheKey, MaxKeyBytes),
+		ValidateInt32("priority", root.Priority),
+		ValidateInt32("max concurrent", root.MaxConcurrent),
+		ValidatePayload("input", root.Input),
+		validTraceContext("trace context", root.TraceContext),
+	); err != nil {
+		return within(fmt.Sprintf("root task %s", quoteShort(root.ID)), err)
+	}
 	return nil
 }
 
@@ -151,8 +207,9 @@ var stepKinds = []domain.TaskKind{domain.KindActivity, domain.KindSleep, domain.
 
 // Validate checks a step spec: an id, a position of 1 or more, a step kind
 // with a step name that fits it, a MaxConcurrent of 0 (no limit) or more,
-// an inline Claim with both a worker and a token, and a Completed outcome
-// only on an activity without a claim, cache key or idempotency key.
+// an inline Claim with both a worker and a token, a Completed outcome only
+// on an activity without a claim, cache key or idempotency key, and text,
+// payloads and numbers every store can keep.
 func (sp StepSpec) Validate() error {
 	switch {
 	case sp.ID == "":
@@ -174,7 +231,41 @@ func (sp StepSpec) Validate() error {
 	case sp.Completed != nil && (sp.Kind != domain.KindActivity || sp.Claim != nil || sp.CacheKey != "" || sp.IdempotencyKey != ""):
 		return invalid("step spec %q: a completed outcome is only for an activity without a claim, cache key or idempotency key", sp.ID)
 	}
+	if err := ValidateID("step spec id", sp.ID); err != nil {
+		return err
+	}
+	if err := sp.validText(); err != nil {
+		return within(fmt.Sprintf("step spec %s", quoteShort(sp.ID)), err)
+	}
 	return nil
+}
+
+// validText checks a spec's names, keys, payloads and numbers.
+func (sp StepSpec) validText() error {
+	var claim, completed error
+	if sp.Claim != nil {
+		claim = firstErr(
+			ValidateText("claim worker id", sp.Claim.WorkerID, MaxIDBytes),
+			ValidateText("claim token", sp.Claim.Token, MaxIDBytes),
+		)
+	}
+	if sp.Completed != nil {
+		completed = ValidatePayload("result", sp.Completed.Result)
+	}
+	return firstErr(
+		ValidateText("step name", sp.StepName, MaxNameBytes),
+		ValidateText("queue", sp.Queue, MaxNameBytes),
+		ValidateTexts("tag", sp.Tags, MaxNameBytes),
+		ValidateText("idempotency key", sp.IdempotencyKey, MaxKeyBytes),
+		ValidateText("cache key", sp.CacheKey, MaxKeyBytes),
+		ValidateInt32("position", sp.Position),
+		ValidateInt32("priority", sp.Priority),
+		ValidateInt32("max concurrent", sp.MaxConcurrent),
+		ValidatePayload("input", sp.Input),
+		validTraceContext("trace context", sp.TraceContext),
+		claim,
+		completed,
+	)
 }
 
 // ValidateOps checks data operations: a known kind, a key, and a finite
@@ -194,6 +285,9 @@ func ValidateOps(ops []domain.DataOp) error {
 		if op.Key == "" {
 			return invalid("data op %d (%s): key is empty; a key is required", i, op.Kind)
 		}
+		if err := firstErr(ValidateText("key", op.Key, MaxNameBytes), ValidatePayload("value", op.Value)); err != nil {
+			return within(fmt.Sprintf("data op %d (%s)", i, op.Kind), err)
+		}
 	}
 	return nil
 }
@@ -211,12 +305,9 @@ func (r CreateStepsRequest) Validate() error {
 	return ValidateOps(r.Ops)
 }
 
-// Validate checks the fence and the data ops.
+// Validate checks the fence, the result and the data ops.
 func (p CompleteParams) Validate() error {
-	if err := ValidateFence(p.Fence); err != nil {
-		return err
-	}
-	return ValidateOps(p.Ops)
+	return firstErr(ValidateFence(p.Fence), ValidatePayload("result", p.Result), ValidateOps(p.Ops))
 }
 
 // Validate checks the fence.
@@ -234,11 +325,13 @@ func (p ParkParams) Validate() error {
 	if p.WakeAt == nil && len(p.Children) == 0 {
 		return invalid("park task %q: neither a wake-up time nor children to wait for; want a wake-up time, children or both", p.Fence.TaskID)
 	}
-	return nil
+	return ValidateIDs("child task id", p.Children)
 }
 
-// Validate checks the task id.
-func (p ReplayParams) Validate() error { return ValidateID("task id", p.TaskID) }
+// Validate checks the task id and the queue.
+func (p ReplayParams) Validate() error {
+	return firstErr(ValidateID("task id", p.TaskID), ValidateText("replay queue", p.Queue, MaxNameBytes))
+}
 
 // ValidateSignal checks a signal's execution id and name.
 func ValidateSignal(executionID, name string) error {
@@ -248,14 +341,27 @@ func ValidateSignal(executionID, name string) error {
 	if name == "" {
 		return invalid("signal name is empty; a name is required")
 	}
-	return nil
+	return ValidateText("signal name", name, MaxNameBytes)
 }
 
-// ValidateFunctions checks that every catalogue entry has a name.
+// ValidateFunctions checks that every catalogue entry has a name, and
+// text and numbers every store can keep.
 func ValidateFunctions(fns []domain.FunctionInfo) error {
 	for i, f := range fns {
 		if f.Name == "" {
 			return invalid("function %d: name is empty; a name is required", i)
+		}
+		if err := ValidateText("name", f.Name, MaxNameBytes); err != nil {
+			return within(fmt.Sprintf("function %d", i), err)
+		}
+		if err := firstErr(
+			ValidateText("queue", f.Queue, MaxNameBytes),
+			ValidateTexts("tag", f.Tags, MaxNameBytes),
+			ValidateText("version", f.Version, MaxNameBytes),
+			ValidateInt32("priority", f.Priority),
+			ValidateInt32("max concurrent", f.MaxConcurrent),
+		); err != nil {
+			return within(fmt.Sprintf("function %q", f.Name), err)
 		}
 	}
 	return nil

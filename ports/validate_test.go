@@ -1,7 +1,9 @@
 package ports_test
 
 import (
+	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +55,49 @@ func TestValidatorsNameTheBadValueAndWhatIsAllowed(t *testing.T) {
 	}
 	if ports.PageLimit(0) != ports.DefaultPageLimit || ports.PageLimit(7) != 7 {
 		t.Errorf("PageLimit(0) = %d, PageLimit(7) = %d", ports.PageLimit(0), ports.PageLimit(7))
+	}
+}
+
+// Text, payloads and numbers every store can keep (validate_text.go).
+func TestTextValidatorsNameTheFieldAndWhatIsAllowed(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", ports.MaxIDBytes+1)
+	spec := ports.StepSpec{ID: "s", Position: 1, Kind: domain.KindActivity, StepName: "fn"}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string // "" means valid
+	}{
+		{"plain text", ports.ValidateText("queue", "emails ✓", ports.MaxNameBytes), ""},
+		{"empty text", ports.ValidateText("queue", "", ports.MaxNameBytes), ""},
+		{"a NUL byte", ports.ValidateText("queue", "a\x00b", ports.MaxNameBytes), `queue "a\x00b" contains a NUL byte; want text without NUL bytes`},
+		{"invalid UTF-8", ports.ValidateText("tag", "a\xffb", ports.MaxNameBytes), `tag "a\xffb" is not valid UTF-8; want UTF-8 text`},
+		{"too long, quoted short", ports.ValidateID("execution id", long), `execution id "` + long[:40] + `"... is 256 bytes; want at most 255 bytes`},
+		{"an id of exactly the limit", ports.ValidateID("execution id", long[1:]), ""},
+		{"a key of 1024 bytes", ports.ValidateKeys("cache key", []string{strings.Repeat("k", ports.MaxKeyBytes)}), ""},
+		{"a key of 1025 bytes", ports.ValidateKeys("cache key", []string{"ok", strings.Repeat("k", ports.MaxKeyBytes+1)}), "cache key"},
+		{"int32 bounds", errors.Join(ports.ValidateInt32("priority", math.MaxInt32), ports.ValidateInt32("priority", math.MinInt32)), ""},
+		{"beyond int32", ports.ValidateInt32("priority", math.MaxInt32+1), "priority 2147483648 is out of range; want -2147483648 to 2147483647"},
+		{"no payload", ports.ValidatePayload("input", nil), ""},
+		{"a JSON payload", ports.ValidatePayload("input", json.RawMessage(` {"a": [1, "é"]} `)), ""},
+		{"a payload that is not JSON", ports.ValidatePayload("input", json.RawMessage(`{`)), "input (1 bytes) is not valid JSON in UTF-8; want a JSON document or none"},
+		{"a JSON string that is not UTF-8", ports.ValidatePayload("result", json.RawMessage("\"\xff\"")), "result (3 bytes) is not valid JSON"},
+		{"a spec field is named with its spec", func() error { sp := spec; sp.Queue = "q\x00"; return sp.Validate() }(), `step spec "s": queue "q\x00" contains a NUL byte`},
+		{"a spec position beyond int32", func() error { sp := spec; sp.Position = math.MaxInt32 + 1; return sp.Validate() }(), `step spec "s": position 2147483648 is out of range`},
+		{"a filter", ports.TaskFilter{StepName: "\xff"}.Validate(), `step name filter "\xff" is not valid UTF-8`},
+		{"a fence token", ports.ValidateFence(domain.Fence{TaskID: "t", Token: "\x00"}), `fence token "\x00" contains a NUL byte`},
+		{"a renewal of an empty fence", ports.ValidateRenewal([]domain.Fence{{}}, time.Second), ""},
+		{"a worker pid", ports.ValidateWorker(domain.WorkerInfo{ID: "w", PID: math.MinInt32 - 1}), "worker pid -2147483649 is out of range"},
+		{"a catalogue entry", ports.ValidateFunctions([]domain.FunctionInfo{{Name: "job", Version: "v\x00"}}), `function "job": version "v\x00" contains a NUL byte`},
+		{"a data op value", ports.ValidateOps([]domain.DataOp{{Kind: domain.OpSetState, Key: "k", Value: json.RawMessage(`nope`)}}), "data op 0 (set_state): value (4 bytes) is not valid JSON"},
+	} {
+		switch {
+		case tc.want == "" && tc.err != nil:
+			t.Errorf("%s: %v; want valid", tc.name, tc.err)
+		case tc.want != "" && (!errors.Is(tc.err, domain.ErrInvalidArgument) || !strings.Contains(tc.err.Error(), tc.want)):
+			t.Errorf("%s: %v; want ErrInvalidArgument naming %q", tc.name, tc.err, tc.want)
+		case tc.want != "" && strings.Count(tc.err.Error(), "stent:") != 1:
+			t.Errorf("%s: %q; want one stent: prefix", tc.name, tc.err)
+		}
 	}
 }

@@ -7,11 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/stenthq/stent/adapters/httpapi"
 	"github.com/stenthq/stent/adapters/notifierurl"
 	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/app"
@@ -50,6 +52,14 @@ type Config struct {
 	// HTTPToken, when set, is required as "Authorization: Bearer <token>"
 	// on every /v1 call (STENT_HTTP_TOKEN, --http-token).
 	HTTPToken string
+	// InsecureNoAuth allows HTTPAddr beyond loopback without HTTPToken
+	// (STENT_INSECURE_NO_AUTH, --insecure-no-auth); without it such a
+	// configuration is refused. The server WARNs at start when it is used.
+	InsecureNoAuth bool
+	// CORSOrigins lists the browser origins allowed to call the API
+	// (STENT_CORS_ORIGINS, --cors-origins, comma-separated; "*" allows
+	// any). Empty, the default, sends no CORS headers.
+	CORSOrigins []string
 	// Worker runs a worker in this process (STENT_WORKER, --worker).
 	Worker bool
 	// Queues the worker serves; empty means all (STENT_QUEUES, --queues,
@@ -189,7 +199,7 @@ var settings = []setting{
 			}
 			return domain.InvalidArgument("unknown notifier; allowed: auto, local, redis, postgres")
 		}, get: func(c Config) string { return c.Notifier }},
-	{env: "STENT_HTTP_ADDR", flag: "http-addr", help: "HTTP listen address (loopback by default)",
+	{env: "STENT_HTTP_ADDR", flag: "http-addr", help: "HTTP listen address (loopback by default; beyond loopback it needs --http-token or --insecure-no-auth)",
 		set: func(c *Config, v string) error {
 			if _, _, err := net.SplitHostPort(v); err != nil {
 				return domain.InvalidArgument("want host:port, e.g. 127.0.0.1:8080: %v", err)
@@ -200,6 +210,12 @@ var settings = []setting{
 	{env: "STENT_HTTP_TOKEN", flag: "http-token", help: "bearer token required on /v1 (health and metrics stay open)", secret: true,
 		set: func(c *Config, v string) error { c.HTTPToken = v; return nil },
 		get: func(Config) string { return "" }},
+	{env: "STENT_INSECURE_NO_AUTH", flag: "insecure-no-auth", help: "allow listening beyond loopback without --http-token (a WARN line says so at start)", bool: true,
+		set: func(c *Config, v string) error { return parseBool(v, &c.InsecureNoAuth) },
+		get: func(c Config) string { return strconv.FormatBool(c.InsecureNoAuth) }},
+	{env: "STENT_CORS_ORIGINS", flag: "cors-origins", help: "comma-separated browser origins allowed to call the API, e.g. https://console.example.com (* for any; default none: CORS off)",
+		set: func(c *Config, v string) error { return parseOrigins(v, &c.CORSOrigins) },
+		get: func(c Config) string { return strings.Join(c.CORSOrigins, ",") }},
 	{env: "STENT_WORKER", flag: "worker", help: "run a worker in this process", bool: true,
 		set: func(c *Config, v string) error { return parseBool(v, &c.Worker) },
 		get: func(c Config) string { return strconv.FormatBool(c.Worker) }},
@@ -386,6 +402,10 @@ func (c Config) Validate() error {
 	if b, _ := storeurl.Parse(c.DB); c.Notifier == NotifierPostgres && b != storeurl.Postgres {
 		return &ConfigError{Source: "STENT_NOTIFIER", Value: c.Notifier, Err: domain.InvalidArgument("the postgres notifier needs a PostgreSQL STENT_DB")}
 	}
+	if err := httpapi.CheckAuth(c.HTTPAddr, c.HTTPToken, c.InsecureNoAuth); err != nil {
+		return &ConfigError{Source: "STENT_HTTP_ADDR", Value: c.HTTPAddr, Err: domain.InvalidArgument(
+			"listening beyond loopback needs STENT_HTTP_TOKEN (--http-token); to run without authentication anyway, set STENT_INSECURE_NO_AUTH=true (--insecure-no-auth)")}
+	}
 	if c.MaxConcurrency < 1 {
 		return &ConfigError{Source: "STENT_MAX_CONCURRENCY", Value: strconv.Itoa(c.MaxConcurrency), Err: domain.InvalidArgument("must be at least 1")}
 	}
@@ -426,6 +446,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("redis_url", notifierurl.MaskURL(c.RedisURL)),
 		slog.String("http_addr", c.HTTPAddr),
 		slog.Bool("http_auth", c.HTTPToken != ""),
+		slog.Bool("insecure_no_auth", c.InsecureNoAuth),
+		slog.Any("cors_origins", c.CORSOrigins),
 		slog.Bool("worker", c.Worker),
 		slog.Any("queues", c.Queues),
 		slog.Any("tags", c.Tags),
@@ -452,6 +474,28 @@ func (s setting) shown(v string) string {
 		return s.mask(v)
 	}
 	return v
+}
+
+// parseOrigins reads a comma-separated list of origins: "*" or
+// scheme://host[:port] with http or https and nothing after the host.
+func parseOrigins(v string, out *[]string) error {
+	var origins []string
+	for _, o := range strings.Split(v, ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if o != "*" {
+			u, err := url.Parse(o)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+				(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+				return domain.InvalidArgument("origin %q: want * or scheme://host[:port], e.g. https://console.example.com", o)
+			}
+			o = u.Scheme + "://" + u.Host
+		}
+		origins = append(origins, o)
+	}
+	*out = origins
+	return nil
 }
 
 func parseBool(v string, out *bool) error {
@@ -531,8 +575,11 @@ func (c Config) notifierOptions(log *slog.Logger) notifierurl.Options {
 	return notifierurl.Options{Kind: c.Notifier, RedisURL: c.RedisURL, DB: c.DB, Logger: log}
 }
 
-// ConfigFromProcess loads the configuration from os.Args[1:] and the
-// environment; Module provides Config with it.
-func ConfigFromProcess() (Config, error) {
-	return LoadConfig(os.Args[1:], os.Getenv)
+// ConfigFromEnv loads the configuration from the environment only (the
+// STENT_* variables): ConfigModule provides Config with it. It never reads
+// os.Args, so a program's own flags are its own; a program that wants
+// Stent's flags parses them itself with LoadConfig and supplies the result
+// with fx.Replace, as cmd/stentd does.
+func ConfigFromEnv() (Config, error) {
+	return LoadConfig(nil, os.Getenv)
 }

@@ -1,10 +1,12 @@
 package stentfx
 
 import (
+	"context"
 	"io"
 	"log/slog"
 
 	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/fx"
 
 	"github.com/stenthq/stent/adapters/prommetrics"
 	"github.com/stenthq/stent/app"
@@ -82,4 +84,29 @@ func WorkerOptions(cfg Config) app.WorkerOptions {
 		o.CleanupInterval = -1
 	}
 	return o
+}
+
+// fnCell holds the typed handle Function registers, per application.
+type fnCell[I, O any] struct{ h *app.Function[I, O] }
+
+// Function registers fn under name (as app.Register does) and provides
+// its typed handle, *app.Function[I, O], to the application's own
+// constructors:
+//
+//	fx.New(stentfx.Module,
+//		stentfx.Function("orders.place", placeOrder),
+//		fx.Provide(func(eng *app.Engine, place *app.Function[Order, Receipt]) *Shop { ... }))
+//
+// No package variable is needed to reach the handle. fx provides one
+// value per type: two functions with the same input and output types need
+// distinct types (a named struct each) to be injected this way.
+func Function[I, O any](name string, fn func(context.Context, I) (O, error), opts ...app.RegisterOption) fx.Option {
+	return fx.Module("stent.function "+name,
+		fx.Provide(fx.Private, func() *fnCell[I, O] { return &fnCell[I, O]{} }),
+		fx.Provide(fx.Annotate(func(c *fnCell[I, O]) Registration {
+			return func(reg *app.Registry) { c.h = app.Register(reg, name, fn, opts...) }
+		}, fx.ResultTags(FunctionsGroup))),
+		// Depending on the registry makes the registration run first.
+		fx.Provide(func(c *fnCell[I, O], _ *app.Registry) *app.Function[I, O] { return c.h }),
+	)
 }

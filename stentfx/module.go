@@ -39,10 +39,10 @@ func Functions(regs ...Registration) fx.Option {
 	return fx.Options(opts...)
 }
 
-// ConfigModule provides Config from the process's flags and environment
-// (ConfigFromProcess). Replace it with fx.Replace(cfg) to configure in
-// code.
-var ConfigModule = fx.Module("stent.config", fx.Provide(ConfigFromProcess))
+// ConfigModule provides Config from the environment (ConfigFromEnv; it
+// never reads os.Args). Replace it with fx.Replace(cfg) to configure in
+// code or from your own flags.
+var ConfigModule = fx.Module("stent.config", fx.Provide(ConfigFromEnv))
 
 // LogWriter, when supplied (fx.Supply(&stentfx.LogWriter{...})), receives
 // the service log instead of os.Stderr.
@@ -84,25 +84,49 @@ var EngineModule = fx.Module("stent.engine",
 // shutdown timeout, releasing the leases of tasks still running.
 var WorkerModule = fx.Module("stent.worker", fx.Provide(provideWorkers))
 
-// HTTPModule provides the *httpapi.Server (/healthz, /readyz, /metrics,
-// /v1): it listens on OnStart and, on OnStop, answers /readyz with 503,
-// answers long polls with 202 and shuts down gracefully.
-var HTTPModule = fx.Module("stent.http", fx.Provide(provideServer))
+// httpAddr is the listen address WithHTTP was given ("" means
+// Config.HTTPAddr).
+type httpAddr string
 
-// Module is the whole service: configuration, logging, store, notifier,
-// clock, metrics, engine, workers and HTTP server, started by fx. Add
-// durable functions with Functions. Stop order: HTTP, workers, engine,
-// notifier, store.
+// WithHTTP adds the HTTP server (*httpapi.Server: /healthz, /readyz,
+// /metrics, /v1) on addr, or on Config.HTTPAddr (STENT_HTTP_ADDR) when
+// addr is "". It listens on OnStart and, on OnStop, answers /readyz with
+// 503, answers long polls with 202 and shuts down gracefully. Module
+// alone serves no HTTP: the listener is a choice, never a side effect.
+func WithHTTP(addr string) fx.Option {
+	return fx.Module("stent.http",
+		fx.Supply(httpAddr(addr)),
+		fx.Provide(provideServer),
+		fx.Invoke(func(*httpapi.Server) {}),
+	)
+}
+
+// StopGrace is how much longer than the drain (Config.ShutdownTimeout)
+// fx's stop timeout must be, so the workers get their whole drain and the
+// notifier and store still close after it.
+const StopGrace = 10 * time.Second
+
+// DefaultStopTimeout is the fx stop timeout Module sets: the default
+// drain (30s) plus StopGrace. A program that raises ShutdownTimeout sets
+// fx.StopTimeout(cfg.ShutdownTimeout + StopGrace) after Module.
+var DefaultStopTimeout = DefaultConfig().ShutdownTimeout + StopGrace
+
+// Module is the whole service without a listener: configuration (from
+// the environment), logging, store, notifier, clock, metrics, engine and
+// workers, started by fx, with a stop timeout longer than the drain. Add
+// durable functions with Functions or Function, and the HTTP API with
+// WithHTTP. Stop order: HTTP, workers, engine, notifier, store.
 var Module = fx.Options(
 	fx.WithLogger(func(log *slog.Logger) fxevent.Logger {
 		l := &fxevent.SlogLogger{Logger: log.With("component", "fx")}
 		l.UseLogLevel(slog.LevelDebug)
 		return l
 	}),
+	fx.StopTimeout(DefaultStopTimeout),
 	ConfigModule, LoggingModule, StoreModule, NotifierModule, WakeModule, ClockModule, MetricsModule,
-	EngineModule, WorkerModule, HTTPModule,
+	EngineModule, WorkerModule,
 	fx.Provide(newExitRequest),
-	fx.Invoke(func(cfg Config, log *slog.Logger, _ *httpapi.Server) {
+	fx.Invoke(func(cfg Config, log *slog.Logger, _ *Workers) {
 		log.Info("stent configured", "config", cfg)
 	}),
 )
@@ -302,6 +326,10 @@ func provideWorkers(p workersIn) (*Workers, error) {
 		OnStart: func(context.Context) error { w.Start(); return nil },
 		OnStop: func(ctx context.Context) error {
 			p.Logger.Info("draining workers", "timeout", p.Config.ShutdownTimeout)
+			if d, ok := ctx.Deadline(); ok && time.Until(d) < p.Config.ShutdownTimeout {
+				p.Logger.Warn("fx's stop timeout is shorter than the drain; tasks may be cut off: add fx.StopTimeout(cfg.ShutdownTimeout + stentfx.StopGrace)",
+					"stop_timeout_left", time.Until(d).Round(time.Millisecond), "shutdown_timeout", p.Config.ShutdownTimeout)
+			}
 			return w.Stop(ctx)
 		},
 	})
@@ -310,6 +338,7 @@ func provideWorkers(p workersIn) (*Workers, error) {
 
 type serverIn struct {
 	fx.In
+	Addr      httpAddr
 	Config    Config
 	Engine    *app.Engine
 	Workers   *Workers
@@ -325,7 +354,13 @@ func provideServer(p serverIn) *httpapi.Server {
 	if p.Metrics != nil {
 		o.Metrics = p.Metrics.Handler()
 	}
-	s := httpapi.NewServer(httpapi.New(p.Engine, o), httpapi.ServerOptions{Addr: p.Config.HTTPAddr, Logger: p.Logger})
+	addr := string(p.Addr)
+	if addr == "" {
+		addr = p.Config.HTTPAddr
+	}
+	o.CORSOrigins = p.Config.CORSOrigins
+	s := httpapi.NewServer(httpapi.New(p.Engine, o), httpapi.ServerOptions{Addr: addr, Logger: p.Logger,
+		InsecureNoAuth: p.Config.InsecureNoAuth})
 	p.Lifecycle.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})
 	return s
 }

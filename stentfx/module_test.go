@@ -76,7 +76,7 @@ func TestModuleStartsServesAndStopsCleanly(t *testing.T) {
 		eng   *app.Engine
 		store ports.Store
 	)
-	fxApp := fxtest.New(t, stentfx.Module, fx.Replace(cfg), fx.Supply(&stentfx.LogWriter{Writer: &logs}),
+	fxApp := fxtest.New(t, stentfx.Module, stentfx.WithHTTP(""), fx.Replace(cfg), fx.Supply(&stentfx.LogWriter{Writer: &logs}),
 		stentfx.Functions(func(reg *app.Registry) {
 			app.Register(reg, "fx.block", func(ctx context.Context, _ json.RawMessage) (string, error) {
 				tc, _ := app.CurrentTask(ctx)
@@ -162,7 +162,7 @@ func TestModuleWithoutAWorkerServesTheAPI(t *testing.T) {
 	cfg.Worker = false
 	var srv *httpapi.Server
 	var ready *stentfx.StoreReady
-	fxApp := fxtest.New(t, stentfx.Module, fx.Replace(cfg), fx.Supply(&stentfx.LogWriter{Writer: io.Discard}), fx.Populate(&srv, &ready))
+	fxApp := fxtest.New(t, stentfx.Module, stentfx.WithHTTP(""), fx.Replace(cfg), fx.Supply(&stentfx.LogWriter{Writer: io.Discard}), fx.Populate(&srv, &ready))
 	fxApp.RequireStart()
 	defer fxApp.RequireStop()
 	<-ready.Done()
@@ -185,7 +185,7 @@ func TestModuleGivesUpOnAnUnreachableStore(t *testing.T) {
 		srv  *httpapi.Server
 		exit *stentfx.ExitRequest
 	)
-	fxApp := fxtest.New(t, stentfx.Module, fx.Replace(cfg), fx.Supply(&stentfx.LogWriter{Writer: &logs}), fx.Populate(&srv, &exit))
+	fxApp := fxtest.New(t, stentfx.Module, stentfx.WithHTTP(""), fx.Replace(cfg), fx.Supply(&stentfx.LogWriter{Writer: &logs}), fx.Populate(&srv, &exit))
 	fxApp.RequireStart()
 	base := "http://" + srv.Addr()
 	if code, _ := get(t, base+"/healthz"); code != 200 {
@@ -218,7 +218,7 @@ func TestModuleTracesWhenATracerProviderIsSupplied(t *testing.T) {
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	var srv *httpapi.Server
 	var eng *app.Engine
-	fxApp := fxtest.New(t, stentfx.Module, fx.Replace(testConfig(t)), fx.Supply(&stentfx.LogWriter{Writer: io.Discard}),
+	fxApp := fxtest.New(t, stentfx.Module, stentfx.WithHTTP(""), fx.Replace(testConfig(t)), fx.Supply(&stentfx.LogWriter{Writer: io.Discard}),
 		fx.Supply(fx.Annotate(tp, fx.As(new(trace.TracerProvider)))),
 		stentfx.Functions(func(reg *app.Registry) {
 			app.Register(reg, "tr.inc", func(_ context.Context, n int) (int, error) { return n + 1, nil })

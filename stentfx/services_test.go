@@ -92,7 +92,7 @@ func TestModuleOnPostgreSQL(t *testing.T) {
 				srv *httpapi.Server
 				eng *app.Engine
 			)
-			fxApp := fxtest.New(t, stentfx.Module, fx.Replace(cfg), fx.Supply(&stentfx.LogWriter{Writer: io.Discard}),
+			fxApp := fxtest.New(t, stentfx.Module, stentfx.WithHTTP(""), fx.Replace(cfg), fx.Supply(&stentfx.LogWriter{Writer: io.Discard}),
 				stentfx.Functions(func(reg *app.Registry) {
 					app.Register(reg, "pg.double", func(_ context.Context, n int) (int, error) { return 2 * n, nil })
 				}),
@@ -192,7 +192,7 @@ func TestModuleWaitsForADatabaseThatComesUpLate(t *testing.T) {
 		eng   *app.Engine
 		ready *stentfx.StoreReady
 	)
-	fxApp := fxtest.New(t, stentfx.Module, fx.Replace(cfg), fx.Supply(&stentfx.LogWriter{Writer: &logs}),
+	fxApp := fxtest.New(t, stentfx.Module, stentfx.WithHTTP(""), fx.Replace(cfg), fx.Supply(&stentfx.LogWriter{Writer: &logs}),
 		stentfx.Functions(func(reg *app.Registry) {
 			app.Register(reg, "late.double", func(_ context.Context, n int) (int, error) { return 2 * n, nil })
 		}),

@@ -62,7 +62,8 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_argument", `"function" is required: the name of a registered durable function`, nil)
 		return
 	}
-	id := domain.NewID()
+	// A time-ordered (v7) id, as the engine mints everywhere else.
+	id := domain.NewTimeID(h.eng.Clock().Now())
 	opts := []app.DispatchOption{app.WithExecutionID(id)}
 	if req.Queue != nil {
 		opts = append(opts, app.WithQueue(*req.Queue))
@@ -76,7 +77,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) {
 	if req.Delay != "" {
 		d, err := domain.ParseDuration(req.Delay)
 		if err != nil {
-			h.fail(w, r, fmt.Errorf(`"delay": %w`, err))
+			h.failField(w, r, `"delay"`, err)
 			return
 		}
 		opts = append(opts, app.WithDelay(d))
@@ -87,7 +88,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) {
 	if req.MaxDuration != "" {
 		d, err := domain.ParseDuration(req.MaxDuration)
 		if err != nil {
-			h.fail(w, r, fmt.Errorf(`"max_duration": %w`, err))
+			h.failField(w, r, `"max_duration"`, err)
 			return
 		}
 		opts = append(opts, app.WithMaxDuration(d))
@@ -146,7 +147,7 @@ func (h *Handler) getResult(w http.ResponseWriter, r *http.Request) {
 	if raw := r.URL.Query().Get("wait"); raw != "" {
 		d, err := domain.ParseDuration(raw)
 		if err != nil {
-			h.fail(w, r, fmt.Errorf("wait: %w", err))
+			h.failField(w, r, "wait", err)
 			return
 		}
 		if d > MaxResultWait {
@@ -154,6 +155,9 @@ func (h *Handler) getResult(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		wait = d
+		// A long poll outlives the server's WriteTimeout: its own bound is
+		// the wait plus a grace for the answer.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + LongPollGrace))
 	}
 	var res domain.Result
 	var err error

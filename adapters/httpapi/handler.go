@@ -37,6 +37,11 @@ type Options struct {
 	// Logger receives failed requests (500s) and, at debug level, every
 	// request; nil discards.
 	Logger *slog.Logger
+	// CORSOrigins lists the browser origins allowed to call the API
+	// cross-origin ("https://console.example.com"; "*" allows any). Empty,
+	// the default, sends no CORS headers at all: browsers then refuse
+	// cross-origin calls.
+	CORSOrigins []string
 }
 
 // store is what the handler reads itself (everything else goes through
@@ -127,6 +132,9 @@ func (h *Handler) top() http.Handler {
 			h.log.DebugContext(r.Context(), "http request", "method", r.Method, "path", r.URL.Path,
 				"status", sw.status, "duration", time.Since(started))
 		}()
+		if h.cors(sw, r) {
+			return
+		}
 		if _, pattern := h.mux.Handler(r); pattern == "" {
 			if isAPI(r.URL.Path) && !h.authorized(r) {
 				h.unauthorized(sw)
@@ -156,6 +164,35 @@ func (h *Handler) allowed(r *http.Request) []string {
 		}
 	}
 	return out
+}
+
+// cors adds the CORS headers for an allowed Origin and answers its
+// preflight (true: answered). Without configured origins it does nothing.
+func (h *Handler) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || len(h.o.CORSOrigins) == 0 {
+		return false
+	}
+	allowed := false
+	for _, o := range h.o.CORSOrigins {
+		if o == "*" || strings.EqualFold(o, origin) {
+			allowed = true
+			break
+		}
+	}
+	w.Header().Add("Vary", "Origin")
+	if !allowed {
+		return false
+	}
+	w.Header().Set("Access-Control-Allow-Origin", origin)
+	if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
+		return false
+	}
+	w.Header().Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
+	w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Traceparent, Tracestate")
+	w.Header().Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+	return true
 }
 
 func isAPI(path string) bool { return path == "/v1" || strings.HasPrefix(path, "/v1/") }

@@ -136,6 +136,9 @@ func eligible(t *domain.Task, p ports.ClaimParams, now time.Time) bool {
 // NextWake returns the earliest wake-up time of the waiting tasks p would
 // claim once due.
 func (s *Store) NextWake(ctx context.Context, p ports.ClaimParams) (time.Time, bool, error) {
+	if err := valid(p.ValidateClaimFilter()); err != nil {
+		return time.Time{}, false, err
+	}
 	if err := s.lock(ctx); err != nil {
 		return time.Time{}, false, err
 	}
@@ -225,7 +228,7 @@ func (s *Store) wakeParent(t *domain.Task, now time.Time) *ports.WokenTask {
 // RenewLeases extends the leases still held and reports every fence's
 // state.
 func (s *Store) RenewLeases(ctx context.Context, fences []domain.Fence, now time.Time, lease time.Duration) ([]ports.LeaseStatus, error) {
-	if err := valid(ports.ValidateLease(lease)); err != nil {
+	if err := valid(ports.ValidateRenewal(fences, lease)); err != nil {
 		return nil, err
 	}
 	if err := s.lock(ctx); err != nil {

@@ -16,7 +16,7 @@ import (
 // the oldest unconsumed message to the oldest pending signal step of that
 // name (see ports.SignalStore).
 func (s *Store) SendSignal(ctx context.Context, executionID, name string, payload json.RawMessage, now time.Time) (*domain.Task, error) {
-	if err := valid(ports.ValidateSignal(executionID, name)); err != nil {
+	if err := valid(ports.ValidateSignalPayload(executionID, name, payload)); err != nil {
 		return nil, err
 	}
 	if err := s.lock(ctx); err != nil {
@@ -84,6 +84,9 @@ func (s *Store) ListSignals(ctx context.Context, executionID string) ([]domain.S
 
 // GetCacheEntries returns the unexpired cache entries among keys.
 func (s *Store) GetCacheEntries(ctx context.Context, keys []string, now time.Time) (map[string]json.RawMessage, error) {
+	if err := valid(ports.ValidateKeys("cache key", keys)); err != nil {
+		return nil, err
+	}
 	if err := s.lock(ctx); err != nil {
 		return nil, err
 	}
@@ -100,6 +103,9 @@ func (s *Store) GetCacheEntries(ctx context.Context, keys []string, now time.Tim
 
 // GetIdempotencyRecords returns the idempotency records among keys.
 func (s *Store) GetIdempotencyRecords(ctx context.Context, keys []string) (map[string]json.RawMessage, error) {
+	if err := valid(ports.ValidateKeys("idempotency key", keys)); err != nil {
+		return nil, err
+	}
 	if err := s.lock(ctx); err != nil {
 		return nil, err
 	}

@@ -27,6 +27,9 @@ func (s *Store) GetTask(ctx context.Context, id string) (domain.Task, error) {
 
 // GetTasks returns the tasks with these ids that exist, in the order of ids.
 func (s *Store) GetTasks(ctx context.Context, ids []string) ([]domain.Task, error) {
+	if err := valid(ports.ValidateIDs("task id", ids)); err != nil {
+		return nil, err
+	}
 	if err := s.lock(ctx); err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 
 // RegisterWorker inserts or replaces a worker's registry row, live.
 func (s *Store) RegisterWorker(ctx context.Context, w domain.WorkerInfo, now time.Time) error {
-	if err := valid(ports.ValidateID("worker id", w.ID)); err != nil {
+	if err := valid(ports.ValidateWorker(w)); err != nil {
 		return err
 	}
 	if err := s.lock(ctx); err != nil {
@@ -63,6 +63,9 @@ func (s *Store) StopWorker(ctx context.Context, id string, now time.Time) error 
 // ExpireWorkers declares the selected live workers dead and ends the
 // leases of their running tasks (see ports.WorkerStore).
 func (s *Store) ExpireWorkers(ctx context.Context, p ports.ExpireWorkersParams) ([]ports.ExpiredWorker, error) {
+	if err := valid(p.Validate()); err != nil {
+		return nil, err
+	}
 	if err := s.lock(ctx); err != nil {
 		return nil, err
 	}

@@ -489,7 +489,7 @@ var renewCols = []Column{{"renew_id", ColText}, {"renew_worker", ColText}, {"ren
 // RenewLeases extends every held lease to now+lease and reports each
 // fence's task and execution states.
 func (s *Store) RenewLeases(ctx context.Context, fences []domain.Fence, now time.Time, lease time.Duration) ([]ports.LeaseStatus, error) {
-	if err := s.valid(ports.ValidateLease(lease)); err != nil {
+	if err := s.valid(ports.ValidateRenewal(fences, lease)); err != nil {
 		return nil, err
 	}
 	if err := s.check(); err != nil {

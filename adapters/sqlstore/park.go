@@ -231,6 +231,9 @@ func (s *Store) wakeParents(t *txn, ended []endedStep) ([]wokenParent, error) {
 // NextWake returns the earliest wake-up time of the waiting tasks p would
 // claim once due (function, queue and tag filters).
 func (s *Store) NextWake(ctx context.Context, p ports.ClaimParams) (time.Time, bool, error) {
+	if err := s.valid(p.ValidateClaimFilter()); err != nil {
+		return time.Time{}, false, err
+	}
 	if err := s.check(); err != nil {
 		return time.Time{}, false, err
 	}

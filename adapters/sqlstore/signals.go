@@ -14,7 +14,7 @@ import (
 // SendSignal appends a message to the execution's mailbox for name and
 // hands the oldest unconsumed message to the oldest pending signal step.
 func (s *Store) SendSignal(ctx context.Context, executionID, name string, payloadRaw json.RawMessage, now time.Time) (*domain.Task, error) {
-	if err := s.valid(ports.ValidateSignal(executionID, name)); err != nil {
+	if err := s.valid(ports.ValidateSignalPayload(executionID, name, payloadRaw)); err != nil {
 		return nil, err
 	}
 	now = domain.NormalizeTime(now)
@@ -101,12 +101,18 @@ func (s *Store) ListSignals(ctx context.Context, executionID string) ([]domain.S
 
 // GetCacheEntries returns the unexpired cached results of the keys.
 func (s *Store) GetCacheEntries(ctx context.Context, keys []string, now time.Time) (map[string]json.RawMessage, error) {
+	if err := s.valid(ports.ValidateKeys("cache key", keys)); err != nil {
+		return nil, err
+	}
 	return s.keyValues(ctx, "get cache entries", `SELECT key, value FROM @cache WHERE `+s.d.InList("key")+`
  AND (expires_at IS NULL OR expires_at > ?)`, keys, s.tm(now))
 }
 
 // GetIdempotencyRecords returns the recorded results of the keys.
 func (s *Store) GetIdempotencyRecords(ctx context.Context, keys []string) (map[string]json.RawMessage, error) {
+	if err := s.valid(ports.ValidateKeys("idempotency key", keys)); err != nil {
+		return nil, err
+	}
 	return s.keyValues(ctx, "get idempotency records", `SELECT key, value FROM @idempotency WHERE `+s.d.InList("key"), keys)
 }
 

@@ -29,6 +29,9 @@ func (s *Store) GetTask(ctx context.Context, id string) (domain.Task, error) {
 
 // GetTasks returns the existing tasks among ids, in the order of ids.
 func (s *Store) GetTasks(ctx context.Context, ids []string) ([]domain.Task, error) {
+	if err := s.valid(ports.ValidateIDs("task id", ids)); err != nil {
+		return nil, err
+	}
 	if err := s.check(); err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func scanWorker(r rowScanner) (domain.WorkerInfo, error) {
 // RegisterWorker inserts or replaces a worker's registry row, live, with
 // StartedAt = HeartbeatAt = now.
 func (s *Store) RegisterWorker(ctx context.Context, w domain.WorkerInfo, now time.Time) error {
-	if err := s.valid(ports.ValidateID("worker id", w.ID)); err != nil {
+	if err := s.valid(ports.ValidateWorker(w)); err != nil {
 		return err
 	}
 	return s.write(ctx, "register worker", func(t *txn) error {
@@ -93,6 +93,9 @@ func (s *Store) updateWorker(ctx context.Context, op, id, query string, args ...
 // (lease_expires_at = now and a new claim token), so they are reclaimed at
 // once and the dead workers' later writes are rejected.
 func (s *Store) ExpireWorkers(ctx context.Context, p ports.ExpireWorkersParams) ([]ports.ExpiredWorker, error) {
+	if err := s.valid(p.Validate()); err != nil {
+		return nil, err
+	}
 	if err := s.check(); err != nil {
 		return nil, err
 	}

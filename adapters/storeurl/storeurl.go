@@ -12,6 +12,7 @@ package storeurl
 
 import (
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -49,7 +50,29 @@ const allowed = "want a SQLite file path, sqlite://path, a postgres:// URL " +
 // An empty value, another scheme (mysql://, redis://) or postgres: without
 // the two slashes is an ErrInvalidArgument naming the value (password
 // masked) and what is allowed. The value is never matched by substring.
+//
+// A PostgreSQL value must also parse as a connection string (a port
+// "notaport", an unknown key=value keyword, an unterminated quote are
+// ErrInvalidArgument, password masked), so a malformed DSN is a
+// configuration error at start-up, not a failure deep in the service.
 func Parse(raw string) (Backend, error) {
+	b, err := classify(raw)
+	if err != nil || b != Postgres {
+		return b, err
+	}
+	v := strings.TrimSpace(raw)
+	if _, err := pgx.ParseConfig(v); err != nil {
+		reason := err.Error()
+		if i := strings.LastIndex(reason, "`: "); i >= 0 {
+			reason = reason[i+3:]
+		}
+		return "", domain.InvalidArgument("malformed PostgreSQL DSN %q: %s", Mask(v), Scrub(reason, v))
+	}
+	return Postgres, nil
+}
+
+// classify is Parse without checking that a PostgreSQL value parses.
+func classify(raw string) (Backend, error) {
 	v := strings.TrimSpace(raw)
 	switch {
 	case v == "":
@@ -98,7 +121,7 @@ func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 // (mysql://bob:pw@h carries a password as well); SQLite paths come back as
 // they are.
 func Mask(raw string) string {
-	if b, err := Parse(raw); err == nil && b == SQLite {
+	if b, err := classify(raw); err == nil && b == SQLite {
 		return raw
 	}
 	return pgxstore.MaskDSN(raw)
@@ -121,9 +144,12 @@ func Scrub(msg, raw string) string {
 // password returns the password raw carries, "" if none.
 func password(raw string) string {
 	v := strings.TrimSpace(raw)
-	if b, err := Parse(v); err == nil && b == Postgres {
+	if b, err := classify(v); err == nil && b == Postgres {
 		if cfg, err := pgx.ParseConfig(v); err == nil {
 			return cfg.Password
+		}
+		if m := kvPassword.FindStringSubmatch(v); m != nil {
+			return unquoteKV(m[1])
 		}
 	}
 	if u, err := url.Parse(v); err == nil && u.User != nil {
@@ -163,4 +189,21 @@ func SQLitePath(raw string) (string, error) {
 		return cfg.Path, nil
 	}
 	return v, nil
+}
+
+// kvPassword finds the password of a key=value DSN, quoted or not.
+var kvPassword = regexp.MustCompile(`(?i)(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|(?:[^\s\\]|\\.)*)`)
+
+// unquoteKV undoes a key=value DSN's quoting: surrounding single quotes
+// and backslash escapes.
+func unquoteKV(v string) string {
+	v = strings.TrimSuffix(strings.TrimPrefix(v, "'"), "'")
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+1 < len(v) {
+			i++
+		}
+		b.WriteByte(v[i])
+	}
+	return b.String()
 }

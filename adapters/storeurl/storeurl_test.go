@@ -2,9 +2,11 @@ package storeurl_test
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
 	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/domain"
 )
@@ -117,5 +119,62 @@ func TestSQLitePath(t *testing.T) {
 	}
 	if _, err := storeurl.SQLitePath("sqlite://x?mode=fast"); !errors.Is(err, domain.ErrInvalidArgument) {
 		t.Errorf("SQLitePath of a bad option = %v; want ErrInvalidArgument", err)
+	}
+}
+
+// secretDSNs carry the password "Pa ss'w\rd" (or a URL-safe one) in every
+// form an operator may write it.
+var secretDSNs = []struct{ dsn, password string }{
+	{"postgres://bob:S3cretPW@db:5432/x?sslmode=disable", "S3cretPW"},
+	{"postgres://bob:S3cret%20PW%2F@db/x", "S3cret PW/"},
+	{"postgresql://db/x?user=bob&password=S3cretPW", "S3cretPW"},
+	{"host=db user=bob password=S3cretPW dbname=x", "S3cretPW"},
+	{"host=db user=bob password = S3cretPW dbname=x", "S3cretPW"},
+	{`host=db user=bob password='S3cret PW' dbname=x`, "S3cret PW"},
+	{`host=db user=bob password='S3cret\'s PW' dbname=x`, `S3cret's PW`},
+	{`host=db user=bob password=S3cret\ PWord dbname=x`, `S3cret PWord`},
+	{`password=S3cretPW host=db`, "S3cretPW"},
+}
+
+func TestMaskHidesEveryFormOfPasswordAndAgreesWithPgxstore(t *testing.T) {
+	t.Parallel()
+	for _, c := range secretDSNs {
+		got := storeurl.Mask(c.dsn)
+		for _, part := range strings.Fields(strings.ReplaceAll(c.password, "'", " ")) {
+			if len(part) < 3 {
+				continue
+			}
+			if strings.Contains(got, part) || strings.Contains(got, url.QueryEscape(part)) {
+				t.Errorf("Mask(%q) = %q: still shows %q", c.dsn, got, part)
+			}
+		}
+		if pg := pgxstore.MaskDSN(c.dsn); pg != got {
+			t.Errorf("storeurl.Mask(%q) = %q but pgxstore.MaskDSN = %q", c.dsn, got, pg)
+		}
+		if b, err := storeurl.Parse(c.dsn); err != nil || b != storeurl.Postgres {
+			t.Errorf("Parse(%q) = %q, %v; want postgres", c.dsn, b, err)
+		}
+		if msg := storeurl.Scrub("auth failed for "+c.password, c.dsn); strings.Contains(msg, c.password) {
+			t.Errorf("Scrub with %q left the password: %q", c.dsn, msg)
+		}
+	}
+}
+
+func TestAMalformedPostgresDSNIsAnInvalidArgumentWithoutThePassword(t *testing.T) {
+	t.Parallel()
+	for _, dsn := range []string{
+		"postgres://bob:S3cretPW@db:notaport/x",
+		"host=db port=notaport user=bob password=S3cretPW dbname=x",
+		`host=db port=notaport password='S3cret PW' dbname=x`,
+		"host=db password='S3cretPW dbname=x",
+	} {
+		_, err := storeurl.Parse(dsn)
+		if !errors.Is(err, domain.ErrInvalidArgument) || !strings.Contains(err.Error(), "malformed PostgreSQL DSN") {
+			t.Errorf("Parse(%q) = %v; want a malformed-DSN ErrInvalidArgument", dsn, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "S3cret") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("Parse(%q) = %q: want one line without the password", dsn, err)
+		}
 	}
 }

@@ -18,12 +18,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
-	"time"
 
+	"go.uber.org/dig"
 	"go.uber.org/fx"
 
 	"github.com/stenthq/stent/app"
+	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/examples"
 	"github.com/stenthq/stent/stentfx"
 )
@@ -44,11 +46,6 @@ var examplesModule = fx.Module("examples", fx.Provide(fx.Annotate(
 		return func(reg *app.Registry) { examples.Register(reg) }
 	}, fx.ResultTags(stentfx.FunctionsGroup))))
 
-// stopGrace is added to the shutdown timeout for fx's stop deadline, so
-// the workers get the whole shutdown timeout and the notifier and store
-// still close after it.
-const stopGrace = 10 * time.Second
-
 // run is stentd: it returns the exit code. sigs delivers SIGTERM/SIGINT;
 // extra options are added to the application (tests add functions).
 func run(args []string, getenv func(string) string, stderr io.Writer, sigs <-chan os.Signal, extra ...fx.Option) int {
@@ -67,15 +64,22 @@ func run(args []string, getenv func(string) string, stderr io.Writer, sigs <-cha
 		exit *stentfx.ExitRequest
 	)
 	opts := append([]fx.Option{
-		stentfx.Module, examplesModule,
+		stentfx.Module, examplesModule, stentfx.WithHTTP(""),
 		fx.Replace(cfg),
 		fx.Supply(&stentfx.LogWriter{Writer: stderr}),
-		fx.StopTimeout(cfg.ShutdownTimeout + stopGrace),
+		// The workers get the whole drain; the notifier and store still
+		// close after it.
+		fx.StopTimeout(cfg.ShutdownTimeout + stentfx.StopGrace),
 		fx.Populate(&log, &exit),
 	}, extra...)
 	application := fx.New(opts...)
 	if err := application.Err(); err != nil {
-		fmt.Fprintf(stderr, "stentd: %v\n", err)
+		// One line: the cause, not fx's dependency chain.
+		err = dig.RootCause(err)
+		fmt.Fprintf(stderr, "stentd: %s\n", strings.Join(strings.Fields(err.Error()), " "))
+		if errors.Is(err, domain.ErrInvalidArgument) {
+			return 2
+		}
 		return 1
 	}
 	startCtx, cancel := context.WithTimeout(context.Background(), application.StartTimeout())

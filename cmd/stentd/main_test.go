@@ -101,6 +101,13 @@ func TestBadSettingsExitTwo(t *testing.T) {
 		{name: "a dead-after within the liveness interval", env: map[string]string{"STENT_LIVENESS_INTERVAL": "5s", "STENT_DEAD_AFTER": "5s"},
 			want: []string{"STENT_DEAD_AFTER", `"5s"`, "STENT_LIVENESS_INTERVAL"}},
 		{name: "a bad liveness interval flag", args: []string{"--liveness-interval=soon"}, want: []string{"--liveness-interval", `"soon"`}},
+		{name: "a malformed PostgreSQL URL, password masked", env: map[string]string{"STENT_DB": "postgres://u:s3cret@127.0.0.1:notaport/db"},
+			want: []string{"STENT_DB", "malformed PostgreSQL DSN", "invalid port", "u:xxxxx@"}},
+		{name: "a malformed key=value DSN, password masked", env: map[string]string{"STENT_DB": "host=127.0.0.1 port=notaport user=u password='s3cret pw' dbname=x"},
+			want: []string{"STENT_DB", "malformed PostgreSQL DSN", "invalid port", "password=xxxxx"}},
+		{name: "listening beyond loopback without a token", env: map[string]string{"STENT_HTTP_ADDR": "0.0.0.0:8080"},
+			want: []string{"STENT_HTTP_ADDR", "STENT_HTTP_TOKEN", "STENT_INSECURE_NO_AUTH"}},
+		{name: "a bad CORS origin", args: []string{"--cors-origins=console.example.com"}, want: []string{"--cors-origins", "scheme://host"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -275,5 +282,23 @@ func TestAStoreThatNeverAnswersExitsOne(t *testing.T) {
 	}
 	if strings.Contains(out, "s3cret") {
 		t.Errorf("the log leaks the database password:\n%s", out)
+	}
+}
+
+func TestInsecureNoAuthStartsBeyondLoopbackWithAWarning(t *testing.T) {
+	t.Parallel()
+	logs := newLogWatch()
+	sigs := make(chan os.Signal, 2)
+	_, _, codes := started(t, testEnv(t, map[string]string{"STENT_HTTP_ADDR": "0.0.0.0:0", "STENT_INSECURE_NO_AUTH": "true"}), sigs, logs)
+	sigs <- syscall.SIGTERM
+	if code := <-codes; code != 0 {
+		t.Fatalf("exit %d; log:\n%s", code, logs.String())
+	}
+	var warned bool
+	for _, line := range strings.Split(logs.String(), "\n") {
+		warned = warned || strings.Contains(line, "level=WARN") && strings.Contains(line, "WITHOUT authentication")
+	}
+	if !warned {
+		t.Fatalf("no WARN line about the missing authentication:\n%s", logs.String())
 	}
 }

@@ -81,9 +81,9 @@ var rules = []Rule{
 		},
 	},
 	{
-		Name:     "only stentfx and cmd import go.uber.org/fx",
+		Name:     "only stentfx and cmd import go.uber.org/fx", // and the fx example service
 		Packages: []string{"..."},
-		Except:   []string{"stentfx/...", "cmd/..."},
+		Except:   []string{"stentfx/...", "cmd/...", "examples/fxservice"},
 		Forbid:   []string{"go.uber.org/fx/...", "go.uber.org/dig/..."},
 	},
 	{

@@ -37,7 +37,42 @@ func newPool(t *testing.T, target, ledgerPath, slow string, n int) *pool {
 		p.workers = append(p.workers, p.start(i))
 	}
 	t.Cleanup(p.stop)
+	t.Cleanup(p.reportOnFailure)
 	return p
+}
+
+// reportOnFailure prints the end of the last log of each worker slot when
+// the test failed, so a CI run says what the workers were doing.
+func (p *pool) reportOnFailure() {
+	if !p.t.Failed() {
+		return
+	}
+	logs, _ := filepath.Glob(filepath.Join(p.logDir, "worker-*.log"))
+	last := map[string]string{}
+	for _, l := range logs {
+		var i, n int
+		if _, err := fmt.Sscanf(filepath.Base(l), "worker-%d-%d.log", &i, &n); err == nil {
+			k := fmt.Sprint(i)
+			if cur, ok := last[k]; !ok || startOf(cur) < n {
+				last[k] = l
+			}
+		}
+	}
+	for k, l := range last {
+		b, _ := os.ReadFile(l)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) > 15 {
+			lines = lines[len(lines)-15:]
+		}
+		p.t.Logf("worker %s, %s (last lines):\n%s", k, filepath.Base(l), strings.Join(lines, "\n"))
+	}
+	p.t.Logf("%d worker processes started in all", p.starts)
+}
+
+func startOf(log string) int {
+	var i, n int
+	_, _ = fmt.Sscanf(filepath.Base(log), "worker-%d-%d.log", &i, &n)
+	return n
 }
 
 // start starts worker i (named chaos-<i>) and returns its process.

@@ -60,6 +60,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 		{"catalogue", testCatalogue},
 		{"lifecycle", testLifecycle},
 		{"bad input", testBadInput},
+		{"bad text input", testBadTextInput},
 		{"bad step input", testBadStepInput},
 	}
 	for _, a := range areas {

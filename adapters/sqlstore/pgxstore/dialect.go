@@ -166,10 +166,22 @@ func (d dialect) Analyze(ctx context.Context, db *sql.DB) error {
 
 func (dialect) MapError(err error) error { return mapError(err) }
 
+// rejectedData are the data exceptions PostgreSQL raises for a value it
+// cannot keep: the ports validators refuse such input first, with a
+// message naming the field; this is the safety net for anything they
+// miss, so bad input is ErrInvalidArgument (400) and never a 500.
+var rejectedData = map[string]bool{
+	"22021": true, // character_not_in_repertoire: NUL byte, invalid UTF-8
+	"22P05": true, // untranslatable_character: \u0000 in jsonb
+	"22003": true, // numeric_value_out_of_range: beyond int4
+	"22001": true, // string_data_right_truncation: too long
+}
+
 // mapError maps pgx and database/sql errors: no rows is ErrNotFound
 // (callers that can name the id do so first); connection failures, lost
 // connections and a server shutting down are ErrUnavailable; a closed pool
-// or database is ErrClosed; a unique violation is ErrConflict.
+// or database is ErrClosed; a unique violation is ErrConflict; data
+// PostgreSQL cannot keep (rejectedData) is ErrInvalidArgument.
 func mapError(err error) error {
 	if err == nil {
 		return nil
@@ -189,6 +201,8 @@ func mapError(err error) error {
 			return fmt.Errorf("%w: %w", domain.ErrUnavailable, err)
 		case pgErr.Code == "23505":
 			return fmt.Errorf("%w: %w", domain.ErrConflict, err)
+		case rejectedData[pgErr.Code]:
+			return fmt.Errorf("%w: %w", domain.ErrInvalidArgument, err)
 		}
 		return err
 	}

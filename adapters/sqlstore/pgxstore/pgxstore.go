@@ -235,7 +235,9 @@ func ensureUnavailable(err error) error {
 }
 
 var (
-	kvPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s]*)`)
+	// A key=value password is quoted ('a b', with \' inside) or bare with
+	// backslash escapes (a\ b), as libpq and pgconn read it.
+	kvPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|(?:[^\s\\]|\\.)*)`)
 	urlUserPwd = regexp.MustCompile(`^([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@]*:)([^@]*)(@)`)
 )
 

@@ -98,7 +98,7 @@ func activity(exec string, pos int, fn, input string) ports.StepSpec {
 }
 
 func cardDeclined(msg string) *domain.TaskError {
-	return &domain.TaskError{Type: "*domain.CodedError", Code: "card_declined", Codes: []string{"card_declined"}, Message: msg}
+	return &domain.TaskError{Type: "card_declined", Code: "card_declined", Codes: []string{"card_declined"}, Message: msg}
 }
 
 // seed writes six executions, one per state, and a running one parked on
