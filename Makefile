@@ -83,5 +83,6 @@ bench: ## Benchmark Stent against River and DBOS (< 15 min); writes bench/result
 bench-quick: ## Reduced benchmark (< 2 min, CI smoke; writes bench/results/quick/); fails if Stent's W1/W2 drop below half of River's/DBOS's
 	cd bench && $(GO) build -o $(BENCH_BIN) ./cmd/bench && ./$(BENCH_BIN) -quick -guard -out results/quick
 
-bench-latency: ## Print Stent's dispatch -> result / -> start latency per notifier (polling, in-process, Redis, PostgreSQL)
+bench-latency: ## Print Stent's dispatch -> result / -> start latency per notifier, then `stent dispatch --wait` against stentd on SQLite
 	cd bench && $(GO) build -o $(BENCH_BIN) ./cmd/bench && ./$(BENCH_BIN) -latency
+	cd bench && $(GO) run ./cmd/clilatency

@@ -11,6 +11,11 @@ import (
 	"github.com/stenthq/stent/domain"
 )
 
+// DefaultRetention is how long finished executions, dead letters and
+// consumed signals are kept by default: WorkerOptions.Retention, stentd's
+// STENT_RETENTION and `stent cleanup --older-than` share it.
+const DefaultRetention = 7 * 24 * time.Hour
+
 // WorkerOptions configures a worker. Zero fields take the defaults noted.
 type WorkerOptions struct {
 	// ID identifies the worker in leases and in the worker registry;
@@ -58,7 +63,7 @@ type WorkerOptions struct {
 	// disables.
 	CleanupInterval time.Duration
 	// Retention is how long finished executions, dead letters and consumed
-	// signals are kept; default 7 days.
+	// signals are kept; default DefaultRetention.
 	Retention time.Duration
 	// ExpirySweepInterval times out overdue executions; default 5s,
 	// negative disables.
@@ -154,7 +159,7 @@ func (o WorkerOptions) withDefaults(reg *Registry) (WorkerOptions, error) {
 		o.CleanupInterval = time.Hour
 	}
 	if o.Retention == 0 {
-		o.Retention = 7 * 24 * time.Hour
+		o.Retention = DefaultRetention
 	}
 	if o.ExpirySweepInterval == 0 {
 		o.ExpirySweepInterval = 5 * time.Second

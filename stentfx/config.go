@@ -128,7 +128,7 @@ func DefaultConfig() Config {
 		Lease:            5 * time.Minute,
 		LivenessInterval: 3 * time.Second,
 		ParkAfter:        app.DefaultParkAfter,
-		Retention:        7 * 24 * time.Hour,
+		Retention:        app.DefaultRetention,
 		CleanupInterval:  time.Hour,
 		AutoMigrate:      true,
 		MaxPayload:       1 << 20,
@@ -190,7 +190,7 @@ var settings = []setting{
 			c.RedisURL = v
 			return nil
 		}, get: func(c Config) string { return c.RedisURL }},
-	{env: "STENT_NOTIFIER", flag: "notifier", help: "notifier: auto (Redis when a URL is set, else in-process), local, redis or postgres",
+	{env: "STENT_NOTIFIER", flag: "notifier", help: "notifier: auto (Redis when STENT_REDIS_URL is set, else LISTEN/NOTIFY on a PostgreSQL STENT_DB, else in-process, which CLI commands on the same SQLite file wake over loopback UDP), local, redis or postgres",
 		set: func(c *Config, v string) error {
 			switch v = strings.ToLower(strings.TrimSpace(v)); v {
 			case NotifierAuto, NotifierLocal, NotifierRedis, NotifierPostgres:

@@ -123,7 +123,7 @@ var Module = fx.Options(
 		return l
 	}),
 	fx.StopTimeout(DefaultStopTimeout),
-	ConfigModule, LoggingModule, StoreModule, NotifierModule, ClockModule, MetricsModule,
+	ConfigModule, LoggingModule, StoreModule, NotifierModule, WakeModule, ClockModule, MetricsModule,
 	EngineModule, WorkerModule,
 	fx.Provide(newExitRequest),
 	fx.Invoke(func(cfg Config, log *slog.Logger, _ *Workers) {

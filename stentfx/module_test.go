@@ -138,8 +138,9 @@ func TestModuleStartsServesAndStopsCleanly(t *testing.T) {
 			t.Errorf("the log lacks %q:\n%s", want, out)
 		}
 	}
-	// Stop order: HTTP, workers, engine, notifier, store (fx logs each
-	// stop hook with the constructor that added it).
+	// Stop order: HTTP, workers, engine, the SQLite wake-up listener,
+	// notifier, store (fx logs each stop hook with the constructor that
+	// added it).
 	var stops []string
 	for _, line := range strings.Split(out, "\n") {
 		if strings.Contains(line, `msg="OnStop hook executed"`) {
@@ -149,7 +150,7 @@ func TestModuleStartsServesAndStopsCleanly(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"provideServer", "provideWorkers", "provideEngine", "provideNotifier", "provideStore"}
+	want := []string{"provideServer", "provideWorkers", "provideEngine", "decorateWake", "provideNotifier", "provideStore"}
 	if strings.Join(stops, ",") != strings.Join(want, ",") {
 		t.Fatalf("stop hooks ran as %v; want %v", stops, want)
 	}

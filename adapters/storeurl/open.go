@@ -21,6 +21,13 @@ type Options struct {
 	// ReadOnly opens SQLite read-only: a missing file is an error and
 	// nothing is created or migrated. PostgreSQL is then never migrated.
 	ReadOnly bool
+	// Snapshot, with ReadOnly, opens SQLite without creating the -wal and
+	// -shm files beside it (see sqlitestore.Config.Snapshot): for one-shot
+	// reads, not live views.
+	Snapshot bool
+	// AnySchema, with ReadOnly, opens the database whatever its schema
+	// version, even an empty one, so Migrator.SchemaVersion can report it.
+	AnySchema bool
 	// NoAutoMigrate fails on an older schema instead of migrating it.
 	NoAutoMigrate bool
 	// Schema is the PostgreSQL schema; "" means the first entry of the
@@ -46,7 +53,8 @@ func Open(ctx context.Context, raw string, o Options) (Store, error) {
 		if schema == "" {
 			schema = SchemaOf(v)
 		}
-		st, err := pgxstore.Open(ctx, v, pgxstore.Config{Schema: schema, NoAutoMigrate: o.NoAutoMigrate || o.ReadOnly, Lazy: o.Lazy})
+		st, err := pgxstore.Open(ctx, v, pgxstore.Config{Schema: schema, NoAutoMigrate: o.NoAutoMigrate || o.ReadOnly,
+			AnySchema: o.ReadOnly && o.AnySchema, Lazy: o.Lazy})
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", Mask(v), err)
 		}
@@ -59,6 +67,8 @@ func Open(ctx context.Context, raw string, o Options) (Store, error) {
 		}
 	}
 	cfg.ReadOnly = cfg.ReadOnly || o.ReadOnly
+	cfg.Snapshot = cfg.ReadOnly && o.Snapshot
+	cfg.AnySchema = cfg.ReadOnly && o.AnySchema
 	cfg.NoAutoMigrate = cfg.NoAutoMigrate || o.NoAutoMigrate || o.ReadOnly
 	st, err := sqlitestore.Open(ctx, cfg)
 	if err != nil {

@@ -151,7 +151,7 @@ func run(ctx context.Context, out io.Writer, db string, verbose bool) error {
 	}
 	stats, err := eng.Stats(ctx)
 	if err == nil {
-		fmt.Fprintf(out, "\nExecutions by state: %v; dead letters: %d", stats.Executions, stats.DeadLetters)
+		fmt.Fprintf(out, "\nExecutions: %s; dead letters: %d", byState(stats.Executions), stats.DeadLetters)
 		if stats.DeadLetters > 0 {
 			fmt.Fprint(out, " (a failed step is dead-lettered even when its workflow handles the error, like the undeliverable shipment)")
 		}
@@ -161,6 +161,21 @@ func run(ctx context.Context, out io.Writer, db string, verbose bool) error {
 		return errors.New("a workflow did not complete")
 	}
 	return nil
+}
+
+// byState prints execution counts for people, in lifecycle order:
+// "3 completed, 1 failed" ("none" when there are none).
+func byState(counts map[domain.ExecutionState]int64) string {
+	var parts []string
+	for _, st := range domain.ExecutionStates {
+		if n := counts[st]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, st))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func waitForPhase(ctx context.Context, eng *app.Engine, id, phase string) error {

@@ -209,6 +209,19 @@ func TestCheckerCatchesViolations(t *testing.T) {
 			},
 		},
 		{
+			name: "localwake over ports, domain and UDP is clean",
+			pkg:  Package{ImportPath: mod + "/adapters/localwake", Imports: []string{mod + "/ports", mod + "/domain", "net", "os"}},
+		},
+		{
+			name: "localwake importing app or a driver is caught",
+			pkg:  Package{ImportPath: mod + "/adapters/localwake", Imports: []string{mod + "/app", "github.com/redis/go-redis/v9"}},
+			want: []string{
+				"adapters/localwake imports only ports, domain and the standard library | " + mod + "/app",
+				"adapters/localwake imports only ports, domain and the standard library | github.com/redis/go-redis/v9",
+				"driven adapters never import app | " + mod + "/app",
+			},
+		},
+		{
 			name: "an adapter importing another adapter is caught",
 			pkg:  Package{ImportPath: mod + "/adapters/memstore", Imports: []string{mod + "/adapters/clock"}},
 			want: []string{"an adapter never imports another adapter (the SQL driver packages may import the sqlstore core) | " + mod + "/adapters/clock"},

@@ -61,6 +61,14 @@ var rules = []Rule{
 		},
 	},
 	{
+		// The loopback wake-up of SQLite deployments is a driven adapter
+		// over the standard library's UDP: stentfx and the CLI compose it.
+		Name:      "adapters/localwake imports only ports, domain and the standard library",
+		Packages:  []string{"adapters/localwake/..."},
+		AllowOnly: true,
+		Allow:     []string{"domain/...", "ports"},
+	},
+	{
 		Name:       "app never depends on an adapter, a database or Redis driver, or fx",
 		Packages:   []string{"app/..."},
 		Transitive: true,

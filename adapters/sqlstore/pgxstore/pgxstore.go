@@ -45,6 +45,11 @@ type Config struct {
 	// on a database older than the code instead of migrating it (run
 	// `stent migrate`).
 	NoAutoMigrate bool
+	// AnySchema connects whatever the schema's version, even an empty or
+	// missing schema, and never migrates, so that SchemaVersion can report
+	// it (`stent migrate --status`); the other methods need a current
+	// schema.
+	AnySchema bool
 	// Lazy makes New and Open return without reaching the server: every
 	// call then fails with ErrUnavailable until Connect succeeds, so a
 	// service can start (and answer its health checks) before its
@@ -185,7 +190,9 @@ func (s *Store) Connect(ctx context.Context) error {
 		_ = db.Close()
 		return err
 	}
-	err = migrator.EnsureSchema(ctx, !s.cfg.NoAutoMigrate)
+	if !s.cfg.AnySchema {
+		err = migrator.EnsureSchema(ctx, !s.cfg.NoAutoMigrate)
+	}
 	_ = migrator.Close()
 	switch {
 	case s.closed.Load():

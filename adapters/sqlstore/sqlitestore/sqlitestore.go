@@ -42,7 +42,21 @@ type Config struct {
 	Path string
 	// ReadOnly opens an existing file with mode=ro: it never creates the
 	// file, never migrates, and every write fails with ErrInvalidArgument.
+	// SQLite still creates the -wal and -shm files of a WAL database
+	// beside it when they are missing; Snapshot avoids that.
 	ReadOnly bool
+	// Snapshot, with ReadOnly, reads the file without creating anything
+	// beside it: when no -wal file exists (no process has the database
+	// open, so the main file holds every commit) it opens it immutable=1;
+	// otherwise mode=ro, whose -wal and -shm files exist already. Meant
+	// for one-shot reads (the CLI's list, show, stats, migrate --status);
+	// a snapshot opened while nothing else had the file open does not see
+	// later writes, so a live view (stent watch) opens without it.
+	Snapshot bool
+	// AnySchema, with ReadOnly, opens the database whatever its schema
+	// version, even an empty file, so that SchemaVersion can report it
+	// (`stent migrate --status`); the other methods need a current schema.
+	AnySchema bool
 	// NoAutoMigrate makes Open fail with ErrSchemaVersion on a database
 	// older than the code instead of migrating it (run `stent migrate`).
 	NoAutoMigrate bool
@@ -194,9 +208,19 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	sync := "_pragma=synchronous(" + cfg.Synchronous + ")"
 	var write *sql.DB
 	var readOpts []string
-	if cfg.ReadOnly {
+	switch {
+	case cfg.ReadOnly && cfg.Snapshot && !walExists(cfg.Path):
+		readOpts = []string{"mode=ro", "immutable=1", "_pragma=query_only(1)"}
+	case cfg.ReadOnly:
 		readOpts = []string{"mode=ro", busy, "_pragma=query_only(1)"}
-	} else {
+	default:
+		// A database that will be refused for its schema is refused before
+		// anything is written to it (a 0-byte file stays 0 bytes).
+		if cfg.NoAutoMigrate {
+			if err := checkSchemaReadOnly(ctx, cfg); err != nil {
+				return nil, err
+			}
+		}
 		var err error
 		write, err = sql.Open("sqlite", fileURI(cfg.Path, []string{
 			"_txlock=immediate", busy, "_pragma=journal_mode(WAL)", sync, "_pragma=foreign_keys(0)",
@@ -246,11 +270,42 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	st := &Store{Store: core, path: cfg.Path}
+	if cfg.ReadOnly && cfg.AnySchema {
+		return st, nil
+	}
 	if err := core.EnsureSchema(ctx, !cfg.NoAutoMigrate); err != nil {
 		_ = st.Close()
 		return nil, fmt.Errorf("%w (database %q)", err, cfg.Path)
 	}
 	return st, nil
+}
+
+// walExists reports whether the database's -wal file exists.
+func walExists(path string) bool {
+	_, err := os.Stat(path + "-wal")
+	return err == nil
+}
+
+// checkSchemaReadOnly checks, through a read-only snapshot, that an
+// existing database has the current schema, so that opening it for writes
+// without migrating writes nothing to a database it then refuses. A
+// missing file is left to the caller (it is created); so is a database
+// with a -wal file: another process has it open in WAL mode, and opening
+// the writer changes nothing in it.
+func checkSchemaReadOnly(ctx context.Context, cfg Config) error {
+	if _, err := os.Stat(cfg.Path); err != nil || walExists(cfg.Path) {
+		return nil
+	}
+	probe := cfg
+	probe.ReadOnly, probe.Snapshot, probe.AnySchema = true, true, false
+	st, err := Open(ctx, probe)
+	if err != nil {
+		if errors.Is(err, domain.ErrSchemaVersion) {
+			return err
+		}
+		return nil // let the read-write open report it
+	}
+	return st.Close()
 }
 
 // pingWhileBusy connects, retrying while another process holds the lock

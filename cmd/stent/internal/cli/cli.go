@@ -62,8 +62,10 @@ type Env struct {
 	Version string
 }
 
-// System returns the Env of the real process.
-func System() Env {
+// System returns the Env of the real process; version is the version
+// stamped at build time (`-ldflags "-X main.version=..."`, as `make
+// build-bin` does), "" when none was.
+func System(version string) Env {
 	return Env{
 		Args:        os.Args[1:],
 		Stdin:       os.Stdin,
@@ -74,15 +76,51 @@ func System() Env {
 		StdoutIsTTY: term.IsTerminal(int(os.Stdout.Fd())),
 		Clock:       clock.System{},
 		OpenStore:   storeurl.Open,
-		Version:     buildVersion(),
+		Version:     Version(version, debug.ReadBuildInfo),
 	}
 }
 
-func buildVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
+// Version is what `stent version` prints: the stamped version when there
+// is one, else the module version (`go install ...@v1.2.3`), else the VCS
+// revision and time `go build` records (with "+dirty" for a modified
+// tree), else "devel (no build information)". It never prints a bare
+// "(devel)".
+func Version(stamped string, buildInfo func() (*debug.BuildInfo, bool)) string {
+	if stamped != "" {
+		return stamped
 	}
-	return "(devel)"
+	bi, ok := buildInfo()
+	if !ok || bi == nil {
+		return "devel (no build information)"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, at string
+	dirty := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "devel (no VCS information; build with `make build-bin` to stamp a version)"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "+dirty"
+	}
+	if at != "" {
+		return "devel-" + rev + " (" + at + ")"
+	}
+	return "devel-" + rev
 }
 
 func (e Env) withDefaults() Env {
@@ -105,7 +143,7 @@ func (e Env) withDefaults() Env {
 		e.OpenStore = storeurl.Open
 	}
 	if e.Version == "" {
-		e.Version = "(devel)"
+		e.Version = Version("", debug.ReadBuildInfo)
 	}
 	return e
 }
@@ -233,11 +271,11 @@ postgres:// or postgresql:// selects PostgreSQL (a search_path parameter
 selects the schema); sqlite://PATH or a bare path selects SQLite.
 
 Exit codes: 0 ok, 1 error, 2 usage, 130 interrupted.`,
-		SilenceUsage:      true,
-		SilenceErrors:     true,
-		Args:              cobra.ArbitraryArgs,
-		RunE:              groupRunE,
-		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.ArbitraryArgs,
+		RunE:          groupRunE,
+		// cobra's `completion` command: bash, zsh, fish and PowerShell.
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&r.dbFlag, "db", "", "database DSN (default $STENT_DB, else stent.sqlite)")

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -184,27 +185,38 @@ the execution id; with --wait it waits for the result and prints it too.`,
 }
 
 func (r *runner) signalCommand() *cobra.Command {
-	var isJSON bool
+	var asString, legacyJSON bool
 	cmd := &cobra.Command{
-		Use:   "signal <execution-id> <name> [payload]",
-		Short: "Send a signal to an execution (payload: a string, or JSON with -j; - reads stdin)",
-		Args:  cobra.RangeArgs(2, 3),
+		Use:   "signal <execution-id> <name> [payload-json]",
+		Short: "Send a signal to an execution (payload is JSON, like dispatch's input; - reads stdin)",
+		Long: `Send a signal to an execution. The payload is a JSON value (default null),
+as for dispatch: '{"approved": true}', 42, '"a string"'; "-" reads it from
+stdin. A bare word such as yes is not JSON and is refused; --string sends
+the argument (or stdin, less one trailing newline) as a JSON string.`,
+		Args: cobra.RangeArgs(2, 3),
 	}
-	cmd.Flags().BoolVarP(&isJSON, "json-payload", "j", false, "the payload is JSON, not a string")
+	cmd.Flags().BoolVarP(&asString, "string", "s", false, "send the payload as a JSON string, not parsed as JSON")
+	// -j/--json-payload was needed when the payload was a string by
+	// default; JSON is now the default, so it is accepted and does nothing.
+	cmd.Flags().BoolVarP(&legacyJSON, "json-payload", "j", false, "the payload is JSON (the default; kept for old scripts)")
+	_ = cmd.Flags().MarkHidden("json-payload")
 	cmd.RunE = r.run(func(ctx context.Context, args []string) error {
 		id, name := args[0], args[1]
+		if asString && legacyJSON {
+			return usagef("--string and --json-payload contradict each other; give one")
+		}
 		payload := json.RawMessage("null")
 		if len(args) == 3 {
 			data, err := r.readArg(args[2])
 			if err != nil {
 				return err
 			}
-			if isJSON {
-				if payload, err = parseJSON("payload", data); err != nil {
-					return err
+			if asString {
+				if payload, err = json.Marshal(stringPayload(args[2], data)); err != nil {
+					return fmt.Errorf("encode payload: %w", err)
 				}
-			} else if payload, err = json.Marshal(stringPayload(args[2], data)); err != nil {
-				return fmt.Errorf("encode payload: %w", err)
+			} else if payload, err = parseJSON("payload", data); err != nil {
+				return bareWordHint(data, err)
 			}
 		}
 		if err := domain.ValidateName("signal name", name); err != nil {
@@ -238,7 +250,18 @@ func (r *runner) signalCommand() *cobra.Command {
 	return cmd
 }
 
-// stringPayload is a string signal payload; read from stdin, it loses one
+// bareWordHint adds, to the error of a payload that is not JSON but looks
+// like a word meant as a string, how to send it as one.
+func bareWordHint(data []byte, err error) error {
+	word := strings.TrimSpace(string(data))
+	if word == "" || strings.ContainsAny(word, "{}[]\"\n") || !utf8.ValidString(word) || len(word) > 80 {
+		return err
+	}
+	quoted, _ := json.Marshal(word)
+	return fmt.Errorf("payload %q is not JSON; to send it as a string, quote it ('%s') or add --string", word, quoted)
+}
+
+// stringPayload is a --string signal payload; read from stdin, it loses one
 // trailing newline, as in shell command substitution.
 func stringPayload(arg string, data []byte) string {
 	s := string(data)

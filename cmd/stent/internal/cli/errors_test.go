@@ -63,12 +63,14 @@ func TestReadOnlyCommandsOnAMissingSQLiteFileCreateNothing(t *testing.T) {
 func TestTheDatabaseComesFromTheFlagThenSTENT_DBThenTheDefault(t *testing.T) {
 	t.Parallel()
 	h := bare(t, "env.sqlite")
+	// The message says where the name came from and how to change it.
+	hint := "point --db or STENT_DB at an existing database, or create it with `stent migrate`"
 	r := h.exec(t, call{args: []string{"list"}, noDB: true, env: map[string]string{"STENT_DB": "sqlite://" + h.dsn}})
-	expect(t, r, 1, `database "`+h.dsn+`" not found`)
+	expect(t, r, 1, `database "`+h.dsn+`" not found (from STENT_DB); `+hint)
 	r = h.exec(t, call{args: []string{"list"}, noDB: true})
-	expect(t, r, 1, `database "stent.sqlite" not found`)
+	expect(t, r, 1, `database "stent.sqlite" not found (the default); `+hint)
 	r = h.exec(t, call{args: []string{"--db", h.dsn + "-flag", "list"}, noDB: true, env: map[string]string{"STENT_DB": h.dsn}})
-	expect(t, r, 1, `database "`+h.dsn+`-flag" not found`)
+	expect(t, r, 1, `database "`+h.dsn+`-flag" not found (from --db); `+hint)
 }
 
 func TestMigrateCreatesTheDatabaseAndOthersThenUseIt(t *testing.T) {
@@ -76,7 +78,7 @@ func TestMigrateCreatesTheDatabaseAndOthersThenUseIt(t *testing.T) {
 	h := bare(t, "new.sqlite")
 	r := h.run(t, "migrate")
 	expect(t, r, 0)
-	if m := regexp.MustCompile(`^schema version (\d+) of (\d+): up to date\n$`).FindStringSubmatch(r.stdout); m == nil || m[1] != m[2] {
+	if m := regexp.MustCompile(`^schema version (\d+) of (\d+) applied: up to date\n$`).FindStringSubmatch(r.stdout); m == nil || m[1] != m[2] {
 		t.Errorf("migrate printed %q; want the latest version, up to date", r.stdout)
 	}
 	expect(t, h.run(t, "list"), 0)
@@ -89,8 +91,13 @@ func TestAnOutdatedSchemaTellsToRunMigrate(t *testing.T) {
 	if err := os.WriteFile(h.dsn, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"list"}, {"cancel", "x"}, {"migrate", "--status"}} {
+	for _, args := range [][]string{{"list"}, {"cancel", "x"}, {"dispatch", "f"}} {
 		expect(t, h.run(t, args...), 1, "schema", "version 0", "stent migrate")
+	}
+	r := h.run(t, "migrate", "--status")
+	expect(t, r, 0)
+	if !strings.HasPrefix(r.stdout, "schema version 0 of ") || !strings.Contains(r.stdout, "pending; run `stent migrate`") {
+		t.Errorf("migrate --status on an empty file printed %q; want version 0 of the latest, pending", r.stdout)
 	}
 	expect(t, h.run(t, "migrate"), 0)
 	expect(t, h.run(t, "cancel", "x"), 1, `execution "x" not found`)
@@ -200,12 +207,16 @@ func TestSignalPayloadsAreStoredAsGiven(t *testing.T) {
 	t.Parallel()
 	h := newSeeded(t, sqliteBackend)
 	for _, c := range []call{
-		args("signal", exRunning, "a", "yes please"),
-		args("signal", exRunning, "b", `{"ok": true}`, "-j"),
-		{args: []string{"signal", exRunning, "c", "-"}, stdin: "line one\nline two\n"},
-		{args: []string{"signal", "-j", exRunning, "d", "-"}, stdin: " [1, 2] "},
+		args("signal", exRunning, "a", "yes please", "--string"),
+		args("signal", exRunning, "b", `{"ok": true}`),
+		{args: []string{"signal", exRunning, "c", "-", "-s"}, stdin: "line one\nline two\n"},
+		{args: []string{"signal", exRunning, "d", "-"}, stdin: " [1, 2] "},
 		args("signal", exRunning, "e"),
-		args("signal", exRunning, "f", "{bad", "-j"),
+		args("signal", exRunning, "f", "{bad"),
+		// A bare word is not JSON: refused, not sent as a string.
+		args("signal", exRunning, "g", "yes"),
+		args("signal", exRunning, "h", "42"),
+		args("signal", exRunning, "i", `{"legacy": 1}`, "-j"),
 	} {
 		h.exec(t, c)
 	}
@@ -217,15 +228,19 @@ func TestSignalPayloadsAreStoredAsGiven(t *testing.T) {
 	for _, s := range sigs {
 		got[s.Name] = string(s.Payload)
 	}
-	want := map[string]string{"a": `"yes please"`, "b": `{"ok":true}`, "c": `"line one\nline two"`, "d": `[1,2]`, "e": `null`}
+	want := map[string]string{"a": `"yes please"`, "b": `{"ok":true}`, "c": `"line one\nline two"`, "d": `[1,2]`, "e": `null`,
+		"h": `42`, "i": `{"legacy":1}`}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("signal %s: payload %s, want %s", k, got[k], v)
 		}
 	}
-	if _, ok := got["f"]; ok {
-		t.Errorf("a bad call stored a signal: %v", got)
+	for _, bad := range []string{"f", "g"} {
+		if _, ok := got[bad]; ok {
+			t.Errorf("a bad call (signal %s) stored a signal: %v", bad, got)
+		}
 	}
+	expect(t, h.run(t, "signal", exRunning, "g", "yes"), 1, `payload "yes" is not JSON`, `'"yes"'`, "--string")
 }
 
 func TestDispatchStoresTheOptions(t *testing.T) {

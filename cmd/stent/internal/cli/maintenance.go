@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stenthq/stent/adapters/sqlstore"
+	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/ports"
 )
 
@@ -38,7 +39,8 @@ func (v cleanupView) summary() string {
 }
 
 func (r *runner) cleanupCommand() *cobra.Command {
-	olderThan := durationFlag{d: 30 * 24 * time.Hour}
+	// The same default as the service's retention (STENT_RETENTION).
+	olderThan := durationFlag{d: app.DefaultRetention}
 	var executions, dlq, cache, signals, workers, all, dryRun, force bool
 	cmd := &cobra.Command{
 		Use:   "cleanup",
@@ -156,7 +158,7 @@ func (r *runner) migrateCommand() *cobra.Command {
 	cmd.RunE = r.run(func(ctx context.Context, _ []string) error {
 		mode := migrating
 		if status {
-			mode = readOnly
+			mode = schemaStatus
 		}
 		return r.withMigrator(ctx, mode, func(st ports.Migrator) error {
 			if !status {
@@ -172,15 +174,27 @@ func (r *runner) migrateCommand() *cobra.Command {
 			if r.json {
 				return writeJSON(r.env.Stdout, v)
 			}
-			state := "up to date"
-			if cur < latest {
-				state = fmt.Sprintf("%d migrations pending; run `stent migrate`", latest-cur)
-			}
-			fmt.Fprintf(r.env.Stdout, "schema version %d of %d: %s\n", cur, latest, state)
+			fmt.Fprintln(r.env.Stdout, schemaLine(cur, latest))
 			return nil
 		})
 	})
 	return cmd
+}
+
+// schemaLine says how many of the migrations this binary knows are
+// applied: "schema version 0 of 3 applied: 3 migrations pending; run
+// `stent migrate`".
+func schemaLine(cur, latest int) string {
+	state := "up to date"
+	switch {
+	case cur > latest:
+		state = fmt.Sprintf("the database is newer than this binary (it knows %d); upgrade stent", latest)
+	case latest-cur == 1:
+		state = "1 migration pending; run `stent migrate`"
+	case cur < latest:
+		state = fmt.Sprintf("%d migrations pending; run `stent migrate`", latest-cur)
+	}
+	return fmt.Sprintf("schema version %d of %d applied: %s", cur, latest, state)
 }
 
 // versionView is what version prints.

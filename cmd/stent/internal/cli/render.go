@@ -154,9 +154,12 @@ func fmtDuration(d time.Duration) string {
 	switch {
 	case d <= 0:
 		return "0s"
-	case d < time.Second:
-		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
-	case d < time.Minute:
+	case d < time.Millisecond:
+		return "<1ms"
+	case d < time.Second-time.Millisecond/2:
+		// Rounded, not truncated: 999.6ms is 1s, not 999ms.
+		return strconv.FormatInt(d.Round(time.Millisecond).Milliseconds(), 10) + "ms"
+	case d < time.Minute-time.Millisecond/2:
 		// Whole milliseconds in integers: a float would print 4.94s as
 		// 4.9399999999999995s.
 		ms := d.Round(time.Millisecond).Milliseconds()

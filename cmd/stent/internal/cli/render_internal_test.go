@@ -13,10 +13,16 @@ func TestDurationsPrintForPeople(t *testing.T) {
 	}{
 		{0, "0s"},
 		{250 * time.Millisecond, "250ms"},
+		{400 * time.Microsecond, "<1ms"},         // not 0ms
+		{2600 * time.Microsecond, "3ms"},         // rounded, not truncated
+		{999600 * time.Microsecond, "1s"},        // not 999ms
+		{4814999999 * time.Nanosecond, "4.815s"}, // not 4.8149999999999995s nor 4.814s
+		{59999700 * time.Microsecond, "1m"},      // not 60s
+		{1500*time.Millisecond + 400*time.Microsecond, "1.5s"},
 		{time.Second, "1s"},
 		{4940 * time.Millisecond, "4.94s"}, // no float noise (4.9399999999999995s)
 		{1500 * time.Millisecond, "1.5s"},
-		{59999600 * time.Microsecond, "60s"}, // rounded to the millisecond
+
 		{90 * time.Second, "1m30s"},
 		{time.Hour + 2*time.Minute + 3*time.Second, "1h2m"},
 		{50 * time.Minute, "50m"},

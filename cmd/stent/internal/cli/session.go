@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stenthq/stent/adapters/localwake"
 	"github.com/stenthq/stent/adapters/notifierurl"
 	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/app"
@@ -19,8 +20,16 @@ import (
 type openMode int
 
 const (
-	// readOnly never creates, never migrates (SQLite opens mode=ro).
+	// readOnly never creates, never migrates and never writes: SQLite is
+	// read as a snapshot, without creating -wal/-shm files beside it.
 	readOnly openMode = iota
+	// readOnlyLive is readOnly for a view that keeps reading (watch):
+	// SQLite opens mode=ro, which sees later commits but creates the
+	// -wal/-shm files of a WAL database when they are missing.
+	readOnlyLive
+	// schemaStatus is readOnly whatever the schema's version, even an
+	// empty database (migrate --status).
+	schemaStatus
 	// readWrite writes to an existing, current schema; an older one is
 	// ErrSchemaVersion telling to run `stent migrate`.
 	readWrite
@@ -41,7 +50,11 @@ func (r *runner) open(ctx context.Context, mode openMode) (storeurl.Store, error
 	var opts storeurl.Options
 	switch mode {
 	case readOnly:
+		opts.ReadOnly, opts.Snapshot = true, true
+	case readOnlyLive:
 		opts.ReadOnly = true
+	case schemaStatus:
+		opts.ReadOnly, opts.Snapshot, opts.AnySchema = true, true, true
 	case readWrite:
 		opts.NoAutoMigrate = true
 	}
@@ -52,7 +65,7 @@ func (r *runner) open(ctx context.Context, mode openMode) (storeurl.Store, error
 			return nil, usageError(err)
 		}
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("database %q not found", path)
+			return nil, r.missingDatabase(path)
 		}
 	}
 	st, err := r.env.OpenStore(ctx, dsn, opts)
@@ -61,7 +74,7 @@ func (r *runner) open(ctx context.Context, mode openMode) (storeurl.Store, error
 		switch {
 		case backend == storeurl.SQLite && errors.Is(err, domain.ErrNotFound):
 			path, _ := storeurl.SQLitePath(dsn)
-			return nil, fmt.Errorf("database %q not found", path)
+			return nil, r.missingDatabase(path)
 		case errors.Is(err, domain.ErrSchemaVersion):
 			return nil, err
 		case errors.Is(err, domain.ErrInvalidArgument):
@@ -75,6 +88,30 @@ func (r *runner) open(ctx context.Context, mode openMode) (storeurl.Store, error
 		return nil, err
 	}
 	return st, nil
+}
+
+// sqlitePath is the SQLite file of the DSN in effect; ok is false for
+// PostgreSQL.
+func (r *runner) sqlitePath() (string, bool) {
+	dsn := r.dsn()
+	if b, err := storeurl.Parse(dsn); err != nil || b != storeurl.SQLite {
+		return "", false
+	}
+	path, err := storeurl.SQLitePath(dsn)
+	return path, err == nil
+}
+
+// missingDatabase is the error for a SQLite file that does not exist: it
+// says where the name came from and how to give another one or create it.
+func (r *runner) missingDatabase(path string) error {
+	from := "the default"
+	switch {
+	case r.dbFlag != "":
+		from = "from --db"
+	case r.env.Getenv("STENT_DB") != "":
+		from = "from STENT_DB"
+	}
+	return fmt.Errorf("database %q not found (%s); point --db or STENT_DB at an existing database, or create it with `stent migrate`", path, from)
 }
 
 // withStore opens the store, runs fn and closes the store on every path.
@@ -125,15 +162,25 @@ func (r *runner) withEngine(ctx context.Context, mode openMode, fn func(eng *app
 	return r.withStore(ctx, mode, func(st storeurl.Store) error {
 		// The configured notifier (STENT_REDIS_URL, STENT_NOTIFIER, or
 		// LISTEN/NOTIFY on PostgreSQL) lets workers in other processes hear
-		// this command's dispatch, cancel, signal or replay at once.
-		notifier, err := notifierurl.Open(notifierurl.Options{DB: r.dsn(),
-			RedisURL: r.env.Getenv("STENT_REDIS_URL"), Kind: r.env.Getenv("STENT_NOTIFIER")})
+		// this command's dispatch, cancel, signal or replay at once. On
+		// SQLite the notifier is in-process, so events also go over
+		// loopback UDP to the stentd serving the same file (localwake).
+		nopts := notifierurl.Options{DB: r.dsn(), RedisURL: r.env.Getenv("STENT_REDIS_URL"), Kind: r.env.Getenv("STENT_NOTIFIER")}
+		notifier, err := notifierurl.Open(nopts)
 		if err != nil {
 			return err
 		}
+		cfg := app.Config{PollIntervalMax: time.Second}
+		if path, ok := r.sqlitePath(); ok && notifierurl.KindOf(nopts) == notifierurl.Local {
+			if notifier, err = localwake.NewSender(notifier, localwake.Config{DBPath: path}); err != nil {
+				return err
+			}
+			// Nothing tells this process when stentd finishes a task on
+			// SQLite: --wait polls the local file, starting at 5ms.
+			cfg = app.Config{PollInterval: 20 * time.Millisecond, PollIntervalMax: 250 * time.Millisecond}
+		}
 		defer func() { _ = notifier.Close() }()
-		eng, err := app.New(app.Deps{Store: st, Registry: app.NewRegistry(), Clock: r.env.Clock, Notifier: notifier},
-			app.Config{PollIntervalMax: time.Second})
+		eng, err := app.New(app.Deps{Store: st, Registry: app.NewRegistry(), Clock: r.env.Clock, Notifier: notifier}, cfg)
 		if err != nil {
 			return err
 		}

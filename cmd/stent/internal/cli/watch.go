@@ -90,7 +90,7 @@ func (r *runner) watchCommand() *cobra.Command {
 		if interval.d <= 0 {
 			return usagef("-i %s: the refresh period must be positive", interval.String())
 		}
-		return r.withEngine(ctx, readOnly, func(eng *app.Engine, st storeurl.Store) error {
+		return r.withEngine(ctx, readOnlyLive, func(eng *app.Engine, st storeurl.Store) error {
 			return r.watch(ctx, eng, st, interval.d)
 		})
 	})
