@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -27,8 +28,14 @@ import (
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/examples"
+	"github.com/stenthq/stent/internal/buildinfo"
 	"github.com/stenthq/stent/stentfx"
 )
+
+// version is stamped at build time: go build -ldflags "-X main.version=v1.2.3"
+// (`make build-bin` does). Without it `stentd --version` falls back on the
+// build information the Go toolchain records.
+var version string
 
 func main() {
 	sigs := make(chan os.Signal, 2)
@@ -49,9 +56,13 @@ var examplesModule = fx.Module("examples", fx.Provide(fx.Annotate(
 // run is stentd: it returns the exit code. sigs delivers SIGTERM/SIGINT;
 // extra options are added to the application (tests add functions).
 func run(args []string, getenv func(string) string, stderr io.Writer, sigs <-chan os.Signal, extra ...fx.Option) int {
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		fmt.Fprintf(stderr, "stentd %s\n", buildinfo.Version(version, debug.ReadBuildInfo))
+		return 0
+	}
 	cfg, err := stentfx.LoadConfig(args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(stderr, "Usage: stentd [flags]\n\nEvery flag can also be set by its environment variable; flags win.\n"+
+		fmt.Fprintf(stderr, "Usage: stentd [flags]\n       stentd --version\n\nEvery flag can also be set by its environment variable; flags win.\n"+
 			"Durations are written like 30s, 0.25s, 5m, 1h30m or 7d.\n\n%s", stentfx.ConfigUsage())
 		return 0
 	}
@@ -88,6 +99,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer, sigs <-cha
 		log.Error("start-up failed", "error", err)
 		return 1
 	}
+	log.Info("stentd started", "version", buildinfo.Version(version, debug.ReadBuildInfo))
 	code := 0
 	select {
 	case sig := <-sigs:

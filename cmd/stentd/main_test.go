@@ -302,3 +302,16 @@ func TestInsecureNoAuthStartsBeyondLoopbackWithAWarning(t *testing.T) {
 		t.Fatalf("no WARN line about the missing authentication:\n%s", logs.String())
 	}
 }
+
+func TestVersionPrintsTheStampedVersion(t *testing.T) {
+	old := version
+	version = "v9.8.7"
+	t.Cleanup(func() { version = old })
+	var stderr bytes.Buffer
+	if code := run([]string{"--version"}, testEnv(t, nil), &stderr, nil); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if got := strings.TrimSpace(stderr.String()); got != "stentd v9.8.7" {
+		t.Errorf("stentd --version printed %q; want %q", got, "stentd v9.8.7")
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stenthq/stent/internal/buildinfo"
 	"io"
 	"os"
 	"runtime/debug"
@@ -80,47 +81,9 @@ func System(version string) Env {
 	}
 }
 
-// Version is what `stent version` prints: the stamped version when there
-// is one, else the module version (`go install ...@v1.2.3`), else the VCS
-// revision and time `go build` records (with "+dirty" for a modified
-// tree), else "devel (no build information)". It never prints a bare
-// "(devel)".
+// Version is what `stent version` prints (see buildinfo.Version).
 func Version(stamped string, buildInfo func() (*debug.BuildInfo, bool)) string {
-	if stamped != "" {
-		return stamped
-	}
-	bi, ok := buildInfo()
-	if !ok || bi == nil {
-		return "devel (no build information)"
-	}
-	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	var rev, at string
-	dirty := false
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.time":
-			at = s.Value
-		case "vcs.modified":
-			dirty = s.Value == "true"
-		}
-	}
-	if rev == "" {
-		return "devel (no VCS information; build with `make build-bin` to stamp a version)"
-	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	if dirty {
-		rev += "+dirty"
-	}
-	if at != "" {
-		return "devel-" + rev + " (" + at + ")"
-	}
-	return "devel-" + rev
+	return buildinfo.Version(stamped, buildInfo)
 }
 
 func (e Env) withDefaults() Env {
