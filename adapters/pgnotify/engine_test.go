@@ -9,7 +9,7 @@ import (
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
-	"github.com/stenthq/stent/tests/contract"
+	"github.com/stenthq/stent/tests/contract/scenario"
 )
 
 func newMemStore(t *testing.T) ports.Store {
@@ -23,7 +23,7 @@ func newMemStore(t *testing.T) ports.Store {
 func TestEngineOnMemstore(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t, testDSN(t))
-	contract.RunEngine(t, newMemStore, contract.EngineCaps{Name: "memstore + postgres notifier",
+	scenario.RunEngine(t, newMemStore, scenario.EngineCaps{Name: "memstore + postgres notifier",
 		Notifier: func(t *testing.T) ports.Notifier {
 			return newNotifier(t, pool, fastConfig(randomName("prefix")+":", randomName("engine")))
 		}})

@@ -13,7 +13,7 @@ import (
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
-	"github.com/stenthq/stent/tests/contract"
+	"github.com/stenthq/stent/tests/contract/scenario"
 )
 
 // engineNotifiers gives every scenario its own notifier, in its own
@@ -33,19 +33,19 @@ func newMemStore(t *testing.T) ports.Store {
 
 func TestEngineOnMemstore(t *testing.T) {
 	t.Parallel()
-	contract.RunEngine(t, newMemStore, contract.EngineCaps{Name: "memstore + redis", Notifier: engineNotifiers(t)})
+	scenario.RunEngine(t, newMemStore, scenario.EngineCaps{Name: "memstore + redis", Notifier: engineNotifiers(t)})
 }
 
 func TestEngineOnSQLite(t *testing.T) {
 	t.Parallel()
-	contract.RunEngine(t, func(t *testing.T) ports.Store {
+	scenario.RunEngine(t, func(t *testing.T) ports.Store {
 		s, err := sqlitestore.Open(t.Context(), sqlitestore.Config{Path: filepath.Join(t.TempDir(), "stent.db")})
 		if err != nil {
 			t.Fatalf("open: %v", err)
 		}
 		t.Cleanup(func() { _ = s.Close() })
 		return s
-	}, contract.EngineCaps{Name: "sqlite + redis", Notifier: engineNotifiers(t)})
+	}, scenario.EngineCaps{Name: "sqlite + redis", Notifier: engineNotifiers(t)})
 }
 
 // TestEngineRidesOutARedisOutage stops Redis while a wait is in progress:

@@ -61,6 +61,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 		{"lifecycle", testLifecycle},
 		{"bad input", testBadInput},
 		{"bad step input", testBadStepInput},
+		{"rows as stored", testRowsAsStored},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {
