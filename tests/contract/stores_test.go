@@ -17,12 +17,9 @@ import (
 // tests/contract/scenario.
 func TestContract(t *testing.T) {
 	t.Parallel()
-	for _, k := range teststore.Kinds() {
-		t.Run(k.Name, func(t *testing.T) {
-			t.Parallel()
-			contract.RunStore(t, func(t *testing.T) ports.Store { return k.Open(t) }, contract.StoreCaps{Name: k.Name})
-		})
-	}
+	teststore.Run(t, func(t *testing.T, k teststore.Kind) {
+		contract.RunStore(t, k.Factory(), contract.StoreCaps{Name: k.Name})
+	})
 }
 
 // BenchmarkStore measures every store's hot paths:

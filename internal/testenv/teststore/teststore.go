@@ -37,6 +37,23 @@ func Kinds() []Kind {
 	}
 }
 
+// Factory returns Open for a *testing.T, the factory shape of the
+// contract suites.
+func (k Kind) Factory() func(t *testing.T) ports.Store {
+	return func(t *testing.T) ports.Store { return k.Open(t) }
+}
+
+// Run runs body as a parallel subtest named after each kind of store.
+func Run(t *testing.T, body func(t *testing.T, k Kind)) {
+	t.Helper()
+	for _, k := range Kinds() {
+		t.Run(k.Name, func(t *testing.T) {
+			t.Parallel()
+			body(t, k)
+		})
+	}
+}
+
 // Mem returns an empty memstore, closed at cleanup.
 func Mem(tb testing.TB) *memstore.Store {
 	tb.Helper()

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/stenthq/stent/internal/testenv/teststore"
-	"github.com/stenthq/stent/ports"
 	"github.com/stenthq/stent/tests/contract/scenario"
 )
 
@@ -16,10 +15,7 @@ import (
 //	go test ./tests/contract/scenario/ -run 'TestEngine/sqlite/' -v
 func TestEngine(t *testing.T) {
 	t.Parallel()
-	for _, k := range teststore.Kinds() {
-		t.Run(k.Name, func(t *testing.T) {
-			t.Parallel()
-			scenario.RunEngine(t, func(t *testing.T) ports.Store { return k.Open(t) }, scenario.EngineCaps{Name: k.Name})
-		})
-	}
+	teststore.Run(t, func(t *testing.T, k teststore.Kind) {
+		scenario.RunEngine(t, k.Factory(), scenario.EngineCaps{Name: k.Name})
+	})
 }
