@@ -6,10 +6,12 @@
 
 GO    ?= go
 GOFMT ?= gofmt
+# VERSION is stamped into the binaries (-X main.version) and tags the image.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build test chaos demo run lint fmt generate verify bench bench-quick bench-latency
+.PHONY: help build build-bin image test chaos demo run lint fmt generate verify bench bench-quick bench-latency
 
 help: ## List the targets
 	@echo 'Usage: make <target>'
@@ -18,6 +20,13 @@ help: ## List the targets
 
 build: ## Build every package
 	$(GO) build ./...
+
+# deploy/Dockerfile runs this same command (tests/packaging checks it).
+build-bin: ## Build static stentd, stent and stent-healthcheck into bin/ (VERSION=... stamps them)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/ ./cmd/stentd ./cmd/stent ./deploy/stent-healthcheck
+
+image: ## Build the container image stent:VERSION from deploy/Dockerfile (needs a Docker engine)
+	docker build -f deploy/Dockerfile --build-arg VERSION=$(VERSION) -t stent:$(VERSION) .
 
 test: ## Run every test with the race detector (set STENT_TEST_POSTGRES_DSN / STENT_TEST_REDIS_URL for the service tests)
 	@echo "PostgreSQL tests: $${STENT_TEST_POSTGRES_DSN:-skipped (STENT_TEST_POSTGRES_DSN is unset)}"
