@@ -13,7 +13,8 @@ import (
 // return equal what GetTask reads back, for every field the store encodes:
 // sub-millisecond retry delays, tags, trace context, byte payloads and
 // times given in another zone; and that a resumed claim returns its row as
-// stored. (Once a copy in each SQL driver's tests.)
+// stored. It runs on every store (it was once a copy in each SQL
+// driver's tests).
 func testRowsAsStored(t *testing.T, h storeSuite) {
 	h.run(t, "created steps and claimed tasks come back as GetTask reads them, also after a park and resume", func(t *testing.T, f *fixture) {
 		s, ctx := f.s, f.ctx
