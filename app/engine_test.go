@@ -11,8 +11,6 @@ import (
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
-	"github.com/stenthq/stent/ports/portsmock"
-	"go.uber.org/mock/gomock"
 )
 
 // silentNotifier accepts subscriptions and never delivers anything.
@@ -148,35 +146,63 @@ func TestUseAfterCloseIsErrClosed(t *testing.T) {
 	}
 }
 
+// refailingStore is a memstore whose replayed tasks fail again at once:
+// every ReplayDeadLetter is followed by a claim and a terminal failure,
+// so the entry is back in the dead-letter list, as a task failing
+// instantly would put it.
+type refailingStore struct {
+	ports.Store
+	t       *testing.T
+	replays int
+}
+
+func (s *refailingStore) ReplayDeadLetter(ctx context.Context, p ports.ReplayParams) (domain.Task, error) {
+	s.replays++
+	if s.replays > 10 {
+		s.t.Error("ReplayAllDeadLetters keeps replaying: it replays the same task again and again")
+		return domain.Task{}, errors.New("stop")
+	}
+	task, err := s.Store.ReplayDeadLetter(ctx, p)
+	if err != nil {
+		return task, err
+	}
+	failAt(s.t, s.Store, task.StepName, p.Now)
+	return task, nil
+}
+
+// failAt claims the pending task of fn and fails it terminally.
+func failAt(t *testing.T, st ports.Store, fn string, now time.Time) {
+	t.Helper()
+	got, err := st.ClaimTasks(context.Background(), ports.ClaimParams{WorkerID: "w", Functions: []string{fn}, Limit: 1, Now: now, Lease: time.Hour})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("claim %s: %v, %v", fn, got, err)
+	}
+	if err := st.FailTask(context.Background(), ports.FailParams{Fence: got[0].Fence(),
+		Error: &domain.TaskError{Type: "x", Code: "boom", Message: "boom"}, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Regression: a task that fails again at once is dead-lettered anew while
-// ReplayAllDeadLetters pages on; it was replayed again, and again. The
-// mock store lists the same entry after every replay, as a task failing
-// instantly would.
+// ReplayAllDeadLetters pages on; it was replayed again, and again.
 func TestReplayAllReplaysEachTaskOnce(t *testing.T) {
 	t.Parallel()
-	ctrl := gomock.NewController(t)
-	store := portsmock.NewMockStore(ctrl)
-	entry := domain.DeadLetter{TaskID: "t1", ExecutionID: "e1"}
-	lists := 0
-	store.EXPECT().ListDeadLetters(gomock.Any(), gomock.Any()).DoAndReturn(
-		func(_ context.Context, f ports.DeadLetterFilter) ([]domain.DeadLetter, error) {
-			lists++
-			if lists > 10 {
-				t.Fatal("ReplayAllDeadLetters keeps listing: it replays the same task again and again")
-			}
-			if f.Offset > 0 {
-				return nil, nil
-			}
-			return []domain.DeadLetter{entry}, nil // back in the queue after each replay
-		}).AnyTimes()
-	store.EXPECT().ReplayDeadLetter(gomock.Any(), gomock.Any()).Return(domain.Task{ID: "t1", ExecutionID: "e1"}, nil).Times(1)
-	eng, err := app.New(app.Deps{Store: store, Registry: app.NewRegistry()}, app.Config{})
+	mem := memstore.New()
+	t.Cleanup(func() { _ = mem.Close() })
+	store := &refailingStore{Store: mem, t: t}
+	reg := app.NewRegistry()
+	app.Register(reg, "flaky", func(_ context.Context, n int) (int, error) { return n, nil })
+	eng, err := app.New(app.Deps{Store: store, Registry: reg}, app.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer eng.Close()
+	if _, err := eng.DispatchByName(context.Background(), "flaky", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	failAt(t, mem, "flaky", time.Now())
 	res, err := eng.ReplayAllDeadLetters(context.Background(), ports.DeadLetterFilter{})
-	if err != nil || res.Replayed != 1 || res.Failed != 0 {
-		t.Fatalf("replay-all: %+v, %v; want the task replayed once", res, err)
+	if err != nil || res.Replayed != 1 || res.Failed != 0 || store.replays != 1 {
+		t.Fatalf("replay-all: %+v, %v after %d replays; want the task replayed once", res, err, store.replays)
 	}
 }

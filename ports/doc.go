@@ -13,4 +13,9 @@
 // ...), wrapped with context, so callers test them with errors.Is.
 package ports
 
-//go:generate go tool mockgen -destination=portsmock/mocks.go -package=portsmock github.com/stenthq/stent/ports Store,ExecutionStore,TaskReader,StepStore,ClaimStore,SignalStore,DeadLetterStore,StatsStore,Maintenance,Migrator,Notifier,Subscription,Clock,Timer,Ticker
+// Mocks (ports/portsmock) exist only for the interaction tests that check
+// the calls themselves: how the engine subscribes, waits and closes
+// (app/wait_interaction_test.go). Everything else uses memstore, the fake
+// clock and small fault-injecting wrappers.
+//
+//go:generate go tool mockgen -destination=portsmock/mocks.go -package=portsmock github.com/stenthq/stent/ports Notifier,Subscription

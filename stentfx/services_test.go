@@ -2,70 +2,30 @@ package stentfx_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
 	"github.com/stenthq/stent/adapters/httpapi"
 	"github.com/stenthq/stent/app"
+	"github.com/stenthq/stent/internal/testenv"
 	"github.com/stenthq/stent/stentfx"
 )
-
-// serviceURL returns the service URL in env, or skips (fails when
-// STENT_REQUIRE_SERVICES=1).
-func serviceURL(t *testing.T, env string) string {
-	t.Helper()
-	v := os.Getenv(env)
-	if v == "" {
-		if os.Getenv("STENT_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("%s is unset and STENT_REQUIRE_SERVICES=1", env)
-		}
-		t.Skipf("%s is unset", env)
-	}
-	return v
-}
 
 // postgresSchemaDSN returns the test DSN selecting a fresh schema (dropped
 // at the end).
 func postgresSchemaDSN(t *testing.T) string {
 	t.Helper()
-	dsn := serviceURL(t, "STENT_TEST_POSTGRES_DSN")
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "stentfx_" + hex.EncodeToString(b)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Logf("dropping schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Logf("dropping schema %s: %v", schema, err)
-		}
-	})
-	return u.String()
+	dsn, schema := testenv.PostgresSchema(t, "stentfx_")
+	return testenv.WithParams(t, dsn, "search_path", schema)
 }
 
 // TestModuleOnPostgreSQL runs the service on PostgreSQL with each
@@ -77,7 +37,7 @@ func TestModuleOnPostgreSQL(t *testing.T) {
 		configure func(t *testing.T, cfg *stentfx.Config)
 	}{
 		{"with the PostgreSQL notifier", func(_ *testing.T, cfg *stentfx.Config) { cfg.Notifier = stentfx.NotifierPostgres }},
-		{"with the Redis notifier", func(t *testing.T, cfg *stentfx.Config) { cfg.RedisURL = serviceURL(t, "STENT_TEST_REDIS_URL") }},
+		{"with the Redis notifier", func(t *testing.T, cfg *stentfx.Config) { cfg.RedisURL = testenv.RedisURL(t) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

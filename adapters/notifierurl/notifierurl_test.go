@@ -3,13 +3,13 @@ package notifierurl_test
 import (
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stenthq/stent/adapters/notifierurl"
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/testenv"
 )
 
 func TestKindOfAutoFollowsTheDeployment(t *testing.T) {
@@ -61,18 +61,6 @@ func TestCheckRedisURL(t *testing.T) {
 	}
 }
 
-func serviceURL(t *testing.T, env string) string {
-	t.Helper()
-	v := os.Getenv(env)
-	if v == "" {
-		if os.Getenv("STENT_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("%s is unset and STENT_REQUIRE_SERVICES=1", env)
-		}
-		t.Skipf("%s is unset", env)
-	}
-	return v
-}
-
 // TestOpenEachKind opens every kind and sends one wake-up through it.
 func TestOpenEachKind(t *testing.T) {
 	t.Parallel()
@@ -82,10 +70,10 @@ func TestOpenEachKind(t *testing.T) {
 	}{
 		{"in-process", func(*testing.T) notifierurl.Options { return notifierurl.Options{DB: "stent.sqlite"} }},
 		{"Redis", func(t *testing.T) notifierurl.Options {
-			return notifierurl.Options{RedisURL: serviceURL(t, "STENT_TEST_REDIS_URL")}
+			return notifierurl.Options{RedisURL: testenv.RedisURL(t)}
 		}},
 		{"PostgreSQL", func(t *testing.T) notifierurl.Options {
-			return notifierurl.Options{DB: serviceURL(t, "STENT_TEST_POSTGRES_DSN")}
+			return notifierurl.Options{DB: testenv.PostgresDSN(t)}
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

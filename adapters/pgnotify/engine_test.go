@@ -6,7 +6,7 @@ import (
 	"github.com/stenthq/stent/adapters/memstore"
 	"github.com/stenthq/stent/internal/notifycore/notifycoretest"
 	"github.com/stenthq/stent/ports"
-	"github.com/stenthq/stent/tests/contract"
+	"github.com/stenthq/stent/tests/contract/scenario"
 )
 
 // TestEngineOnMemstore runs the engine scenarios with every engine on its
@@ -14,11 +14,11 @@ import (
 func TestEngineOnMemstore(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t, testDSN(t))
-	contract.RunEngine(t, func(t *testing.T) ports.Store {
+	scenario.RunEngine(t, func(t *testing.T) ports.Store {
 		s := memstore.New()
 		t.Cleanup(func() { _ = s.Close() })
 		return s
-	}, contract.EngineCaps{Name: "memstore + postgres notifier",
+	}, scenario.EngineCaps{Name: "memstore + postgres notifier",
 		Notifier: func(t *testing.T) ports.Notifier {
 			return newNotifier(t, pool, fastConfig(notifycoretest.RandomName("prefix")+":", notifycoretest.RandomName("engine")))
 		}})

@@ -10,7 +10,7 @@ import (
 	"github.com/stenthq/stent/adapters/sqlstore/sqlitestore"
 	"github.com/stenthq/stent/internal/notifycore/notifycoretest"
 	"github.com/stenthq/stent/ports"
-	"github.com/stenthq/stent/tests/contract"
+	"github.com/stenthq/stent/tests/contract/scenario"
 )
 
 // engineNotifiers gives every scenario its own notifier, in its own
@@ -24,23 +24,23 @@ func engineNotifiers(t *testing.T) func(t *testing.T) ports.Notifier {
 
 func TestEngineOnMemstore(t *testing.T) {
 	t.Parallel()
-	contract.RunEngine(t, func(t *testing.T) ports.Store {
+	scenario.RunEngine(t, func(t *testing.T) ports.Store {
 		s := memstore.New()
 		t.Cleanup(func() { _ = s.Close() })
 		return s
-	}, contract.EngineCaps{Name: "memstore + redis", Notifier: engineNotifiers(t)})
+	}, scenario.EngineCaps{Name: "memstore + redis", Notifier: engineNotifiers(t)})
 }
 
 func TestEngineOnSQLite(t *testing.T) {
 	t.Parallel()
-	contract.RunEngine(t, func(t *testing.T) ports.Store {
+	scenario.RunEngine(t, func(t *testing.T) ports.Store {
 		s, err := sqlitestore.Open(t.Context(), sqlitestore.Config{Path: filepath.Join(t.TempDir(), "stent.db")})
 		if err != nil {
 			t.Fatalf("open: %v", err)
 		}
 		t.Cleanup(func() { _ = s.Close() })
 		return s
-	}, contract.EngineCaps{Name: "sqlite + redis", Notifier: engineNotifiers(t)})
+	}, scenario.EngineCaps{Name: "sqlite + redis", Notifier: engineNotifiers(t)})
 }
 
 // TestEngineRidesOutARedisOutage stops Redis while a wait is in progress:

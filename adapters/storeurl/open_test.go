@@ -9,12 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/testenv"
 )
 
 func TestOpenReadOnlyCreatesNothing(t *testing.T) {
@@ -87,34 +87,16 @@ func TestOpenAnUnreachablePostgreSQL(t *testing.T) {
 // (once mistaken for a SQLite file name) selecting a schema of its own.
 func TestOpenAKeyValueDSN(t *testing.T) {
 	t.Parallel()
-	raw := os.Getenv("STENT_TEST_POSTGRES_DSN")
-	if raw == "" {
-		if os.Getenv("STENT_REQUIRE_SERVICES") == "1" {
-			t.Fatal("STENT_TEST_POSTGRES_DSN is unset and STENT_REQUIRE_SERVICES=1")
-		}
-		t.Skip("STENT_TEST_POSTGRES_DSN is unset")
-	}
+	raw, schema := testenv.PostgresSchema(t, "storeurl_")
 	u, err := url.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	schema := "storeurl_" + strings.ReplaceAll(domain.NewID()[:12], "-", "")
 	kv := fmt.Sprintf("host=%s port=%s user=%s dbname=%s sslmode=disable search_path=%s",
 		u.Hostname(), u.Port(), u.User.Username(), strings.TrimPrefix(u.Path, "/"), schema)
 	if pw, ok := u.User.Password(); ok {
 		kv += " password=" + pw
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, raw)
-		if err != nil {
-			t.Logf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-	})
 	if b, err := storeurl.Parse(kv); err != nil || b != storeurl.Postgres {
 		t.Fatalf("Parse(%q) = %q, %v; want postgres", storeurl.Mask(kv), b, err)
 	}

@@ -300,6 +300,22 @@ func TestCheckerCatchesViolations(t *testing.T) {
 			},
 		},
 		{
+			name: "the engine scenarios importing app and tests/contract is clean",
+			pkg: Package{ImportPath: mod + "/tests/contract/scenario", Imports: []string{mod + "/app", mod + "/ports"},
+				Deps: []string{mod + "/app", mod + "/ports", mod + "/domain"}},
+		},
+		{
+			name: "the port suites depending on app is caught",
+			pkg: Package{ImportPath: mod + "/tests/contract", Imports: []string{mod + "/tests/contract/scenario"},
+				Deps: []string{mod + "/tests/contract/scenario", mod + "/app"}},
+			want: []string{"the port suites in tests/contract never depend on app | " + mod + "/app"},
+		},
+		{
+			name: "a non-test import of internal/testenv is caught",
+			pkg:  Package{ImportPath: mod + "/stentfx", Imports: []string{mod + "/internal/testenv/teststore"}},
+			want: []string{"internal/testenv is imported only from _test.go files | " + mod + "/internal/testenv/teststore"},
+		},
+		{
 			name: "a tool module in the runtime graph is caught",
 			pkg:  Package{ImportPath: mod + "/ports", Imports: []string{mod + "/domain"}, Deps: []string{mod + "/domain", "honnef.co/go/tools/lintcmd", "go.uber.org/mock/mockgen/model"}},
 			want: []string{

@@ -155,6 +155,20 @@ var rules = []Rule{
 		Forbid:   []string{"tests/contract/..."},
 	},
 	{
+		// The engine scenarios (tests/contract/scenario) drive app; the
+		// port suites check a store or notifier on its own.
+		Name:       "the port suites in tests/contract never depend on app",
+		Packages:   []string{"tests/contract"},
+		Transitive: true,
+		Forbid:     []string{"app/...", "stenttest/..."},
+	},
+	{
+		Name:     "internal/testenv is imported only from _test.go files",
+		Packages: []string{"..."},
+		Except:   []string{"internal/testenv/..."},
+		Forbid:   []string{"internal/testenv/..."},
+	},
+	{
 		Name:       "the tool modules (mockgen, staticcheck) stay out of the runtime graph",
 		Packages:   []string{"..."},
 		Transitive: true,

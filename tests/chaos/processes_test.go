@@ -11,12 +11,10 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/stenthq/stent/adapters/pgnotify"
 	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
 	"github.com/stenthq/stent/adapters/sqlstore/sqlitestore"
-	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/testenv"
 	"github.com/stenthq/stent/ports"
 )
 
@@ -137,21 +135,7 @@ func storeName(target string) string {
 // dropped at cleanup.
 func postgresTarget(t *testing.T) string {
 	t.Helper()
-	dsn := os.Getenv("STENT_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("STENT_REQUIRE_SERVICES") == "1" {
-			t.Fatal("STENT_TEST_POSTGRES_DSN is unset and STENT_REQUIRE_SERVICES=1")
-		}
-		t.Skip("STENT_TEST_POSTGRES_DSN is unset; skipping the PostgreSQL soak")
-	}
-	schema := "chaos_" + strings.ReplaceAll(domain.NewID()[:13], "-", "")
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), dsn)
-		if err == nil {
-			_, _ = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
-			_ = conn.Close(context.Background())
-		}
-	})
+	_, schema := testenv.PostgresSchema(t, "chaos_")
 	return "postgres:" + schema
 }
 
@@ -163,7 +147,7 @@ func openStore(ctx context.Context, target string) (ports.Store, ports.Notifier,
 	kind, rest, _ := strings.Cut(target, ":")
 	switch kind {
 	case "postgres":
-		st, err := pgxstore.Open(ctx, os.Getenv("STENT_TEST_POSTGRES_DSN"), pgxstore.Config{Schema: rest})
+		st, err := pgxstore.Open(ctx, os.Getenv(testenv.PostgresEnv), pgxstore.Config{Schema: rest})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -62,6 +62,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 		{"bad input", testBadInput},
 		{"bad text input", testBadTextInput},
 		{"bad step input", testBadStepInput},
+		{"rows as stored", testRowsAsStored},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {

@@ -7,33 +7,20 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
 	"github.com/stenthq/stent/adapters/sqlstore/sqlitestore"
-	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/testenv"
 	"github.com/stenthq/stent/ports"
 )
 
 // A target names a store the test and its worker processes share:
 // "sqlite:<path>" or "postgres:<schema>" (on STENT_TEST_POSTGRES_DSN).
 
+// postgresDSN returns a target naming a fresh schema on
+// STENT_TEST_POSTGRES_DSN, dropped at cleanup.
 func postgresDSN(t *testing.T) string {
 	t.Helper()
-	dsn := os.Getenv("STENT_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("STENT_REQUIRE_SERVICES") == "1" {
-			t.Fatal("STENT_TEST_POSTGRES_DSN is unset and STENT_REQUIRE_SERVICES=1")
-		}
-		t.Skip("STENT_TEST_POSTGRES_DSN is unset; skipping the PostgreSQL crash test")
-	}
-	schema := "crash_" + strings.ReplaceAll(domain.NewID()[:13], "-", "")
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), dsn)
-		if err == nil {
-			_, _ = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
-			_ = conn.Close(context.Background())
-		}
-	})
+	_, schema := testenv.PostgresSchema(t, "crash_")
 	return "postgres:" + schema
 }
 
@@ -45,7 +32,7 @@ func openStore(ctx context.Context, t *testing.T, target string, own bool) (port
 	var err error
 	switch {
 	case strings.HasPrefix(target, "postgres:"):
-		st, err = pgxstore.Open(ctx, os.Getenv("STENT_TEST_POSTGRES_DSN"), pgxstore.Config{Schema: strings.TrimPrefix(target, "postgres:")})
+		st, err = pgxstore.Open(ctx, os.Getenv(testenv.PostgresEnv), pgxstore.Config{Schema: strings.TrimPrefix(target, "postgres:")})
 	default:
 		st, err = sqlitestore.Open(ctx, sqlitestore.Config{Path: target})
 	}

@@ -9,22 +9,17 @@ import (
 
 	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/testenv"
+	"github.com/stenthq/stent/internal/testenv/teststore"
 	"github.com/stenthq/stent/ports"
 )
 
-// schemaDSN returns the test DSN selecting a fresh schema (dropped at the
-// end) through search_path, and the schema's name.
+// schemaDSN returns the test DSN (with a short connect timeout) and a
+// fresh schema, dropped at the end.
 func schemaDSN(t *testing.T) (dsn, schema string) {
 	t.Helper()
-	schema = testSchema(t, newTestPool(t, 2))
-	u, err := url.Parse(testDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("connect_timeout", "5")
-	u.RawQuery = q.Encode()
-	return u.String(), schema
+	dsn, schema = testenv.PostgresSchema(t, "stent_test_")
+	return testenv.WithParams(t, dsn, "connect_timeout", "5"), schema
 }
 
 func isConnected(s *pgxstore.Store) bool {
@@ -129,7 +124,7 @@ func TestConnect(t *testing.T) {
 	})
 	t.Run("a store opened eagerly is connected at once", func(t *testing.T) {
 		t.Parallel()
-		s := newTestStore(t)
+		s := teststore.Postgres(t)
 		if !isConnected(s) {
 			t.Fatal("Connected is open on an eager store")
 		}
@@ -177,7 +172,7 @@ func TestConnect(t *testing.T) {
 // small pool starves its direct users.
 func TestTheStoreKeepsNoIdleConnectionsOutOfThePool(t *testing.T) {
 	t.Parallel()
-	s := newTestStore(t)
+	s := teststore.Postgres(t)
 	for range 3 {
 		if _, err := s.ListExecutions(t.Context(), ports.ExecutionFilter{}); err != nil {
 			t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/testenv/teststore"
 	"github.com/stenthq/stent/ports"
 )
 
@@ -23,11 +24,10 @@ func TestLimitHoldsAcrossSeparateConnections(t *testing.T) {
 		tasks    = 80
 		limit    = 3
 	)
-	admin := newTestPool(t, 2)
-	schema := testSchema(t, admin)
+	schema := teststore.NewSchema(t)
 	stores := make([]*pgxstore.Store, claimers)
 	for i := range stores {
-		s, err := pgxstore.New(t.Context(), newTestPool(t, 1), pgxstore.Config{Schema: schema})
+		s, err := pgxstore.New(t.Context(), teststore.Pool(t, 1), pgxstore.Config{Schema: schema})
 		if err != nil {
 			t.Fatalf("store %d: %v", i, err)
 		}

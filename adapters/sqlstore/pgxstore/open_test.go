@@ -8,6 +8,8 @@ import (
 
 	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/testenv"
+	"github.com/stenthq/stent/internal/testenv/teststore"
 	"github.com/stenthq/stent/ports"
 )
 
@@ -62,9 +64,8 @@ func TestOpenRejectsBadDSN(t *testing.T) {
 
 func TestOpenOwnsItsPool(t *testing.T) {
 	t.Parallel()
-	dsn := testDSN(t)
-	admin := newTestPool(t, 2)
-	schema := testSchema(t, admin)
+	dsn := testenv.PostgresDSN(t)
+	schema := teststore.NewSchema(t)
 	s, err := pgxstore.Open(t.Context(), dsn, pgxstore.Config{Schema: schema})
 	if err != nil {
 		t.Fatalf("open: %v", err)
@@ -89,8 +90,8 @@ func TestOpenOwnsItsPool(t *testing.T) {
 
 func TestNewLeavesTheCallersPoolOpen(t *testing.T) {
 	t.Parallel()
-	pool := newTestPool(t, 2)
-	s, err := pgxstore.New(t.Context(), pool, pgxstore.Config{Schema: testSchema(t, pool)})
+	pool := teststore.Pool(t, 2)
+	s, err := pgxstore.New(t.Context(), pool, pgxstore.Config{Schema: teststore.NewSchema(t)})
 	if err != nil {
 		t.Fatalf("new: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/testenv/teststore"
 	"github.com/stenthq/stent/ports"
 )
 
@@ -21,10 +22,9 @@ import (
 func TestParkAndStepEndsNeverStrandAParent(t *testing.T) {
 	t.Parallel()
 	const rounds = 60
-	admin := newTestPool(t, 2)
-	schema := testSchema(t, admin)
+	schema := teststore.NewSchema(t)
 	newStore := func() *pgxstore.Store {
-		s, err := pgxstore.New(t.Context(), newTestPool(t, 2), pgxstore.Config{Schema: schema})
+		s, err := pgxstore.New(t.Context(), teststore.Pool(t, 2), pgxstore.Config{Schema: schema})
 		if err != nil {
 			t.Fatalf("store: %v", err)
 		}

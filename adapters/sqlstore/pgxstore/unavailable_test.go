@@ -14,6 +14,8 @@ import (
 
 	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/testenv"
+	"github.com/stenthq/stent/internal/testenv/teststore"
 	"github.com/stenthq/stent/ports"
 )
 
@@ -73,12 +75,11 @@ func (p *proxy) cut() {
 // writes fail with ErrUnavailable, never a panic or a hang.
 func TestLostConnectionIsUnavailable(t *testing.T) {
 	t.Parallel()
-	u, err := url.Parse(testDSN(t))
+	u, err := url.Parse(testenv.PostgresDSN(t))
 	if err != nil {
 		t.Fatalf("parse dsn: %v", err)
 	}
-	admin := newTestPool(t, 2)
-	schema := testSchema(t, admin)
+	schema := teststore.NewSchema(t)
 	p := startProxy(t, u.Host)
 	u.Host = p.ln.Addr().String()
 	q := u.Query()

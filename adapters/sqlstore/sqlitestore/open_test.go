@@ -11,6 +11,7 @@ import (
 
 	"github.com/stenthq/stent/adapters/sqlstore/sqlitestore"
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/testenv/teststore"
 	"github.com/stenthq/stent/ports"
 )
 
@@ -139,7 +140,7 @@ func TestReadOnlyStoreReadsButNeverWrites(t *testing.T) {
 
 func TestClosedStoreReturnsErrClosed(t *testing.T) {
 	t.Parallel()
-	s := newTestStore(t)
+	s := teststore.SQLite(t)
 	if err := s.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
@@ -167,7 +168,7 @@ func TestTimesKeepMicrosecondsAcrossZones(t *testing.T) {
 	if err != nil {
 		t.Skipf("no tzdata: %v", err)
 	}
-	s := newTestStore(t)
+	s := teststore.SQLite(t)
 	// 2025-03-09 02:00 local is when New York skips an hour.
 	base := time.Date(2025, 3, 9, 1, 59, 59, 999999999, ny)
 	for i, at := range []time.Time{base, base.Add(time.Microsecond), base.Add(time.Hour)} {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stenthq/stent/adapters/sqlstore/sqlitestore"
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/testenv/teststore"
 	"github.com/stenthq/stent/ports"
 )
 
@@ -89,7 +90,7 @@ func TestASnapshotReadCreatesNothingBesideTheFile(t *testing.T) {
 
 func TestASnapshotOfAnOpenDatabaseSeesItsCommits(t *testing.T) {
 	t.Parallel()
-	w := newTestStore(t)
+	w := teststore.SQLite(t)
 	createExecution(t, w, "ex-live")
 	// The writer holds the database open: its commits are in the -wal
 	// file, which a snapshot must read (mode=ro, not immutable).

@@ -2,7 +2,6 @@ package cli_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -15,11 +14,10 @@ import (
 
 	"github.com/stenthq/stent/adapters/clock"
 	"github.com/stenthq/stent/adapters/sqlstore"
-	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
 	"github.com/stenthq/stent/adapters/sqlstore/sqlitestore"
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/cmd/stent/internal/cli"
-	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/testenv"
 )
 
 func TestCleanupKeepsWhatTheServiceKeeps(t *testing.T) {
@@ -190,15 +188,10 @@ func TestMigrateStatusReportsVersionsOnAnEmptyDatabase(t *testing.T) {
 	})
 	t.Run("postgres, an empty schema", func(t *testing.T) {
 		t.Parallel()
-		base := os.Getenv(pgEnv)
-		if base == "" {
-			if os.Getenv("STENT_REQUIRE_SERVICES") == "1" {
-				t.Fatalf("%s is not set and STENT_REQUIRE_SERVICES=1", pgEnv)
-			}
-			t.Skipf("%s is not set", pgEnv)
-		}
-		schema := "stent_cli_empty_" + strings.ReplaceAll(domain.NewID()[:13], "-", "")
-		h := &harness{dsn: withParams(t, base, "search_path", schema, "pool_max_conns", "2"), clock: clock.NewFake(cliNow)}
+		// The schema is never created by this test: PostgresSchema only
+		// names it and drops it at cleanup (after migrate created it).
+		base, schema := testenv.PostgresSchema(t, "stent_cli_empty_")
+		h := &harness{dsn: testenv.WithParams(t, base, "search_path", schema, "pool_max_conns", "2"), clock: clock.NewFake(cliNow)}
 		r := h.run(t, "migrate", "--status")
 		expect(t, r, 0)
 		if r.stdout != want {
@@ -208,12 +201,5 @@ func TestMigrateStatusReportsVersionsOnAnEmptyDatabase(t *testing.T) {
 		// migrate afterwards starts from 0 as well.
 		r = h.run(t, "migrate")
 		expect(t, r, 0)
-		t.Cleanup(func() {
-			st, err := pgxstore.Open(context.Background(), base, pgxstore.Config{Schema: schema, AnySchema: true})
-			if err == nil {
-				_, _ = st.Pool().Exec(context.Background(), `DROP SCHEMA IF EXISTS "`+schema+`" CASCADE`)
-				_ = st.Close()
-			}
-		})
 	})
 }

@@ -6,32 +6,28 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/stenthq/stent/adapters/clock"
 	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
-	"github.com/stenthq/stent/adapters/sqlstore/sqlitestore"
 	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/cmd/stent/internal/cli"
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/testenv"
+	"github.com/stenthq/stent/internal/testenv/teststore"
 	"github.com/stenthq/stent/ports"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files from the SQLite run")
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// pgEnv names the variable that points the tests at PostgreSQL.
-const pgEnv = "STENT_TEST_POSTGRES_DSN"
 
 // backend makes empty, migrated databases of one kind.
 type backend struct {
@@ -44,13 +40,8 @@ type backend struct {
 
 var sqliteBackend = backend{name: "sqlite", newDB: func(t *testing.T) (string, ports.Store) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "stent.sqlite")
-	st, err := sqlitestore.Open(context.Background(), sqlitestore.Config{Path: path})
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	return path, st
+	st := teststore.SQLite(t)
+	return st.Path(), st
 }}
 
 // postgresBackend gives every database its own schema, selected in the
@@ -59,42 +50,14 @@ var sqliteBackend = backend{name: "sqlite", newDB: func(t *testing.T) (string, p
 // STENT_REQUIRE_SERVICES=1.
 var postgresBackend = backend{name: "postgres", newDB: func(t *testing.T) (string, ports.Store) {
 	t.Helper()
-	base := os.Getenv(pgEnv)
-	if base == "" {
-		if os.Getenv("STENT_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("%s is not set and STENT_REQUIRE_SERVICES=1", pgEnv)
-		}
-		t.Skipf("%s is not set; skipping the PostgreSQL CLI tests", pgEnv)
-	}
-	schema := "stent_cli_" + strings.ReplaceAll(domain.NewID()[:13], "-", "")
-	st, err := pgxstore.Open(context.Background(), withParams(t, base, "pool_max_conns", "2"), pgxstore.Config{Schema: schema})
+	base, schema := testenv.PostgresSchema(t, "stent_cli_")
+	st, err := pgxstore.Open(context.Background(), testenv.WithParams(t, base, "pool_max_conns", "2"), pgxstore.Config{Schema: schema})
 	if err != nil {
 		t.Fatalf("open PostgreSQL: %v", err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := st.Pool().Exec(ctx, `DROP SCHEMA IF EXISTS "`+schema+`" CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		_ = st.Close()
-	})
-	return withParams(t, base, "search_path", schema, "pool_max_conns", "2"), st
+	t.Cleanup(func() { _ = st.Close() })
+	return testenv.WithParams(t, base, "search_path", schema, "pool_max_conns", "2"), st
 }}
-
-func withParams(t *testing.T, dsn string, kv ...string) string {
-	t.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatalf("parse %s: %v", pgEnv, err)
-	}
-	q := u.Query()
-	for i := 0; i < len(kv); i += 2 {
-		q.Set(kv[i], kv[i+1])
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // backends are the databases every golden test runs on.
 var backends = []backend{sqliteBackend, postgresBackend}

@@ -1,4 +1,4 @@
-package pgxstore_test
+package contract
 
 import (
 	"fmt"
@@ -11,17 +11,29 @@ import (
 	"github.com/stenthq/stent/ports"
 )
 
-// BenchmarkNoopTasks measures the store side of no-op tasks: b.N root-only
-// executions are dispatched (not timed), then 4 workers claim batches of 64
-// and complete each batch with one CompleteTasks call.
-func BenchmarkNoopTasks(b *testing.B) {
-	s := newBenchStore(b)
-	benchNoopTasks(b, s)
+// RunBenchmarks measures the store's hot paths, each on a fresh store from
+// newStore (which registers its own cleanup): dispatching executions one
+// at a time and from parallel goroutines, claiming and completing no-op
+// tasks in batches, and creating fan-out steps. Call it from a Benchmark
+// function:
+//
+//	func BenchmarkStore(b *testing.B) { contract.RunBenchmarks(b, newBenchStore) }
+func RunBenchmarks(b *testing.B, newStore func(b *testing.B) ports.Store) {
+	for _, bench := range []struct {
+		name string
+		run  func(b *testing.B, s ports.Store)
+	}{
+		{"CreateExecution", benchCreateExecution},
+		{"CreateExecutionParallel", benchCreateExecutionParallel},
+		{"NoopTasks", benchNoopTasks},
+		{"CreateSteps", benchCreateSteps},
+	} {
+		b.Run(bench.name, func(b *testing.B) { bench.run(b, newStore(b)) })
+	}
 }
 
-// BenchmarkCreateExecution measures dispatching root-only executions.
-func BenchmarkCreateExecution(b *testing.B) {
-	s := newBenchStore(b)
+// benchCreateExecution measures dispatching root-only executions.
+func benchCreateExecution(b *testing.B, s ports.Store) {
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	b.ResetTimer()
 	for i := range b.N {
@@ -33,10 +45,10 @@ func BenchmarkCreateExecution(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "executions/s")
 }
 
-// BenchmarkCreateExecutionParallel dispatches from 8 goroutines at once
-// (PostgreSQL commits them in groups; SQLite serialises its one writer).
-func BenchmarkCreateExecutionParallel(b *testing.B) {
-	s := newBenchStore(b)
+// benchCreateExecutionParallel dispatches from 4 goroutines per CPU at
+// once (PostgreSQL commits them in groups; SQLite serialises its one
+// writer).
+func benchCreateExecutionParallel(b *testing.B, s ports.Store) {
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	var next atomic.Int64
 	b.SetParallelism(4)
@@ -62,6 +74,9 @@ func benchExecution(i int, now time.Time) (domain.Execution, domain.Task) {
 	return exec, root
 }
 
+// benchNoopTasks measures the store side of no-op tasks: b.N root-only
+// executions are dispatched (not timed), then 4 workers claim batches of 64
+// and complete each batch with one CompleteTasks call.
 func benchNoopTasks(b *testing.B, s ports.Store) {
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range b.N {
@@ -106,13 +121,8 @@ func benchNoopTasks(b *testing.B, s ports.Store) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
 }
 
-// BenchmarkCreateSteps measures a fan-out: one running parent creates its
+// benchCreateSteps measures a fan-out: one running parent creates its
 // child steps 100 per CreateSteps call.
-func BenchmarkCreateSteps(b *testing.B) {
-	s := newBenchStore(b)
-	benchCreateSteps(b, s)
-}
-
 func benchCreateSteps(b *testing.B, s ports.Store) {
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	exec, root := benchExecution(0, now)

@@ -1,0 +1,348 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for raw access
+
+	"github.com/stenthq/stent/adapters/sqlstore"
+	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
+	"github.com/stenthq/stent/adapters/sqlstore/sqlitestore"
+	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/testenv"
+	"github.com/stenthq/stent/ports"
+)
+
+// The schema migrations are shared by both SQL drivers, so they are tested
+// once, here, on each dialect: a test gets an empty database of the
+// dialect (a SQLite file, a PostgreSQL schema), opens stores on it and
+// reads or tampers with it through database/sql.
+
+// migratingStore is what both drivers' stores offer.
+type migratingStore interface {
+	ports.Store
+	Migrate(ctx context.Context) error
+	SchemaVersion(ctx context.Context) (current, latest int, err error)
+}
+
+// openMode is how a store is opened on an existing database.
+type openMode string
+
+const (
+	autoMigrate   openMode = "auto-migrate"
+	noAutoMigrate openMode = "no auto-migrate"
+	readOnly      openMode = "read-only" // SQLite only
+)
+
+// emptyDB is one empty database of one dialect.
+type emptyDB struct {
+	dialect string
+	// modes are the ways open can open a store here.
+	modes []openMode
+	// open opens a store on the database; every call has its own
+	// connections (PostgreSQL: its own pool, so separate sessions).
+	open func(ctx context.Context, mode openMode) (migratingStore, error)
+	// raw reaches the database directly: unqualified table names are the
+	// store's tables; placeholders are written "?".
+	raw *sql.DB
+	// init makes the database ready for raw DDL (PostgreSQL: creates the
+	// schema the store would create); "" for none.
+	init string
+	// types expands a migration's type markers.
+	types map[string]string
+	// timeArg is a time as a raw statement's argument.
+	timeArg func(time.Time) any
+	// tables counts the database's tables named ?.
+	tables string
+}
+
+// exec runs a raw statement, failing the test on error.
+func (db emptyDB) exec(t *testing.T, q string, args ...any) {
+	t.Helper()
+	if db.dialect == "postgres" {
+		q = sqlstore.RebindDollar(q)
+	}
+	if _, err := db.raw.ExecContext(t.Context(), q, args...); err != nil {
+		t.Fatalf("%s: %s: %v", db.dialect, q, err)
+	}
+}
+
+// count runs a raw COUNT query.
+func (db emptyDB) count(t *testing.T, q string, args ...any) int {
+	t.Helper()
+	if db.dialect == "postgres" {
+		q = sqlstore.RebindDollar(q)
+	}
+	var n int
+	if err := db.raw.QueryRowContext(t.Context(), q, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %s: %v", db.dialect, q, err)
+	}
+	return n
+}
+
+// migrations returns how many times each version is recorded.
+func (db emptyDB) migrations(t *testing.T) map[int]int {
+	t.Helper()
+	rows, err := db.raw.QueryContext(t.Context(), `SELECT version, COUNT(*) FROM schema_migrations GROUP BY version`)
+	if err != nil {
+		t.Fatalf("%s: read schema_migrations: %v", db.dialect, err)
+	}
+	defer rows.Close()
+	out := map[int]int{}
+	for rows.Next() {
+		var v, n int
+		if err := rows.Scan(&v, &n); err != nil {
+			t.Fatal(err)
+		}
+		out[v] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// openOK opens a store and closes it at cleanup.
+func (db emptyDB) openOK(t *testing.T, mode openMode) migratingStore {
+	t.Helper()
+	s, err := db.open(t.Context(), mode)
+	if err != nil {
+		t.Fatalf("%s: open (%s): %v", db.dialect, mode, err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func rawDB(t *testing.T, driver, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatalf("raw open: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func sqliteDB(t *testing.T) emptyDB {
+	path := filepath.Join(t.TempDir(), "stent.sqlite")
+	return emptyDB{
+		dialect: "sqlite",
+		modes:   []openMode{autoMigrate, noAutoMigrate, readOnly},
+		open: func(ctx context.Context, mode openMode) (migratingStore, error) {
+			return sqlitestore.Open(ctx, sqlitestore.Config{Path: path, NoAutoMigrate: mode == noAutoMigrate, ReadOnly: mode == readOnly})
+		},
+		raw:     rawDB(t, "sqlite", "file:"+path+"?_pragma=busy_timeout(5000)"),
+		types:   map[string]string{"time": "INTEGER", "bytes": "BLOB", "float": "REAL"},
+		timeArg: func(at time.Time) any { return sqlstore.TimeToMicros(at) },
+		tables:  `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`,
+	}
+}
+
+func postgresDB(t *testing.T) emptyDB {
+	dsn, schema := testenv.PostgresSchema(t, "stent_migrate_")
+	dsn = testenv.WithParams(t, dsn, "pool_max_conns", "2")
+	return emptyDB{
+		dialect: "postgres",
+		modes:   []openMode{autoMigrate, noAutoMigrate},
+		open: func(ctx context.Context, mode openMode) (migratingStore, error) {
+			return pgxstore.Open(ctx, dsn, pgxstore.Config{Schema: schema, NoAutoMigrate: mode == noAutoMigrate})
+		},
+		raw:     rawDB(t, "pgx", testenv.WithParams(t, testenv.PostgresDSN(t), "search_path", schema)),
+		init:    `CREATE SCHEMA "` + schema + `"`,
+		types:   map[string]string{"time": "TIMESTAMPTZ", "bytes": "BYTEA", "float": "DOUBLE PRECISION"},
+		timeArg: func(at time.Time) any { return at },
+		tables:  `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?`,
+	}
+}
+
+// forEachDialect runs body as a parallel subtest per dialect, each on an
+// empty database of its own.
+func forEachDialect(t *testing.T, body func(t *testing.T, db emptyDB)) {
+	t.Helper()
+	for _, d := range []struct {
+		name  string
+		fresh func(t *testing.T) emptyDB
+	}{{"sqlite", sqliteDB}, {"postgres", postgresDB}} {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			body(t, d.fresh(t))
+		})
+	}
+}
+
+func TestMigrateTwiceIsANoOp(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, db emptyDB) {
+		s := db.openOK(t, autoMigrate)
+		for i := range 2 {
+			if err := s.Migrate(t.Context()); err != nil {
+				t.Fatalf("migrate #%d: %v", i+1, err)
+			}
+		}
+		cur, latest, err := s.SchemaVersion(t.Context())
+		if err != nil || cur != latest || latest < 1 {
+			t.Fatalf("SchemaVersion = %d, %d, %v; want current == latest >= 1", cur, latest, err)
+		}
+		counts := db.migrations(t)
+		for v := 1; v <= latest; v++ {
+			if counts[v] != 1 {
+				t.Errorf("version %d recorded %d times; want once", v, counts[v])
+			}
+		}
+	})
+}
+
+// TestConcurrentMigratorsApplyEachVersionOnce opens four stores (separate
+// connections, on PostgreSQL separate pools) on one empty database at the
+// same time; each migrates it.
+func TestConcurrentMigratorsApplyEachVersionOnce(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, db emptyDB) {
+		const n = 4
+		start := make(chan struct{})
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				s, err := db.open(context.Background(), autoMigrate)
+				if err == nil {
+					err = s.Migrate(context.Background())
+					_ = s.Close()
+				}
+				errs[i] = err
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("migrator %d: %v", i, err)
+			}
+		}
+		counts := db.migrations(t)
+		if len(counts) == 0 {
+			t.Fatal("no migration recorded")
+		}
+		for v, c := range counts {
+			if c != 1 {
+				t.Errorf("version %d recorded %d times; want once", v, c)
+			}
+		}
+	})
+}
+
+func TestSchemaVersionMismatch(t *testing.T) {
+	t.Parallel()
+	t.Run("a newer schema fails naming both versions", func(t *testing.T) {
+		t.Parallel()
+		forEachDialect(t, func(t *testing.T, db emptyDB) {
+			s := db.openOK(t, autoMigrate)
+			_, latest, _ := s.SchemaVersion(t.Context())
+			_ = s.Close()
+			db.exec(t, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', ?)`, db.timeArg(time.Now()))
+			for _, mode := range db.modes {
+				s, err := db.open(t.Context(), mode)
+				if err == nil {
+					_ = s.Close()
+					t.Fatalf("open (%s) on a newer schema succeeded", mode)
+				}
+				if !errors.Is(err, domain.ErrSchemaVersion) || !strings.Contains(err.Error(), "999") ||
+					!strings.Contains(err.Error(), fmt.Sprint(latest)) {
+					t.Fatalf("open (%s) = %v; want ErrSchemaVersion naming 999 and %d", mode, err, latest)
+				}
+			}
+		})
+	})
+	t.Run("an older schema fails without auto-migrate and says to run stent migrate", func(t *testing.T) {
+		t.Parallel()
+		forEachDialect(t, func(t *testing.T, db emptyDB) {
+			if db.init != "" {
+				db.exec(t, db.init)
+			}
+			db.exec(t, `CREATE TABLE unrelated (x INTEGER)`)
+			_, err := db.open(t.Context(), noAutoMigrate)
+			if !errors.Is(err, domain.ErrSchemaVersion) || !strings.Contains(err.Error(), "stent migrate") {
+				t.Fatalf("open (%s) on an empty database = %v; want ErrSchemaVersion saying to run `stent migrate`", noAutoMigrate, err)
+			}
+			if n := db.count(t, db.tables, "tasks"); n != 0 {
+				t.Fatalf("%d tasks tables; want none (nothing migrated)", n)
+			}
+			db.openOK(t, autoMigrate) // and auto-migration still works
+		})
+	})
+}
+
+// TestAVersion2SchemaUpgradesInPlace builds a database at schema version 2
+// (the migrations applied by hand, with a task in flight) and opens it:
+// the store migrates it to the latest version, the task reads back with
+// the new columns at their defaults and can be claimed, parked and
+// resumed, and the worker registry works.
+func TestAVersion2SchemaUpgradesInPlace(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, db emptyDB) {
+		ctx := t.Context()
+		ms, err := sqlstore.Migrations(db.dialect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pairs := []string{"@", ""}
+		for k, v := range db.types {
+			pairs = append(pairs, "{{"+k+"}}", v)
+		}
+		expand := strings.NewReplacer(pairs...)
+		if db.init != "" {
+			db.exec(t, db.init)
+		}
+		db.exec(t, expand.Replace(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at {{time}} NOT NULL)`))
+		created := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+		for _, m := range ms[:2] {
+			db.exec(t, expand.Replace(m.SQL))
+			db.exec(t, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`, m.Version, m.Name, db.timeArg(created))
+		}
+		db.exec(t, `INSERT INTO executions (id, root_function, root_task_id, state, created_at, updated_at)
+ VALUES ('e', 'wf', 'e/r', 'running', ?, ?)`, db.timeArg(created), db.timeArg(created))
+		db.exec(t, `INSERT INTO tasks (id, execution_id, position, kind, step_name, state, attempt, retry_policy, created_at, updated_at)
+ VALUES ('e/r', 'e', 0, 'orchestrator', 'wf', 'pending', 0, '{"max_attempts":3,"initial_delay_ms":1000,"max_delay_ms":60000,"backoff_factor":2,"jitter":0.1}', ?, ?)`,
+			db.timeArg(created), db.timeArg(created))
+
+		s := db.openOK(t, autoMigrate)
+		cur, latest, err := s.SchemaVersion(ctx)
+		if err != nil || cur != latest || latest < 3 {
+			t.Fatalf("SchemaVersion = %d, %d, %v; want current == latest >= 3", cur, latest, err)
+		}
+		task, err := s.GetTask(ctx, "e/r")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if task.Recoveries != 0 || task.WakeAt != nil || task.Awaited || task.RetryPolicy.RecoveryBudget() != domain.DefaultMaxRecoveries {
+			t.Fatalf("upgraded task = %+v; want the new fields at their defaults", task)
+		}
+		claimed, err := s.ClaimTasks(ctx, ports.ClaimParams{WorkerID: "w", Functions: []string{"wf"}, Limit: 1, Now: created, Lease: time.Minute})
+		if err != nil || len(claimed) != 1 || claimed[0].Attempt != 1 {
+			t.Fatalf("claim = %+v, %v; want the task at attempt 1", claimed, err)
+		}
+		wake := created.Add(time.Second)
+		if parked, err := s.ParkTask(ctx, ports.ParkParams{Fence: claimed[0].Fence(), WakeAt: &wake, Now: created}); err != nil || !parked {
+			t.Fatalf("park = %v, %v", parked, err)
+		}
+		resumed, err := s.ClaimTasks(ctx, ports.ClaimParams{WorkerID: "w", Functions: []string{"wf"}, Limit: 1, Now: wake, Lease: time.Minute})
+		if err != nil || len(resumed) != 1 || resumed[0].Attempt != 1 || resumed[0].WakeAt != nil {
+			t.Fatalf("resume = %+v, %v; want the task at attempt 1 without a wake-up time", resumed, err)
+		}
+		if err := s.RegisterWorker(ctx, domain.WorkerInfo{ID: "w", Queues: []string{"q"}}, created); err != nil {
+			t.Fatal(err)
+		}
+		if ws, err := s.ListWorkers(ctx); err != nil || len(ws) != 1 || ws[0].State != domain.WorkerLive {
+			t.Fatalf("ListWorkers = %+v, %v", ws, err)
+		}
+	})
+}
