@@ -14,13 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/stenthq/stent/adapters/httpapi"
 	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
 	"github.com/stenthq/stent/adapters/sqlstore/sqlitestore"
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/testenv"
 	"github.com/stenthq/stent/ports"
 )
 
@@ -48,27 +47,17 @@ func fuzzTargets(tb testing.TB) []fuzzTarget {
 	}
 	tb.Cleanup(func() { _ = sqlite.Close() })
 	targets := []fuzzTarget{newFuzzTarget(tb, "sqlite", sqlite)}
-	dsn := os.Getenv("STENT_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("STENT_REQUIRE_SERVICES") == "1" {
-			tb.Fatal("STENT_TEST_POSTGRES_DSN is not set and STENT_REQUIRE_SERVICES=1")
-		}
+	// SQLite always; PostgreSQL too when the test server is configured
+	// (and required under STENT_REQUIRE_SERVICES=1).
+	if os.Getenv(testenv.PostgresEnv) == "" && os.Getenv(testenv.RequireEnv) != "1" {
 		return targets
 	}
-	schema := "stent_fuzz_" + domain.NewID()[:8]
+	dsn, schema := testenv.PostgresSchema(tb, "stent_fuzz_")
 	pg, err := pgxstore.Open(ctx, dsn, pgxstore.Config{Schema: schema})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() {
-		_ = pg.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if conn, err := pgx.Connect(ctx, dsn); err == nil {
-			_, _ = conn.Exec(ctx, `DROP SCHEMA IF EXISTS "`+schema+`" CASCADE`)
-			_ = conn.Close(ctx)
-		}
-	})
+	tb.Cleanup(func() { _ = pg.Close() })
 	return append(targets, newFuzzTarget(tb, "postgres", pg))
 }
 

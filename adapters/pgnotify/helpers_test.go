@@ -1,30 +1,19 @@
 package pgnotify_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stenthq/stent/adapters/pgnotify"
 	"github.com/stenthq/stent/internal/notifycore/notifycoretest"
+	"github.com/stenthq/stent/internal/testenv"
 )
 
-const dsnEnv = "STENT_TEST_POSTGRES_DSN"
-
-// testDSN returns the test server's DSN, skipping the test when
-// STENT_TEST_POSTGRES_DSN is unset (failing instead when
-// STENT_REQUIRE_SERVICES=1).
+// testDSN returns the test server's DSN (the service gate of testenv).
 func testDSN(t *testing.T) string {
 	t.Helper()
-	dsn := os.Getenv(dsnEnv)
-	if dsn == "" {
-		if os.Getenv("STENT_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("%s is not set and STENT_REQUIRE_SERVICES=1", dsnEnv)
-		}
-		t.Skipf("%s is not set; skipping the PostgreSQL tests", dsnEnv)
-	}
-	return dsn
+	return testenv.PostgresDSN(t)
 }
 
 // newPool returns a small pool (the server allows 100 connections in all),
@@ -33,7 +22,7 @@ func newPool(t *testing.T, dsn string) *pgxpool.Pool {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		t.Fatalf("parse %s: %v", dsnEnv, err)
+		t.Fatalf("parse %s: %v", testenv.PostgresEnv, err)
 	}
 	cfg.MaxConns = 3
 	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)

@@ -1,26 +1,20 @@
 package pgnotify
 
 import (
-	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/testenv"
 )
 
 // TestAnUnwantedChannelIsUnlistenedAtTheNextIdleCheck looks inside: the
 // listening connection drops a channel once no subscription wants it.
 func TestAnUnwantedChannelIsUnlistenedAtTheNextIdleCheck(t *testing.T) {
 	t.Parallel()
-	dsn := os.Getenv("STENT_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("STENT_REQUIRE_SERVICES") == "1" {
-			t.Fatal("STENT_TEST_POSTGRES_DSN is not set and STENT_REQUIRE_SERVICES=1")
-		}
-		t.Skip("STENT_TEST_POSTGRES_DSN is not set; skipping the PostgreSQL tests")
-	}
+	dsn := testenv.PostgresDSN(t)
 	pool, err := pgxpool.New(t.Context(), dsn)
 	if err != nil {
 		t.Fatal(err)

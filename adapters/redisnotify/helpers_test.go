@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -15,25 +14,17 @@ import (
 
 	"github.com/stenthq/stent/adapters/redisnotify"
 	"github.com/stenthq/stent/internal/notifycore/notifycoretest"
+	"github.com/stenthq/stent/internal/testenv"
 )
 
-const redisURLEnv = "STENT_TEST_REDIS_URL"
-
-// redisOptions returns the options of the shared test server, skipping the
-// test when STENT_TEST_REDIS_URL is unset (failing instead when
-// STENT_REQUIRE_SERVICES=1).
+// redisOptions returns the options of the shared test server (the service
+// gate of testenv).
 func redisOptions(t *testing.T) *redis.Options {
 	t.Helper()
-	url := os.Getenv(redisURLEnv)
-	if url == "" {
-		if os.Getenv("STENT_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("%s is not set and STENT_REQUIRE_SERVICES=1", redisURLEnv)
-		}
-		t.Skipf("%s is not set; skipping the Redis tests", redisURLEnv)
-	}
+	url := testenv.RedisURL(t)
 	opts, err := redis.ParseURL(url)
 	if err != nil {
-		t.Fatalf("parse %s: %v", redisURLEnv, err)
+		t.Fatalf("parse %s: %v", testenv.RedisEnv, err)
 	}
 	return opts
 }
@@ -92,10 +83,7 @@ type redisServer struct {
 func startRedisServer(t *testing.T) *redisServer {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("STENT_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("redis-server is not on PATH and STENT_REQUIRE_SERVICES=1")
-		}
-		t.Skip("redis-server is not on PATH; skipping the outage tests")
+		testenv.Unavailable(t, "redis-server is not on PATH")
 	}
 	s := &redisServer{}
 	var err error

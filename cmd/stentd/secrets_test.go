@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/stenthq/stent/internal/testenv"
 )
 
 // The known password: two words, a quote inside. Every output of a run
@@ -31,13 +32,7 @@ var secretParts = []string{secretA, secretB, url.QueryEscape(secretA + " " + sec
 // ignores it), and the same two pointing at a closed port.
 func secretDSNs(t *testing.T) (reachable, unreachable map[string]string) {
 	t.Helper()
-	raw := os.Getenv("STENT_TEST_POSTGRES_DSN")
-	if raw == "" {
-		if os.Getenv("STENT_REQUIRE_SERVICES") == "1" {
-			t.Fatal("STENT_TEST_POSTGRES_DSN is unset and STENT_REQUIRE_SERVICES=1")
-		}
-		t.Skip("STENT_TEST_POSTGRES_DSN is unset; skipping the secrets test")
-	}
+	raw := testenv.PostgresDSN(t)
 	cfg, err := pgx.ParseConfig(raw)
 	if err != nil {
 		t.Fatal(err)

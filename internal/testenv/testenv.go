@@ -49,6 +49,16 @@ func Service(tb testing.TB, env string) string {
 	return v
 }
 
+// Unavailable skips the test because what names is missing (a binary not
+// on PATH, say), or fails it when RequireEnv is "1".
+func Unavailable(tb testing.TB, what string) {
+	tb.Helper()
+	if os.Getenv(RequireEnv) == "1" {
+		tb.Fatalf("%s and %s=1", what, RequireEnv)
+	}
+	tb.Skipf("%s; skipping a test that needs it", what)
+}
+
 // PostgresDSN returns the test server's DSN (Service of PostgresEnv).
 func PostgresDSN(tb testing.TB) string {
 	tb.Helper()

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -14,6 +13,7 @@ import (
 	"github.com/jackc/puddle/v2"
 
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/testenv"
 )
 
 func TestMapError(t *testing.T) {
@@ -58,13 +58,7 @@ func TestMapError(t *testing.T) {
 // statements), and mapError makes it ErrInvalidArgument.
 func TestMapErrorMakesRefusedDataInvalid(t *testing.T) {
 	t.Parallel()
-	dsn := os.Getenv("STENT_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("STENT_REQUIRE_SERVICES") == "1" {
-			t.Fatal("STENT_TEST_POSTGRES_DSN is not set and STENT_REQUIRE_SERVICES=1")
-		}
-		t.Skip("STENT_TEST_POSTGRES_DSN is not set")
-	}
+	dsn := testenv.PostgresDSN(t)
 	conn, err := pgx.Connect(t.Context(), dsn)
 	if err != nil {
 		t.Fatalf("connect: %v", err)
