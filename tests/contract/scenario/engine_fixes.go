@@ -1,0 +1,69 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stenthq/stent/app"
+	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
+)
+
+// engineFixes holds the regression scenarios of features/045 (issue 13,
+// point 6): a KeepAttempts replay runs the body, WaitForSignal's timeout
+// (in memory and parked), and a wait that ran out told apart from an
+// execution that timed out.
+func engineFixes(t *testing.T, newStore StoreFactory) {
+	t.Run("a KeepAttempts replay of a task that used up its attempts runs the body again", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, newStore)
+		var runs atomic.Int32
+		var failing atomic.Bool
+		failing.Store(true)
+		fn := app.Register(h.reg, "exhausted", func(context.Context, int) (string, error) {
+			n := runs.Add(1)
+			if failing.Load() {
+				return "", fmt.Errorf("run %d fails", n)
+			}
+			return fmt.Sprintf("ok after %d runs", n), nil
+		}, app.WithRetry(domain.RetryPolicy{MaxAttempts: 2, InitialDelay: time.Millisecond, MaxDelay: time.Millisecond, Jitter: domain.NoJitter}))
+		h.worker(app.WorkerOptions{})
+		id := dispatch(h, fn, 1)
+		if res := h.wait(id); res.State != domain.ExecutionFailed {
+			t.Fatalf("state %s, want failed", res.State)
+		}
+		if n := runs.Load(); n != 2 {
+			t.Fatalf("%d runs before the dead letter, want 2 (MaxAttempts)", n)
+		}
+		dls, err := h.engine().DeadLetters(h.ctx(), ports.DeadLetterFilter{})
+		if err != nil || len(dls) != 1 {
+			t.Fatalf("dead letters %v %v", dls, err)
+		}
+		failing.Store(false)
+		replayed, err := h.engine().ReplayDeadLetter(h.ctx(), dls[0].TaskID, app.KeepAttempts())
+		if err != nil {
+			t.Fatalf("replay: %v", err)
+		}
+		if replayed.Attempt != 2 {
+			t.Fatalf("replayed attempt %d, want the kept 2", replayed.Attempt)
+		}
+		got, err := await(h, fn, id)
+		if err != nil || got != "ok after 3 runs" {
+			t.Fatalf("after the replay: %q %v (the body must run again)", got, err)
+		}
+		res, err := h.engine().ResultOf(h.ctx(), id)
+		if err != nil || res.State != domain.ExecutionCompleted || string(res.Value) != `"ok after 3 runs"` {
+			t.Fatalf("recorded outcome %+v %v", res, err)
+		}
+		view, err := h.engine().StateOf(h.ctx(), id)
+		if err != nil || view.RootAttempts != 3 || view.RootRecoveries != 0 {
+			t.Fatalf("root attempts %d recoveries %d (%v); want 3 and 0", view.RootAttempts, view.RootRecoveries, err)
+		}
+		if n, _ := h.store.CountDeadLetters(h.ctx()); n != 0 {
+			t.Fatalf("dead letters left: %d", n)
+		}
+	})
+}
