@@ -26,11 +26,15 @@ func (f *Function[I, O]) Dispatch(ctx context.Context, eng *Engine, in I, opts .
 	if eng == nil {
 		return "", domain.InvalidArgument("dispatch %q: nil engine", f.def.Name)
 	}
+	fi, err := eng.known(ctx, f.def.Name, f.def)
+	if err != nil {
+		return "", err
+	}
 	input, err := durable.Encode(in, eng.cfg.MaxPayloadBytes)
 	if err != nil {
 		return "", fmt.Errorf("stent: dispatch %q: %w", f.def.Name, err)
 	}
-	return eng.dispatch(ctx, f.def.Name, f.def.Info(), input, opts)
+	return eng.dispatch(ctx, f.def.Name, fi, input, opts)
 }
 
 // Await waits for execution id and decodes its result into O; a failed,
@@ -70,24 +74,45 @@ func (e *Engine) DispatchByName(ctx context.Context, name string, input json.Raw
 	if len(input) > e.cfg.MaxPayloadBytes {
 		return "", fmt.Errorf("stent: dispatch %q: %w: input is %d bytes; the limit is %d", name, ErrPayloadTooLarge, len(input), e.cfg.MaxPayloadBytes)
 	}
-	if def, err := e.reg.lookup(name); err == nil {
-		return e.dispatch(ctx, name, def.Info(), input, opts)
+	fi, err := e.known(ctx, name, nil)
+	if err != nil {
+		return "", err
+	}
+	return e.dispatch(ctx, name, fi, input, opts)
+}
+
+// known is the one registry check of every dispatch, typed or by name: it
+// returns the catalogue entry of the function called name, from this
+// engine's registry, else from the catalogue that workers publish (so a
+// client that does not register a function can still dispatch it). A
+// typed handle (def != nil) must be the function the registry holds under
+// that name: a handle from another registry with another body under the
+// same name is unknown. An unknown function is an
+// *UnregisteredFunctionError (ErrUnregisteredFunction) listing the known
+// names; nothing is written.
+func (e *Engine) known(ctx context.Context, name string, def *durable.Func) (domain.FunctionInfo, error) {
+	mine, err := e.reg.lookup(name)
+	if err == nil {
+		if def == nil || def.Same(mine) {
+			return mine.Info(), nil
+		}
+		return domain.FunctionInfo{}, &UnregisteredFunctionError{Name: name, Registered: e.reg.Names(), Other: true}
 	}
 	fns, err := e.store.ListFunctions(ctx)
 	if err != nil {
-		return "", fmt.Errorf("stent: dispatch %q: reading the function catalogue: %w", name, err)
+		return domain.FunctionInfo{}, fmt.Errorf("stent: dispatch %q: reading the function catalogue: %w", name, err)
 	}
 	known := e.reg.Names()
 	for _, fi := range fns {
 		if fi.Name == name {
-			return e.dispatch(ctx, name, fi, input, opts)
+			return fi, nil
 		}
 		if !slices.Contains(known, fi.Name) {
 			known = append(known, fi.Name)
 		}
 	}
 	slices.Sort(known)
-	return "", &UnregisteredFunctionError{Name: name, Registered: known}
+	return domain.FunctionInfo{}, &UnregisteredFunctionError{Name: name, Registered: known}
 }
 
 func (e *Engine) dispatch(ctx context.Context, name string, fi domain.FunctionInfo, input json.RawMessage, opts []DispatchOption) (string, error) {
@@ -128,6 +153,10 @@ func (f *Function[I, O]) DispatchMany(ctx context.Context, eng *Engine, ins []I,
 	if eng == nil {
 		return nil, domain.InvalidArgument("dispatch %q: nil engine", f.def.Name)
 	}
+	fi, err := eng.known(ctx, f.def.Name, f.def)
+	if err != nil {
+		return nil, err
+	}
 	inputs := make([]json.RawMessage, len(ins))
 	for i, in := range ins {
 		raw, err := durable.Encode(in, eng.cfg.MaxPayloadBytes)
@@ -136,7 +165,7 @@ func (f *Function[I, O]) DispatchMany(ctx context.Context, eng *Engine, ins []I,
 		}
 		inputs[i] = raw
 	}
-	return eng.dispatchMany(ctx, f.def.Name, f.def.Info(), inputs, opts)
+	return eng.dispatchMany(ctx, f.def.Name, fi, inputs, opts)
 }
 
 func (e *Engine) dispatchMany(ctx context.Context, name string, fi domain.FunctionInfo, inputs []json.RawMessage, opts []DispatchOption) ([]string, error) {

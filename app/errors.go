@@ -8,11 +8,21 @@ import (
 )
 
 // The sentinel errors, the same values as in package domain.
+//
+// Time limits: ErrExpired is a wait that ran out (WaitFor, Await with
+// WithWaitTimeout or a ctx deadline; WaitForSignal with WithSignalTimeout,
+// whose error is ErrSignalTimeout, which matches ErrExpired): what was
+// waited for may still happen. ErrTimedOut is an execution that ran past
+// its WithMaxDuration deadline and ended for good. The two are distinct
+// (ErrTimedOut no longer matches ErrExpired); both match ErrDeadline, for
+// callers that treat any time limit alike.
 var (
 	ErrNotFound             = domain.ErrNotFound
 	ErrStillRunning         = domain.ErrStillRunning
+	ErrDeadline             = domain.ErrDeadline
 	ErrExpired              = domain.ErrExpired
 	ErrTimedOut             = domain.ErrTimedOut
+	ErrSignalTimeout        = domain.ErrSignalTimeout
 	ErrCancelled            = domain.ErrCancelled
 	ErrNonDeterministic     = domain.ErrNonDeterministic
 	ErrLeaseLost            = domain.ErrLeaseLost
@@ -39,17 +49,35 @@ func Permanent(err error) error { return domain.Permanent(err) }
 // can be listed in RetryPolicy.NonRetryable.
 func NewError(code, message string) error { return domain.NewError(code, message) }
 
-// UnregisteredFunctionError reports a function name no registry knows.
+// UnregisteredFunctionError reports a function the engine cannot run: a
+// name no registry (nor the workers' catalogue) knows, or a typed handle
+// from another registry whose body differs from the function registered
+// under its name (Other).
 type UnregisteredFunctionError struct {
 	Name       string
 	Registered []string
+	// Other is set when a function called Name is registered, but it is
+	// not the handle's function.
+	Other bool
 }
 
-// Error implements error.
+// maxListedNames bounds the names an UnregisteredFunctionError lists.
+const maxListedNames = 20
+
+// Error implements error. It lists at most 20 registered names.
 func (e *UnregisteredFunctionError) Error() string {
-	reg := strings.Join(e.Registered, ", ")
+	names := e.Registered
+	more := ""
+	if len(names) > maxListedNames {
+		more = fmt.Sprintf(" and %d more", len(names)-maxListedNames)
+		names = names[:maxListedNames]
+	}
+	reg := strings.Join(names, ", ") + more
 	if reg == "" {
 		reg = "(none)"
+	}
+	if e.Other {
+		return fmt.Sprintf("stent: the function %q is not the one this engine's registry holds under that name (a handle from another registry?); registered: %s", e.Name, reg)
 	}
 	return fmt.Sprintf("stent: no durable function registered as %q; registered: %s", e.Name, reg)
 }

@@ -130,6 +130,7 @@ func Register[I, O any](reg *Registry, name string, fn func(context.Context, I) 
 	d := &durable.Func{
 		Name: name, Queue: domain.DefaultQueue, MaxConcurrent: o.maxConcurrent,
 		Idempotent: o.idempotent, Cached: o.cached, CacheTTL: o.cacheTTL, Version: o.version,
+		Code: reflect.ValueOf(fn).Pointer(),
 	}
 	if o.routing.queue != nil {
 		if err := domain.ValidateName("queue", *o.routing.queue); err != nil {

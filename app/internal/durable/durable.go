@@ -28,6 +28,15 @@ type Func struct {
 	Invoke func(ctx context.Context, input json.RawMessage) (json.RawMessage, error)
 	// UserKey returns the WithKeyFunc key of an encoded input, if any.
 	UserKey func(input json.RawMessage) (string, bool, error)
+	// Code is the code address of the registered Go function (for Same).
+	Code uintptr
+}
+
+// Same reports whether d and o are the same registered function: the same
+// registration, or the same name and Go function body (a handle from
+// another registry of the same code).
+func (d *Func) Same(o *Func) bool {
+	return d == o || (d.Name == o.Name && d.Code != 0 && d.Code == o.Code)
 }
 
 // Info is the function's catalogue entry.
