@@ -22,7 +22,8 @@ type waitOptionFunc func(*waitOptions)
 func (f waitOptionFunc) applyWait(o *waitOptions) { f(o) }
 
 // WithWaitTimeout bounds the wait; when it runs out the error matches
-// ErrExpired. The execution itself keeps running.
+// ErrExpired (and ErrDeadline, never ErrTimedOut). The execution itself
+// keeps running.
 func WithWaitTimeout(d time.Duration) WaitOption {
 	return waitOptionFunc(func(o *waitOptions) { o.timeout = d })
 }
@@ -97,7 +98,7 @@ func (e *Engine) WaitFor(ctx context.Context, id string, opts ...WaitOption) (do
 // ResultOf returns the Result of a terminal execution, ErrStillRunning for
 // a live one and ErrNotFound for an unknown id. For completed executions
 // Value is set (possibly null, 0 or false); for failed ones Error is the
-// root's error; timed_out matches ErrTimedOut and ErrExpired; cancelled
+// root's error; timed_out matches ErrTimedOut and ErrDeadline (not ErrExpired, which is a wait that ran out); cancelled
 // matches ErrCancelled ("execution cancelled").
 func (e *Engine) ResultOf(ctx context.Context, id string) (domain.Result, error) {
 	ex, err := e.store.GetExecution(ctx, id)

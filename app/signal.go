@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/stenthq/stent/app/internal/durable"
 	"github.com/stenthq/stent/app/internal/hint"
@@ -11,10 +12,29 @@ import (
 	"github.com/stenthq/stent/domain"
 )
 
-// SignalOption configures WaitForSignal (reserved for future options).
+// SignalOption configures WaitForSignal.
 type SignalOption interface{ applySignal(*signalOptions) }
 
-type signalOptions struct{}
+type signalOptions struct {
+	timeout    time.Duration
+	timeoutSet bool
+}
+
+type signalOptionFunc func(*signalOptions)
+
+func (f signalOptionFunc) applySignal(o *signalOptions) { f(o) }
+
+// WithSignalTimeout makes WaitForSignal give up when no signal has arrived
+// d after the wait first began (d > 0; else the wait fails with
+// ErrInvalidArgument). The deadline is stored with the wait's step, so it
+// holds across re-runs and while the run is parked (a parked wait wakes at
+// the deadline). The timed-out wait returns an error matching
+// ErrSignalTimeout (and ErrExpired, ErrDeadline); the outcome is recorded,
+// so a re-run gets the same error, and a signal sent later is kept for the
+// next wait of that name. A signal that arrives first wins.
+func WithSignalTimeout(d time.Duration) SignalOption {
+	return signalOptionFunc(func(o *signalOptions) { o.timeout, o.timeoutSet = d, true })
+}
 
 // WaitForSignal waits for the next signal called name sent to the running
 // execution and decodes its payload into T. Each wait consumes exactly one
@@ -22,7 +42,8 @@ type signalOptions struct{}
 // wait is buffered. A re-run of the task gets the same payload again
 // without consuming another message. The task gives its slot back while it
 // waits. Outside a task it returns ErrNotInTask; a payload that does not
-// decode into T is ErrSerialization.
+// decode into T is ErrSerialization. WithSignalTimeout bounds the wait
+// (ErrSignalTimeout).
 func WaitForSignal[T any](ctx context.Context, name string, opts ...SignalOption) (T, error) {
 	var zero T
 	r := run.From(ctx)
@@ -32,8 +53,17 @@ func WaitForSignal[T any](ctx context.Context, name string, opts ...SignalOption
 	if err := domain.ValidateName("signal name", name); err != nil {
 		return zero, err
 	}
+	var o signalOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt.applySignal(&o)
+		}
+	}
+	if o.timeoutSet && o.timeout <= 0 {
+		return zero, domain.InvalidArgument("signal %q: timeout %s; must be positive", name, o.timeout)
+	}
 	defer r.Enter()()
-	raw, err := r.WaitSignal(ctx, name)
+	raw, err := r.WaitSignal(ctx, name, o.timeout)
 	if err != nil {
 		return zero, err
 	}

@@ -7,8 +7,9 @@ import (
 
 // Sentinel is one of Stent's well-known error values. Each carries a stable
 // snake_case code that survives being stored and read back (see TaskError).
-// A sentinel may have a parent it also matches: ErrTimedOut matches
-// ErrExpired, ErrInvalidDuration matches ErrInvalidArgument.
+// A sentinel may have a parent it also matches: ErrExpired and ErrTimedOut
+// both match ErrDeadline, ErrSignalTimeout matches ErrExpired (and so
+// ErrDeadline), ErrInvalidDuration matches ErrInvalidArgument.
 type Sentinel struct {
 	code   string
 	msg    string
@@ -48,10 +49,21 @@ func SentinelByCode(code string) (*Sentinel, bool) {
 // The sentinel errors: their one home. Package app re-exports the same
 // values for users; every other package uses these.
 var (
-	ErrNotFound             = newSentinel("not_found", "not found", nil)
-	ErrStillRunning         = newSentinel("still_running", "execution still running", nil)
-	ErrExpired              = newSentinel("expired", "expired", nil)
-	ErrTimedOut             = newSentinel("timed_out", "execution timed out", ErrExpired)
+	ErrNotFound     = newSentinel("not_found", "not found", nil)
+	ErrStillRunning = newSentinel("still_running", "execution still running", nil)
+	// ErrDeadline is the common parent of the two ways a time limit runs
+	// out: a wait (ErrExpired) and an execution (ErrTimedOut).
+	ErrDeadline = newSentinel("deadline", "deadline passed", nil)
+	// ErrExpired is a wait that ran out (WaitFor's timeout or ctx
+	// deadline, a signal wait's WithSignalTimeout); the thing waited for
+	// may still finish. It does not match ErrTimedOut.
+	ErrExpired = newSentinel("expired", "expired", ErrDeadline)
+	// ErrTimedOut is an execution that ran past its deadline
+	// (WithMaxDuration): it ended for good. It does not match ErrExpired.
+	ErrTimedOut = newSentinel("timed_out", "execution timed out", ErrDeadline)
+	// ErrSignalTimeout is a WaitForSignal whose WithSignalTimeout ran out
+	// before a signal arrived; it matches ErrExpired.
+	ErrSignalTimeout        = newSentinel("signal_timeout", "signal wait timed out", ErrExpired)
 	ErrCancelled            = newSentinel("cancelled", "execution cancelled", nil)
 	ErrNonDeterministic     = newSentinel("non_deterministic", "non-deterministic replay", nil)
 	ErrLeaseLost            = newSentinel("lease_lost", "lease lost", nil)

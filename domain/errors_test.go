@@ -19,8 +19,10 @@ var allSentinels = []struct {
 }{
 	{domain.ErrNotFound, "not_found"},
 	{domain.ErrStillRunning, "still_running"},
+	{domain.ErrDeadline, "deadline"},
 	{domain.ErrExpired, "expired"},
 	{domain.ErrTimedOut, "timed_out"},
+	{domain.ErrSignalTimeout, "signal_timeout"},
 	{domain.ErrCancelled, "cancelled"},
 	{domain.ErrNonDeterministic, "non_deterministic"},
 	{domain.ErrLeaseLost, "lease_lost"},
@@ -77,7 +79,9 @@ func TestSentinelParents(t *testing.T) {
 	for _, s := range allSentinels {
 		for _, target := range allSentinels {
 			want := s.err == target.err ||
-				(s.err == domain.ErrTimedOut && target.err == domain.ErrExpired) ||
+				(s.err == domain.ErrExpired && target.err == domain.ErrDeadline) ||
+				(s.err == domain.ErrTimedOut && target.err == domain.ErrDeadline) ||
+				(s.err == domain.ErrSignalTimeout && (target.err == domain.ErrExpired || target.err == domain.ErrDeadline)) ||
 				(s.err == domain.ErrInvalidDuration && target.err == domain.ErrInvalidArgument)
 			if got := errors.Is(s.err, target.err); got != want {
 				t.Errorf("errors.Is(%s, %s) = %v, want %v", s.code, target.code, got, want)

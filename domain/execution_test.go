@@ -31,8 +31,8 @@ func TestExecutionOutcome(t *testing.T) {
 			errCode: "card_declined", errMsg: "card declined", matches: domain.NewError("card_declined", ""), unchanged: true},
 		{name: "a failed execution without a stored error gets a generic one", exec: domain.Execution{State: domain.ExecutionFailed},
 			errCode: "error", errMsg: "execution failed"},
-		{name: "a timed-out execution without a stored error matches ErrTimedOut and ErrExpired", exec: domain.Execution{State: domain.ExecutionTimedOut},
-			errCode: "timed_out", errMsg: "execution timed out", matches: domain.ErrExpired},
+		{name: "a timed-out execution without a stored error matches ErrTimedOut and ErrDeadline", exec: domain.Execution{State: domain.ExecutionTimedOut},
+			errCode: "timed_out", errMsg: "execution timed out", matches: domain.ErrDeadline},
 		{name: "a cancelled execution without a stored error matches ErrCancelled", exec: domain.Execution{State: domain.ExecutionCancelled},
 			errCode: "cancelled", errMsg: "execution cancelled", matches: domain.ErrCancelled},
 		{name: "a cancelled execution keeps its stored error", exec: domain.Execution{State: domain.ExecutionCancelled, Error: domain.SentinelError(domain.ErrCancelled, "cancelled by ops")},
@@ -92,7 +92,7 @@ func TestResultJSONRoundTripKeepsErrorsIs(t *testing.T) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}
-	if !errors.Is(r.Err(), domain.ErrTimedOut) || !errors.Is(r.Err(), domain.ErrExpired) || errors.Is(r.Err(), domain.ErrCancelled) {
+	if !errors.Is(r.Err(), domain.ErrTimedOut) || !errors.Is(r.Err(), domain.ErrDeadline) || errors.Is(r.Err(), domain.ErrExpired) || errors.Is(r.Err(), domain.ErrCancelled) {
 		t.Fatalf("decoded result error %+v lost its codes", r.Error)
 	}
 }

@@ -89,6 +89,13 @@ func (t Task) Due(now time.Time) bool {
 	return t.ScheduledFor == nil || !t.ScheduledFor.After(now)
 }
 
+// Timed reports whether the step ends at its ScheduledFor (see
+// ports.StepStore.CompleteSleep): a sleep, or a signal wait with a
+// deadline (WithSignalTimeout), which ends without a message.
+func (t Task) Timed() bool {
+	return t.Kind == KindSleep || (t.Kind == KindSignal && t.ScheduledFor != nil)
+}
+
 // SignalStepName returns the step name of a wait for the named signal.
 func SignalStepName(name string) string { return "signal:" + name }
 

@@ -30,15 +30,21 @@ func TestTaskErrorRoundTripKeepsErrorsIs(t *testing.T) {
 			notMatch: []error{domain.ErrExpired, domain.ErrNotFound},
 		},
 		{
-			name: "a stored timeout matches ErrTimedOut and ErrExpired",
+			name: "a stored timeout matches ErrTimedOut and ErrDeadline, not ErrExpired",
 			err:  domain.ErrTimedOut, code: "timed_out",
-			matches:  []error{domain.ErrTimedOut, domain.ErrExpired},
-			notMatch: []error{domain.ErrCancelled},
+			matches:  []error{domain.ErrTimedOut, domain.ErrDeadline},
+			notMatch: []error{domain.ErrCancelled, domain.ErrExpired},
 		},
 		{
 			name: "a stored expiry does not match the narrower ErrTimedOut",
 			err:  domain.ErrExpired, code: "expired",
-			matches:  []error{domain.ErrExpired},
+			matches:  []error{domain.ErrExpired, domain.ErrDeadline},
+			notMatch: []error{domain.ErrTimedOut},
+		},
+		{
+			name: "a stored signal timeout matches ErrSignalTimeout, ErrExpired and ErrDeadline",
+			err:  domain.ErrSignalTimeout, code: "signal_timeout",
+			matches:  []error{domain.ErrSignalTimeout, domain.ErrExpired, domain.ErrDeadline},
 			notMatch: []error{domain.ErrTimedOut},
 		},
 		{
@@ -70,7 +76,7 @@ func TestTaskErrorRoundTripKeepsErrorsIs(t *testing.T) {
 		{
 			name: "a stored error stored again keeps its codes",
 			err:  fmt.Errorf("child: %w", roundTrip(t, domain.NewTaskError(fmt.Errorf("x: %w", domain.ErrTimedOut), false))), code: "timed_out",
-			matches: []error{domain.ErrTimedOut, domain.ErrExpired},
+			matches: []error{domain.ErrTimedOut, domain.ErrDeadline},
 		},
 	}
 	for _, tc := range tests {
@@ -225,7 +231,7 @@ func TestSentinelError(t *testing.T) {
 	if !errors.Is(te, domain.ErrCancelled) {
 		t.Fatal("SentinelError does not match its sentinel")
 	}
-	if def := domain.SentinelError(domain.ErrTimedOut, ""); def.Message != domain.ErrTimedOut.Error()[len("stent: "):] || !errors.Is(def, domain.ErrExpired) {
+	if def := domain.SentinelError(domain.ErrTimedOut, ""); def.Message != domain.ErrTimedOut.Error()[len("stent: "):] || !errors.Is(def, domain.ErrDeadline) {
 		t.Fatalf("SentinelError with an empty message = %+v", def)
 	}
 }

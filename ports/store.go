@@ -87,7 +87,7 @@ type ExecutionStore interface {
 
 	// TimeoutExecution moves a pending or running execution whose deadline
 	// is <= now to timed_out (error code "timed_out", matching ErrTimedOut
-	// and ErrExpired) and cancels its live tasks like CancelExecution. It
+	// and ErrDeadline, not ErrExpired) and cancels its live tasks like CancelExecution. It
 	// returns changed=false, nil when the execution is terminal, has no
 	// deadline or is not yet due. No dead letters are written. ErrNotFound
 	// for an unknown id.
@@ -278,9 +278,13 @@ type StepStore interface {
 	// CompleteSleep completes the pending sleep record taskID whose
 	// scheduled_for is <= now, fenced on the parent's claim (ErrLeaseLost).
 	// It returns the record as stored: a sleep not yet due is returned
-	// unchanged (still pending), an already-completed one too. ErrNotFound
-	// if missing; ErrInvalidArgument if the task is not a sleep of that
-	// parent.
+	// unchanged (still pending), an already-completed one too. A signal
+	// wait with a deadline (kind signal, scheduled_for set: WithSignalTimeout)
+	// is ended the same way once due: completed with no result and no
+	// message consumed (the wait timed out); one a signal already completed
+	// is returned as is. ErrNotFound if missing; ErrInvalidArgument if the
+	// task is not a sleep or a signal wait with a deadline of that parent
+	// (domain.Task.Timed).
 	CompleteSleep(ctx context.Context, parent domain.Fence, taskID string, now time.Time) (domain.Task, error)
 }
 

@@ -270,8 +270,8 @@ func (s *Store) CompleteSleep(ctx context.Context, parent domain.Fence, taskID s
 	if !ok {
 		return domain.Task{}, notFound("task", taskID)
 	}
-	if t.Kind != domain.KindSleep || t.ParentTaskID != p.ID {
-		return domain.Task{}, invalid("task %q is a %s step of %q, not a sleep of task %q", t.ID, t.Kind, t.ParentTaskID, p.ID)
+	if !t.Timed() || t.ParentTaskID != p.ID {
+		return domain.Task{}, invalid("task %q is a %s step of %q, not a sleep or a signal wait with a deadline of task %q", t.ID, t.Kind, t.ParentTaskID, p.ID)
 	}
 	now = normTime(now)
 	if domain.TaskResolve.Allows(t.State) && t.Due(now) {

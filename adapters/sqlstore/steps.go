@@ -625,8 +625,8 @@ func (s *Store) CompleteSleep(ctx context.Context, parent domain.Fence, taskID s
 		if err != nil {
 			return err
 		}
-		if cur.Kind != domain.KindSleep || cur.ParentTaskID != parent.TaskID {
-			return s.invalid("complete sleep: task %q is a %s step of %q, not a sleep of task %q",
+		if !cur.Timed() || cur.ParentTaskID != parent.TaskID {
+			return s.invalid("complete sleep: task %q is a %s step of %q, not a sleep or a signal wait with a deadline of task %q",
 				taskID, cur.Kind, cur.ParentTaskID, parent.TaskID)
 		}
 		out = cur

@@ -137,7 +137,7 @@ func testCancelAndTimeout(t *testing.T, h storeSuite) {
 				t.Fatalf("error = %+v; want code timed_out", x.Error)
 			}
 			f.isErr(x.Error, domain.ErrTimedOut, "stored timeout error")
-			f.isErr(x.Error, domain.ErrExpired, "stored timeout error")
+			f.isErr(x.Error, domain.ErrDeadline, "stored timeout error")
 		}
 		f.wantAllCancelled(tr, deadline)
 		f.eq("dead letters", f.countDeadLetters(), int64(0))

@@ -182,6 +182,47 @@ func testSleepAndReset(t *testing.T, h storeSuite) {
 		f.eq("completed twice", mustJSON(again), mustJSON(done))
 	})
 
+	h.run(t, "complete sleep ends a due signal wait with a deadline without a message, and a later signal waits for the next wait", func(t *testing.T, f *fixture) {
+		e, root := f.start(execOpts{})
+		deadline := at(10 * time.Second)
+		spec := signalSpec(root, 1, "go")
+		spec.ScheduledFor = &deadline
+		w := f.steps(root, at(time.Second), spec)[0]
+		f.eq("state", w.State, domain.TaskPending)
+		f.eqTimePtr("scheduled_for", w.ScheduledFor, &deadline)
+		early, err := f.s.CompleteSleep(f.ctx, root.Fence(), w.ID, deadline.Add(-time.Microsecond))
+		f.noErr(err, "CompleteSleep 1 µs early")
+		f.eq("early", mustJSON(early), mustJSON(w))
+		done, err := f.s.CompleteSleep(f.ctx, root.Fence(), w.ID, deadline)
+		f.noErr(err, "CompleteSleep at the deadline")
+		f.eq("state at the deadline", done.State, domain.TaskCompleted)
+		if len(done.Result) != 0 {
+			t.Fatalf("a timed-out wait has result %s; want none", done.Result)
+		}
+		f.eq("stored", mustJSON(f.task(w.ID)), mustJSON(done))
+		if got := f.send(e.ID, "go", `1`, at(time.Minute)); got != nil {
+			t.Fatalf("a signal after the timeout completed step %s; want it buffered", got.ID)
+		}
+		next := f.steps(root, at(2*time.Minute), signalSpec(root, 2, "go"))[0]
+		f.eqRaw("the next wait gets it", next.Result, js(`1`))
+
+		// A signal delivered before the deadline wins: CompleteSleep returns
+		// the completed wait as is.
+		spec = signalSpec(root, 3, "go")
+		late := at(time.Hour)
+		spec.ScheduledFor = &late
+		w = f.steps(root, at(3*time.Minute), spec)[0]
+		f.send(e.ID, "go", `2`, at(4*time.Minute))
+		got, err := f.s.CompleteSleep(f.ctx, root.Fence(), w.ID, late)
+		f.noErr(err, "CompleteSleep of a delivered wait")
+		f.eqRaw("delivered payload kept", got.Result, js(`2`))
+
+		// A signal wait without a deadline is not a timed step.
+		plain := f.steps(root, at(5*time.Minute), signalSpec(root, 4, "other"))[0]
+		_, err = f.s.CompleteSleep(f.ctx, root.Fence(), plain.ID, at(time.Hour))
+		f.isErr(err, domain.ErrInvalidArgument, "CompleteSleep of a signal wait without a deadline")
+	})
+
 	h.run(t, "complete sleep rejects unknown tasks, non-sleeps and other parents' sleeps", func(t *testing.T, f *fixture) {
 		e, root := f.start(execOpts{})
 		recs := f.steps(root, at(time.Second), activitySpec(root, 1, "job"), sleepSpec(root, 2, at(time.Second)))

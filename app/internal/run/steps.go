@@ -256,6 +256,15 @@ func (r *Run) resetStep(ctx context.Context, spec ports.StepSpec, rec domain.Tas
 // while it waits (and parking the run if the wait is long, see park.go),
 // and returns them as stored.
 func (r *Run) Await(ctx context.Context, recs []domain.Task) ([]domain.Task, error) {
+	return r.awaitUntil(ctx, recs, nil)
+}
+
+// awaitUntil is Await that also returns once the engine clock reaches
+// deadline (when set), with the records as last read (some may still be
+// live). A parked run wakes at the deadline or when the records end,
+// whichever comes first.
+func (r *Run) awaitUntil(ctx context.Context, recs []domain.Task, deadline *time.Time) ([]domain.Task, error) {
+	passed := func() bool { return deadline != nil && !r.env.Clock.Now().Before(*deadline) }
 	byID := make(map[string]int, len(recs))
 	var waiting []string
 	for i, rec := range recs {
@@ -281,6 +290,9 @@ func (r *Run) Await(ctx context.Context, recs []domain.Task) ([]domain.Task, err
 	}
 	released := false
 	check := func(ctx context.Context, changed []string, all bool) (bool, error) {
+		if passed() {
+			all = true // read them all once more: an end wins over the deadline
+		}
 		var ids []string
 		if all {
 			for id := range live {
@@ -300,7 +312,7 @@ func (r *Run) Await(ctx context.Context, recs []domain.Task) ([]domain.Task, err
 			}
 		}
 		if len(ids) == 0 {
-			return false, nil
+			return passed(), nil
 		}
 		ts, err := r.env.Store.GetTasks(ctx, ids)
 		if errors.Is(err, domain.ErrUnavailable) {
@@ -315,7 +327,11 @@ func (r *Run) Await(ctx context.Context, recs []domain.Task) ([]domain.Task, err
 				delete(live, t.ID)
 			}
 		}
-		return len(live) == 0, nil
+		return len(live) == 0 || passed(), nil
+	}
+	var capWait func() time.Duration
+	if deadline != nil {
+		capWait = func() time.Duration { return max(deadline.Sub(r.env.Clock.Now()), time.Millisecond) }
 	}
 	onBlock := func() {
 		if !released {
@@ -329,7 +345,7 @@ func (r *Run) Await(ctx context.Context, recs []domain.Task) ([]domain.Task, err
 	}
 	var err error
 	for {
-		err = r.env.Waits.Until(ctx, topics, check, onBlock, nil, park)
+		err = r.env.Waits.Until(ctx, topics, check, onBlock, capWait, park)
 		if !errors.Is(err, wait.ErrParkNow) {
 			break
 		}
@@ -345,7 +361,7 @@ func (r *Run) Await(ctx context.Context, recs []domain.Task) ([]domain.Task, err
 				ids = append(ids, rec.ID)
 			}
 		}
-		if err = r.park(ctx, nil, ids); err != nil {
+		if err = r.park(ctx, deadline, ids); err != nil {
 			break
 		}
 	}

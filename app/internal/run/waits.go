@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/stenthq/stent/domain"
@@ -105,20 +106,61 @@ func (r *Run) completeSleep(ctx context.Context, id string) (domain.Task, error)
 
 // WaitSignal waits for the next signal called name sent to the run's
 // execution and returns its payload (a step: a re-run gets the same
-// payload again).
-func (r *Run) WaitSignal(ctx context.Context, name string) ([]byte, error) {
+// payload again). A timeout > 0 bounds the wait: the deadline (now +
+// timeout on the first run) is stored as the step's ScheduledFor, so it
+// holds across re-runs and parks; once it passes, the step is ended
+// without a message (CompleteSleep of a signal wait: a signal delivered
+// first wins) and the wait returns ErrSignalTimeout, on this run and every
+// re-run.
+func (r *Run) WaitSignal(ctx context.Context, name string, timeout time.Duration) ([]byte, error) {
 	pos := r.Reserve(1)
 	spec := ports.StepSpec{
 		ID: domain.StepID(r.task.ExecutionID, r.task.ID, pos), Position: pos,
 		Kind: domain.KindSignal, StepName: domain.SignalStepName(name),
 	}
+	if timeout > 0 {
+		at := r.env.Now().Add(timeout)
+		spec.ScheduledFor = &at
+	}
 	recs, err := r.EnsureSteps(ctx, []ports.StepSpec{spec})
 	if err != nil {
 		return nil, err
 	}
-	recs, err = r.Await(ctx, recs)
-	if err != nil {
-		return nil, err
+	rec := recs[0]
+	deadline := rec.ScheduledFor // as stored by the first run
+	if deadline == nil {
+		recs, err = r.Await(ctx, recs)
+		if err != nil {
+			return nil, err
+		}
+		return Outcome(recs[0])
 	}
-	return Outcome(recs[0])
+	for rec.State.Live() {
+		recs, err := r.awaitUntil(ctx, []domain.Task{rec}, deadline)
+		if err != nil {
+			return nil, err
+		}
+		if rec = recs[0]; !rec.State.Live() {
+			break
+		}
+		if rec, err = r.completeSleep(ctx, rec.ID); err != nil {
+			return nil, err
+		}
+		if rec.State.Live() {
+			// The store's clock is a little behind: try again shortly.
+			t := r.env.Clock.NewTimer(time.Millisecond)
+			select {
+			case <-t.C():
+			case <-ctx.Done():
+				t.Stop()
+				return nil, CtxErr(ctx, ctx.Err())
+			}
+		}
+	}
+	if rec.State == domain.TaskCompleted && len(rec.Result) == 0 {
+		// Permanent: a retry of a body that returns it gets it again.
+		return nil, domain.Permanent(domain.SentinelError(domain.ErrSignalTimeout,
+			fmt.Sprintf("stent: no signal %q arrived by %s (WithSignalTimeout)", name, deadline.UTC().Format(time.RFC3339Nano))))
+	}
+	return Outcome(rec)
 }

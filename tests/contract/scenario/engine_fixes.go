@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -66,4 +67,13 @@ func engineFixes(t *testing.T, newStore StoreFactory) {
 			t.Fatalf("dead letters left: %d", n)
 		}
 	})
+
+	engineDeadlines(t, newStore)
+}
+
+func wantNotIs(t *testing.T, err, target error) {
+	t.Helper()
+	if errors.Is(err, target) {
+		t.Fatalf("error %v (%T) matches %v; it must not", err, err, target)
+	}
 }

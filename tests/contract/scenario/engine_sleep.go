@@ -71,7 +71,7 @@ func engineSleep(t *testing.T, newStore StoreFactory) {
 			t.Fatalf("%+v %v", got, err)
 		}
 		wantIs(t, got.Err(), app.ErrTimedOut)
-		wantIs(t, got.Err(), app.ErrExpired)
+		wantIs(t, got.Err(), app.ErrDeadline)
 		if n, _ := h.store.CountDeadLetters(h.ctx()); n != 0 {
 			t.Fatalf("a timeout must not dead-letter (%d)", n)
 		}
