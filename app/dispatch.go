@@ -91,6 +91,9 @@ func (e *Engine) DispatchByName(ctx context.Context, name string, input json.Raw
 // *UnregisteredFunctionError (ErrUnregisteredFunction) listing the known
 // names; nothing is written.
 func (e *Engine) known(ctx context.Context, name string, def *durable.Func) (domain.FunctionInfo, error) {
+	if err := e.checkOpen(); err != nil {
+		return domain.FunctionInfo{}, err
+	}
 	mine, err := e.reg.lookup(name)
 	if err == nil {
 		if def == nil || def.Same(mine) {
