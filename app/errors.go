@@ -111,7 +111,8 @@ func (e *NonDeterminismError) ErrorCode() string { return ErrNonDeterministic.Er
 func (e *NonDeterminismError) Permanent() bool { return true }
 
 // expiredError is what a wait that ran out returns: it names the id and
-// matches ErrExpired, plus the context's error when the context ended.
+// matches ErrExpired (and ErrDeadline), plus the context's error when the
+// context ended.
 type expiredError struct {
 	what string
 	id   string
@@ -122,7 +123,8 @@ func (e *expiredError) Error() string {
 	return fmt.Sprintf("stent: waiting for %s %q: %s", e.what, e.id, "expired before it finished")
 }
 
-func (e *expiredError) Is(target error) bool { return target == ErrExpired }
+// Is matches ErrExpired and its parent ErrDeadline.
+func (e *expiredError) Is(target error) bool { return target == ErrExpired || ErrExpired.Is(target) }
 
 func (e *expiredError) Unwrap() error { return e.ctx }
 
