@@ -53,6 +53,7 @@ func RunEngine(t *testing.T, newStore StoreFactory, caps EngineCaps) {
 		{"checkpoints", engineCheckpoints},
 		{"suspension", engineSuspension},
 		{"recovery and adoption", engineRecovery},
+		{"patch markers", enginePatches},
 	} {
 		t.Run(group.name, func(t *testing.T) { group.run(t, newStore) })
 	}
