@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -135,6 +136,14 @@ func (h *Handler) top() http.Handler {
 		if h.cors(sw, r) {
 			return
 		}
+		// A path the mux would clean (a double slash, a dot segment) gets
+		// a JSON 404 naming the clean form, not the mux's empty-bodied
+		// redirect: API clients do not follow redirects of a POST.
+		if clean := cleanPath(r.URL.Path); clean != r.URL.Path {
+			writeError(sw, http.StatusNotFound, "not_found",
+				fmt.Sprintf("no route for %s %s; the path is not in clean form (did you mean %s?)", r.Method, r.URL.Path, clean), nil)
+			return
+		}
 		if _, pattern := h.mux.Handler(r); pattern == "" {
 			if isAPI(r.URL.Path) && !h.authorized(r) {
 				h.unauthorized(sw)
@@ -151,6 +160,22 @@ func (h *Handler) top() http.Handler {
 		}
 		h.mux.ServeHTTP(sw, r)
 	})
+}
+
+// cleanPath is p as the mux routes it: path.Clean, keeping a trailing
+// slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
 }
 
 // allowed lists the methods that do have a route for r's path.
