@@ -27,6 +27,13 @@
 // may differ between runs and then fails the replay with a
 // non-determinism error.
 //
+// # Changing code
+//
+// A waiting workflow resumes by running its function again under the code
+// deployed by then. Guard a change to the steps with Patched (a marker
+// step: true for new runs, false for runs recorded before the change), and
+// replace the check with Deprecate once the old runs are gone.
+//
 // # Inside
 //
 // This package is the public API: registration, dispatch, waits, signals,

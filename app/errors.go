@@ -89,7 +89,8 @@ func (e *UnregisteredFunctionError) Is(target error) bool { return target == Err
 func (e *UnregisteredFunctionError) ErrorCode() string { return ErrUnregisteredFunction.ErrorCode() }
 
 // NonDeterminismError reports that a re-run issued a different step at a
-// position than the recorded one (code changed between runs).
+// position than the recorded one (code changed between runs). Its message
+// names the call number and both names, and ends with a hint (see Hint).
 type NonDeterminismError struct {
 	Call     int
 	Recorded string
@@ -98,7 +99,17 @@ type NonDeterminismError struct {
 
 // Error implements error.
 func (e *NonDeterminismError) Error() string {
-	return fmt.Sprintf("stent: non-deterministic replay at call #%d: recorded %q, now %q", e.Call, e.Recorded, e.Now)
+	return fmt.Sprintf("stent: non-deterministic replay at call #%d: recorded %q, now %q; %s", e.Call, e.Recorded, e.Now, e.Hint())
+}
+
+// Hint says how to change code without breaking recorded runs: guard the
+// change with a patch marker (Patched), or, when the recorded step is a
+// marker the code no longer checks, keep the check or use Deprecate.
+func (e *NonDeterminismError) Hint() string {
+	if id, ok := strings.CutPrefix(e.Recorded, domain.PatchStepName("")); ok {
+		return fmt.Sprintf("the run passed app.Patched(ctx, %q) here: keep that check, or replace it with app.Deprecate(ctx, %q)", id, id)
+	}
+	return `if the code changed on purpose, guard the change with app.Patched(ctx, "change-id") so that runs recorded before it keep the old path`
 }
 
 // Is matches ErrNonDeterministic.

@@ -98,4 +98,10 @@ func TestStepNames(t *testing.T) {
 	if domain.ValidateFunctionName(domain.SleepStepName) == nil {
 		t.Error("a user may register a function named like the sleep step")
 	}
+	if got := domain.PatchStepName("ship-v2"); got != "stent.patch/ship-v2" {
+		t.Errorf("PatchStepName = %q", got)
+	}
+	if domain.ValidateFunctionName(domain.PatchStepName("ship-v2")) == nil {
+		t.Error("a user may register a function named like a patch marker")
+	}
 }

@@ -102,6 +102,11 @@ func SignalStepName(name string) string { return "signal:" + name }
 // SleepStepName is the step name of a durable sleep.
 const SleepStepName = "stent.sleep"
 
+// PatchStepName returns the step name of the patch marker of a change id
+// (app.Patched): "stent.patch/<change id>", under the reserved prefix so
+// no durable function can have it.
+func PatchStepName(changeID string) string { return ReservedPrefix + "patch/" + changeID }
+
 // ReservedPrefix is reserved for Stent's own step names.
 const ReservedPrefix = "stent."
 

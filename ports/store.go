@@ -162,7 +162,9 @@ type StepSpec struct {
 	Position int
 	Kind     domain.TaskKind // activity, sleep or signal
 	// StepName: the function name; domain.SleepStepName for a sleep;
-	// domain.SignalStepName(name) for a signal wait.
+	// domain.SignalStepName(name) for a signal wait;
+	// domain.PatchStepName(id) for a patch marker (an activity spec with
+	// Completed set).
 	StepName      string
 	Input         json.RawMessage
 	RetryPolicy   domain.RetryPolicy

@@ -54,6 +54,7 @@ func RunEngine(t *testing.T, newStore StoreFactory, caps EngineCaps) {
 		{"suspension", engineSuspension},
 		{"recovery and adoption", engineRecovery},
 		{"fixes (045)", engineFixes},
+		{"patch markers", enginePatches},
 	} {
 		t.Run(group.name, func(t *testing.T) { group.run(t, newStore) })
 	}
