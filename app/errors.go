@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -120,6 +121,18 @@ func (e *NonDeterminismError) ErrorCode() string { return ErrNonDeterministic.Er
 
 // Permanent reports true: replaying the same code hits the same mismatch.
 func (e *NonDeterminismError) Permanent() bool { return true }
+
+// ErrorDetails stores the call number and both names with the failure
+// ({"call":2,"recorded":"charge","now":"receipt"}), so tools (stent
+// replay) read them without parsing the message.
+func (e *NonDeterminismError) ErrorDetails() json.RawMessage {
+	b, _ := json.Marshal(struct {
+		Call     int    `json:"call"`
+		Recorded string `json:"recorded"`
+		Now      string `json:"now"`
+	}{e.Call, e.Recorded, e.Now})
+	return b
+}
 
 // expiredError is what a wait that ran out returns: it names the id and
 // matches ErrExpired (and ErrDeadline), plus the context's error when the
