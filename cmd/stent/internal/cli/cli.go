@@ -26,6 +26,7 @@ import (
 
 	"github.com/stenthq/stent/adapters/clock"
 	"github.com/stenthq/stent/adapters/storeurl"
+	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
 )
@@ -61,6 +62,9 @@ type Env struct {
 	OpenStore StoreOpener
 	// Version is printed by `stent version`.
 	Version string
+	// Registry holds the functions `stent replay` can replay; nil: none
+	// (the stent binary registers no user code).
+	Registry *app.Registry
 }
 
 // System returns the Env of the real process; version is the version
@@ -249,7 +253,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 130 interrupted.`,
 	root.AddCommand(
 		r.listCommand(), r.showCommand(), r.tasksCommand(), r.workersCommand(), r.statsCommand(), r.dlqCommand(),
 		r.cancelCommand(), r.signalCommand(), r.dispatchCommand(), r.watchCommand(),
-		r.cleanupCommand(), r.migrateCommand(), r.versionCommand(),
+		r.cleanupCommand(), r.migrateCommand(), r.versionCommand(), r.replayCommand(), r.exportCommand(),
 	)
 	return root
 }

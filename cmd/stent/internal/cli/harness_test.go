@@ -18,6 +18,7 @@ import (
 	"github.com/stenthq/stent/adapters/clock"
 	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
 	"github.com/stenthq/stent/adapters/storeurl"
+	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/cmd/stent/internal/cli"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/internal/testenv"
@@ -153,8 +154,9 @@ type call struct {
 	stdoutTTY bool
 	noDB      bool // do not pass --db
 	ctx       context.Context
-	stdout    io.Writer // extra sink for stdout (sees every write)
-	stderr    io.Writer // extra sink for stderr
+	stdout    io.Writer     // extra sink for stdout (sees every write)
+	stderr    io.Writer     // extra sink for stderr
+	reg       *app.Registry // the functions `stent replay` may run
 }
 
 // result is what a run printed and returned, and what the spy saw.
@@ -199,7 +201,7 @@ func (h *harness) exec(t *testing.T, c call) result {
 		Args: args, Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		Getenv:     func(k string) string { return c.env[k] },
 		StdinIsTTY: c.stdinTTY, StdoutIsTTY: c.stdoutTTY,
-		Clock: h.clock, OpenStore: sp.open, Version: "test",
+		Clock: h.clock, OpenStore: sp.open, Version: "test", Registry: c.reg,
 	})
 	if sp.opens > 1 {
 		t.Errorf("%v: opened the store %d times; want at most once", c.args, sp.opens)
