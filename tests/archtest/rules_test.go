@@ -140,6 +140,14 @@ var rules = []Rule{
 		Forbid:   []string{"go.uber.org/fx/...", "go.uber.org/dig/..."},
 	},
 	{
+		// The replayer runs the engine on a throwaway in-memory store: it
+		// composes app and memstore, and nothing else (no SQL driver, no fx).
+		Name:      "replay imports only app, memstore, ports, domain and the standard library",
+		Packages:  []string{"replay/..."},
+		AllowOnly: true,
+		Allow:     []string{"app", "adapters/memstore", "ports", "domain/..."},
+	},
+	{
 		Name:       "the CLI links no fx, Prometheus or HTTP service code",
 		Packages:   []string{"cmd/stent/..."},
 		Transitive: true,
