@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/stenthq/stent/adapters/clock"
@@ -70,11 +69,21 @@ func WithConfig(c app.Config) Option { return func(o *options) { o.cfg = c } }
 // few milliseconds).
 func WithWorkerOptions(w app.WorkerOptions) Option { return func(o *options) { o.worker = w } }
 
+// T is the part of testing.TB an Env uses; *testing.T and *testing.B
+// satisfy it.
+type T interface {
+	Helper()
+	Cleanup(func())
+	TempDir() string
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // Env is a test engine: a store, an engine, a worker and a virtual clock.
 // Its methods fail the test (t.Fatal) on unexpected errors, so call them
 // from the test's goroutine.
 type Env struct {
-	t       testing.TB
+	t       T
 	store   ports.Store
 	clock   *clock.Fake
 	reg     *app.Registry
@@ -89,7 +98,7 @@ type Env struct {
 // New builds an Env over a copy of reg (stubs never touch reg) and starts
 // its worker; t.Cleanup stops everything. Registration errors fail the
 // test.
-func New(t testing.TB, reg *app.Registry, opts ...Option) *Env {
+func New(t T, reg *app.Registry, opts ...Option) *Env {
 	t.Helper()
 	o := options{start: DefaultStart, timeout: DefaultTimeout}
 	for _, opt := range opts {
