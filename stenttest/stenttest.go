@@ -36,13 +36,12 @@ const DefaultTimeout = 30 * time.Second
 type Option func(*options)
 
 type options struct {
-	sqlite   bool
-	start    time.Time
-	timeout  time.Duration
-	noSkip   bool
-	cfg      app.Config
-	worker   app.WorkerOptions
-	realTime bool
+	sqlite  bool
+	start   time.Time
+	timeout time.Duration
+	noSkip  bool
+	cfg     app.Config
+	worker  app.WorkerOptions
 }
 
 // WithSQLite runs the engine on a SQLite file in t.TempDir() instead of
