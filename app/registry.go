@@ -192,3 +192,59 @@ func Register[I, O any](reg *Registry, name string, fn func(context.Context, I) 
 	f.def = d
 	return f
 }
+
+// Clone returns a copy of r holding the same functions and registration
+// errors. Overriding a function in the copy (Override) leaves r as it is:
+// package stenttest builds each test engine on a clone.
+func (r *Registry) Clone() *Registry {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	c := &Registry{funcs: make(map[string]*durable.Func, len(r.funcs)), errs: slices.Clone(r.errs)}
+	for n, d := range r.funcs {
+		c.funcs[n] = d
+	}
+	return c
+}
+
+// Override replaces the body of f in reg with fn, for tests (package
+// stenttest's Env.Stub): runs that a worker of an engine on reg claims
+// from then on call fn instead of f's body. Name, routing, retry policy and
+// the other options stay f's; handles to f keep dispatching to reg. Calls
+// run inline in the caller's goroutine use the handle's own body, so an
+// engine whose stubs must apply to every call sets Config.NoInlineSteps.
+// It returns f's registration error, or an UnregisteredFunctionError when
+// reg does not hold f.
+func Override[I, O any](reg *Registry, f *Function[I, O], fn func(context.Context, I) (O, error)) error {
+	if f == nil || reg == nil || fn == nil {
+		return domain.InvalidArgument("app.Override: nil registry, function or body")
+	}
+	if f.err != nil {
+		return f.err
+	}
+	name := f.def.Name
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	cur, ok := reg.funcs[name]
+	if !ok || !cur.Same(f.def) {
+		names := make([]string, 0, len(reg.funcs))
+		for n := range reg.funcs {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		return &UnregisteredFunctionError{Name: name, Registered: names, Other: ok}
+	}
+	d := *cur
+	d.Invoke = func(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
+		in, err := durable.DecodeInput[I](name, input)
+		if err != nil {
+			return nil, err
+		}
+		out, err := fn(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		return durable.Encode(out, 0)
+	}
+	reg.funcs[name] = &d
+	return nil
+}

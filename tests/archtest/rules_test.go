@@ -171,6 +171,21 @@ var rules = []Rule{
 		Forbid:     []string{"app/...", "stenttest/..."},
 	},
 	{
+		// The test engine for users' own tests (features/047) composes an
+		// engine on the in-memory or SQLite store with the fake clock.
+		Name:      "stenttest imports only app, domain, ports, memstore, sqlitestore, the clock adapter and the standard library",
+		Packages:  []string{"stenttest/..."},
+		AllowOnly: true,
+		Allow: []string{"app", "domain/...", "ports", "adapters/memstore", "adapters/sqlstore/sqlitestore",
+			"adapters/clock"},
+	},
+	{
+		Name:     "stenttest is imported only from _test.go files",
+		Packages: []string{"..."},
+		Except:   []string{"stenttest/..."},
+		Forbid:   []string{"stenttest/..."},
+	},
+	{
 		Name:     "internal/testenv is imported only from _test.go files",
 		Packages: []string{"..."},
 		Except:   []string{"internal/testenv/..."},
