@@ -495,6 +495,17 @@ type SignalStore interface {
 	// ErrNotFound for an unknown execution, ErrExecutionFinished for a
 	// terminal one; neither stores anything.
 	SendSignal(ctx context.Context, executionID, name string, payload json.RawMessage, now time.Time) (*domain.Task, error)
+
+	// DiscardSignal deletes the pending (unconsumed) message seq of the
+	// execution's mailbox for name, so that no signal wait ever receives
+	// it (the repair of a message with a bad payload), and returns it as
+	// it was. One transaction: a concurrent SendSignal or signal step
+	// either consumed the message first (then it is kept) or never sees
+	// it. ErrNotFound for an unknown execution or message; ErrConflict for
+	// a message already consumed by a step (nothing changes: the step's
+	// result is history); ErrInvalidArgument for a bad id, name or a seq
+	// below 1. The sequence numbers of the other messages do not change.
+	DiscardSignal(ctx context.Context, executionID, name string, seq int64) (domain.Signal, error)
 }
 
 // CacheReader reads the result cache and the idempotency records that

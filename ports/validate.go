@@ -344,6 +344,18 @@ func ValidateSignal(executionID, name string) error {
 	return ValidateText("signal name", name, MaxNameBytes)
 }
 
+// ValidateSignalSeq checks a signal's execution id, name and sequence
+// number (from 1).
+func ValidateSignalSeq(executionID, name string, seq int64) error {
+	if err := ValidateSignal(executionID, name); err != nil {
+		return err
+	}
+	if seq < 1 {
+		return invalid("signal %q: sequence number %d; sequence numbers start at 1", name, seq)
+	}
+	return nil
+}
+
 // ValidateFunctions checks that every catalogue entry has a name, and
 // text and numbers every store can keep.
 func ValidateFunctions(fns []domain.FunctionInfo) error {

@@ -118,3 +118,33 @@ func (s *Store) GetIdempotencyRecords(ctx context.Context, keys []string) (map[s
 	}
 	return out, nil
 }
+
+// DiscardSignal deletes the pending message seq of the execution's mailbox
+// for name (see ports.SignalStore).
+func (s *Store) DiscardSignal(ctx context.Context, executionID, name string, seq int64) (domain.Signal, error) {
+	if err := valid(ports.ValidateSignalSeq(executionID, name, seq)); err != nil {
+		return domain.Signal{}, err
+	}
+	if err := s.lock(ctx); err != nil {
+		return domain.Signal{}, err
+	}
+	defer s.mu.Unlock()
+	if _, ok := s.executions[executionID]; !ok {
+		return domain.Signal{}, notFound("execution", executionID)
+	}
+	msgs := s.signals[executionID]
+	for i, m := range msgs {
+		if m.Name != name || m.Seq != seq {
+			continue
+		}
+		if m.ConsumedBy != "" {
+			return domain.Signal{}, fmt.Errorf("memstore: signal %q #%d of execution %q was consumed by step %s and cannot be discarded: %w",
+				name, seq, executionID, m.ConsumedBy, domain.ErrConflict)
+		}
+		out := *m
+		out.Payload = cloneRaw(m.Payload)
+		s.signals[executionID] = slices.Delete(slices.Clone(msgs), i, i+1)
+		return out, nil
+	}
+	return domain.Signal{}, fmt.Errorf("memstore: signal %q #%d of execution %q: %w", name, seq, executionID, domain.ErrNotFound)
+}

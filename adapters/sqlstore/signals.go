@@ -68,6 +68,53 @@ func (s *Store) SendSignal(ctx context.Context, executionID, name string, payloa
 	return out, nil
 }
 
+// DiscardSignal deletes the pending message seq of the execution's mailbox
+// for name in one transaction (see ports.SignalStore).
+func (s *Store) DiscardSignal(ctx context.Context, executionID, name string, seq int64) (domain.Signal, error) {
+	if err := s.valid(ports.ValidateSignalSeq(executionID, name, seq)); err != nil {
+		return domain.Signal{}, err
+	}
+	var out domain.Signal
+	err := s.write(ctx, "discard signal", func(t *txn) error {
+		out = domain.Signal{}
+		var state string
+		err := t.queryRow(`SELECT state FROM @executions WHERE id = ?`+s.d.ForUpdate(), executionID).Scan(&state)
+		if errors.Is(err, sql.ErrNoRows) {
+			return s.notFound("execution", executionID)
+		}
+		if err != nil {
+			return err
+		}
+		var (
+			pl                []byte
+			consumedBy        sql.NullString
+			created, consumed nullTime
+		)
+		err = t.queryRow(`SELECT payload, consumed_by, created_at, consumed_at FROM @signals
+ WHERE execution_id = ? AND name = ? AND seq = ?`+s.d.ForUpdate(), executionID, name, seq).Scan(&pl, &consumedBy, &created, &consumed)
+		if errors.Is(err, sql.ErrNoRows) {
+			return s.errorf("signal %q #%d of execution %q: %w", name, seq, executionID, domain.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if consumedBy.Valid {
+			return s.errorf("signal %q #%d of execution %q was consumed by step %s and cannot be discarded: %w",
+				name, seq, executionID, consumedBy.String, domain.ErrConflict)
+		}
+		if _, err := t.exec(`DELETE FROM @signals WHERE execution_id = ? AND name = ? AND seq = ? AND consumed_by IS NULL`,
+			executionID, name, seq); err != nil {
+			return err
+		}
+		out = domain.Signal{ExecutionID: executionID, Name: name, Seq: seq, Payload: rawOrNil(pl), CreatedAt: created.val(), ConsumedAt: consumed.ptr()}
+		return nil
+	})
+	if err != nil {
+		return domain.Signal{}, err
+	}
+	return out, nil
+}
+
 // ListSignals returns the execution's messages ordered by name, seq.
 func (s *Store) ListSignals(ctx context.Context, executionID string) ([]domain.Signal, error) {
 	if err := s.valid(ports.ValidateID("execution id", executionID)); err != nil {

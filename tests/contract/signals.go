@@ -144,4 +144,75 @@ func testSignals(t *testing.T, h storeSuite) {
 			}
 		}
 	})
+	h.run(t, "discarding a pending message removes only it and the next wait gets the next one", func(t *testing.T, f *fixture) {
+		e, root := f.start(execOpts{})
+		other, _ := f.start(execOpts{})
+		f.send(e.ID, "n", `"bad"`, at(time.Second))
+		f.send(e.ID, "n", `"good"`, at(2*time.Second))
+		f.send(e.ID, "m", `"m1"`, at(3*time.Second))
+		f.send(other.ID, "n", `"other"`, at(4*time.Second))
+		got, err := f.s.DiscardSignal(f.ctx, e.ID, "n", 1)
+		f.noErr(err, "DiscardSignal")
+		f.eq("discarded", fmt.Sprintf("%s/%s/%d/%s", got.ExecutionID, got.Name, got.Seq, got.Payload), fmt.Sprintf(`%s/n/1/"bad"`, e.ID))
+		f.eqTime("discarded created_at", got.CreatedAt, at(time.Second))
+		var left []string
+		for _, m := range f.signals(e.ID) {
+			left = append(left, fmt.Sprintf("%s/%d/%s", m.Name, m.Seq, m.Payload))
+		}
+		f.eq("messages left", left, []string{`m/1/"m1"`, `n/2/"good"`})
+		f.eq("another execution's mailbox", len(f.signals(other.ID)), 1)
+		step := f.steps(root, at(time.Minute), signalSpec(root, 1, "n"))[0]
+		f.eq("wait state", step.State, domain.TaskCompleted)
+		f.eqRaw("the wait gets the next message", step.Result, js(`"good"`))
+		_, err = f.s.DiscardSignal(f.ctx, e.ID, "n", 1)
+		f.errNames(err, domain.ErrNotFound, e.ID, "DiscardSignal of a discarded message")
+	})
+
+	h.run(t, "a consumed message cannot be discarded and nothing changes", func(t *testing.T, f *fixture) {
+		e, root := f.start(execOpts{})
+		f.send(e.ID, "n", `1`, at(time.Second))
+		step := f.steps(root, at(2*time.Second), signalSpec(root, 1, "n"))[0]
+		f.eq("wait state", step.State, domain.TaskCompleted)
+		before := f.snapshot(e.ID)
+		_, err := f.s.DiscardSignal(f.ctx, e.ID, "n", 1)
+		f.errNames(err, domain.ErrConflict, step.ID, "DiscardSignal of a consumed message")
+		f.unchanged(before, "a refused DiscardSignal", e.ID)
+		msgs := f.signals(e.ID)
+		if len(msgs) != 1 || msgs[0].ConsumedBy != step.ID {
+			t.Errorf("messages = %+v; want the consumed one kept", msgs)
+		}
+	})
+
+	h.run(t, "discarding an unknown message or in an unknown execution is not found", func(t *testing.T, f *fixture) {
+		e, _ := f.start(execOpts{})
+		f.send(e.ID, "n", `1`, at(time.Second))
+		before := f.snapshot(e.ID)
+		for _, c := range []struct {
+			name string
+			seq  int64
+		}{{"n", 2}, {"other", 1}} {
+			_, err := f.s.DiscardSignal(f.ctx, e.ID, c.name, c.seq)
+			f.errNames(err, domain.ErrNotFound, c.name, fmt.Sprintf("DiscardSignal %s #%d", c.name, c.seq))
+		}
+		id := domain.NewID()
+		_, err := f.s.DiscardSignal(f.ctx, id, "n", 1)
+		f.errNames(err, domain.ErrNotFound, id, "DiscardSignal in an unknown execution")
+		f.unchanged(before, "a DiscardSignal not found", e.ID)
+		f.eq("messages", len(f.signals(e.ID)), 1)
+	})
+
+	h.run(t, "discarding with a bad id, name or sequence number is an invalid argument", func(t *testing.T, f *fixture) {
+		e, _ := f.start(execOpts{})
+		f.send(e.ID, "n", `1`, at(time.Second))
+		before := f.snapshot(e.ID)
+		for _, c := range []struct {
+			id, name string
+			seq      int64
+		}{{"", "n", 1}, {e.ID, "", 1}, {e.ID, "n", 0}, {e.ID, "n", -1}} {
+			_, err := f.s.DiscardSignal(f.ctx, c.id, c.name, c.seq)
+			f.isErr(err, domain.ErrInvalidArgument, fmt.Sprintf("DiscardSignal(%q, %q, %d)", c.id, c.name, c.seq))
+		}
+		f.unchanged(before, "an invalid DiscardSignal", e.ID)
+		f.eq("messages", len(f.signals(e.ID)), 1)
+	})
 }
