@@ -10,6 +10,7 @@ import (
 	"github.com/stenthq/stent/app/internal/hint"
 	"github.com/stenthq/stent/app/internal/run"
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
 )
 
 // SignalOption configures WaitForSignal.
@@ -107,4 +108,41 @@ func (e *Engine) SendSignalJSON(ctx context.Context, executionID, name string, p
 		e.hints.Publish(ctx, hint.Task(*delivered), hint.Ready("", ""))
 	}
 	return nil
+}
+
+// Signals returns the execution's signal messages ordered by name, then
+// sequence number; a message with an empty ConsumedBy is still pending
+// (no wait has received it). A message is named by (execution, name, seq):
+// the key DiscardSignal takes. It needs a store that implements
+// ports.Inspector (every store of this repository does); otherwise
+// ErrInvalidArgument.
+func (e *Engine) Signals(ctx context.Context, executionID string) ([]domain.Signal, error) {
+	insp, ok := e.store.(ports.Inspector)
+	if !ok {
+		return nil, domain.InvalidArgument("signals of execution %q: the store %T cannot list signals", executionID, e.store)
+	}
+	out, err := insp.ListSignals(ctx, executionID)
+	if err != nil {
+		return nil, fmt.Errorf("stent: signals of execution %q: %w", executionID, err)
+	}
+	return out, nil
+}
+
+// DiscardSignal deletes the pending message seq (from 1, see Signals) of
+// the execution's mailbox for name, so no wait ever receives it: the
+// repair of a signal whose payload would fail the workflow, before the
+// workflow consumes it. It returns the discarded message. It is atomic:
+// a message consumed first is kept and the call fails with ErrConflict
+// (a consumed message is history; Fork or Reset the run instead);
+// ErrNotFound for an unknown execution or message; ErrInvalidArgument for
+// a bad id, name or seq. Other messages keep their sequence numbers.
+func (e *Engine) DiscardSignal(ctx context.Context, executionID, name string, seq int64) (domain.Signal, error) {
+	if err := e.checkOpen(); err != nil {
+		return domain.Signal{}, err
+	}
+	msg, err := e.store.DiscardSignal(ctx, executionID, name, seq)
+	if err != nil {
+		return domain.Signal{}, fmt.Errorf("stent: discard signal %q #%d of execution %q: %w", name, seq, executionID, err)
+	}
+	return msg, nil
 }
