@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -244,6 +245,57 @@ the argument (or stdin, less one trailing newline) as a JSON string.`,
 				}{id, name, payload})
 			}
 			fmt.Fprintf(r.env.Stdout, "sent signal %q to execution %s\n", name, id)
+			return nil
+		})
+	})
+	cmd.AddCommand(r.signalDiscardCommand())
+	return cmd
+}
+
+// signalDiscardCommand drops a pending signal message (one no wait has
+// received yet), named by execution, signal name and sequence number.
+func (r *runner) signalDiscardCommand() *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "discard <execution-id> <name> <seq>",
+		Short: "Delete a pending signal message before a wait receives it",
+		Long: `Delete a pending signal message (one no wait has received yet), so that a
+signal with a bad payload cannot fail the workflow. A message is named by
+its execution, its signal name and its sequence number (1 for the first
+message of that name, counting in send order). A message already received
+by a wait cannot be discarded.`,
+		Args: cobra.ExactArgs(3),
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	cmd.RunE = r.run(func(ctx context.Context, args []string) error {
+		id, name := args[0], args[1]
+		seq, err := strconv.ParseInt(args[2], 10, 64)
+		if err != nil || seq < 1 {
+			return usagef("sequence number %q: want a whole number from 1", args[2])
+		}
+		if err := domain.ValidateName("signal name", name); err != nil {
+			return usageError(err)
+		}
+		if err := r.requireConfirmable(force, "discard a signal"); err != nil {
+			return err
+		}
+		return r.withEngine(ctx, readWrite, func(eng *app.Engine, _ storeurl.Store) error {
+			if err := r.confirm(ctx, force, fmt.Sprintf("Discard signal %q #%d of execution %s?", name, seq, id)); err != nil {
+				return err
+			}
+			msg, err := eng.DiscardSignal(ctx, id, name, seq)
+			switch {
+			case errors.Is(err, domain.ErrNotFound):
+				return fmt.Errorf("signal %q #%d of execution %q not found", name, seq, id)
+			case errors.Is(err, domain.ErrConflict):
+				return fmt.Errorf("signal %q #%d of execution %s was already received by a wait and cannot be discarded", name, seq, id)
+			case err != nil:
+				return err
+			}
+			if r.json {
+				return writeJSON(r.env.Stdout, msg)
+			}
+			fmt.Fprintf(r.env.Stdout, "discarded signal %q #%d of execution %s (payload %s)\n", name, seq, id, msg.Payload)
 			return nil
 		})
 	})

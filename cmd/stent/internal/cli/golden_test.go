@@ -109,6 +109,16 @@ var writeCases = []writeCase{
 		args("cancel", "no-such-execution"),
 	}},
 	{"cancel-json", []call{args("--json", "cancel", exPending)}},
+	{"signal-discard", []call{
+		args("signal", exRunning, "note", `"bad"`),
+		args("signal", exRunning, "note", `2`),
+		args("signal", "discard", exRunning, "note", "1", "-f"),
+		args("signal", "discard", exRunning, "note", "1", "-f"),
+		args("--json", "signal", "discard", exRunning, "note", "2", "-f"),
+		args("signal", "discard", exRunning, "note", "x", "-f"),
+		args("signal", "discard", "no-such-execution", "note", "1", "-f"),
+		args("signal", "discard", exRunning, "note"),
+	}},
 	{"signal", []call{
 		args("signal", exRunning, "approval", `"yes please"`),
 		args("--json", "signal", exRunning, "approval", `{"ok": true, "by": "bob"}`),
