@@ -385,6 +385,30 @@ func TestAPISignalsAndCancel(t *testing.T) {
 		}
 		e.want(e.do("POST", "/v1/executions/"+id+"/signals/go", `1`), http.StatusConflict, "execution_finished")
 	})
+	t.Run("a pending signal is listed and discarded; a consumed one is 409", func(t *testing.T) {
+		e := e.with(t)
+		id := e.dispatch("api.approve", `null`)
+		e.want(e.do("POST", "/v1/executions/"+id+"/signals/note", `"bad"`), http.StatusAccepted, "")
+		r := e.do("GET", "/v1/executions/"+id+"/signals", "")
+		e.want(r, http.StatusOK, "")
+		if sigs, _ := r.body["signals"].([]any); len(sigs) != 1 || sigs[0].(map[string]any)["seq"] != float64(1) {
+			t.Fatalf("signals %s; want one pending note #1", r.raw)
+		}
+		r = e.do("DELETE", "/v1/executions/"+id+"/signals/note/1", "")
+		e.want(r, http.StatusOK, "")
+		if sig, _ := r.body["signal"].(map[string]any); sig["payload"] != "bad" || r.body["discarded"] != true {
+			t.Fatalf("discard %s", r.raw)
+		}
+		e.want(e.do("DELETE", "/v1/executions/"+id+"/signals/note/1", ""), http.StatusNotFound, "not_found")
+		e.want(e.do("DELETE", "/v1/executions/"+id+"/signals/note/0", ""), http.StatusBadRequest, "invalid_argument")
+		e.want(e.do("DELETE", "/v1/executions/"+id+"/signals/note/x", ""), http.StatusBadRequest, "invalid_argument")
+		e.want(e.do("DELETE", "/v1/executions/missing/signals/note/1", ""), http.StatusNotFound, "not_found")
+		e.want(e.do("POST", "/v1/executions/"+id+"/signals/go", `"approved"`), http.StatusAccepted, "")
+		if res := e.result(id); res.body["value"] != "approved" {
+			t.Fatalf("result %s", res.raw)
+		}
+		e.want(e.do("DELETE", "/v1/executions/"+id+"/signals/go/1", ""), http.StatusConflict, "conflict")
+	})
 	t.Run("a signal to an unknown execution is 404", func(t *testing.T) {
 		e := e.with(t)
 		e.want(e.do("POST", "/v1/executions/missing/signals/go", `1`), http.StatusNotFound, "not_found")

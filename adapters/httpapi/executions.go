@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -221,6 +222,38 @@ func (h *Handler) sendSignal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"execution_id": id, "signal": name})
+}
+
+// listSignals answers the execution's signal messages (name, seq, payload,
+// consumed_by: empty while pending), ordered by name, then seq.
+func (h *Handler) listSignals(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	msgs, err := h.eng.Signals(r.Context(), id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if msgs == nil {
+		msgs = []domain.Signal{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"execution_id": id, "signals": msgs})
+}
+
+// discardSignal deletes a pending signal message (app.Engine.DiscardSignal):
+// 404 for an unknown execution or message, 409 for a consumed one.
+func (h *Handler) discardSignal(w http.ResponseWriter, r *http.Request) {
+	id, name := r.PathValue("id"), r.PathValue("name")
+	seq, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
+	if err != nil || seq < 1 {
+		h.fail(w, r, domain.InvalidArgument("signal %q: sequence number %q; want a whole number from 1", name, r.PathValue("seq")))
+		return
+	}
+	msg, err := h.eng.DiscardSignal(r.Context(), id, name, seq)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"discarded": true, "signal": msg})
 }
 
 func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {

@@ -112,6 +112,8 @@ func (h *Handler) routes() {
 	api("GET /v1/executions/{id}", h.getExecution)
 	api("GET /v1/executions/{id}/result", h.getResult)
 	api("POST /v1/executions/{id}/signals/{name}", h.sendSignal)
+	api("GET /v1/executions/{id}/signals", h.listSignals)
+	api("DELETE /v1/executions/{id}/signals/{name}/{seq}", h.discardSignal)
 	api("POST /v1/executions/{id}/cancel", h.cancel)
 	api("GET /v1/dead-letters", h.listDeadLetters)
 	api("GET /v1/dead-letters/{task_id}", h.getDeadLetter)
