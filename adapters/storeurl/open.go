@@ -14,6 +14,7 @@ import (
 type Store interface {
 	ports.Store
 	ports.Migrator
+	ports.Inspector
 }
 
 // Options says how to open a store.

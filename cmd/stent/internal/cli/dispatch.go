@@ -248,7 +248,47 @@ the argument (or stdin, less one trailing newline) as a JSON string.`,
 			return nil
 		})
 	})
-	cmd.AddCommand(r.signalDiscardCommand())
+	cmd.AddCommand(r.signalListCommand(), r.signalDiscardCommand())
+	return cmd
+}
+
+// signalListCommand lists an execution's signal messages with the
+// sequence numbers signal discard takes.
+func (r *runner) signalListCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list <execution-id>",
+		Short: "List an execution's signal messages, pending and received",
+		Args:  cobra.ExactArgs(1),
+	}
+	cmd.RunE = r.run(func(ctx context.Context, args []string) error {
+		id := args[0]
+		return r.withEngine(ctx, readOnly, func(_ *app.Engine, st storeurl.Store) error {
+			if _, err := st.GetExecution(ctx, id); err != nil {
+				return notFound(err, "execution", id)
+			}
+			msgs, err := st.ListSignals(ctx, id)
+			if err != nil {
+				return fmt.Errorf("signals of execution %q: %w", id, err)
+			}
+			if r.json {
+				if msgs == nil {
+					msgs = []domain.Signal{}
+				}
+				return writeJSON(r.env.Stdout, msgs)
+			}
+			if len(msgs) == 0 {
+				fmt.Fprintf(r.env.Stdout, "no signals for execution %s\n", id)
+				return nil
+			}
+			t := newTable("NAME", "SEQ", "SENT (UTC)", "RECEIVED BY", "PAYLOAD")
+			for _, m := range msgs {
+				t.add(plain(m.Name), plain(strconv.FormatInt(m.Seq, 10)), plain(fmtTime(&m.CreatedAt)),
+					plain(orDash(m.ConsumedBy)), plain(truncate(compactJSON(m.Payload), 60)))
+			}
+			t.write(r.env.Stdout, "", r.colour())
+			return nil
+		})
+	})
 	return cmd
 }
 
@@ -262,7 +302,7 @@ func (r *runner) signalDiscardCommand() *cobra.Command {
 		Long: `Delete a pending signal message (one no wait has received yet), so that a
 signal with a bad payload cannot fail the workflow. A message is named by
 its execution, its signal name and its sequence number (1 for the first
-message of that name, counting in send order). A message already received
+message of that name, counting in send order; signal list shows them). A message already received
 by a wait cannot be discarded.`,
 		Args: cobra.ExactArgs(3),
 	}

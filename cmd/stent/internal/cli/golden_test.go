@@ -112,12 +112,15 @@ var writeCases = []writeCase{
 	{"signal-discard", []call{
 		args("signal", exRunning, "note", `"bad"`),
 		args("signal", exRunning, "note", `2`),
+		args("signal", "list", exRunning),
 		args("signal", "discard", exRunning, "note", "1", "-f"),
 		args("signal", "discard", exRunning, "note", "1", "-f"),
 		args("--json", "signal", "discard", exRunning, "note", "2", "-f"),
 		args("signal", "discard", exRunning, "note", "x", "-f"),
 		args("signal", "discard", "no-such-execution", "note", "1", "-f"),
 		args("signal", "discard", exRunning, "note"),
+		args("--json", "signal", "list", exRunning),
+		args("signal", "list", "no-such-execution"),
 	}},
 	{"signal", []call{
 		args("signal", exRunning, "approval", `"yes please"`),
