@@ -69,6 +69,7 @@ func everyMethod(f *fixture, e domain.Execution, root domain.Task) map[string]er
 	call("RetryTask", func() error { return s.RetryTask(ctx, ports.RetryParams{Fence: fence, RunAt: now, Now: now}) })
 	call("ReleaseTask", func() error { return s.ReleaseTask(ctx, fence, now, true) })
 	call("SendSignal", func() error { _, err := s.SendSignal(ctx, e.ID, "go", js(`1`), now); return err })
+	call("DiscardSignal", func() error { _, err := s.DiscardSignal(ctx, e.ID, "go", 1); return err })
 	call("ListSignals", func() error { _, err := insp.ListSignals(ctx, e.ID); return err })
 	call("GetCacheEntries", func() error { _, err := insp.GetCacheEntries(ctx, []string{"k"}, now); return err })
 	call("GetIdempotencyRecords", func() error { _, err := insp.GetIdempotencyRecords(ctx, []string{"k"}); return err })
