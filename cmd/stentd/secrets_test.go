@@ -32,17 +32,20 @@ var secretParts = []string{secretA, secretB, url.QueryEscape(secretA + " " + sec
 // ignores it), and the same two pointing at a closed port.
 func secretDSNs(t *testing.T) (reachable, unreachable map[string]string) {
 	t.Helper()
-	raw := testenv.PostgresDSN(t)
+	// Schemas of their own, dropped at cleanup: a fixed name would be
+	// shared by parallel runs and left behind by an interrupted one.
+	raw, urlSchema := testenv.PostgresSchema(t, "secrets_url_")
+	_, kvSchema := testenv.PostgresSchema(t, "secrets_kv_")
 	cfg, err := pgx.ParseConfig(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pw := secretA + " " + secretB + "'s"
 	u := &url.URL{Scheme: "postgres", User: url.UserPassword(cfg.User, pw), Host: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port),
-		Path: "/" + cfg.Database, RawQuery: "sslmode=disable&search_path=secrets_test"}
+		Path: "/" + cfg.Database, RawQuery: "sslmode=disable&search_path=" + urlSchema}
 	kv := func(port int) string {
-		return fmt.Sprintf(`host=%s port=%d user=%s password='%s\'s' dbname=%s sslmode=disable search_path=secrets_kv`,
-			cfg.Host, port, cfg.User, secretA+" "+secretB, cfg.Database)
+		return fmt.Sprintf(`host=%s port=%d user=%s password='%s\'s' dbname=%s sslmode=disable search_path=%s`,
+			cfg.Host, port, cfg.User, secretA+" "+secretB, cfg.Database, kvSchema)
 	}
 	closed := *u
 	closed.Host = cfg.Host + ":1"
