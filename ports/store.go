@@ -61,7 +61,9 @@ type ExecutionStore interface {
 	// ListExecutions returns executions matching f, newest first (created_at
 	// desc, then id desc). Limit 0 means DefaultPageLimit; a negative Limit
 	// or Offset, or an unknown state, is ErrInvalidArgument
-	// (ExecutionFilter.Validate).
+	// (ExecutionFilter.Validate). With f.After set, only the executions
+	// after that key in this order are returned (keyset pagination:
+	// created_at < After.At, or created_at = After.At and id < After.ID).
 	ListExecutions(ctx context.Context, f ExecutionFilter) ([]domain.Execution, error)
 
 	// ListProgress returns the execution's step timeline: one entry per task
@@ -140,6 +142,21 @@ type ExecutionFilter struct {
 	Queue    string
 	Limit    int
 	Offset   int
+	// After, when set, starts the page after this key (the CreatedAt and
+	// ID of the last execution of the previous page). It cannot be
+	// combined with Offset.
+	After *Keyset
+}
+
+// Keyset is a position in a list ordered newest first by a time, then an
+// id (both descending): the time and id of the last row of a page. A list
+// given After: &k returns only the rows strictly after k in that order,
+// so a page never repeats or skips a row while rows are inserted (new
+// rows have later times and land before the first page). At is compared
+// at domain.TimePrecision.
+type Keyset struct {
+	At time.Time
+	ID string
 }
 
 // TaskFilter selects tasks. Zero fields do not filter.
@@ -542,6 +559,9 @@ type DeadLetterFilter struct {
 	ExecutionID string
 	Limit       int
 	Offset      int
+	// After, when set, starts the page after this key (the MovedAt and
+	// TaskID of the last entry of the previous page); not with Offset.
+	After *Keyset
 }
 
 // ReplayParams re-queues a dead-lettered task.
@@ -557,7 +577,8 @@ type ReplayParams struct {
 // DeadLetterStore keeps terminally failed tasks.
 type DeadLetterStore interface {
 	// ListDeadLetters returns entries newest first (moved_at desc, task id
-	// desc). Limit/Offset rules as ListExecutions.
+	// desc). Limit/Offset/After rules as ListExecutions (After.At is a
+	// moved_at, After.ID a task id).
 	ListDeadLetters(ctx context.Context, f DeadLetterFilter) ([]domain.DeadLetter, error)
 	// GetDeadLetter returns the entry of a task, or ErrNotFound.
 	GetDeadLetter(ctx context.Context, taskID string) (domain.DeadLetter, error)

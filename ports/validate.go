@@ -95,10 +95,25 @@ func validatePage(limit, offset int) error {
 	return nil
 }
 
+// validateKeyset rejects a keyset with an empty or bad id or a zero time,
+// and one combined with an offset.
+func validateKeyset(k *Keyset, offset int) error {
+	switch {
+	case k == nil:
+		return nil
+	case offset != 0:
+		return invalid("a keyset (after) and offset %d cannot be combined; use one of them", offset)
+	case k.At.IsZero():
+		return invalid("keyset (after) time is zero; want the time of the last row of the previous page")
+	}
+	return ValidateID("keyset (after) id", k.ID)
+}
+
 // Validate checks the page, the states and the text filters.
 func (f ExecutionFilter) Validate() error {
 	return firstErr(
 		validatePage(f.Limit, f.Offset),
+		validateKeyset(f.After, f.Offset),
 		parsed(f.States, domain.ParseExecutionState),
 		ValidateText("function filter", f.Function, MaxNameBytes),
 		ValidateText("queue filter", f.Queue, MaxNameBytes),
@@ -133,6 +148,7 @@ func parsed[S ~string](names []S, parse func(string) (S, error)) error {
 func (f DeadLetterFilter) Validate() error {
 	return firstErr(
 		validatePage(f.Limit, f.Offset),
+		validateKeyset(f.After, f.Offset),
 		ValidateText("queue filter", f.Queue, MaxNameBytes),
 		ValidateText("step name filter", f.StepName, MaxNameBytes),
 		ValidateText("execution id filter", f.ExecutionID, MaxIDBytes),

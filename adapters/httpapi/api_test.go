@@ -27,6 +27,7 @@ type apiEnv struct {
 	eng     *app.Engine
 	store   ports.Store
 	srv     *httpapi.Server
+	handler *httpapi.Handler
 	http    *httptest.Server
 	token   string
 	started chan string   // api.block sends its execution id when it runs
@@ -112,6 +113,7 @@ func newAPI(t *testing.T, o apiOptions) *apiEnv {
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "# metrics\n") })
 	h := httpapi.New(e.eng, httpapi.Options{Token: o.token, MaxBody: 4096, Metrics: metrics,
 		Workers: func() []*app.Worker { return workers }, Notifier: e.waiting})
+	e.handler = h
 	e.srv = httpapi.NewServer(h, httpapi.ServerOptions{Addr: "127.0.0.1:0"})
 	if !o.noHTTP {
 		e.http = httptest.NewServer(h)

@@ -16,18 +16,16 @@ type ReplayRequest struct {
 	KeepAttempts bool `json:"keep_attempts,omitempty"`
 }
 
-func (h *Handler) deadLetterFilter(w http.ResponseWriter, r *http.Request) (ports.DeadLetterFilter, bool) {
+func (h *Handler) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := ports.DeadLetterFilter{Queue: q.Get("queue"), StepName: q.Get("function"), ExecutionID: q.Get("execution_id")}
-	var ok bool
-	f.Limit, f.Offset, ok = h.page(w, r)
-	return f, ok
-}
-
-func (h *Handler) listDeadLetters(w http.ResponseWriter, r *http.Request) {
-	f, ok := h.deadLetterFilter(w, r)
+	p, ok := h.page(w, r, listDeadLetters)
 	if !ok {
 		return
+	}
+	f.Limit, f.Offset = p.limit+1, p.offset
+	if p.after != nil {
+		f.After = p.after.keyset()
 	}
 	list, err := h.eng.DeadLetters(r.Context(), f)
 	if err != nil {
@@ -37,7 +35,8 @@ func (h *Handler) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 	if list == nil {
 		list = []domain.DeadLetter{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"dead_letters": list, "limit": f.Limit, "offset": f.Offset})
+	list, next := keysetPage(list, p.limit, deadLetterKey)
+	writeJSON(w, http.StatusOK, listBody("dead_letters", list, p, next))
 }
 
 func (h *Handler) getDeadLetter(w http.ResponseWriter, r *http.Request) {

@@ -118,9 +118,13 @@ func (h *Handler) listExecutions(w http.ResponseWriter, r *http.Request) {
 	for _, st := range splitList(q["state"]) {
 		f.States = append(f.States, domain.ExecutionState(st))
 	}
-	var ok bool
-	if f.Limit, f.Offset, ok = h.page(w, r); !ok {
+	p, ok := h.page(w, r, listExecutions)
+	if !ok {
 		return
+	}
+	f.Limit, f.Offset = p.limit+1, p.offset
+	if p.after != nil {
+		f.After = p.after.keyset()
 	}
 	list, err := h.eng.ListExecutions(r.Context(), f)
 	if err != nil {
@@ -130,7 +134,8 @@ func (h *Handler) listExecutions(w http.ResponseWriter, r *http.Request) {
 	if list == nil {
 		list = []domain.Execution{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"executions": list, "limit": f.Limit, "offset": f.Offset})
+	list, next := keysetPage(list, p.limit, executionKey)
+	writeJSON(w, http.StatusOK, listBody("executions", list, p, next))
 }
 
 func (h *Handler) getExecution(w http.ResponseWriter, r *http.Request) {
@@ -225,18 +230,23 @@ func (h *Handler) sendSignal(w http.ResponseWriter, r *http.Request) {
 }
 
 // listSignals answers the execution's signal messages (name, seq, payload,
-// consumed_by: empty while pending), ordered by name, then seq.
+// consumed_by: empty while pending), ordered by name, then seq, a page at
+// a time.
 func (h *Handler) listSignals(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	p, ok := h.page(w, r, listSignals)
+	if !ok {
+		return
+	}
 	msgs, err := h.eng.Signals(r.Context(), id)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	if msgs == nil {
-		msgs = []domain.Signal{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"execution_id": id, "signals": msgs})
+	msgs, next := memoryPage(msgs, p, signalAtOrBefore, signalKey)
+	body := listBody("signals", msgs, p, next)
+	body["execution_id"] = id
+	writeJSON(w, http.StatusOK, body)
 }
 
 // discardSignal deletes a pending signal message (app.Engine.DiscardSignal):

@@ -7,36 +7,12 @@ import (
 	"io"
 	"net/http"
 	"reflect"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
 )
-
-// page reads ?limit= (default 100, at most MaxListLimit) and ?offset=.
-func (h *Handler) page(w http.ResponseWriter, r *http.Request) (limit, offset int, ok bool) {
-	q := r.URL.Query()
-	limit, offset = 100, 0
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxListLimit {
-			writeError(w, http.StatusBadRequest, "invalid_argument", fmt.Sprintf("limit %q: want a whole number from 1 to %d", v, MaxListLimit), nil)
-			return 0, 0, false
-		}
-		limit = n
-	}
-	if v := q.Get("offset"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, "invalid_argument", fmt.Sprintf("offset %q: want a whole number from 0", v), nil)
-			return 0, 0, false
-		}
-		offset = n
-	}
-	return limit, offset, true
-}
 
 // splitList flattens repeated and comma-separated query values.
 func splitList(vs []string) []string {

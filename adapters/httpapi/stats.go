@@ -17,8 +17,12 @@ func (h *Handler) stats(w http.ResponseWriter, r *http.Request) {
 
 // listWorkers answers GET /v1/workers: the worker registry, live workers
 // first, optionally only those in the ?state= states (repeated or
-// comma-separated).
+// comma-separated), a page at a time.
 func (h *Handler) listWorkers(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.page(w, r, listWorkers)
+	if !ok {
+		return
+	}
 	var want map[domain.WorkerState]bool
 	for _, st := range splitList(r.URL.Query()["state"]) {
 		if _, err := domain.ParseWorkerState(st); err != nil {
@@ -41,5 +45,6 @@ func (h *Handler) listWorkers(w http.ResponseWriter, r *http.Request) {
 			list = append(list, wk)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"workers": list})
+	list, next := memoryPage(list, p, workerAtOrBefore, workerKey)
+	writeJSON(w, http.StatusOK, listBody("workers", list, p, next))
 }

@@ -24,7 +24,8 @@ func (s *Store) ListDeadLetters(ctx context.Context, f ports.DeadLetterFilter) (
 	for _, d := range s.deadLetters {
 		if f.Queue != "" && d.Queue != f.Queue ||
 			f.StepName != "" && d.StepName != f.StepName ||
-			f.ExecutionID != "" && d.ExecutionID != f.ExecutionID {
+			f.ExecutionID != "" && d.ExecutionID != f.ExecutionID ||
+			!afterKeyset(f.After, d.MovedAt, d.TaskID) {
 			continue
 		}
 		rows = append(rows, d)

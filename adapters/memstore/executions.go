@@ -124,7 +124,8 @@ func (s *Store) ListExecutions(ctx context.Context, f ports.ExecutionFilter) ([]
 	for _, e := range s.executions {
 		if len(f.States) > 0 && !slices.Contains(f.States, e.State) ||
 			f.Function != "" && e.RootFunction != f.Function ||
-			f.Queue != "" && e.Queue != f.Queue {
+			f.Queue != "" && e.Queue != f.Queue ||
+			!afterKeyset(f.After, e.CreatedAt, e.ID) {
 			continue
 		}
 		rows = append(rows, e)

@@ -119,6 +119,21 @@ func leaseLost(f domain.Fence) error {
 }
 
 // page applies offset and limit to an already sorted slice.
+// afterKeyset reports whether a row keyed (at, id) comes after k in a
+// newest-first order (time desc, id desc); every row does for a nil k.
+func afterKeyset(k *ports.Keyset, at time.Time, id string) bool {
+	if k == nil {
+		return true
+	}
+	switch domain.NormalizeTime(at).Compare(domain.NormalizeTime(k.At)) {
+	case -1:
+		return true
+	case 0:
+		return id < k.ID
+	}
+	return false
+}
+
 func page[T any](rows []T, limit, offset int) []T {
 	if offset >= len(rows) {
 		return nil

@@ -53,6 +53,10 @@ func (s *Store) ListDeadLetters(ctx context.Context, f ports.DeadLetterFilter) (
 			args = append(args, c.v)
 		}
 	}
+	if f.After != nil {
+		where = append(where, "(moved_at < ? OR (moved_at = ? AND task_id < ?))")
+		args = append(args, s.tm(f.After.At), s.tm(f.After.At), f.After.ID)
+	}
 	rows, err := s.queryRows(ctx, `SELECT `+deadLetterColumns+` FROM @dead_tasks`+whereClause(where)+
 		` ORDER BY moved_at DESC, task_id DESC LIMIT ? OFFSET ?`, append(args, int64(limit), int64(f.Offset))...)
 	if err != nil {

@@ -286,6 +286,10 @@ func (s *Store) ListExecutions(ctx context.Context, f ports.ExecutionFilter) ([]
 		where = append(where, "queue = ?")
 		args = append(args, f.Queue)
 	}
+	if f.After != nil {
+		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
+		args = append(args, s.tm(f.After.At), s.tm(f.After.At), f.After.ID)
+	}
 	query := `SELECT ` + executionColumns + ` FROM @executions` + whereClause(where) +
 		` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`
 	args = append(args, int64(ports.PageLimit(f.Limit)), int64(f.Offset))
