@@ -384,7 +384,7 @@ function execTable(rows) {
         el("td", {}, x.root_function),
         el("td", {}, badge(x.state)),
         el("td", {}, x.queue),
-        el("td", { title: fmtTime(x.created_at) }, ago(x.created_at)),
+        el("td", { class: "nowrap", title: fmtTime(x.created_at) }, ago(x.created_at)),
         el("td", {}, end ? fmtDur(end - new Date(startT)) : "—"),
         el("td", { class: "mono muted" }, truncate(x.input ? json(x.input) : "", 60)));
     }))));
@@ -540,7 +540,9 @@ async function showStep(execID, entry, panel, lane) {
     panel.replaceChildren(el("h2", {}, "Step ", entry.step), el("div", { class: "error" }, e.message));
     return;
   }
-  const wait = t.started_at && t.created_at ? new Date(t.started_at) - new Date(t.created_at) : null;
+  // A step recorded as it ran inline may carry a start a moment before its
+  // record: no queueing then.
+  const wait = t.started_at && t.created_at ? Math.max(0, new Date(t.started_at) - new Date(t.created_at)) : null;
   const run = t.finished_at && t.started_at ? new Date(t.finished_at) - new Date(t.started_at) : null;
   panel.replaceChildren(
     el("div", { class: "head" }, el("h2", {}, "Step #" + t.position + " · " + t.step_name), badge(t.state), el("span", { class: "muted" }, t.kind)),
@@ -651,11 +653,11 @@ function dlTable(list, compact) {
     el("thead", {}, el("tr", {}, ["Step", "Execution", "Queue", "Reason", "Error", "Moved", ""].map((h) => el("th", {}, h)))),
     el("tbody", {}, list.map((d) => el("tr", { class: "row", "data-task": d.task_id },
       el("td", {}, d.step_name, el("div", { class: "muted" }, d.kind)),
-      el("td", { class: "id" }, el("a", { href: "#/executions/" + encodeURIComponent(d.execution_id) }, compact ? truncate(d.execution_id, 14) : d.execution_id)),
+      el("td", { class: "id nowrap" }, el("a", { href: "#/executions/" + encodeURIComponent(d.execution_id), title: d.execution_id }, compact ? truncate(d.execution_id, 14) : d.execution_id)),
       el("td", {}, d.queue),
       el("td", {}, d.reason),
       el("td", {}, d.error ? el("span", {}, el("b", {}, d.error.code + ": "), truncate(d.error.message || "", 120)) : d.code),
-      el("td", { title: fmtTime(d.moved_at) }, ago(d.moved_at)),
+      el("td", { class: "nowrap", title: fmtTime(d.moved_at) }, ago(d.moved_at)),
       el("td", { class: "actions" },
         el("button", { type: "button", class: "primary replay", onclick: async () => {
           if (!(await confirmAction("Replay this dead letter?", "Step " + d.step_name + " of execution " + d.execution_id + " is queued again with fresh attempts.", "Replay"))) return;
@@ -725,22 +727,36 @@ function drawThroughput() {
     pts.push({ t: s[i].t, rate: Math.max(0, (s[i].finished - s[i - 1].finished) / dt), fail: Math.max(0, (s[i].failed - s[i - 1].failed) / dt), pending: s[i].pending });
   }
   const t0 = s[0].t, t1 = s[s.length - 1].t;
-  const maxRate = Math.max(1, ...pts.map((p) => p.rate));
-  const maxPend = Math.max(1, ...pts.map((p) => p.pending));
+  const maxRate = niceCeil(Math.max(...pts.map((p) => p.rate)));
+  const maxPend = niceCeil(Math.max(...pts.map((p) => p.pending)));
   const x = (t) => L + ((t - t0) / (t1 - t0 || 1)) * (W - L - R);
   const y = (v, m) => H - B - (v / m) * (H - T - B);
   const grid = svg("g", { class: "grid" });
   for (let i = 0; i <= 4; i++) {
     const yy = T + ((H - T - B) * i) / 4;
     grid.append(svg("line", { x1: L, x2: W - R, y1: yy, y2: yy }),
-      svg("text", { x: L - 6, y: yy + 4, "text-anchor": "end", text: (maxRate * (1 - i / 4)).toFixed(maxRate < 4 ? 1 : 0) }),
-      svg("text", { x: W - R + 6, y: yy + 4, text: Math.round(maxPend * (1 - i / 4)) }));
+      svg("text", { x: L - 6, y: yy + 4, "text-anchor": "end", text: tick(maxRate * (1 - i / 4)) }),
+      svg("text", { x: W - R + 6, y: yy + 4, text: tick(maxPend * (1 - i / 4)) }));
   }
   grid.append(svg("text", { x: L, y: H - 6, text: "−" + fmtDur(t1 - t0) }), svg("text", { x: W - R, y: H - 6, "text-anchor": "end", text: "now" }));
   const line = (key, m, color, width) => svg("polyline", { fill: "none", stroke: color, "stroke-width": width,
     "vector-effect": "non-scaling-stroke", points: pts.map((p) => x(p.t).toFixed(1) + "," + y(p[key], m).toFixed(1)).join(" ") });
   root.append(grid, line("pending", maxPend, "#3b6fd8", 1.5), line("fail", maxRate, "#c8372d", 2), line("rate", maxRate, "#23854a", 2.5));
   return root;
+}
+
+// niceCeil rounds a chart maximum up to 4 × (1, 2 or 5 × 10^k), so the
+// four grid steps read as round numbers.
+function niceCeil(v) {
+  if (!(v > 0)) return 4;
+  const step = v / 4;
+  const p = Math.pow(10, Math.floor(Math.log10(step)));
+  const m = [1, 2, 5, 10].find((m) => m * p >= step);
+  return 4 * m * p;
+}
+
+function tick(v) {
+  return Number.isInteger(v) ? String(v) : v.toFixed(v < 1 ? 2 : 1);
 }
 
 // ---- workers -----------------------------------------------------------
