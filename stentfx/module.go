@@ -350,7 +350,7 @@ type serverIn struct {
 
 func provideServer(p serverIn) *httpapi.Server {
 	o := httpapi.Options{Token: p.Config.HTTPToken, MaxBody: int64(p.Config.MaxPayload) + 64<<10,
-		Workers: p.Workers.List, Notifier: p.Notifier, Logger: p.Logger}
+		Workers: p.Workers.List, Notifier: p.Notifier, Logger: p.Logger, Console: true}
 	if p.Metrics != nil {
 		o.Metrics = p.Metrics.Handler()
 	}

@@ -39,6 +39,7 @@ type apiOptions struct {
 	token    string
 	noWorker bool
 	noHTTP   bool // the caller starts the server itself
+	console  bool // serve the web console too
 }
 
 // subscribeSpy closes hit when a subscription to an execution topic (a
@@ -112,7 +113,7 @@ func newAPI(t *testing.T, o apiOptions) *apiEnv {
 	}
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "# metrics\n") })
 	h := httpapi.New(e.eng, httpapi.Options{Token: o.token, MaxBody: 4096, Metrics: metrics,
-		Workers: func() []*app.Worker { return workers }, Notifier: e.waiting})
+		Workers: func() []*app.Worker { return workers }, Notifier: e.waiting, Console: o.console})
 	e.handler = h
 	e.srv = httpapi.NewServer(h, httpapi.ServerOptions{Addr: "127.0.0.1:0"})
 	if !o.noHTTP {

@@ -279,3 +279,21 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"execution_id": id, "state": ex.State})
 }
+
+// getTask answers one step (task) of an execution with its input, result,
+// error and last error: the detail behind a line of the step timeline.
+func (h *Handler) getTask(w http.ResponseWriter, r *http.Request) {
+	id, taskID := r.PathValue("id"), r.PathValue("task_id")
+	t, err := h.eng.Task(r.Context(), taskID)
+	if err == nil && t.ExecutionID != id {
+		err = fmt.Errorf("httpapi: task %q of execution %q: %w", taskID, id, domain.ErrNotFound)
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	// The claim token fences the worker holding the lease; it is no
+	// reader's business.
+	t.ClaimToken = ""
+	writeJSON(w, http.StatusOK, t)
+}

@@ -8,7 +8,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -43,6 +42,10 @@ type Options struct {
 	// the default, sends no CORS headers at all: browsers then refuse
 	// cross-origin calls.
 	CORSOrigins []string
+	// Console serves the web console at / (its page, assets and the
+	// /console/login, /console/logout and /console/session endpoints).
+	// Console(eng, o) sets it; stentd does.
+	Console bool
 }
 
 // store is what the handler reads itself (everything else goes through
@@ -125,6 +128,10 @@ func (h *Handler) routes() {
 	api("DELETE /v1/dead-letters/{task_id}", h.discardDeadLetter)
 	api("GET /v1/stats", h.stats)
 	api("GET /v1/workers", h.listWorkers)
+	api("GET /v1/executions/{id}/tasks/{task_id}", h.getTask)
+	if h.o.Console {
+		h.consoleRoutes()
+	}
 }
 
 // top answers unknown routes with a JSON 404 (or 405 when only the method
@@ -229,20 +236,23 @@ func isAPI(path string) bool { return path == "/v1" || strings.HasPrefix(path, "
 
 func (h *Handler) authorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !h.authorized(r) {
+		switch h.authenticate(r) {
+		case authMissing:
 			h.unauthorized(w)
+			return
+		case authCSRFMissing:
+			writeError(w, http.StatusForbidden, "forbidden",
+				"a console session needs the "+CSRFHeader+" header on "+r.Method+" requests (the console sends it; API clients use Authorization: Bearer <token>)", nil)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
+// authorized reports whether r may read /v1: the bearer token or a
+// console session (no token configured: everyone).
 func (h *Handler) authorized(r *http.Request) bool {
-	if h.o.Token == "" {
-		return true
-	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(h.o.Token)) == 1
+	return h.authenticate(r) != authMissing
 }
 
 func (h *Handler) unauthorized(w http.ResponseWriter) {

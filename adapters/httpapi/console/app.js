@@ -1,0 +1,792 @@
+// Stent console: plain JavaScript over the public JSON API (/v1), no
+// build step, no third-party code. Every URL is relative, so the console
+// works when mounted under a prefix. Data is put into the page with
+// textContent only (never innerHTML), so nothing from the store runs.
+"use strict";
+
+const S = {
+  csrf: "",
+  authRequired: true,
+  samples: [], // {t, finished, failed, pending} from /v1/stats, for the throughput chart
+  timer: null,
+  pageTimer: null,
+};
+
+const EXEC_STATES = ["pending", "running", "completed", "failed", "timed_out", "cancelled"];
+const LIVE = new Set(["pending", "running"]);
+
+// ---- DOM helpers -------------------------------------------------------
+
+function el(tag, attrs, ...kids) {
+  const n = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") n.className = v;
+    else if (k.startsWith("on")) n.addEventListener(k.slice(2), v);
+    else if (k === "text") n.textContent = v;
+    else n.setAttribute(k, v === true ? "" : v);
+  }
+  for (const kid of kids.flat()) {
+    if (kid === undefined || kid === null || kid === false) continue;
+    n.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+  }
+  return n;
+}
+
+const SVGNS = "http://www.w3.org/2000/svg";
+function svg(tag, attrs, ...kids) {
+  const n = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null) continue;
+    if (k.startsWith("on")) n.addEventListener(k.slice(2), v);
+    else if (k === "text") n.textContent = v;
+    else n.setAttribute(k, v);
+  }
+  for (const kid of kids.flat()) if (kid) n.append(kid);
+  return n;
+}
+
+const $ = (sel) => document.querySelector(sel);
+const main = () => $("#main");
+
+function badge(state) {
+  return el("span", { class: "badge " + state, text: String(state).replace("_", " ") });
+}
+
+function fmtTime(s) {
+  if (!s) return "—";
+  const d = new Date(s);
+  return d.toLocaleString(undefined, { hour12: false });
+}
+
+function fmtDur(ms) {
+  if (ms === null || ms === undefined || isNaN(ms)) return "—";
+  if (ms < 1000) return Math.round(ms) + " ms";
+  const s = ms / 1000;
+  if (s < 60) return s.toFixed(s < 10 ? 2 : 1) + " s";
+  const m = Math.floor(s / 60);
+  if (m < 60) return m + "m " + Math.round(s % 60) + "s";
+  const h = Math.floor(m / 60);
+  if (h < 48) return h + "h " + (m % 60) + "m";
+  return Math.floor(h / 24) + "d " + (h % 24) + "h";
+}
+
+function ago(s) {
+  if (!s) return "—";
+  return fmtDur(Date.now() - new Date(s).getTime()) + " ago";
+}
+
+function pretty(raw) {
+  if (raw === undefined || raw === null) return "—";
+  try {
+    return JSON.stringify(typeof raw === "string" ? JSON.parse(raw) : raw, null, 2);
+  } catch (_) {
+    return String(raw);
+  }
+}
+
+function json(v) {
+  return JSON.stringify(v === undefined ? null : v);
+}
+
+function toast(msg, bad) {
+  const t = $("#toast");
+  t.textContent = msg;
+  t.className = "toast" + (bad ? " bad" : "");
+  t.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (t.hidden = true), bad ? 7000 : 3500);
+}
+
+// confirmAction opens the confirmation dialog; resolves true on Confirm.
+function confirmAction(title, text, label) {
+  const d = $("#confirm");
+  $("#confirm-title").textContent = title;
+  $("#confirm-text").textContent = text;
+  $("#confirm-yes").textContent = label || "Confirm";
+  return new Promise((resolve) => {
+    d.addEventListener("close", () => resolve(d.returnValue === "ok"), { once: true });
+    d.returnValue = "";
+    d.showModal();
+  });
+}
+
+// ---- API ---------------------------------------------------------------
+
+class APIError extends Error {
+  constructor(status, body) {
+    super((body && body.error && body.error.message) || "HTTP " + status);
+    this.status = status;
+    this.code = body && body.error && body.error.code;
+  }
+}
+
+async function api(method, path, body) {
+  const opts = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+  if (method !== "GET") {
+    opts.headers["X-Stent-CSRF"] = S.csrf;
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = typeof body === "string" ? body : JSON.stringify(body);
+    }
+  }
+  const r = await fetch(path, opts);
+  let data = null;
+  const text = await r.text();
+  if (text) {
+    try { data = JSON.parse(text); } catch (_) { data = null; }
+  }
+  if (r.status === 401) {
+    showLogin("Your session ended; log in again.");
+    throw new APIError(401, data);
+  }
+  if (!r.ok) throw new APIError(r.status, data);
+  return data;
+}
+
+function qs(params) {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") u.set(k, v);
+  const s = u.toString();
+  return s ? "?" + s : "";
+}
+
+// ---- session -----------------------------------------------------------
+
+async function loadSession() {
+  const r = await fetch("console/session", { credentials: "same-origin" });
+  const s = await r.json();
+  S.authRequired = s.auth_required;
+  S.csrf = s.csrf || "";
+  return s.authenticated;
+}
+
+function showLogin(msg) {
+  stopTimers();
+  $("#nav").hidden = true;
+  $("#logout").hidden = true;
+  $("#counts").hidden = true;
+  $("#live").hidden = true;
+  const err = el("div", { class: "formerr", id: "login-error", text: msg || "" });
+  const input = el("input", { type: "password", name: "token", id: "token", autocomplete: "current-password", required: true, placeholder: "STENT_HTTP_TOKEN" });
+  const form = el("form", { id: "login-form" },
+    el("label", {}, "API token", input),
+    err,
+    el("button", { class: "primary", type: "submit", id: "login-submit" }, "Log in"));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    err.textContent = "";
+    const r = await fetch("console/login", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: input.value }).toString(),
+    });
+    const data = await r.json().catch(() => ({}));
+    if (!r.ok) {
+      err.textContent = (data.error && data.error.message) || "login failed (HTTP " + r.status + ")";
+      input.select();
+      return;
+    }
+    S.csrf = data.csrf || "";
+    if (!location.hash || location.hash === "#/login") location.hash = "#/executions";
+    start();
+  });
+  main().replaceChildren(el("div", { class: "login panel" },
+    el("h1", {}, "Stent console"),
+    el("p", { class: "muted" }, "Log in with the server's API token. It is kept in an HttpOnly session cookie, never in the page."),
+    form));
+  input.focus();
+}
+
+async function logout() {
+  await fetch("console/logout", { method: "POST", credentials: "same-origin" });
+  S.csrf = "";
+  location.hash = "#/login";
+  showLogin("Logged out.");
+}
+
+// ---- live counts (every page) ------------------------------------------
+
+async function refreshStats() {
+  let st;
+  try {
+    st = await api("GET", "v1/stats");
+  } catch (_) {
+    return null;
+  }
+  const ex = st.executions || {};
+  const now = Date.now();
+  const finished = (ex.completed || 0) + (ex.failed || 0) + (ex.cancelled || 0) + (ex.timed_out || 0);
+  S.samples.push({ t: now, finished, failed: (ex.failed || 0) + (ex.timed_out || 0), pending: sum(st.queue_depth || {}), running: (st.tasks || {}).running || 0 });
+  if (S.samples.length > 120) S.samples.shift();
+  const c = $("#counts");
+  c.replaceChildren(
+    ...EXEC_STATES.map((s) => el("button", { class: "count", type: "button", "data-state": s, title: "Show " + s + " executions",
+      onclick: () => (location.hash = "#/executions" + qs({ state: s })) }, badge(s), el("b", { text: ex[s] || 0 }))),
+    el("button", { class: "count dl", type: "button", onclick: () => (location.hash = "#/dead-letters") },
+      "dead letters", el("b", { id: "count-dead-letters", text: st.dead_letters || 0 })));
+  c.hidden = false;
+  $("#dl-count").textContent = st.dead_letters ? String(st.dead_letters) : "";
+  $("#live").textContent = "live · " + new Date(now).toLocaleTimeString(undefined, { hour12: false });
+  $("#live").hidden = false;
+  return st;
+}
+
+function sum(m) {
+  return Object.values(m).reduce((a, b) => a + b, 0);
+}
+
+function stopTimers() {
+  clearInterval(S.timer);
+  clearInterval(S.pageTimer);
+  S.timer = S.pageTimer = null;
+}
+
+// ---- router ------------------------------------------------------------
+
+function route() {
+  const h = location.hash.replace(/^#/, "") || "/executions";
+  const [path, query] = h.split("?");
+  const params = Object.fromEntries(new URLSearchParams(query || ""));
+  const parts = path.split("/").filter(Boolean);
+  clearInterval(S.pageTimer);
+  S.pageTimer = null;
+  for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === parts[0]);
+  const page = parts[0] || "executions";
+  let render;
+  if (page === "login") return showLogin();
+  if (page === "executions" && parts[1]) render = () => pageExecution(decodeURIComponent(parts[1]), params);
+  else if (page === "executions") render = () => pageExecutions(params);
+  else if (page === "dead-letters") render = () => pageDeadLetters(params);
+  else if (page === "queues") render = () => pageQueues();
+  else if (page === "workers") render = () => pageWorkers();
+  else render = () => main().replaceChildren(el("p", {}, "No such page: ", path));
+  render().catch((e) => {
+    if (e.status !== 401) main().replaceChildren(el("div", { class: "error" }, "Could not load this page: " + e.message));
+  });
+}
+
+async function start() {
+  let ok;
+  try {
+    ok = await loadSession();
+  } catch (e) {
+    main().replaceChildren(el("div", { class: "error" }, "The server does not answer: " + e.message));
+    return;
+  }
+  if (!ok) return showLogin();
+  $("#nav").hidden = false;
+  $("#logout").hidden = !S.authRequired;
+  if (location.hash === "#/login") location.hash = "#/executions";
+  stopTimers();
+  refreshStats();
+  S.timer = setInterval(refreshStats, 5000);
+  route();
+}
+
+// ---- executions list ---------------------------------------------------
+
+const PAGE = 25;
+const SCAN_LIMIT = 2000; // rows scanned for an id-prefix or text search
+
+async function pageExecutions(p) {
+  const limit = PAGE;
+  const form = el("form", { class: "filters panel", id: "exec-filters" },
+    el("label", {}, "State", el("select", { name: "state" }, el("option", { value: "" }, "any"),
+      EXEC_STATES.map((s) => el("option", { value: s, selected: p.state === s }, s.replace("_", " "))))),
+    el("label", {}, "Function", el("input", { name: "function", value: p.function || "", placeholder: "exact name" })),
+    el("label", {}, "Queue", el("input", { name: "queue", value: p.queue || "", placeholder: "exact name" })),
+    el("label", {}, "Id or id prefix", el("input", { name: "id", class: "wide", value: p.id || "", placeholder: "0197…" })),
+    el("label", {}, "Text in input / result", el("input", { name: "q", class: "wide", value: p.q || "", placeholder: "e.g. an order number" })),
+    el("button", { class: "primary", type: "submit", id: "apply-filters" }, "Filter"),
+    el("button", { type: "button", class: "ghost", onclick: () => (location.hash = "#/executions") }, "Clear"));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const f = Object.fromEntries(new FormData(form));
+    location.hash = "#/executions" + qs(f);
+  });
+  const body = el("div", {}, el("p", { class: "muted" }, "Loading…"));
+  main().replaceChildren(el("div", { class: "head" }, el("h1", {}, "Executions")), form, body);
+
+  const base = { state: p.state, function: p.function, queue: p.queue };
+  const idq = (p.id || "").trim();
+  const text = (p.q || "").trim().toLowerCase();
+  let rows, note = "", nav = null;
+
+  if (idq || text) {
+    // A full id is looked up directly; otherwise the newest executions are
+    // scanned page by page (the API filters by state, function and queue).
+    if (idq && !text) {
+      try {
+        const v = await api("GET", "v1/executions/" + encodeURIComponent(idq));
+        rows = [v];
+      } catch (e) {
+        if (e.status !== 404 && e.status !== 400) throw e;
+      }
+    }
+    if (!rows) {
+      rows = [];
+      let scanned = 0, cursor = "", offset = 0;
+      while (scanned < SCAN_LIMIT && rows.length < 100) {
+        const page = await api("GET", "v1/executions" + qs({ ...base, limit: 500, cursor, offset: cursor ? "" : offset }));
+        const list = page.executions || [];
+        scanned += list.length;
+        for (const x of list) {
+          if (idq && !x.id.startsWith(idq)) continue;
+          if (text && !(String(x.input || "").toLowerCase().includes(text) || json(x.result).toLowerCase().includes(text) ||
+            json(x.error).toLowerCase().includes(text))) continue;
+          rows.push(x);
+        }
+        if (list.length < 500) break;
+        if (page.next) cursor = page.next; else offset += list.length;
+      }
+      note = rows.length + " match" + (rows.length === 1 ? "" : "es") + " in the newest " + scanned + " executions" +
+        (scanned >= SCAN_LIMIT ? " (the search stops at " + SCAN_LIMIT + "; narrow it with state, function or queue)" : "");
+    }
+  } else {
+    const page = await api("GET", "v1/executions" + qs({ ...base, limit, cursor: p.cursor, offset: p.cursor ? "" : p.offset }));
+    rows = page.executions || [];
+    const offset = Number(p.offset || 0);
+    const hasMore = page.next ? true : rows.length === limit;
+    const prevStack = p.prev ? p.prev.split(",") : [];
+    const prev = () => {
+      if (page.next !== undefined || p.cursor) {
+        const stack = prevStack.slice();
+        const c = stack.pop();
+        location.hash = "#/executions" + qs({ ...base, cursor: c === "-" ? "" : c, prev: stack.join(",") });
+      } else location.hash = "#/executions" + qs({ ...base, offset: Math.max(0, offset - limit) });
+    };
+    const next = () => {
+      if (page.next) location.hash = "#/executions" + qs({ ...base, cursor: page.next, prev: prevStack.concat([p.cursor || "-"]).join(",") });
+      else location.hash = "#/executions" + qs({ ...base, offset: offset + limit });
+    };
+    const first = !p.cursor && offset === 0;
+    nav = el("div", { class: "toolbar" },
+      el("button", { type: "button", id: "prev-page", disabled: first, onclick: prev }, "← Newer"),
+      el("button", { type: "button", id: "next-page", disabled: !hasMore, onclick: next }, "Older →"),
+      el("span", { class: "muted" }, page.next !== undefined || p.cursor ? "page " + (prevStack.length + 1) : "rows " + (offset + 1) + "–" + (offset + rows.length)));
+  }
+  body.replaceChildren(
+    note ? el("p", { class: "muted", id: "search-note" }, note) : "",
+    execTable(rows),
+    nav || "");
+}
+
+function execTable(rows) {
+  if (!rows.length) return el("div", { class: "empty table-wrap" }, "No executions match.");
+  return el("div", { class: "table-wrap" }, el("table", { id: "executions" },
+    el("thead", {}, el("tr", {}, ["Id", "Function", "State", "Queue", "Created", "Duration", "Input"].map((h) => el("th", {}, h)))),
+    el("tbody", {}, rows.map((x) => {
+      const end = x.finished_at ? new Date(x.finished_at) : LIVE.has(x.state) ? new Date() : null;
+      const startT = x.started_at || x.created_at;
+      return el("tr", { class: "row", "data-id": x.id, "data-state": x.state },
+        el("td", { class: "id" }, el("a", { href: "#/executions/" + encodeURIComponent(x.id), title: x.id }, x.id)),
+        el("td", {}, x.root_function),
+        el("td", {}, badge(x.state)),
+        el("td", {}, x.queue),
+        el("td", { class: "nowrap", title: fmtTime(x.created_at) }, ago(x.created_at)),
+        el("td", {}, end ? fmtDur(end - new Date(startT)) : "—"),
+        el("td", { class: "mono muted" }, truncate(x.input ? json(x.input) : "", 60)));
+    }))));
+}
+
+function truncate(s, n) {
+  return s.length > n ? s.slice(0, n - 1) + "…" : s;
+}
+
+// ---- execution detail --------------------------------------------------
+
+async function pageExecution(id, p) {
+  const enc = encodeURIComponent(id);
+  const [v, sigs, dls] = await Promise.all([
+    api("GET", "v1/executions/" + enc),
+    api("GET", "v1/executions/" + enc + "/signals").catch(() => ({ signals: [] })),
+    api("GET", "v1/dead-letters" + qs({ execution_id: id, limit: 100 })).catch(() => ({ dead_letters: [] })),
+  ]);
+  const live = LIVE.has(v.state);
+  const actions = el("div", { class: "head" });
+  if (live) {
+    actions.append(el("button", { class: "danger", id: "cancel", type: "button", onclick: async () => {
+      if (!(await confirmAction("Cancel this execution?", "Execution " + id + " (" + v.root_function + ") and every live step of it become cancelled. This cannot be undone.", "Cancel execution"))) return;
+      try {
+        const r = await api("POST", "v1/executions/" + enc + "/cancel");
+        toast("Execution is now " + r.state);
+      } catch (e) { toast("Cancel failed: " + e.message, true); }
+      route();
+    } }, "Cancel execution"));
+  }
+  const header = el("div", { class: "panel" },
+    el("div", { class: "head" },
+      el("h1", {}, v.root_function),
+      el("span", { id: "exec-state" }, badge(v.state)),
+      el("span", { class: "spacer" }),
+      actions),
+    el("div", { class: "mono muted" }, v.id),
+    v.wait_reason ? el("div", { class: "wait", id: "wait-reason" }, el("b", {}, "Why it waits: "), v.wait_reason) : "",
+    v.outcome && v.outcome.error ? el("div", { class: "error", id: "exec-error" },
+      el("b", {}, (v.outcome.error.code || "error") + ": "), v.outcome.error.message) : "");
+
+  const summary = el("div", { class: "panel" }, el("h2", {}, "Summary"), el("dl", { class: "kv" },
+    kv("Queue", v.queue), kv("Priority", v.priority), kv("Tags", (v.tags || []).join(", ") || "—"),
+    kv("Created", fmtTime(v.created_at)), kv("Started", fmtTime(v.started_at)), kv("Finished", fmtTime(v.finished_at)),
+    kv("Scheduled for", fmtTime(v.scheduled_for)), kv("Deadline", fmtTime(v.deadline)),
+    kv("Root attempts", v.root_attempts), kv("Recoveries", v.root_recoveries),
+    kv("Idempotency key", v.idempotency_key || "—")));
+  const io = el("div", { class: "panel" }, el("h2", {}, "Input"), el("pre", { id: "exec-input" }, pretty(v.input)),
+    el("h2", { class: "mt" }, v.state === "completed" ? "Result" : "Outcome"),
+    el("pre", { id: "exec-result" }, v.outcome ? pretty(v.state === "completed" ? v.outcome.value : v.outcome.error) : "not finished yet"));
+
+  const detail = el("div", { class: "panel", id: "step-detail" }, el("h2", {}, "Step"), el("p", { class: "muted" }, "Click a step in the timeline to see its input, output and errors."));
+  const timeline = el("div", { class: "panel timeline" }, el("h2", {}, "Step timeline"),
+    drawTimeline(v, (entry, lane) => showStep(id, entry, detail, lane)),
+    el("div", { class: "legend" }, ["queued", "pending", "running", "waiting", "completed", "failed", "cancelled"].map((s) => el("span", {}, el("i", { class: "sw-" + s }), s))));
+
+  const counters = el("div", { class: "panel" }, el("h2", {}, "Counters"), kvTable(v.counters, (x) => String(x)),
+    el("h2", {}, "Custom state"), kvTable(v.custom_state, (x) => pretty(x)));
+
+  const signals = sigs.signals || [];
+  const sigPanel = el("div", { class: "panel", id: "signals" }, el("h2", {}, "Signals"),
+    signals.length ? el("table", {}, el("thead", {}, el("tr", {}, ["Name", "Seq", "Sent", "Status", "Payload", ""].map((h) => el("th", {}, h)))),
+      el("tbody", {}, signals.map((s) => el("tr", {},
+        el("td", {}, s.name), el("td", {}, s.seq), el("td", {}, ago(s.created_at)),
+        el("td", {}, s.consumed_by ? el("span", { class: "muted" }, "received") : el("b", {}, "pending")),
+        el("td", { class: "mono" }, truncate(json(s.payload), 80)),
+        el("td", { class: "actions" }, s.consumed_by ? "" : el("button", { type: "button", onclick: async () => {
+          if (!(await confirmAction("Discard this signal?", "Pending message " + s.seq + " of signal \"" + s.name + "\" is deleted; the workflow never receives it.", "Discard"))) return;
+          try {
+            await api("DELETE", "v1/executions/" + enc + "/signals/" + encodeURIComponent(s.name) + "/" + s.seq);
+            toast("Signal discarded");
+          } catch (e) { toast("Discard failed: " + e.message, true); }
+          route();
+        } }, "Discard")))))) : el("p", { class: "muted" }, "No signals sent."),
+    live ? signalForm(id) : "");
+
+  const deadLetters = dls.dead_letters || [];
+  const dlPanel = deadLetters.length ? el("div", { class: "panel" }, el("h2", {}, "Dead letters of this execution"), dlTable(deadLetters, true)) : "";
+
+  main().replaceChildren(
+    el("p", {}, el("a", { href: "#/executions" }, "← Executions")),
+    header, dlPanel, timeline, detail,
+    el("div", { class: "grid2" }, summary, io),
+    el("div", { class: "grid2" }, sigPanel, counters));
+  if (live) S.pageTimer = setInterval(() => refreshIfState(id, v.state, v.wait_reason), 3000);
+}
+
+// refreshIfState reloads the detail page when the execution moved on.
+async function refreshIfState(id, state, reason) {
+  try {
+    const v = await api("GET", "v1/executions/" + encodeURIComponent(id));
+    if (v.state !== state || (v.wait_reason || "") !== (reason || "")) route();
+  } catch (_) { /* the next tick tries again */ }
+}
+
+function kv(k, v) {
+  return [el("dt", {}, k), el("dd", {}, v === undefined || v === null || v === "" ? "—" : String(v))];
+}
+
+function kvTable(m, fmt) {
+  const keys = Object.keys(m || {});
+  if (!keys.length) return el("p", { class: "muted" }, "none");
+  return el("dl", { class: "kv" }, keys.sort().map((k) => kv(k, fmt(m[k]))));
+}
+
+function signalForm(id) {
+  const name = el("input", { name: "signal-name", id: "signal-name", placeholder: "approval", required: true });
+  const payload = el("textarea", { id: "signal-payload", spellcheck: "false" }, "{\n  \"ok\": true\n}");
+  const msg = el("div", { class: "formerr", id: "signal-json-error" });
+  const send = el("button", { class: "primary", type: "submit", id: "signal-send" }, "Send signal");
+  const check = () => {
+    let ok = true;
+    try {
+      JSON.parse(payload.value.trim() === "" ? "null" : payload.value);
+      msg.textContent = "";
+      msg.className = "formerr ok-text";
+      msg.textContent = "valid JSON";
+    } catch (e) {
+      ok = false;
+      msg.className = "formerr";
+      msg.textContent = "Not valid JSON: " + e.message;
+    }
+    send.disabled = !ok || name.value.trim() === "";
+    return ok;
+  };
+  payload.addEventListener("input", check);
+  name.addEventListener("input", check);
+  const form = el("form", { id: "signal-form" }, el("h3", {}, "Send a signal"),
+    el("label", {}, "Name", name), el("label", {}, "Payload (JSON)", payload), msg, send);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!check()) return;
+    const body = payload.value.trim() === "" ? "null" : JSON.stringify(JSON.parse(payload.value));
+    if (!(await confirmAction("Send signal \"" + name.value.trim() + "\"?", "Payload: " + body, "Send"))) return;
+    try {
+      await api("POST", "v1/executions/" + encodeURIComponent(id) + "/signals/" + encodeURIComponent(name.value.trim()), body);
+      toast("Signal sent");
+    } catch (e) { toast("Send failed: " + e.message, true); return; }
+    route();
+  });
+  check();
+  return form;
+}
+
+async function showStep(execID, entry, panel, lane) {
+  for (const l of document.querySelectorAll(".timeline .lane")) l.classList.remove("selected");
+  if (lane) lane.classList.add("selected");
+  panel.replaceChildren(el("h2", {}, "Step ", entry.step), el("p", { class: "muted" }, "Loading…"));
+  let t;
+  try {
+    t = await api("GET", "v1/executions/" + encodeURIComponent(execID) + "/tasks/" + encodeURIComponent(entry.task_id));
+  } catch (e) {
+    panel.replaceChildren(el("h2", {}, "Step ", entry.step), el("div", { class: "error" }, e.message));
+    return;
+  }
+  // A step recorded as it ran inline may carry a start a moment before its
+  // record: no queueing then.
+  const wait = t.started_at && t.created_at ? Math.max(0, new Date(t.started_at) - new Date(t.created_at)) : null;
+  const run = t.finished_at && t.started_at ? new Date(t.finished_at) - new Date(t.started_at) : null;
+  panel.replaceChildren(
+    el("div", { class: "head" }, el("h2", {}, "Step #" + t.position + " · " + t.step_name), badge(t.state), el("span", { class: "muted" }, t.kind)),
+    el("div", { class: "grid2" },
+      el("dl", { class: "kv" }, kv("Task id", t.id), kv("Attempts", t.attempt + (t.retry_policy && t.retry_policy.max_attempts ? " of " + t.retry_policy.max_attempts : "")),
+        kv("Recoveries", t.recoveries), kv("Queue", t.queue), kv("Worker", t.worker_id || "—"),
+        kv("Queued for", fmtDur(wait)), kv("Ran for", fmtDur(run)), kv("Wakes at", fmtTime(t.wake_at || t.scheduled_for))),
+      el("div", {},
+        el("h3", {}, "Input"), el("pre", { class: "step-input" }, pretty(t.input)),
+        el("h3", {}, "Output"), el("pre", { class: "step-output" }, t.result !== undefined ? pretty(t.result) : "—"))),
+    t.error ? el("div", {}, el("h3", {}, "Error"), errBox(t.error)) : "",
+    t.last_error && (!t.error || t.last_error.message !== t.error.message) ?
+      el("div", {}, el("h3", {}, "Last error of an earlier attempt"), errBox(t.last_error)) : "");
+}
+
+function errBox(e) {
+  return el("div", { class: "error" }, el("b", {}, (e.code || "error") + " (" + (e.type || "error") + "): "), e.message,
+    e.retryable ? el("span", { class: "muted" }, " · retryable") : "",
+    e.stack ? el("pre", {}, e.stack) : "");
+}
+
+// drawTimeline draws each step as a bar over time: a light segment while
+// it was queued (created → started), a coloured one while it ran or waited
+// (started → finished, or now for a live step).
+function drawTimeline(v, onPick) {
+  const entries = (v.progress || []).slice();
+  if (!entries.length) return el("p", { class: "muted" }, "No steps recorded yet.");
+  const now = Date.now();
+  const t = (s) => (s ? new Date(s).getTime() : null);
+  let t0 = Math.min(...entries.map((e) => t(e.created_at)), t(v.created_at) || Infinity);
+  let t1 = Math.max(...entries.map((e) => t(e.finished_at) || (LIVE.has(v.state) ? now : t(e.started_at) || t(e.created_at))),
+    t(v.finished_at) || 0);
+  if (t1 <= t0) t1 = t0 + 1;
+  const W = 1000, label = 240, right = 70, rowH = 26, top = 24;
+  const H = top + entries.length * rowH + 8;
+  const x = (ms) => label + ((ms - t0) / (t1 - t0)) * (W - label - right);
+  const root = svg("svg", { viewBox: "0 0 " + W + " " + H, id: "timeline", role: "img", "aria-label": "step timeline" });
+  // axis ticks
+  for (let i = 0; i <= 4; i++) {
+    const ms = t0 + ((t1 - t0) * i) / 4;
+    root.append(svg("line", { x1: x(ms), x2: x(ms), y1: top - 6, y2: H, stroke: "#e1e4ea" }),
+      svg("text", { x: x(ms), y: 12, class: "axis", "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle", text: "+" + fmtDur(ms - t0) }));
+  }
+  entries.forEach((e, i) => {
+    const y = top + i * rowH;
+    const created = t(e.created_at), started = t(e.started_at);
+    const end = t(e.finished_at) || (["pending", "running", "waiting"].includes(e.state) && LIVE.has(v.state) ? now : started || created);
+    const depth = e.parent_task_id ? (e.kind === "orchestrator" ? 0 : 1) : 0;
+    const name = (depth ? "  " : "") + (e.position ? "#" + e.position + " " : "") + e.step;
+    const g = svg("g", { class: "lane", "data-step": e.step, "data-task": e.task_id, "data-state": e.state },
+      svg("rect", { class: "hit", x: 0, y: y, width: W, height: rowH, fill: "transparent" }),
+      svg("text", { x: 6 + depth * 14, y: y + 17, text: truncate(name, 30) }));
+    if (started && started > created) {
+      g.append(svg("rect", { x: x(created), y: y + 7, width: Math.max(1, x(started) - x(created)), height: 12, rx: 2, fill: "#d5dae3" }));
+    }
+    const s0 = started || created;
+    const color = getComputedStyle(document.documentElement).getPropertyValue("--" + e.state).trim() || "#8a94a6";
+    g.append(svg("rect", { class: "bar", x: x(s0), y: y + 5, width: Math.max(3, x(end) - x(s0)), height: 16, rx: 3, fill: color },
+      svg("title", { text: e.step + " · " + e.state + " · attempt " + e.attempt + (e.error ? " · " + e.error.message : "") })));
+    g.append(svg("text", { x: Math.min(W - right + 4, x(end) + 6), y: y + 17, class: "axis", text: started ? fmtDur(end - s0) : e.state }));
+    g.addEventListener("click", () => onPick(e, g));
+    root.append(g);
+  });
+  return root;
+}
+
+// ---- dead letters ------------------------------------------------------
+
+async function pageDeadLetters(p) {
+  const form = el("form", { class: "filters panel", id: "dl-filters" },
+    el("label", {}, "Queue", el("input", { name: "queue", value: p.queue || "" })),
+    el("label", {}, "Function (step)", el("input", { name: "function", value: p.function || "" })),
+    el("label", {}, "Execution id", el("input", { name: "execution_id", class: "wide", value: p.execution_id || "" })),
+    el("button", { class: "primary", type: "submit" }, "Filter"));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    location.hash = "#/dead-letters" + qs(Object.fromEntries(new FormData(form)));
+  });
+  const f = { queue: p.queue, function: p.function, execution_id: p.execution_id };
+  const page = await api("GET", "v1/dead-letters" + qs({ ...f, limit: 200 }));
+  const list = page.dead_letters || [];
+  const filtered = Object.values(f).some(Boolean);
+  const what = filtered ? "every dead letter matching the filter" : "every dead letter";
+  const bulk = el("div", { class: "toolbar" },
+    el("button", { class: "primary", type: "button", id: "replay-all", disabled: !list.length, onclick: async () => {
+      if (!(await confirmAction("Replay " + what + "?", "Each task is queued again with fresh attempts; its execution resumes.", "Replay all"))) return;
+      try {
+        const r = await api("POST", "v1/dead-letters/replay-all" + qs(f), {});
+        toast("Replayed " + r.replayed + (r.failed ? ", " + r.failed + " failed" : ""), r.failed > 0);
+      } catch (e) { toast("Replay failed: " + e.message, true); }
+      route();
+    } }, "Replay all matching"),
+    el("button", { class: "danger", type: "button", id: "discard-shown", disabled: !list.length, onclick: async () => {
+      if (!(await confirmAction("Discard the " + list.length + " dead letters shown?", "They are deleted for good; their executions stay failed.", "Discard"))) return;
+      let ok = 0, bad = 0;
+      for (const d of list) {
+        try { await api("DELETE", "v1/dead-letters/" + encodeURIComponent(d.task_id)); ok++; } catch (_) { bad++; }
+      }
+      toast("Discarded " + ok + (bad ? ", " + bad + " failed" : ""), bad > 0);
+      route();
+    } }, "Discard shown"),
+    el("span", { class: "muted" }, list.length + (list.length === 200 ? "+ (showing the newest 200)" : "") + " dead letter" + (list.length === 1 ? "" : "s")));
+  main().replaceChildren(el("h1", {}, "Dead letters"), form, bulk, list.length ? dlTable(list, false) : el("div", { class: "empty table-wrap" }, "No dead letters. Nothing is stuck."));
+}
+
+function dlTable(list, compact) {
+  return el("div", { class: "table-wrap" }, el("table", { id: "dead-letters" },
+    el("thead", {}, el("tr", {}, ["Step", "Execution", "Queue", "Reason", "Error", "Moved", ""].map((h) => el("th", {}, h)))),
+    el("tbody", {}, list.map((d) => el("tr", { class: "row", "data-task": d.task_id },
+      el("td", {}, d.step_name, el("div", { class: "muted" }, d.kind)),
+      el("td", { class: "id nowrap" }, el("a", { href: "#/executions/" + encodeURIComponent(d.execution_id), title: d.execution_id }, compact ? truncate(d.execution_id, 14) : d.execution_id)),
+      el("td", {}, d.queue),
+      el("td", {}, d.reason),
+      el("td", {}, d.error ? el("span", {}, el("b", {}, d.error.code + ": "), truncate(d.error.message || "", 120)) : d.code),
+      el("td", { class: "nowrap", title: fmtTime(d.moved_at) }, ago(d.moved_at)),
+      el("td", { class: "actions" },
+        el("button", { type: "button", class: "primary replay", onclick: async () => {
+          if (!(await confirmAction("Replay this dead letter?", "Step " + d.step_name + " of execution " + d.execution_id + " is queued again with fresh attempts.", "Replay"))) return;
+          try {
+            await api("POST", "v1/dead-letters/" + encodeURIComponent(d.task_id) + "/replay", {});
+            toast("Replayed " + d.step_name);
+          } catch (e) { toast("Replay failed: " + e.message, true); }
+          route();
+        } }, "Replay"),
+        el("button", { type: "button", class: "discard", onclick: async () => {
+          if (!(await confirmAction("Discard this dead letter?", "It is deleted for good; execution " + d.execution_id + " stays failed.", "Discard"))) return;
+          try {
+            await api("DELETE", "v1/dead-letters/" + encodeURIComponent(d.task_id));
+            toast("Discarded");
+          } catch (e) { toast("Discard failed: " + e.message, true); }
+          route();
+        } }, "Discard")))))));
+}
+
+// ---- queues & throughput -------------------------------------------------
+
+async function pageQueues() {
+  const st = await refreshStats();
+  if (!st) throw new Error("stats unavailable");
+  const render = (st) => {
+    const depth = st.queue_depth || {};
+    const queues = Object.keys(depth).sort();
+    const maxDepth = Math.max(1, ...Object.values(depth));
+    const tasks = st.tasks || {};
+    const maxTasks = Math.max(1, ...Object.values(tasks));
+    main().replaceChildren(el("h1", {}, "Queues & throughput"),
+      el("div", { class: "panel chart", id: "throughput" }, el("h2", {}, "Throughput (executions finished per second) and queue depth"),
+        drawThroughput(), el("div", { class: "legend" }, el("span", {}, el("i", { class: "sw-completed" }), "finished / s"),
+          el("span", {}, el("i", { class: "sw-failed" }), "failed / s"), el("span", {}, el("i", { class: "sw-running" }), "pending tasks"))),
+      el("div", { class: "grid2" },
+        el("div", { class: "panel bars", id: "queues" }, el("h2", {}, "Pending tasks per queue"),
+          queues.length ? queues.map((q) => bar(q, depth[q], maxDepth)) : el("p", { class: "muted" }, "Every queue is empty.")),
+        el("div", { class: "panel bars" }, el("h2", {}, "Tasks by state"),
+          Object.keys(tasks).sort().map((s) => bar(s, tasks[s], maxTasks)))));
+  };
+  render(st);
+  S.pageTimer = setInterval(async () => {
+    const st = await refreshStats();
+    if (st && location.hash.startsWith("#/queues")) render(st);
+  }, 2000);
+}
+
+function bar(name, n, max) {
+  const fill = el("div", { class: "fill" });
+  fill.style.width = Math.round((100 * n) / max) + "%";
+  return el("div", { class: "bar" }, el("span", { class: "name", title: name }, name || "(default)"), el("div", { class: "track" }, fill), el("b", {}, n));
+}
+
+// drawThroughput plots the per-second rates between successive /v1/stats
+// samples this page took (the store keeps counts, not history).
+function drawThroughput() {
+  const W = 1000, H = 220, L = 44, R = 44, T = 12, B = 24;
+  const root = svg("svg", { viewBox: "0 0 " + W + " " + H, preserveAspectRatio: "none", id: "throughput-chart" });
+  const s = S.samples;
+  if (s.length < 2) {
+    root.append(svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", text: "Collecting samples (one every few seconds)…" }));
+    return root;
+  }
+  const pts = [];
+  for (let i = 1; i < s.length; i++) {
+    const dt = (s[i].t - s[i - 1].t) / 1000 || 1;
+    pts.push({ t: s[i].t, rate: Math.max(0, (s[i].finished - s[i - 1].finished) / dt), fail: Math.max(0, (s[i].failed - s[i - 1].failed) / dt), pending: s[i].pending });
+  }
+  const t0 = s[0].t, t1 = s[s.length - 1].t;
+  const maxRate = niceCeil(Math.max(...pts.map((p) => p.rate)));
+  const maxPend = niceCeil(Math.max(...pts.map((p) => p.pending)));
+  const x = (t) => L + ((t - t0) / (t1 - t0 || 1)) * (W - L - R);
+  const y = (v, m) => H - B - (v / m) * (H - T - B);
+  const grid = svg("g", { class: "grid" });
+  for (let i = 0; i <= 4; i++) {
+    const yy = T + ((H - T - B) * i) / 4;
+    grid.append(svg("line", { x1: L, x2: W - R, y1: yy, y2: yy }),
+      svg("text", { x: L - 6, y: yy + 4, "text-anchor": "end", text: tick(maxRate * (1 - i / 4)) }),
+      svg("text", { x: W - R + 6, y: yy + 4, text: tick(maxPend * (1 - i / 4)) }));
+  }
+  grid.append(svg("text", { x: L, y: H - 6, text: "−" + fmtDur(t1 - t0) }), svg("text", { x: W - R, y: H - 6, "text-anchor": "end", text: "now" }));
+  const line = (key, m, color, width) => svg("polyline", { fill: "none", stroke: color, "stroke-width": width,
+    "vector-effect": "non-scaling-stroke", points: pts.map((p) => x(p.t).toFixed(1) + "," + y(p[key], m).toFixed(1)).join(" ") });
+  root.append(grid, line("pending", maxPend, "#3b6fd8", 1.5), line("fail", maxRate, "#c8372d", 2), line("rate", maxRate, "#23854a", 2.5));
+  return root;
+}
+
+// niceCeil rounds a chart maximum up to 4 × (1, 2 or 5 × 10^k), so the
+// four grid steps read as round numbers.
+function niceCeil(v) {
+  if (!(v > 0)) return 4;
+  const step = v / 4;
+  const p = Math.pow(10, Math.floor(Math.log10(step)));
+  const m = [1, 2, 5, 10].find((m) => m * p >= step);
+  return 4 * m * p;
+}
+
+function tick(v) {
+  return Number.isInteger(v) ? String(v) : v.toFixed(v < 1 ? 2 : 1);
+}
+
+// ---- workers -----------------------------------------------------------
+
+async function pageWorkers() {
+  const data = await api("GET", "v1/workers");
+  const list = data.workers || [];
+  const live = list.filter((w) => w.state === "live").length;
+  main().replaceChildren(el("div", { class: "head" }, el("h1", {}, "Workers"), el("span", { class: "muted" }, live + " live, " + (list.length - live) + " stopped or dead")),
+    list.length ? el("div", { class: "table-wrap" }, el("table", { id: "workers" },
+      el("thead", {}, el("tr", {}, ["Id", "State", "Host / pid", "Queues", "Functions", "Started", "Heartbeat"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, list.map((w) => el("tr", { class: "row", "data-state": w.state },
+        el("td", { class: "mono" }, w.id, w.name ? el("div", { class: "muted" }, w.name) : ""),
+        el("td", {}, badge(w.state), w.stopped_at ? el("div", { class: "muted" }, ago(w.stopped_at)) : ""),
+        el("td", {}, w.host + " / " + w.pid),
+        el("td", {}, (w.queues || []).join(", ") || "default"),
+        el("td", { class: "muted" }, truncate((w.functions || []).join(", "), 90)),
+        el("td", { title: fmtTime(w.started_at) }, ago(w.started_at)),
+        el("td", { title: fmtTime(w.heartbeat_at) }, ago(w.heartbeat_at))))))) : el("div", { class: "empty table-wrap" }, "No workers have registered."));
+  clearInterval(S.pageTimer);
+  S.pageTimer = setInterval(() => { if (location.hash.startsWith("#/workers")) pageWorkers().catch(() => {}); }, 5000);
+}
+
+// ---- boot --------------------------------------------------------------
+
+window.addEventListener("hashchange", () => {
+  if (location.hash === "#/login") return showLogin();
+  route();
+});
+document.addEventListener("DOMContentLoaded", () => {
+  $("#logout").addEventListener("click", logout);
+  start();
+});
