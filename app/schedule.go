@@ -407,7 +407,7 @@ func (e *Engine) Schedules(ctx context.Context) ([]domain.Schedule, error) {
 
 // TriggerSchedule starts the schedule's function now, outside its ticks
 // (paused or not), and returns the execution id
-// ("schedule:<name>@<now>/trigger"). The next tick does not move; the
+// ("schedule:<name>@trigger-<now, RFC 3339>"). The next tick does not move; the
 // execution counts as the schedule's latest for the overlap policy.
 func (e *Engine) TriggerSchedule(ctx context.Context, name string) (string, error) {
 	s, err := e.Schedule(ctx, name)
@@ -415,7 +415,7 @@ func (e *Engine) TriggerSchedule(ctx context.Context, name string) (string, erro
 		return "", err
 	}
 	now := e.now()
-	id := "schedule:" + name + "@" + now.Format(time.RFC3339Nano) + "/trigger"
+	id := "schedule:" + name + "@trigger-" + now.Format(time.RFC3339Nano)
 	if _, err := e.startScheduled(ctx, s, id); err != nil {
 		return "", wrapSchedule(name, err)
 	}
