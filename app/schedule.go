@@ -291,6 +291,9 @@ func (e *Engine) CreateSchedule(ctx context.Context, def ScheduleDef) (domain.Sc
 		CatchUp: def.CatchUp, Overlap: def.Overlap, Paused: def.Paused, NextTick: nextTick(cs, loc, now),
 	}
 	out, err := e.store.CreateSchedule(ctx, s, now)
+	if errors.Is(err, ErrConflict) {
+		return out, fmt.Errorf("stent: %w", &scheduleExistsError{name: def.Name})
+	}
 	return out, wrapSchedule(def.Name, err)
 }
 
@@ -430,3 +433,15 @@ func sortedNames(names []string) []string {
 	slices.Sort(names)
 	return names
 }
+
+// scheduleExistsError says a schedule name is taken (ErrConflict).
+type scheduleExistsError struct{ name string }
+
+func (e *scheduleExistsError) Error() string {
+	return fmt.Sprintf("a schedule named %q already exists; update it or pick another name", e.name)
+}
+
+func (e *scheduleExistsError) Is(target error) bool { return target == ErrConflict }
+
+// ErrorCode is the code of ErrConflict.
+func (e *scheduleExistsError) ErrorCode() string { return "conflict" }
