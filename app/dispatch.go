@@ -119,29 +119,36 @@ func (e *Engine) known(ctx context.Context, name string, def *durable.Func) (dom
 }
 
 func (e *Engine) dispatch(ctx context.Context, name string, fi domain.FunctionInfo, input json.RawMessage, opts []DispatchOption) (string, error) {
+	id, _, err := e.dispatchCreated(ctx, name, fi, input, opts)
+	return id, err
+}
+
+// dispatchCreated is dispatch, also telling whether the execution was
+// created (false: an execution of that id or idempotency key existed).
+func (e *Engine) dispatchCreated(ctx context.Context, name string, fi domain.FunctionInfo, input json.RawMessage, opts []DispatchOption) (string, bool, error) {
 	if err := e.checkOpen(); err != nil {
-		return "", err
+		return "", false, err
 	}
 	o, err := dispatchOpts(name, opts)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	p, err := e.plan(name, fi, input, o, e.now())
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	ctx, carrier, end := e.tracing.startDispatch(ctx, name, p.exec.ID, p.exec.Queue)
 	p.root.TraceContext = carrier
 	got, created, err := ports.CreateExecution(ctx, e.store, p.exec, p.root)
 	end(got, err)
 	if err != nil {
-		return "", fmt.Errorf("stent: dispatch %q: %w", name, err)
+		return "", false, fmt.Errorf("stent: dispatch %q: %w", name, err)
 	}
 	if created {
 		e.announceDispatch(ctx, name, []plan{p})
 		e.log.DebugContext(ctx, "dispatched", "execution_id", got, "function", name, "queue", p.exec.Queue)
 	}
-	return got, nil
+	return got, created, nil
 }
 
 // DispatchMany starts one execution per input, all written in one

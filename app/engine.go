@@ -73,6 +73,14 @@ type Config struct {
 	// A sleep longer than ParkAfter parks at once. Default 250ms; a
 	// negative value keeps every wait in memory (no parking).
 	ParkAfter time.Duration
+	// ScheduleInterval is how often each worker looks for due cron
+	// schedules (paced on the wall clock; due ticks are read on
+	// Deps.Clock); default 1s, negative disables the
+	// scheduler (FireDueSchedules still works).
+	ScheduleInterval time.Duration
+	// ScheduleMisfireGrace is how late a tick may be found due and still
+	// fire under CatchUpSkip; default 1 minute.
+	ScheduleMisfireGrace time.Duration
 }
 
 // DefaultParkAfter is the default Config.ParkAfter.
@@ -109,6 +117,12 @@ func (c Config) withDefaults() Config {
 	if c.ParkAfter == 0 {
 		c.ParkAfter = DefaultParkAfter
 	}
+	if c.ScheduleInterval == 0 {
+		c.ScheduleInterval = DefaultScheduleInterval
+	}
+	if c.ScheduleMisfireGrace <= 0 {
+		c.ScheduleMisfireGrace = DefaultScheduleMisfireGrace
+	}
 	return c
 }
 
@@ -142,6 +156,11 @@ type Engine struct {
 
 	workersMu sync.Mutex
 	workers   []*Worker
+
+	// schedSynced is set once the registry's declared schedules are
+	// written (syncDeclaredSchedules).
+	schedSyncMu sync.Mutex
+	schedSynced atomic.Bool
 
 	closed   atomic.Bool
 	bgCancel context.CancelFunc

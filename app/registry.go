@@ -21,6 +21,8 @@ type Registry struct {
 	mu    sync.RWMutex
 	funcs map[string]*durable.Func
 	errs  []error
+	// schedules are the ones declared with Schedule.
+	schedules []ScheduleDef
 }
 
 // NewRegistry returns an empty registry.
@@ -199,7 +201,7 @@ func Register[I, O any](reg *Registry, name string, fn func(context.Context, I) 
 func (r *Registry) Clone() *Registry {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	c := &Registry{funcs: make(map[string]*durable.Func, len(r.funcs)), errs: slices.Clone(r.errs)}
+	c := &Registry{funcs: make(map[string]*durable.Func, len(r.funcs)), errs: slices.Clone(r.errs), schedules: slices.Clone(r.schedules)}
 	for n, d := range r.funcs {
 		c.funcs[n] = d
 	}

@@ -206,6 +206,7 @@ func (s WorkerState) String() string {
 // (hard stop; leases are released either way).
 type Worker struct {
 	w    *worker.Worker
+	eng  *Engine
 	opts WorkerOptions
 }
 
@@ -215,7 +216,7 @@ func (e *Engine) NewWorker(opts WorkerOptions) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Worker{w: worker.New(e.workerE, worker.Options(o)), opts: o}
+	w := &Worker{w: worker.New(e.workerE, worker.Options(o)), eng: e, opts: o}
 	e.workersMu.Lock()
 	e.workers = append(e.workers, w)
 	e.workersMu.Unlock()
@@ -273,8 +274,13 @@ func (w *Worker) Active() int { return w.w.Active() }
 
 // Run claims and runs tasks until Drain completes (returns nil) or ctx ends
 // (hard stop: running tasks are cancelled with ErrLeaseLost and their
-// leases released; returns nil). A worker runs once.
-func (w *Worker) Run(ctx context.Context) error { return w.w.Run(ctx) }
+// leases released; returns nil). A worker runs once. Beside it runs the
+// scheduler, which fires due cron schedules (Config.ScheduleInterval).
+func (w *Worker) Run(ctx context.Context) error {
+	stop := w.eng.startScheduler(ctx)
+	defer stop()
+	return w.w.Run(ctx)
+}
 
 // Drain stops claiming, waits for in-flight tasks until ctx ends (or
 // DrainTimeout when ctx has no deadline), then cancels the rest with

@@ -28,6 +28,7 @@ type Store interface {
 	DeadLetterStore
 	StatsStore
 	WorkerStore
+	ScheduleStore
 	Maintenance
 }
 

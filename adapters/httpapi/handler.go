@@ -132,6 +132,14 @@ func (h *Handler) routes() {
 	if h.o.Console {
 		h.consoleRoutes()
 	}
+	api("GET /v1/schedules", h.listSchedules)
+	api("POST /v1/schedules", h.createSchedule)
+	api("GET /v1/schedules/{name}", h.getSchedule)
+	api("PUT /v1/schedules/{name}", h.updateSchedule)
+	api("DELETE /v1/schedules/{name}", h.deleteSchedule)
+	api("POST /v1/schedules/{name}/pause", h.pauseSchedule)
+	api("POST /v1/schedules/{name}/resume", h.resumeSchedule)
+	api("POST /v1/schedules/{name}/trigger", h.triggerSchedule)
 }
 
 // top answers unknown routes with a JSON 404 (or 405 when only the method

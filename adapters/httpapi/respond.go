@@ -151,6 +151,9 @@ func subjectOf(r *http.Request) string {
 	if id := r.PathValue("id"); id != "" {
 		return fmt.Sprintf("execution %q", id)
 	}
+	if name := r.PathValue("name"); name != "" && strings.HasPrefix(r.URL.Path, "/v1/schedules/") {
+		return fmt.Sprintf("schedule %q", name)
+	}
 	return ""
 }
 

@@ -254,6 +254,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 130 interrupted.`,
 		r.listCommand(), r.showCommand(), r.tasksCommand(), r.workersCommand(), r.statsCommand(), r.dlqCommand(),
 		r.cancelCommand(), r.signalCommand(), r.dispatchCommand(), r.watchCommand(),
 		r.cleanupCommand(), r.migrateCommand(), r.versionCommand(), r.replayCommand(), r.exportCommand(),
+		r.schedulesCommand(),
 	)
 	return root
 }
