@@ -33,6 +33,7 @@ type Store struct {
 	deadLetters map[string]*domain.DeadLetter // by task id
 	functions   map[string]domain.FunctionInfo
 	workers     map[string]*domain.WorkerInfo
+	rateStarts  map[string][]time.Time // fresh claims per rate key, sorted (the sliding-window log)
 }
 
 type cacheEntry struct {
@@ -57,6 +58,7 @@ func New() *Store {
 		deadLetters: map[string]*domain.DeadLetter{},
 		functions:   map[string]domain.FunctionInfo{},
 		workers:     map[string]*domain.WorkerInfo{},
+		rateStarts:  map[string][]time.Time{},
 	}
 }
 
