@@ -108,7 +108,9 @@ func TestARateLimitedExecutionSaysUntilWhen(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	go func() { _ = eng.Serve(ctx, app.WorkerOptions{PollInterval: 5 * time.Millisecond, PollIntervalMax: 20 * time.Millisecond}) }()
+	go func() {
+		_ = eng.Serve(ctx, app.WorkerOptions{PollInterval: 5 * time.Millisecond, PollIntervalMax: 20 * time.Millisecond})
+	}()
 	for _, id := range []string{first, other} {
 		wctx, wcancel := context.WithTimeout(t.Context(), 10*time.Second)
 		res, err := eng.WaitFor(wctx, id)
