@@ -305,6 +305,14 @@ func (e *Engine) plan(name string, fi domain.FunctionInfo, input json.RawMessage
 		Tags: exec.Tags, Priority: exec.Priority, Queue: queue, ScheduledFor: scheduled,
 		Deadline: deadline, CreatedAt: now, UpdatedAt: now,
 	}
+	if def, err := e.reg.lookup(name); err == nil && def.Flow != nil {
+		fl, err := def.Flow(input, queue)
+		if err != nil {
+			return plan{}, fmt.Errorf("stent: dispatch %q: %w", name, err)
+		}
+		root.MaxConcurrent, root.ConcurrencyKey = fl.MaxConcurrent, fl.ConcurrencyKey
+		root.RateKey, root.RateLimit, root.RatePer = fl.RateKey, fl.RateLimit, fl.RatePer
+	}
 	exec.RootTaskID = root.ID
 	return plan{exec: exec, root: root}, nil
 }

@@ -15,6 +15,11 @@ type TaskInfo struct {
 	Queue       string
 	Attempt     int
 	WorkerID    string
+	// ConcurrencyKey and RateKey are the task's flow-limit groups
+	// (WithConcurrency, WithRateLimit; empty when none), so a hook can
+	// count claims and run times per limit.
+	ConcurrencyKey string
+	RateKey        string
 }
 
 // Metrics receives the engine's observations. Every hook must be cheap and

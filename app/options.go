@@ -63,6 +63,8 @@ type funcOptions struct {
 	cacheTTL      time.Duration
 	version       string
 	keyFunc       any // func(I) string, checked at Register
+	concurrency   *flowOption
+	rate          *flowOption
 	errs          []error
 }
 

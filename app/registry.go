@@ -172,6 +172,14 @@ func Register[I, O any](reg *Registry, name string, fn func(context.Context, I) 
 			return kf(in), true, nil
 		}
 	}
+	flow, err := flowLimits[I](name, o)
+	if err != nil {
+		return fail(err)
+	}
+	d.Flow = flow
+	if c := o.concurrency; c != nil && c.scope == domain.ScopeFunction && c.key == nil {
+		d.MaxConcurrent = c.limit // the function-wide limit, also in the catalogue
+	}
 	d.Invoke = func(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
 		in, err := durable.DecodeInput[I](name, input)
 		if err != nil {

@@ -138,6 +138,8 @@ type ProgressEntry struct {
 	// WakeAt and Awaited: see Task.
 	WakeAt  *time.Time `json:"wake_at,omitempty"`
 	Awaited bool       `json:"awaited,omitempty"`
+	// RateLimitedUntil: see Task.
+	RateLimitedUntil *time.Time `json:"rate_limited_until,omitempty"`
 }
 
 // Signal is one message in an execution's mailbox for a name.

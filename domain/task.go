@@ -39,13 +39,25 @@ type Task struct {
 	RetryPolicy      RetryPolicy `json:"retry_policy"`
 	// MaxConcurrent is the function's cluster-wide limit of running tasks;
 	// 0 means none.
-	MaxConcurrent  int      `json:"max_concurrent,omitempty"`
-	Tags           []string `json:"tags,omitempty"`
-	Priority       int      `json:"priority"`
-	Queue          string   `json:"queue"`
-	IdempotencyKey string   `json:"idempotency_key,omitempty"`
-	LinkOwnerID    string   `json:"link_owner_id,omitempty"`
-	CacheKey       string   `json:"cache_key,omitempty"`
+	MaxConcurrent int `json:"max_concurrent,omitempty"`
+	// ConcurrencyKey names the group MaxConcurrent counts (see
+	// LimitGroup): empty means the function's own group (its step name).
+	ConcurrencyKey string `json:"concurrency_key,omitempty"`
+	// RateKey, RateLimit and RatePer are the task's rate limit: no more
+	// than RateLimit fresh claims of the group RateKey start within any
+	// window of RatePer. RateLimit 0 means none.
+	RateKey   string        `json:"rate_key,omitempty"`
+	RateLimit int           `json:"rate_limit,omitempty"`
+	RatePer   time.Duration `json:"rate_per,omitempty"`
+	// RateLimitedUntil is set when a claim held the pending task back for
+	// its rate limit: it is not claimed before then. A claim clears it.
+	RateLimitedUntil *time.Time `json:"rate_limited_until,omitempty"`
+	Tags             []string   `json:"tags,omitempty"`
+	Priority         int        `json:"priority"`
+	Queue            string     `json:"queue"`
+	IdempotencyKey   string     `json:"idempotency_key,omitempty"`
+	LinkOwnerID      string     `json:"link_owner_id,omitempty"`
+	CacheKey         string     `json:"cache_key,omitempty"`
 	// ScheduledFor is when a pending task becomes due; for a sleep it is
 	// the wake-up time.
 	ScheduledFor *time.Time `json:"scheduled_for,omitempty"`

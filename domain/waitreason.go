@@ -10,7 +10,7 @@ import (
 // code right now, from its step timeline: "sleeping until
 // 2026-12-04T14:05:03Z", "waiting for signal approval", "waiting for 37 of
 // 100 children", "no worker registers charge", "queued: charge waits for a
-// free worker", "retrying charge at ...", "running charge". served reports
+// free worker", "rate limited until 15:04:05 (charge)", "retrying charge at ...", "running charge". served reports
 // whether a live worker registers a function (nil: assume every function is
 // served). It returns "" for a terminal execution. now is a parameter
 // (domain never reads the clock).
@@ -49,6 +49,8 @@ func WaitReason(state ExecutionState, steps []ProgressEntry, served func(functio
 			add(&unserved, "no worker registers "+s.Step)
 		case s.State == TaskRunning:
 			add(&running, "running "+s.Step)
+		case s.State == TaskPending && s.RateLimitedUntil != nil && s.RateLimitedUntil.After(now):
+			add(&queued, RateLimitedReason(*s.RateLimitedUntil)+" ("+s.Step+")")
 		case due && s.State == TaskWaiting:
 			add(&queued, "resuming: "+s.Step+" waits for a free worker")
 		case due:

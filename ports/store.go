@@ -187,7 +187,13 @@ type StepSpec struct {
 	Input         json.RawMessage
 	RetryPolicy   domain.RetryPolicy
 	MaxConcurrent int
-	Tags          []string
+	// ConcurrencyKey, RateKey, RateLimit and RatePer: the flow limits the
+	// record is inserted (or reset) with; see domain.Task.
+	ConcurrencyKey string
+	RateKey        string
+	RateLimit      int
+	RatePer        time.Duration
+	Tags           []string
 	Priority      int
 	Queue         string
 	// IdempotencyKey, when set, makes the call idempotent: a stored
@@ -362,8 +368,19 @@ type ClaimStore interface {
 	//     was lost: Recoveries+1, Attempt unchanged, LastError a lease_lost
 	//     error);
 	// and, for a task with MaxConcurrent > 0, fewer than MaxConcurrent
-	// running tasks of its step_name counting those chosen in this call (a
-	// reclaim does not add one). Order: priority desc, created_at, id;
+	// running tasks of its concurrency group (domain.Task.ConcurrencyGroup:
+	// ConcurrencyKey, or step_name when that is empty) counting those
+	// chosen in this call (a reclaim does not add one); and, for a pending
+	// task with RateLimit > 0, RateLimitedUntil null or <= Now and fewer
+	// than RateLimit fresh claims of its RateKey recorded in the window
+	// (Now-RatePer, Now], counting those chosen in this call. A fresh claim
+	// of a rate-limited task records a start of its RateKey at Now (kept at
+	// least RatePer); a pending task turned down by its rate limit gets
+	// RateLimitedUntil = the time its group frees a slot
+	// (domain.RateWindowFree) and is skipped, so the tasks behind it are
+	// still claimed (no head-of-line blocking). Resumes and reclaims are
+	// not charged. The checks are atomic with the claim: concurrent
+	// claimers never admit more than a limit. Order: priority desc, created_at, id;
 	// expired leases (in that order) and due waiting tasks (in wake order)
 	// are read up to Limit each and merged with the pending tasks in that
 	// order. A claimed root moves its pending execution to running

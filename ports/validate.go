@@ -184,6 +184,9 @@ func (n NewExecution) Validate() error {
 	case root.MaxConcurrent < 0:
 		return invalid("root task %q: max concurrent %d; want 0 (no limit) or more", root.ID, root.MaxConcurrent)
 	}
+	if err := validRate(root.RateKey, root.RateLimit, root.RatePer); err != nil {
+		return within(fmt.Sprintf("root task %s", quoteShort(root.ID)), err)
+	}
 	return n.validText()
 }
 
@@ -210,6 +213,9 @@ func (n NewExecution) validText() error {
 		ValidateText("cache key", root.CacheKey, MaxKeyBytes),
 		ValidateInt32("priority", root.Priority),
 		ValidateInt32("max concurrent", root.MaxConcurrent),
+		ValidateText("concurrency key", root.ConcurrencyKey, MaxKeyBytes),
+		ValidateText("rate key", root.RateKey, MaxKeyBytes),
+		ValidateInt32("rate limit", root.RateLimit),
 		ValidatePayload("input", root.Input),
 		validTraceContext("trace context", root.TraceContext),
 	); err != nil {
@@ -242,6 +248,8 @@ func (sp StepSpec) Validate() error {
 		return invalid("step spec %q: signal step name %q; want signal:<name>", sp.ID, sp.StepName)
 	case sp.MaxConcurrent < 0:
 		return invalid("step spec %q: max concurrent %d; want 0 (no limit) or more", sp.ID, sp.MaxConcurrent)
+	case validRate(sp.RateKey, sp.RateLimit, sp.RatePer) != nil:
+		return within(fmt.Sprintf("step spec %s", quoteShort(sp.ID)), validRate(sp.RateKey, sp.RateLimit, sp.RatePer))
 	case sp.Kind == domain.KindActivity && sp.Claim != nil && (sp.Claim.WorkerID == "" || sp.Claim.Token == ""):
 		return invalid("step spec %q: inline claim with worker %q and token %q; both are required", sp.ID, sp.Claim.WorkerID, sp.Claim.Token)
 	case sp.Completed != nil && (sp.Kind != domain.KindActivity || sp.Claim != nil || sp.CacheKey != "" || sp.IdempotencyKey != ""):
@@ -277,6 +285,9 @@ func (sp StepSpec) validText() error {
 		ValidateInt32("position", sp.Position),
 		ValidateInt32("priority", sp.Priority),
 		ValidateInt32("max concurrent", sp.MaxConcurrent),
+		ValidateText("concurrency key", sp.ConcurrencyKey, MaxKeyBytes),
+		ValidateText("rate key", sp.RateKey, MaxKeyBytes),
+		ValidateInt32("rate limit", sp.RateLimit),
 		ValidatePayload("input", sp.Input),
 		validTraceContext("trace context", sp.TraceContext),
 		claim,
@@ -391,6 +402,25 @@ func ValidateFunctions(fns []domain.FunctionInfo) error {
 		); err != nil {
 			return within(fmt.Sprintf("function %q", f.Name), err)
 		}
+	}
+	return nil
+}
+
+// validRate checks a task's rate limit: none (limit 0, no key, no
+// period), or a limit of 1 or more with a key and a positive period of at
+// most a year.
+func validRate(key string, limit int, per time.Duration) error {
+	switch {
+	case limit == 0 && key == "" && per == 0:
+		return nil
+	case limit < 0:
+		return invalid("rate limit %d; want 0 (none) or more", limit)
+	case limit == 0:
+		return invalid("rate key %s or period %s without a rate limit; want a limit of 1 or more", quoteShort(key), per)
+	case key == "":
+		return invalid("rate limit %d without a rate key; a key is required", limit)
+	case per <= 0 || per > 366*24*time.Hour:
+		return invalid("rate period %s; want more than 0 and at most 8784h", per)
 	}
 	return nil
 }

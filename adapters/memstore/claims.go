@@ -25,14 +25,14 @@ func (s *Store) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]ports.Cl
 	}
 
 	now := normTime(p.Now)
-	running := map[string]int{} // running orchestrator/activity tasks per step name
+	running := map[string]int{} // running orchestrator/activity tasks per concurrency group
 	var candidates []*domain.Task
 	for _, t := range s.tasks {
 		if !t.Kind.Claimable() {
 			continue
 		}
 		if t.State == domain.TaskRunning {
-			running[t.StepName]++
+			running[t.ConcurrencyGroup()]++
 		}
 		if eligible(t, p, now) {
 			candidates = append(candidates, t)
@@ -50,13 +50,27 @@ func (s *Store) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]ports.Cl
 		}
 		op := claimOf(t.State)
 		// A reclaim keeps the running count as it is, so only a fresh
-		// claim or a resume is held back by the function's limit.
-		if op.Op != domain.TaskReclaim.Op && t.MaxConcurrent > 0 {
-			if running[t.StepName] >= t.MaxConcurrent {
+		// claim or a resume is held back by the concurrency limit.
+		limited := op.Op != domain.TaskReclaim.Op && t.MaxConcurrent > 0
+		if limited && running[t.ConcurrencyGroup()] >= t.MaxConcurrent {
+			continue
+		}
+		// Only a fresh claim is charged to the rate limit; one turned
+		// down is held back until its group frees a slot, and the tasks
+		// behind it are still claimed.
+		if op.Op == domain.TaskClaim.Op && t.RateLimit > 0 {
+			win := s.rateWindow(t.RateKey, now, t.RatePer)
+			if len(win) >= t.RateLimit {
+				t.RateLimitedUntil = timePtr(normTime(domain.RateWindowFree(win, t.RateLimit, t.RatePer, now)))
+				t.UpdatedAt = now
 				continue
 			}
-			running[t.StepName]++
+			s.rateStarts[t.RateKey] = domain.InsertSorted(s.rateStarts[t.RateKey], now)
 		}
+		if limited {
+			running[t.ConcurrencyGroup()]++
+		}
+		t.RateLimitedUntil = nil
 		switch op.Op {
 		case domain.TaskReclaim.Op:
 			t.LastError = domain.SentinelError(domain.ErrLeaseLost,
@@ -93,6 +107,20 @@ func (s *Store) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]ports.Cl
 	return claimed, nil
 }
 
+// rateWindow prunes the rate key's starts to the window (now-per, now]
+// (later ones are kept) and returns them.
+func (s *Store) rateWindow(key string, now time.Time, per time.Duration) []time.Time {
+	st := s.rateStarts[key]
+	from := now.Add(-per)
+	i := 0
+	for i < len(st) && !st[i].After(from) {
+		i++
+	}
+	st = st[i:]
+	s.rateStarts[key] = st
+	return st
+}
+
 // claimOf returns the claim operation for a task in state s: a fresh
 // claim, a reclaim or a resume.
 func claimOf(s domain.TaskState) domain.TaskTransition {
@@ -124,7 +152,7 @@ func eligible(t *domain.Task, p ports.ClaimParams, now time.Time) bool {
 	}
 	switch {
 	case domain.TaskClaim.Allows(t.State):
-		return t.Due(now)
+		return t.Due(now) && (t.RateLimitedUntil == nil || !t.RateLimitedUntil.After(now))
 	case domain.TaskResume.Allows(t.State):
 		return t.WakeAt != nil && !t.WakeAt.After(now)
 	case domain.TaskReclaim.Allows(t.State):

@@ -74,6 +74,8 @@ func cloneTask(t *domain.Task) *domain.Task {
 	c.TraceContext = cloneStringMap(t.TraceContext)
 	c.ScheduledFor = normTimePtr(t.ScheduledFor)
 	c.WakeAt = normTimePtr(t.WakeAt)
+	c.RateLimitedUntil = normTimePtr(t.RateLimitedUntil)
+	c.RatePer = t.RatePer.Truncate(time.Microsecond)
 	c.LeaseExpiresAt = normTimePtr(t.LeaseExpiresAt)
 	c.Deadline = normTimePtr(t.Deadline)
 	c.CreatedAt = normTime(t.CreatedAt)

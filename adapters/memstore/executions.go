@@ -175,6 +175,8 @@ func (s *Store) ListProgress(ctx context.Context, executionID string) ([]domain.
 			ScheduledFor: c.ScheduledFor,
 			WakeAt:       c.WakeAt,
 			Awaited:      c.Awaited,
+			// Tasks held back by a rate limit show until when.
+			RateLimitedUntil: c.RateLimitedUntil,
 		})
 	}
 	return out, nil

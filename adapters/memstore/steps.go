@@ -91,6 +91,10 @@ func (s *Store) newStep(p *domain.Task, sp ports.StepSpec, now time.Time) *domai
 		ParentGeneration: p.Generation,
 		RetryPolicy:      cloneRetryPolicy(sp.RetryPolicy),
 		MaxConcurrent:    sp.MaxConcurrent,
+		ConcurrencyKey:   sp.ConcurrencyKey,
+		RateKey:          sp.RateKey,
+		RateLimit:        sp.RateLimit,
+		RatePer:          sp.RatePer.Truncate(time.Microsecond),
 		Tags:             cloneStrings(sp.Tags),
 		Priority:         sp.Priority,
 		Queue:            sp.Queue,
@@ -222,6 +226,8 @@ func (s *Store) ResetStep(ctx context.Context, parent domain.Fence, spec ports.S
 	t.Input = cloneRaw(spec.Input)
 	t.RetryPolicy = cloneRetryPolicy(spec.RetryPolicy)
 	t.MaxConcurrent = spec.MaxConcurrent
+	t.ConcurrencyKey, t.RateKey, t.RateLimit = spec.ConcurrencyKey, spec.RateKey, spec.RateLimit
+	t.RatePer, t.RateLimitedUntil = spec.RatePer.Truncate(time.Microsecond), nil
 	t.Tags = cloneStrings(spec.Tags)
 	t.Priority = spec.Priority
 	t.Queue = spec.Queue

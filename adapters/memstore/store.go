@@ -34,6 +34,7 @@ type Store struct {
 	functions   map[string]domain.FunctionInfo
 	workers     map[string]*domain.WorkerInfo
 	schedules   map[string]*domain.Schedule
+	rateStarts  map[string][]time.Time // fresh claims per rate key, sorted (the sliding-window log)
 }
 
 type cacheEntry struct {
@@ -59,6 +60,7 @@ func New() *Store {
 		functions:   map[string]domain.FunctionInfo{},
 		workers:     map[string]*domain.WorkerInfo{},
 		schedules:   map[string]*domain.Schedule{},
+		rateStarts:  map[string][]time.Time{},
 	}
 }
 

@@ -20,6 +20,9 @@ type candidate struct {
 	kind                      domain.TaskKind
 	stepName                  string
 	maxConcurrent             int
+	concurrencyKey, rateKey   string
+	rateLimit                 int
+	ratePer                   time.Duration
 	priority                  int
 	createdAt                 time.Time
 	leaseExpiresAt            *time.Time
@@ -48,7 +51,7 @@ func (c *candidate) before(o *candidate) bool {
 }
 
 const candidateColumns = `id, execution_id, parent_task_id, kind, step_name, max_concurrent, priority, created_at, lease_expires_at,
- started_at`
+ started_at, concurrency_key, rate_key, rate_limit, rate_per`
 
 func scanCandidates(rows *sql.Rows) ([]candidate, error) {
 	defer rows.Close()
@@ -62,10 +65,13 @@ func scanCandidates(rows *sql.Rows) ([]candidate, error) {
 			created, lease nullTime
 			started        nullTime
 			source         int64
+			rateN, ratePer int64
 		)
-		if err := rows.Scan(&c.id, &c.executionID, &parent, &kind, &c.stepName, &maxC, &pri, &created, &lease, &started, &source); err != nil {
+		if err := rows.Scan(&c.id, &c.executionID, &parent, &kind, &c.stepName, &maxC, &pri, &created, &lease, &started,
+			&c.concurrencyKey, &c.rateKey, &rateN, &ratePer, &source); err != nil {
 			return nil, err
 		}
+		c.rateLimit, c.ratePer = int(rateN), time.Duration(ratePer)*time.Microsecond
 		c.started = started.Valid
 		c.parentID, c.kind, c.maxConcurrent, c.priority = parent.String, domain.TaskKind(kind), int(maxC), int(pri)
 		c.createdAt, c.leaseExpiresAt, c.source = created.val(), lease.ptr(), int(source)
@@ -178,11 +184,12 @@ func (s *Store) claimTx(t *txn, p ports.ClaimParams) ([]ports.ClaimedTask, error
 	}
 	chosenPer := map[string]int{}
 	used := func(name string) int { return running[name] + chosenPer[name] }
+	flow := newFlowLimits(s, t, now)
 
 	// The first read takes expired leases and due waiting tasks (never
 	// more than Limit of each are needed) and the first page of pending
 	// tasks in one statement.
-	reclaims, resumes, page, err := s.firstCandidates(t, p, now, filter, filterArgs, limited, used)
+	reclaims, resumes, page, err := s.firstCandidates(t, p, now, filter, filterArgs, limited, used, flow)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +208,7 @@ func (s *Store) claimTx(t *txn, p ports.ClaimParams) ([]ports.ClaimedTask, error
 	}
 	for len(chosen) < p.Limit {
 		if pi == len(page) && !exhausted {
-			page, err = s.pendingPage(t, p, now, filter, filterArgs, limited, used, cursor, p.Limit-len(chosen))
+			page, err = s.pendingPage(t, p, now, filter, filterArgs, limited, used, flow, cursor, p.Limit-len(chosen))
 			if err != nil {
 				return nil, err
 			}
@@ -227,7 +234,7 @@ func (s *Store) claimTx(t *txn, p ports.ClaimParams) ([]ports.ClaimedTask, error
 		next(page, &pi)
 		switch {
 		case c == nil:
-			return s.applyClaims(t, p, chosen, now, until)
+			return s.finishClaim(t, p, flow, chosen, now, until)
 		case c.source == reclaim:
 			ri++
 			chosen = append(chosen, *c) // a reclaim replaces itself in the running count
@@ -237,15 +244,34 @@ func (s *Store) claimTx(t *txn, p ports.ClaimParams) ([]ports.ClaimedTask, error
 		default:
 			pi++
 		}
-		if c.maxConcurrent > 0 {
-			if used(c.stepName) >= c.maxConcurrent {
-				continue
-			}
+		fnLimited := c.maxConcurrent > 0 && c.concurrencyKey == ""
+		if fnLimited && used(c.stepName) >= c.maxConcurrent {
+			continue
+		}
+		if ok, err := flow.admit(c); err != nil {
+			return nil, err
+		} else if !ok {
+			continue
+		}
+		if fnLimited {
 			chosenPer[c.stepName]++
 		}
 		chosen = append(chosen, *c)
 	}
-	return s.applyClaims(t, p, chosen, now, until)
+	return s.finishClaim(t, p, flow, chosen, now, until)
+}
+
+// finishClaim applies the chosen claims and writes the flow limits'
+// bookkeeping (rate starts, held-back tasks) in the same transaction.
+func (s *Store) finishClaim(t *txn, p ports.ClaimParams, flow *flowLimits, chosen []candidate, now, until time.Time) ([]ports.ClaimedTask, error) {
+	out, err := s.applyClaims(t, p, chosen, now, until)
+	if err != nil {
+		return nil, err
+	}
+	if err := flow.flush(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // unlockedLimits returns the functions of limited candidates whose claim
@@ -253,7 +279,7 @@ func (s *Store) claimTx(t *txn, p ports.ClaimParams) ([]ports.ClaimedTask, error
 func unlockedLimits(page []candidate, locked map[string]struct{}) []string {
 	var out []string
 	for _, c := range page {
-		if _, ok := locked[c.stepName]; c.maxConcurrent > 0 && !ok {
+		if _, ok := locked[c.stepName]; c.maxConcurrent > 0 && c.concurrencyKey == "" && !ok {
 			out = append(out, c.stepName)
 		}
 	}
@@ -275,7 +301,7 @@ func (s *Store) lockLimited(t *txn, names []string) (map[string]struct{}, map[st
 		return nil, nil, err
 	}
 	rows, err := t.query(`SELECT step_name, COUNT(*) FROM @tasks WHERE `+s.d.InList("step_name")+`
- AND state = 'running' AND kind IN ('orchestrator', 'activity') GROUP BY step_name`, s.d.StringList(names))
+ AND state = 'running' AND kind IN ('orchestrator', 'activity') AND concurrency_key = '' GROUP BY step_name`, s.d.StringList(names))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -301,8 +327,8 @@ func (s *Store) reclaimQuery(filter string) string {
 // resumeQuery selects due waiting tasks in wake order, excluding limited
 // tasks whose function has no slot left.
 func (s *Store) resumeQuery(now time.Time, filter string, filterArgs []any,
-	limited map[string]struct{}, used func(string) int, n int) (string, []any) {
-	lim, limArgs := s.limitExclusion(limited, used)
+	limited map[string]struct{}, used func(string) int, flow *flowLimits, n int) (string, []any) {
+	lim, limArgs := s.limitExclusion(limited, used, flow)
 	q := `SELECT ` + candidateColumns + `, 2 AS source FROM @tasks` + s.d.IndexedBy("tasks_wake") + ` WHERE ` + from("state", domain.TaskResume) + `
  AND wake_at <= ? AND kind IN ('orchestrator', 'activity')` + filter + lim + `
  ORDER BY wake_at LIMIT ?` + s.d.ForUpdateSkipLocked()
@@ -313,9 +339,9 @@ func (s *Store) resumeQuery(now time.Time, filter string, filterArgs []any,
 // firstCandidates reads the expired leases, the due waiting tasks and the
 // first pending page in one statement.
 func (s *Store) firstCandidates(t *txn, p ports.ClaimParams, now time.Time, filter string, filterArgs []any,
-	limited map[string]struct{}, used func(string) int) (reclaims, resumes, page []candidate, err error) {
-	pq, pargs := s.pendingQuery(p, now, filter, filterArgs, limited, used, nil, p.Limit)
-	wq, wargs := s.resumeQuery(now, filter, filterArgs, limited, used, p.Limit)
+	limited map[string]struct{}, used func(string) int, flow *flowLimits) (reclaims, resumes, page []candidate, err error) {
+	pq, pargs := s.pendingQuery(p, now, filter, filterArgs, limited, used, flow, nil, p.Limit)
+	wq, wargs := s.resumeQuery(now, filter, filterArgs, limited, used, flow, p.Limit)
 	args := append(append([]any{s.tm(now)}, filterArgs...), int64(p.Limit))
 	args = append(append(args, wargs...), pargs...)
 	rows, err := t.query(`SELECT * FROM (`+s.reclaimQuery(filter)+`) AS r UNION ALL SELECT * FROM (`+wq+`) AS w
@@ -350,30 +376,37 @@ func (s *Store) firstCandidates(t *txn, p ports.ClaimParams, now time.Time, filt
 }
 
 // limitExclusion is the condition that drops limited tasks whose function
-// has no slot left, and its arguments.
-func (s *Store) limitExclusion(limited map[string]struct{}, used func(string) int) (string, []any) {
+// or keyed concurrency group has no slot left, and its arguments.
+func (s *Store) limitExclusion(limited map[string]struct{}, used func(string) int, flow *flowLimits) (string, []any) {
+	var keyed string
+	var keyedArgs []any
+	if full := flow.fullKeys(); len(full) > 0 {
+		keyed = ` AND (concurrency_key = '' OR NOT ` + s.d.InList("concurrency_key") + `)`
+		keyedArgs = []any{s.d.StringList(full)}
+	}
 	if len(limited) == 0 {
-		return "", nil
+		return keyed, keyedArgs
 	}
 	rowsIn := make([][]any, 0, len(limited))
 	for name := range limited {
 		rowsIn = append(rowsIn, []any{name, int64(used(name))})
 	}
-	return ` AND (max_concurrent = 0 OR NOT EXISTS (SELECT 1 FROM ` + s.d.RowSet("lim", limitCols) + `
- WHERE lim.lim_name = step_name AND max_concurrent <= lim.lim_used))`, s.d.RowSetArgs(limitCols, rowsIn)
+	return ` AND (max_concurrent = 0 OR concurrency_key <> '' OR NOT EXISTS (SELECT 1 FROM ` + s.d.RowSet("lim", limitCols) + `
+ WHERE lim.lim_name = step_name AND max_concurrent <= lim.lim_used))` + keyed, append(s.d.RowSetArgs(limitCols, rowsIn), keyedArgs...)
 }
 
 // pendingQuery builds the read of the next page of due pending candidates
 // after cursor, excluding limited tasks whose function has no slot left.
 func (s *Store) pendingQuery(p ports.ClaimParams, now time.Time, filter string, filterArgs []any,
-	limited map[string]struct{}, used func(string) int, cursor *candidate, n int) (string, []any) {
+	limited map[string]struct{}, used func(string) int, flow *flowLimits, cursor *candidate, n int) (string, []any) {
 	var b strings.Builder
-	args := []any{s.tm(now)}
+	args := []any{s.tm(now), s.tm(now)}
 	b.WriteString(`SELECT ` + candidateColumns + `, 0 AS source FROM @tasks` + s.d.IndexedBy("tasks_claim") + ` WHERE ` + from("state", domain.TaskClaim) + `
- AND kind IN ('orchestrator', 'activity') AND (scheduled_for IS NULL OR scheduled_for <= ?)`)
+ AND kind IN ('orchestrator', 'activity') AND (scheduled_for IS NULL OR scheduled_for <= ?)
+ AND (limited_until IS NULL OR limited_until <= ?)`)
 	b.WriteString(filter)
 	args = append(args, filterArgs...)
-	lim, limArgs := s.limitExclusion(limited, used)
+	lim, limArgs := s.limitExclusion(limited, used, flow)
 	b.WriteString(lim)
 	args = append(args, limArgs...)
 	if cursor != nil {
@@ -388,8 +421,8 @@ func (s *Store) pendingQuery(p ports.ClaimParams, now time.Time, filter string, 
 
 // pendingPage reads the next page of pending candidates.
 func (s *Store) pendingPage(t *txn, p ports.ClaimParams, now time.Time, filter string, filterArgs []any,
-	limited map[string]struct{}, used func(string) int, cursor *candidate, n int) ([]candidate, error) {
-	q, args := s.pendingQuery(p, now, filter, filterArgs, limited, used, cursor, n)
+	limited map[string]struct{}, used func(string) int, flow *flowLimits, cursor *candidate, n int) ([]candidate, error) {
+	q, args := s.pendingQuery(p, now, filter, filterArgs, limited, used, flow, cursor, n)
 	rows, err := t.query(q, args...)
 	if err != nil {
 		return nil, err
@@ -442,7 +475,7 @@ func (s *Store) applyClaims(t *txn, p ports.ClaimParams, chosen []candidate, now
 	rows, err := t.query(`UPDATE @tasks SET `+to(domain.TaskClaim)+`,
  attempt = CASE WHEN `+from("state", domain.TaskClaim)+` THEN attempt + 1 ELSE attempt END,
  recoveries = CASE WHEN `+from("state", domain.TaskReclaim)+` THEN recoveries + 1 ELSE recoveries END,
- wake_at = NULL, worker_id = ?, claim_token = ? || id, lease_expires_at = ?, started_at = COALESCE(started_at, ?), updated_at = ?
+ wake_at = NULL, limited_until = NULL, worker_id = ?, claim_token = ? || id, lease_expires_at = ?, started_at = COALESCE(started_at, ?), updated_at = ?
  WHERE `+s.d.InList("id")+` RETURNING `+taskColumns,
 		p.WorkerID, token, s.tm(until), s.tm(now), s.tm(now), s.d.StringList(ids))
 	if err != nil {

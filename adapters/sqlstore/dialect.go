@@ -85,6 +85,12 @@ type Dialect interface {
 	// LockFunctions takes the per-function claim locks of names (sorted,
 	// distinct) inside tx, so concurrent claimers never exceed a limit.
 	LockFunctions(ctx context.Context, tx *sql.Tx, names []string) error
+	// TryLockGroup tries to take the claim lock of one flow-limit group
+	// (kind "concurrency" or "rate") inside tx without waiting; ok=false
+	// means another claimer holds it (the caller skips the group's tasks
+	// this time). Where one writer serialises all writes it always
+	// succeeds.
+	TryLockGroup(ctx context.Context, tx *sql.Tx, kind, key string) (ok bool, err error)
 
 	// Analyze refreshes the planner statistics of the growing tables
 	// (PostgreSQL), so cached generic plans made while they were tiny are

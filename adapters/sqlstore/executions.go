@@ -327,7 +327,7 @@ func (s *Store) ListProgress(ctx context.Context, executionID string) ([]domain.
 			return err
 		}
 		rows, err := t.query(`SELECT id, parent_task_id, position, kind, step_name, state, attempt, created_at,
- started_at, finished_at, error, recoveries, scheduled_for, wake_at, awaited
+ started_at, finished_at, error, recoveries, scheduled_for, wake_at, awaited, limited_until
  FROM @tasks WHERE execution_id = ? ORDER BY created_at, position, id`, executionID)
 		if err != nil {
 			return err
@@ -340,16 +340,17 @@ func (s *Store) ListProgress(ctx context.Context, executionID string) ([]domain.
 				kind, state                  string
 				pos, attempt, recov, awaited int64
 				created, started, finished   nullTime
-				sched, wake                  nullTime
+				sched, wake, limited         nullTime
 				errb                         []byte
 			)
 			if err := rows.Scan(&p.TaskID, &parent, &pos, &kind, &p.Step, &state, &attempt, &created,
-				&started, &finished, &errb, &recov, &sched, &wake, &awaited); err != nil {
+				&started, &finished, &errb, &recov, &sched, &wake, &awaited, &limited); err != nil {
 				return err
 			}
 			p.ParentID, p.Position, p.Kind, p.State, p.Attempt = parent.String, int(pos), domain.TaskKind(kind), domain.TaskState(state), int(attempt)
 			p.CreatedAt, p.StartedAt, p.FinishedAt = created.val(), started.ptr(), finished.ptr()
 			p.Recoveries, p.ScheduledFor, p.WakeAt, p.Awaited = int(recov), sched.ptr(), wake.ptr(), awaited == 1
+			p.RateLimitedUntil = limited.ptr()
 			if p.Error, err = decodeTaskError(errb); err != nil {
 				return err
 			}

@@ -14,7 +14,7 @@ const taskColumns = `id, execution_id, parent_task_id, position, kind, step_name
  error, last_error, attempt, generation, parent_generation, retry_policy, max_concurrent, tags,
  priority, queue, idempotency_key, link_owner_id, cache_key, scheduled_for, worker_id, claim_token,
  lease_expires_at, deadline, trace_context, created_at, updated_at, started_at, finished_at,
- recoveries, wake_at, awaited`
+ recoveries, wake_at, awaited, concurrency_key, rate_key, rate_limit, rate_per, limited_until`
 
 // rowScanner is *sql.Row or *sql.Rows.
 type rowScanner interface {
@@ -29,15 +29,15 @@ func scanTask(r rowScanner) (domain.Task, error) {
 		trace                                        []byte
 		kind, state                                  string
 		sched, lease, deadline, created, updated     nullTime
-		started, finished, wake                      nullTime
+		started, finished, wake, limitedUntil        nullTime
 		position, attempt, gen, parentGen, maxC, pri int64
-		recoveries, awaited                          int64
+		recoveries, awaited, rateLimit, ratePer      int64
 	)
 	err := r.Scan(&t.ID, &t.ExecutionID, &parent, &position, &kind, &t.StepName, &state, &input, &result,
 		&errb, &lastErr, &attempt, &gen, &parentGen, &policy, &maxC, &tags,
 		&pri, &t.Queue, &idem, &link, &cacheKey, &sched, &worker, &token,
 		&lease, &deadline, &trace, &created, &updated, &started, &finished,
-		&recoveries, &wake, &awaited)
+		&recoveries, &wake, &awaited, &t.ConcurrencyKey, &t.RateKey, &rateLimit, &ratePer, &limitedUntil)
 	if err != nil {
 		return t, err
 	}
@@ -52,6 +52,9 @@ func scanTask(r rowScanner) (domain.Task, error) {
 	t.Generation = int(gen)
 	t.ParentGeneration = int(parentGen)
 	t.MaxConcurrent = int(maxC)
+	t.RateLimit = int(rateLimit)
+	t.RatePer = time.Duration(ratePer) * time.Microsecond
+	t.RateLimitedUntil = limitedUntil.ptr()
 	t.Priority = int(pri)
 	t.IdempotencyKey = idem.String
 	t.LinkOwnerID = link.String
@@ -130,9 +133,10 @@ func scanExecution(r rowScanner) (domain.Execution, error) {
 const taskInsertColumns = `id, execution_id, parent_task_id, position, kind, step_name, state, input, result,
  error, last_error, attempt, generation, parent_generation, retry_policy, max_concurrent, tags,
  priority, queue, idempotency_key, link_owner_id, cache_key, scheduled_for, worker_id, claim_token,
- lease_expires_at, deadline, trace_context, created_at, updated_at, started_at, finished_at`
+ lease_expires_at, deadline, trace_context, created_at, updated_at, started_at, finished_at,
+ concurrency_key, rate_key, rate_limit, rate_per`
 
-const taskInsertPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+const taskInsertPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 
 // taskArgs returns the insert arguments of t in taskInsertColumns order.
 func (s *Store) taskArgs(t *domain.Task) ([]any, error) {
@@ -149,6 +153,7 @@ func (s *Store) taskArgs(t *domain.Task) ([]any, error) {
 		stringOrNil(t.CacheKey), s.tmp(t.ScheduledFor), stringOrNil(t.WorkerID), stringOrNil(t.ClaimToken),
 		s.tmp(t.LeaseExpiresAt), s.tmp(t.Deadline), mustJSONText(t.TraceContext),
 		s.tm(t.CreatedAt), s.tm(t.UpdatedAt), s.tmp(t.StartedAt), s.tmp(t.FinishedAt),
+		t.ConcurrencyKey, t.RateKey, int64(t.RateLimit), int64(t.RatePer / time.Microsecond),
 	}, nil
 }
 
@@ -167,6 +172,7 @@ func taskRowValues(t *domain.Task) ([]any, error) {
 		stringOrNil(t.CacheKey), timeOrNil(t.ScheduledFor), stringOrNil(t.WorkerID), stringOrNil(t.ClaimToken),
 		timeOrNil(t.LeaseExpiresAt), timeOrNil(t.Deadline), mustJSONText(t.TraceContext),
 		domain.NormalizeTime(t.CreatedAt), domain.NormalizeTime(t.UpdatedAt), timeOrNil(t.StartedAt), timeOrNil(t.FinishedAt),
+		t.ConcurrencyKey, t.RateKey, int64(t.RateLimit), int64(t.RatePer / time.Microsecond),
 	}, nil
 }
 
@@ -183,6 +189,8 @@ func timeOrNil(t *time.Time) any {
 func normalizeTask(t *domain.Task) {
 	t.ScheduledFor = normPtr(t.ScheduledFor)
 	t.WakeAt = normPtr(t.WakeAt)
+	t.RateLimitedUntil = normPtr(t.RateLimitedUntil)
+	t.RatePer = t.RatePer.Truncate(time.Microsecond)
 	t.LeaseExpiresAt = normPtr(t.LeaseExpiresAt)
 	t.Deadline = normPtr(t.Deadline)
 	t.StartedAt = normPtr(t.StartedAt)

@@ -43,6 +43,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 		{"claim routing", testClaimRouting},
 		{"function limits", testFunctionLimits},
 		{"concurrency", testConcurrency},
+		{"flow limits", testFlowLimits},
 		{"fencing", testFencing},
 		{"finishing tasks", testFinishingTasks},
 		{"steps", testSteps},

@@ -138,6 +138,16 @@ func (d dialect) LockFunctions(ctx context.Context, tx *sql.Tx, names []string) 
 	return nil
 }
 
+// TryLockGroup takes pg_try_advisory_xact_lock on a flow-limit group.
+// Groups are met in claim order, not sorted, so waiting for them could
+// deadlock two claimers: a group another claimer holds is skipped instead,
+// as FOR UPDATE SKIP LOCKED skips its rows.
+func (d dialect) TryLockGroup(ctx context.Context, tx *sql.Tx, kind, key string) (bool, error) {
+	var ok bool
+	err := tx.QueryRowContext(ctx, `SELECT pg_try_advisory_xact_lock($1)`, d.lockKey(kind, key)).Scan(&ok)
+	return ok, err
+}
+
 // LockMigrations holds a session advisory lock on conn until unlock.
 func (d dialect) LockMigrations(ctx context.Context, conn *sql.Conn) (func(), error) {
 	key := d.lockKey("migrate", "")

@@ -115,6 +115,9 @@ func (dialect) RowSetArgs(cols []sqlstore.Column, rows [][]any) []any {
 
 func (dialect) LockFunctions(context.Context, *sql.Tx, []string) error { return nil }
 
+// TryLockGroup always succeeds: the single writer serialises claims.
+func (dialect) TryLockGroup(context.Context, *sql.Tx, string, string) (bool, error) { return true, nil }
+
 // LockMigrations is a no-op: every migration runs in its own BEGIN
 // IMMEDIATE transaction that re-reads the version, which serialises
 // migrators across processes.

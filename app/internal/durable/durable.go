@@ -28,8 +28,21 @@ type Func struct {
 	Invoke func(ctx context.Context, input json.RawMessage) (json.RawMessage, error)
 	// UserKey returns the WithKeyFunc key of an encoded input, if any.
 	UserKey func(input json.RawMessage) (string, bool, error)
+	// Flow returns the flow limits of a task of the function from its
+	// encoded input and queue (WithConcurrency, WithRateLimit); nil when
+	// the function has none.
+	Flow func(input json.RawMessage, queue string) (Flow, error)
 	// Code is the code address of the registered Go function (for Same).
 	Code uintptr
+}
+
+// Flow is the flow limits of one task (see domain.Task).
+type Flow struct {
+	MaxConcurrent  int
+	ConcurrencyKey string
+	RateKey        string
+	RateLimit      int
+	RatePer        time.Duration
 }
 
 // Same reports whether d and o are the same registered function: the same

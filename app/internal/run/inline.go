@@ -60,7 +60,7 @@ func (r *Run) Call(ctx context.Context, def *durable.Func, in any) (json.RawMess
 // limit, no idempotency link, no cache entry to write), this worker runs
 // it, and no record existed at pos when this run started looking.
 func (r *Run) canInline(ctx context.Context, def *durable.Func, pos int) (bool, error) {
-	if r.env.NoInlineSteps || def.MaxConcurrent > 0 || def.Idempotent || def.Cached || !r.host.Inlines(def) {
+	if r.env.NoInlineSteps || def.MaxConcurrent > 0 || def.Flow != nil || def.Idempotent || def.Cached || !r.host.Inlines(def) {
 		return false, nil
 	}
 	children, err := r.loadChildren(ctx)

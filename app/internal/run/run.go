@@ -36,6 +36,11 @@ type Info struct {
 	Queue       string
 	Attempt     int
 	WorkerID    string
+	// ConcurrencyKey and RateKey are the task's flow-limit groups
+	// (WithConcurrency, WithRateLimit; empty when none), so a hook can
+	// count claims and run times per limit.
+	ConcurrencyKey string
+	RateKey        string
 }
 
 // Metrics receives the observations of runs (app.Metrics's task hooks).
@@ -200,7 +205,7 @@ func (r *Run) Cancel(cause error) { r.cancel(cause) }
 func (r *Run) Info() Info {
 	t := r.task
 	return Info{ExecutionID: t.ExecutionID, TaskID: t.ID, Function: t.StepName, Kind: string(t.Kind),
-		Queue: t.Queue, Attempt: t.Attempt, WorkerID: t.WorkerID}
+		Queue: t.Queue, Attempt: t.Attempt, WorkerID: t.WorkerID, ConcurrencyKey: t.ConcurrencyKey, RateKey: t.RateKey}
 }
 
 // Logger returns the run's logger, carrying execution_id, task_id,

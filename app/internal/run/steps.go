@@ -26,6 +26,14 @@ func (r *Run) Activity(def *durable.Func, in any, pos int) (ports.StepSpec, erro
 		Tags: def.Tags, Priority: def.Priority, Queue: def.Queue,
 		TraceContext: r.trace,
 	}
+	if def.Flow != nil {
+		fl, err := def.Flow(input, def.Queue)
+		if err != nil {
+			return spec, fmt.Errorf("stent: call %q: %w", def.Name, err)
+		}
+		spec.MaxConcurrent, spec.ConcurrencyKey = fl.MaxConcurrent, fl.ConcurrencyKey
+		spec.RateKey, spec.RateLimit, spec.RatePer = fl.RateKey, fl.RateLimit, fl.RatePer
+	}
 	if def.Idempotent || def.Cached {
 		key, err := def.Key(input)
 		if err != nil {
