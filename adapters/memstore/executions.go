@@ -124,7 +124,8 @@ func (s *Store) ListExecutions(ctx context.Context, f ports.ExecutionFilter) ([]
 	for _, e := range s.executions {
 		if len(f.States) > 0 && !slices.Contains(f.States, e.State) ||
 			f.Function != "" && e.RootFunction != f.Function ||
-			f.Queue != "" && e.Queue != f.Queue {
+			f.Queue != "" && e.Queue != f.Queue ||
+			f.Version != "" && e.Version != f.Version {
 			continue
 		}
 		rows = append(rows, e)
@@ -163,6 +164,7 @@ func (s *Store) ListProgress(ctx context.Context, executionID string) ([]domain.
 			Position:   c.Position,
 			Kind:       c.Kind,
 			Step:       c.StepName,
+			Version:    c.Version,
 			State:      c.State,
 			Attempt:    c.Attempt,
 			Recoveries: c.Recoveries,

@@ -14,7 +14,7 @@ const taskColumns = `id, execution_id, parent_task_id, position, kind, step_name
  error, last_error, attempt, generation, parent_generation, retry_policy, max_concurrent, tags,
  priority, queue, idempotency_key, link_owner_id, cache_key, scheduled_for, worker_id, claim_token,
  lease_expires_at, deadline, trace_context, created_at, updated_at, started_at, finished_at,
- recoveries, wake_at, awaited`
+ recoveries, wake_at, awaited, version`
 
 // rowScanner is *sql.Row or *sql.Rows.
 type rowScanner interface {
@@ -37,7 +37,7 @@ func scanTask(r rowScanner) (domain.Task, error) {
 		&errb, &lastErr, &attempt, &gen, &parentGen, &policy, &maxC, &tags,
 		&pri, &t.Queue, &idem, &link, &cacheKey, &sched, &worker, &token,
 		&lease, &deadline, &trace, &created, &updated, &started, &finished,
-		&recoveries, &wake, &awaited)
+		&recoveries, &wake, &awaited, &t.Version)
 	if err != nil {
 		return t, err
 	}
@@ -89,7 +89,7 @@ func scanTask(r rowScanner) (domain.Task, error) {
 
 // executionColumns is the column list every execution read selects.
 const executionColumns = `id, root_function, root_task_id, state, input, result, error, idempotency_key,
- tags, priority, queue, scheduled_for, deadline, created_at, updated_at, started_at, finished_at`
+ tags, priority, queue, scheduled_for, deadline, created_at, updated_at, started_at, finished_at, version`
 
 func scanExecution(r rowScanner) (domain.Execution, error) {
 	var (
@@ -102,7 +102,7 @@ func scanExecution(r rowScanner) (domain.Execution, error) {
 		started, finished                 nullTime
 	)
 	err := r.Scan(&e.ID, &e.RootFunction, &e.RootTaskID, &state, &input, &result, &errb, &idem,
-		&tags, &pri, &e.Queue, &sched, &deadline, &created, &updated, &started, &finished)
+		&tags, &pri, &e.Queue, &sched, &deadline, &created, &updated, &started, &finished, &e.Version)
 	if err != nil {
 		return e, err
 	}
@@ -130,9 +130,9 @@ func scanExecution(r rowScanner) (domain.Execution, error) {
 const taskInsertColumns = `id, execution_id, parent_task_id, position, kind, step_name, state, input, result,
  error, last_error, attempt, generation, parent_generation, retry_policy, max_concurrent, tags,
  priority, queue, idempotency_key, link_owner_id, cache_key, scheduled_for, worker_id, claim_token,
- lease_expires_at, deadline, trace_context, created_at, updated_at, started_at, finished_at`
+ lease_expires_at, deadline, trace_context, created_at, updated_at, started_at, finished_at, version`
 
-const taskInsertPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+const taskInsertPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 
 // taskArgs returns the insert arguments of t in taskInsertColumns order.
 func (s *Store) taskArgs(t *domain.Task) ([]any, error) {
@@ -148,7 +148,7 @@ func (s *Store) taskArgs(t *domain.Task) ([]any, error) {
 		int64(t.Priority), t.Queue, stringOrNil(t.IdempotencyKey), stringOrNil(t.LinkOwnerID),
 		stringOrNil(t.CacheKey), s.tmp(t.ScheduledFor), stringOrNil(t.WorkerID), stringOrNil(t.ClaimToken),
 		s.tmp(t.LeaseExpiresAt), s.tmp(t.Deadline), mustJSONText(t.TraceContext),
-		s.tm(t.CreatedAt), s.tm(t.UpdatedAt), s.tmp(t.StartedAt), s.tmp(t.FinishedAt),
+		s.tm(t.CreatedAt), s.tm(t.UpdatedAt), s.tmp(t.StartedAt), s.tmp(t.FinishedAt), t.Version,
 	}, nil
 }
 
@@ -166,7 +166,7 @@ func taskRowValues(t *domain.Task) ([]any, error) {
 		int64(t.Priority), t.Queue, stringOrNil(t.IdempotencyKey), stringOrNil(t.LinkOwnerID),
 		stringOrNil(t.CacheKey), timeOrNil(t.ScheduledFor), stringOrNil(t.WorkerID), stringOrNil(t.ClaimToken),
 		timeOrNil(t.LeaseExpiresAt), timeOrNil(t.Deadline), mustJSONText(t.TraceContext),
-		domain.NormalizeTime(t.CreatedAt), domain.NormalizeTime(t.UpdatedAt), timeOrNil(t.StartedAt), timeOrNil(t.FinishedAt),
+		domain.NormalizeTime(t.CreatedAt), domain.NormalizeTime(t.UpdatedAt), timeOrNil(t.StartedAt), timeOrNil(t.FinishedAt), t.Version,
 	}, nil
 }
 

@@ -227,7 +227,7 @@ var taskRowCols = []Column{
 	{"r_priority", ColInt}, {"r_queue", ColText}, {"r_idempotency_key", ColText}, {"r_link_owner_id", ColText},
 	{"r_cache_key", ColText}, {"r_scheduled_for", ColTime}, {"r_worker_id", ColText}, {"r_claim_token", ColText},
 	{"r_lease_expires_at", ColTime}, {"r_deadline", ColTime}, {"r_trace_context", ColText}, {"r_created_at", ColTime},
-	{"r_updated_at", ColTime}, {"r_started_at", ColTime}, {"r_finished_at", ColTime},
+	{"r_updated_at", ColTime}, {"r_started_at", ColTime}, {"r_finished_at", ColTime}, {"r_version", ColText},
 }
 
 // insertTasks inserts new task rows with one statement.
@@ -303,6 +303,7 @@ func newStep(p parentRow, sp *ports.StepSpec, now time.Time) domain.Task {
 		Position:         sp.Position,
 		Kind:             sp.Kind,
 		StepName:         sp.StepName,
+		Version:          sp.Version,
 		State:            domain.TaskPending,
 		Input:            cloneRaw(sp.Input),
 		ParentGeneration: p.generation,
@@ -574,13 +575,13 @@ func (s *Store) ResetStep(ctx context.Context, parent domain.Fence, spec ports.S
 			return err
 		}
 		out, err = scanTask(t.queryRow(`UPDATE @tasks SET `+to(domain.TaskReset)+`, kind = ?, step_name = ?, input = ?, retry_policy = ?,
- max_concurrent = ?, tags = ?, priority = ?, queue = ?, idempotency_key = ?, cache_key = ?, trace_context = ?,
+ max_concurrent = ?, tags = ?, priority = ?, queue = ?, idempotency_key = ?, cache_key = ?, trace_context = ?, version = ?,
  attempt = 0, recoveries = 0, awaited = 0, generation = generation + 1, parent_generation = ?, result = NULL, error = NULL, last_error = NULL,
  `+leaseClear+`, link_owner_id = NULL, scheduled_for = ?, finished_at = NULL, updated_at = ?
  WHERE id = ? RETURNING `+taskColumns,
 			string(spec.Kind), spec.StepName, payload(spec.Input), policy, int64(spec.MaxConcurrent),
 			mustJSONText(spec.Tags), int64(spec.Priority), spec.Queue, stringOrNil(key), stringOrNil(cacheKey),
-			mustJSONText(spec.TraceContext), int64(p.generation), s.tmp(spec.ScheduledFor), s.tm(now), spec.ID))
+			mustJSONText(spec.TraceContext), spec.Version, int64(p.generation), s.tmp(spec.ScheduledFor), s.tm(now), spec.ID))
 		if err != nil {
 			return err
 		}
