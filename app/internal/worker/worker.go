@@ -117,7 +117,11 @@ func New(env *Env, o Options) *Worker {
 		wake: make(chan struct{}, 1), runs: map[string]*run.Run{},
 	}
 	w.slots = slots.New(o.MaxConcurrency, w.Poke)
-	for _, fi := range env.Catalogue() {
+	var catalogue []domain.FunctionInfo
+	if env.Catalogue != nil {
+		catalogue = env.Catalogue()
+	}
+	for _, fi := range catalogue {
 		if fi.Version != "" && slices.Contains(o.Functions, fi.Name) {
 			if w.versions == nil {
 				w.versions = map[string]string{}
