@@ -295,12 +295,12 @@ func (e *Engine) plan(name string, fi domain.FunctionInfo, input json.RawMessage
 		policy = policy.Normalize()
 	}
 	exec := domain.Execution{
-		ID: id, RootFunction: name, State: domain.ExecutionPending, Input: input,
+		ID: id, RootFunction: name, Version: fi.Version, State: domain.ExecutionPending, Input: input,
 		IdempotencyKey: o.idempotencyKey, Tags: slices.Clone(r.tags), Priority: *r.priority, Queue: queue,
 		ScheduledFor: scheduled, Deadline: deadline, CreatedAt: now, UpdatedAt: now,
 	}
 	root := domain.Task{
-		ID: domain.NewTimeID(now), ExecutionID: id, Kind: domain.KindOrchestrator, StepName: name,
+		ID: domain.NewTimeID(now), ExecutionID: id, Kind: domain.KindOrchestrator, StepName: name, Version: fi.Version,
 		State: domain.TaskPending, Input: input, RetryPolicy: policy, MaxConcurrent: fi.MaxConcurrent,
 		Tags: exec.Tags, Priority: exec.Priority, Queue: queue, ScheduledFor: scheduled,
 		Deadline: deadline, CreatedAt: now, UpdatedAt: now,

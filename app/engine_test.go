@@ -114,11 +114,12 @@ func TestRegistrationOptionsAreValidated(t *testing.T) {
 	app.Register(reg, "keyfunc", noop, app.WithKeyFunc(func(s string) string { return s }))
 	app.Register(reg, "stent.reserved", noop)
 	app.Register(reg, "queue", noop, app.WithQueue(""))
+	app.Register(reg, "version", noop, app.WithVersion("v\x01"))
 	_, err := app.New(app.Deps{Store: memstore.New(), Registry: reg}, app.Config{})
 	if !errors.Is(err, app.ErrInvalidArgument) {
 		t.Fatalf("error %v", err)
 	}
-	for _, want := range []string{"max concurrent -1", "cache ttl -1s", "WithKeyFunc takes func(string) string, want func(int) string", `reserved prefix "stent."`, "queue is empty"} {
+	for _, want := range []string{"max concurrent -1", "cache ttl -1s", "WithKeyFunc takes func(string) string, want func(int) string", `reserved prefix "stent."`, "queue is empty", `version "v\x01" contains the unprintable character`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q should say %q", err, want)
 		}

@@ -109,10 +109,39 @@ func WithCache(ttl time.Duration) RegisterOption {
 	})
 }
 
-// WithVersion sets the function's version, part of the default key.
+// WithVersion sets the function's version ("v2"): part of the default
+// idempotency/cache key, and stored on every execution and task of the
+// function that this registry creates. A worker claims a versioned task
+// only if its own registry registers the function at that version (see
+// WorkerOptions.Versions, VersionStrict), so old and new code of a
+// workflow can run side by side: v1 runs finish on v1 workers while new
+// dispatches go to v2 workers. "" (the default) is unversioned.
 func WithVersion(v string) RegisterOption {
-	return registerOptionFunc(func(o *funcOptions) { o.version = v })
+	return registerOptionFunc(func(o *funcOptions) {
+		if v != "" {
+			if err := domain.ValidateName("version", v); err != nil {
+				o.errs = append(o.errs, err)
+				return
+			}
+		}
+		o.version = v
+	})
 }
+
+// VersionPolicy says which task versions a worker claims
+// (WorkerOptions.Versions).
+type VersionPolicy = domain.VersionPolicy
+
+// Version policies of WorkerOptions.Versions.
+const (
+	// VersionStrict (the default): a task of function f at version v goes
+	// only to a worker whose registry registers f at v; unversioned tasks
+	// have version "".
+	VersionStrict = domain.VersionStrict
+	// VersionAny: claim the tasks of the worker's functions whatever their
+	// version (e.g. a worker that drains every run during a migration).
+	VersionAny = domain.VersionAny
+)
 
 // WithKeyFunc derives the idempotency/cache key from the input instead of
 // hashing the whole input. Keys are scoped by function name. The function's

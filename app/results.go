@@ -172,22 +172,28 @@ func (e *Engine) StateOf(ctx context.Context, id string) (ExecutionView, error) 
 	return v, nil
 }
 
-// servedFunctions reports whether a live worker of the registry runs a
-// function.
-func (e *Engine) servedFunctions(ctx context.Context) (func(string) bool, error) {
+// servedFunctions reports whether a live worker of the registry claims a
+// function at a version (domain.WorkerInfo.Serves: its registry has the
+// function at that version, or it claims any version).
+func (e *Engine) servedFunctions(ctx context.Context) (func(fn, version string) bool, error) {
 	workers, err := e.store.ListWorkers(ctx)
 	if err != nil {
 		return nil, err
 	}
-	fns := map[string]bool{}
+	var live []domain.WorkerInfo
 	for _, w := range workers {
 		if w.State == domain.WorkerLive {
-			for _, f := range w.Functions {
-				fns[f] = true
-			}
+			live = append(live, w)
 		}
 	}
-	return func(f string) bool { return fns[f] }, nil
+	return func(fn, version string) bool {
+		for _, w := range live {
+			if w.Serves(fn, version) {
+				return true
+			}
+		}
+		return false
+	}, nil
 }
 
 // ListWorkers returns the worker registry: live workers first, then stopped

@@ -36,6 +36,12 @@ type WorkerOptions struct {
 	Tags []string
 	// Functions it runs; default the whole registry.
 	Functions []string
+	// Versions is the version policy of its claims. VersionStrict (the
+	// default, also ""): a task of function f at version v (app.WithVersion
+	// of the registry that created it) is claimed only if this worker's
+	// registry registers f at v; unversioned tasks have version "".
+	// VersionAny: claim the tasks of its functions whatever their version.
+	Versions VersionPolicy
 	// MaxConcurrency is the number of task slots; default 10. A task
 	// waiting on a child, a sleep or a signal gives its slot back.
 	MaxConcurrency int
@@ -101,6 +107,11 @@ func (o WorkerOptions) withDefaults(reg *Registry) (WorkerOptions, error) {
 	case o.DeadAfter < 0:
 		return o, domain.InvalidArgument("worker: dead-after %s; must be positive (0 means 4 x the liveness interval)", o.DeadAfter)
 	}
+	policy, err := domain.ParseVersionPolicy(string(o.Versions))
+	if err != nil {
+		return o, fmt.Errorf("worker: %w", err)
+	}
+	o.Versions = policy
 	if o.Name != "" {
 		if err := domain.ValidateName("worker name", o.Name); err != nil {
 			return o, err

@@ -11,9 +11,12 @@ const DefaultQueue = "default"
 // Execution is one workflow run: the root function, its input and outcome,
 // routing, deadline and timestamps. All times are UTC.
 type Execution struct {
-	ID             string          `json:"id"`
-	RootFunction   string          `json:"root_function"`
-	RootTaskID     string          `json:"root_task_id"`
+	ID           string `json:"id"`
+	RootFunction string `json:"root_function"`
+	RootTaskID   string `json:"root_task_id"`
+	// Version is the root function's version when it was dispatched
+	// (app.WithVersion); "" when unversioned.
+	Version        string          `json:"version,omitempty"`
 	State          ExecutionState  `json:"state"`
 	Input          json.RawMessage `json:"input,omitempty"`
 	Result         json.RawMessage `json:"result,omitempty"`
@@ -125,6 +128,7 @@ type ProgressEntry struct {
 	Position   int        `json:"position"`
 	Kind       TaskKind   `json:"kind"`
 	Step       string     `json:"step"`
+	Version    string     `json:"version,omitempty"`
 	State      TaskState  `json:"state"`
 	Attempt    int        `json:"attempt"`
 	Recoveries int        `json:"recoveries,omitempty"`

@@ -15,7 +15,12 @@ type Task struct {
 	Kind         TaskKind `json:"kind"`
 	// StepName is the durable function's name; "signal:<name>" for a
 	// signal step and "stent.sleep" for a sleep.
-	StepName  string          `json:"step_name"`
+	StepName string `json:"step_name"`
+	// Version is the function version (app.WithVersion) the step's
+	// function had in the registry that created the record; "" when
+	// unversioned. A strict worker claims it only if its registry has
+	// StepName at this version.
+	Version   string          `json:"version,omitempty"`
 	State     TaskState       `json:"state"`
 	Input     json.RawMessage `json:"input,omitempty"`
 	Result    json.RawMessage `json:"result,omitempty"`

@@ -11,15 +11,16 @@ import (
 // 2026-12-04T14:05:03Z", "waiting for signal approval", "waiting for 37 of
 // 100 children", "no worker registers charge", "queued: charge waits for a
 // free worker", "rate limited until 15:04:05 (charge)", "retrying charge at ...", "running charge". served reports
-// whether a live worker registers a function (nil: assume every function is
-// served). It returns "" for a terminal execution. now is a parameter
+// whether a live worker claims a function at a version (nil: assume every
+// function is served); a versioned step no live worker claims reads "no
+// worker registers charge version v2". It returns "" for a terminal execution. now is a parameter
 // (domain never reads the clock).
-func WaitReason(state ExecutionState, steps []ProgressEntry, served func(function string) bool, now time.Time) string {
+func WaitReason(state ExecutionState, steps []ProgressEntry, served func(function, version string) bool, now time.Time) string {
 	if state.Terminal() {
 		return ""
 	}
 	if served == nil {
-		served = func(string) bool { return true }
+		served = func(string, string) bool { return true }
 	}
 	children := map[string][]ProgressEntry{}
 	for _, s := range steps {
@@ -45,8 +46,12 @@ func WaitReason(state ExecutionState, steps []ProgressEntry, served func(functio
 		due := s.State == TaskPending && (s.ScheduledFor == nil || !s.ScheduledFor.After(now)) ||
 			s.State == TaskWaiting && s.WakeAt != nil && !s.WakeAt.After(now)
 		switch {
-		case (s.State == TaskPending || s.State == TaskWaiting) && !served(s.Step):
-			add(&unserved, "no worker registers "+s.Step)
+		case (s.State == TaskPending || s.State == TaskWaiting) && !served(s.Step, s.Version):
+			if s.Version != "" {
+				add(&unserved, "no worker registers "+s.Step+" version "+s.Version)
+			} else {
+				add(&unserved, "no worker registers "+s.Step)
+			}
 		case s.State == TaskRunning:
 			add(&running, "running "+s.Step)
 		case s.State == TaskPending && s.RateLimitedUntil != nil && s.RateLimitedUntil.After(now):

@@ -37,13 +37,16 @@ func TestWaitReason(t *testing.T) {
 		}
 		kids = append(kids, awaited(child(string(rune('a'+i%26))+string(rune('0'+i/26)), domain.KindActivity, "charge", state)))
 	}
-	noCharge := func(fn string) bool { return fn != "charge" }
+	noCharge := func(fn, _ string) bool { return fn != "charge" }
+	v2 := root(domain.TaskPending)
+	v2.Version = "v2"
+	onlyV1 := func(fn, version string) bool { return version == "v1" }
 
 	tests := []struct {
 		name   string
 		state  domain.ExecutionState
 		steps  []domain.ProgressEntry
-		served func(string) bool
+		served func(string, string) bool
 		want   string
 	}{
 		{"a finished execution waits for nothing", domain.ExecutionCompleted, []domain.ProgressEntry{root(domain.TaskCompleted)}, nil, ""},
@@ -51,7 +54,9 @@ func TestWaitReason(t *testing.T) {
 		{"a signal wait", domain.ExecutionRunning, []domain.ProgressEntry{root(domain.TaskWaiting), awaited(child("g", domain.KindSignal, "signal:approval", domain.TaskPending))}, nil, "waiting for signal approval"},
 		{"a fan-in", domain.ExecutionRunning, append([]domain.ProgressEntry{root(domain.TaskWaiting)}, kids...), nil, "waiting for 37 of 100 children"},
 		{"a child no worker runs", domain.ExecutionRunning, []domain.ProgressEntry{root(domain.TaskWaiting), awaited(child("c", domain.KindActivity, "charge", domain.TaskPending))}, noCharge, "no worker registers charge"},
-		{"a parked root no worker runs", domain.ExecutionRunning, []domain.ProgressEntry{due}, func(string) bool { return false }, "no worker registers order"},
+		{"a parked root no worker runs", domain.ExecutionRunning, []domain.ProgressEntry{due}, func(string, string) bool { return false }, "no worker registers order"},
+		{"a versioned root no worker claims at its version", domain.ExecutionPending, []domain.ProgressEntry{v2}, onlyV1, "no worker registers order version v2"},
+		{"a versioned root a worker claims", domain.ExecutionPending, []domain.ProgressEntry{v2}, func(string, string) bool { return true }, "queued: order waits for a free worker"},
 		{"a due resume", domain.ExecutionRunning, []domain.ProgressEntry{due}, nil, "resuming: order waits for a free worker"},
 		{"a queued root", domain.ExecutionPending, []domain.ProgressEntry{root(domain.TaskPending)}, nil, "queued: order waits for a free worker"},
 		{"a retry backoff", domain.ExecutionRunning, []domain.ProgressEntry{retry}, nil, "retrying order at 2026-12-04T14:05:03Z"},

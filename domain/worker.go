@@ -47,13 +47,53 @@ type WorkerInfo struct {
 	// Process identifies the operating-system process (random per process
 	// start), so workers of one process never take each other for a
 	// predecessor.
-	Process   string      `json:"process"`
-	Queues    []string    `json:"queues,omitempty"`
-	Functions []string    `json:"functions,omitempty"`
-	State     WorkerState `json:"state"`
-	StartedAt time.Time   `json:"started_at"`
+	Process   string   `json:"process"`
+	Queues    []string `json:"queues,omitempty"`
+	Functions []string `json:"functions,omitempty"`
+	// Versions maps each versioned function of the worker's registry to
+	// its version (app.WithVersion); a function absent here is unversioned.
+	Versions map[string]string `json:"versions,omitempty"`
+	// VersionPolicy is the worker's claim policy for versions ("" means
+	// VersionStrict).
+	VersionPolicy VersionPolicy `json:"version_policy,omitempty"`
+	State         WorkerState   `json:"state"`
+	StartedAt     time.Time     `json:"started_at"`
 	// HeartbeatAt is the last time the worker said it was alive.
 	HeartbeatAt time.Time `json:"heartbeat_at"`
 	// StoppedAt is when it stopped or was declared dead.
 	StoppedAt *time.Time `json:"stopped_at,omitempty"`
+}
+
+// VersionPolicy says which task versions a worker claims.
+type VersionPolicy string
+
+// Version policies.
+const (
+	// VersionStrict (the default, also spelled ""): a task of function f
+	// at version v goes only to a worker whose registry registers f at v;
+	// an unversioned task has version "".
+	VersionStrict VersionPolicy = "strict"
+	// VersionAny: the worker claims the tasks of its functions whatever
+	// their version.
+	VersionAny VersionPolicy = "any"
+)
+
+// ParseVersionPolicy validates a policy name ("" is VersionStrict).
+func ParseVersionPolicy(s string) (VersionPolicy, error) {
+	switch VersionPolicy(s) {
+	case "", VersionStrict:
+		return VersionStrict, nil
+	case VersionAny:
+		return VersionAny, nil
+	}
+	return "", InvalidArgument("unknown version policy %q; allowed: strict, any", s)
+}
+
+// Serves reports whether the worker claims tasks of function fn at
+// version (under its policy). It does not look at the worker's state.
+func (w WorkerInfo) Serves(fn, version string) bool {
+	if !slices.Contains(w.Functions, fn) {
+		return false
+	}
+	return w.VersionPolicy == VersionAny || w.Versions[fn] == version
 }

@@ -141,8 +141,11 @@ type ExecutionFilter struct {
 	States   []domain.ExecutionState
 	Function string
 	Queue    string
-	Limit    int
-	Offset   int
+	// Version selects executions dispatched at this root function version
+	// (app.WithVersion); "" does not filter.
+	Version string
+	Limit   int
+	Offset  int
 	// After, when set, starts the page after this key (the CreatedAt and
 	// ID of the last execution of the previous page). It cannot be
 	// combined with Offset.
@@ -183,7 +186,10 @@ type StepSpec struct {
 	// domain.SignalStepName(name) for a signal wait;
 	// domain.PatchStepName(id) for a patch marker (an activity spec with
 	// Completed set).
-	StepName      string
+	StepName string
+	// Version is the function's version in the caller's registry
+	// (app.WithVersion), stored on the record; "" when unversioned.
+	Version       string
 	Input         json.RawMessage
 	RetryPolicy   domain.RetryPolicy
 	MaxConcurrent int
@@ -194,8 +200,8 @@ type StepSpec struct {
 	RateLimit      int
 	RatePer        time.Duration
 	Tags           []string
-	Priority      int
-	Queue         string
+	Priority       int
+	Queue          string
 	// IdempotencyKey, when set, makes the call idempotent: a stored
 	// idempotency record completes the step at once; a key held by a live
 	// task makes the step a link to that task.
@@ -326,6 +332,15 @@ type ClaimParams struct {
 	// Functions the worker can run (its registry). Only tasks whose
 	// step_name is listed are claimed; empty claims nothing.
 	Functions []string
+	// Versions maps the worker's versioned functions to their version
+	// (app.WithVersion); a function of Functions absent here is
+	// unversioned (version ""). Unless AnyVersion, a task is claimed only
+	// when its Version equals the version of its step_name here
+	// (VersionStrict), inside the claim query.
+	Versions map[string]string
+	// AnyVersion claims the tasks of Functions whatever their version
+	// (VersionAny).
+	AnyVersion bool
 	// Limit is the worker's free slots; > 0, else ErrInvalidArgument.
 	Limit int
 	Now   time.Time
@@ -357,7 +372,8 @@ type ClaimStore interface {
 	// replay changes it. Bad params (ClaimParams.Validate) are
 	// ErrInvalidArgument. Eligible (all filters
 	// inside the query, no candidate window): kind orchestrator or
-	// activity; step_name in Functions; queue and tag rules of
+	// activity; step_name in Functions; unless AnyVersion, version equal
+	// to Versions[step_name] ("" when absent); queue and tag rules of
 	// ClaimParams; and one of
 	//   - pending with scheduled_for null or <= Now (a fresh run: Attempt+1);
 	//   - waiting with wake_at <= Now (a resume of a parked task: Attempt
@@ -388,7 +404,7 @@ type ClaimStore interface {
 	ClaimTasks(ctx context.Context, p ClaimParams) ([]ClaimedTask, error)
 
 	// NextWake returns the earliest WakeAt of the waiting tasks that p
-	// would claim once due (function, queue and tag filters; limits and
+	// would claim once due (function, version, queue and tag filters; limits and
 	// Limit ignored), or ok=false when there is none. Workers sleep until
 	// then instead of polling.
 	NextWake(ctx context.Context, p ClaimParams) (at time.Time, ok bool, err error)

@@ -117,6 +117,7 @@ func (f ExecutionFilter) Validate() error {
 		parsed(f.States, domain.ParseExecutionState),
 		ValidateText("function filter", f.Function, MaxNameBytes),
 		ValidateText("queue filter", f.Queue, MaxNameBytes),
+		ValidateText("version filter", f.Version, MaxNameBytes),
 	)
 }
 
@@ -197,6 +198,7 @@ func (n NewExecution) validText() error {
 	if err := firstErr(
 		ValidateID("execution id", exec.ID),
 		ValidateText("root function", exec.RootFunction, MaxNameBytes),
+		ValidateText("version", exec.Version, MaxNameBytes),
 		ValidateID("root task id", root.ID),
 		ValidateText("queue", exec.Queue, MaxNameBytes),
 		ValidateTexts("tag", exec.Tags, MaxNameBytes),
@@ -207,6 +209,7 @@ func (n NewExecution) validText() error {
 		return err
 	}
 	if err := firstErr(
+		ValidateText("version", root.Version, MaxNameBytes),
 		ValidateText("queue", root.Queue, MaxNameBytes),
 		ValidateTexts("tag", root.Tags, MaxNameBytes),
 		ValidateText("idempotency key", root.IdempotencyKey, MaxKeyBytes),
@@ -278,6 +281,7 @@ func (sp StepSpec) validText() error {
 	}
 	return firstErr(
 		ValidateText("step name", sp.StepName, MaxNameBytes),
+		ValidateText("version", sp.Version, MaxNameBytes),
 		ValidateText("queue", sp.Queue, MaxNameBytes),
 		ValidateTexts("tag", sp.Tags, MaxNameBytes),
 		ValidateText("idempotency key", sp.IdempotencyKey, MaxKeyBytes),

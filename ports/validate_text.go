@@ -141,7 +141,27 @@ func ValidateWorker(w domain.WorkerInfo) error {
 		ValidateTexts("worker queue", w.Queues, MaxNameBytes),
 		ValidateTexts("worker function", w.Functions, MaxNameBytes),
 		ValidateInt32("worker pid", w.PID),
+		validVersions("worker", w.Versions),
+		validPolicy(w.VersionPolicy),
 	)
+}
+
+// validVersions checks a function -> version map's text.
+func validVersions(field string, m map[string]string) error {
+	for fn, v := range m {
+		if err := firstErr(
+			ValidateText(field+" versioned function", fn, MaxNameBytes),
+			ValidateText(field+" version of "+quoteShort(fn), v, MaxNameBytes),
+		); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validPolicy(p domain.VersionPolicy) error {
+	_, err := domain.ParseVersionPolicy(string(p))
+	return err
 }
 
 // Validate checks the worker ids and the process named.
@@ -161,6 +181,7 @@ func (p ClaimParams) ValidateClaimFilter() error {
 		ValidateTexts("claim: queue", p.Queues, MaxNameBytes),
 		ValidateTexts("claim: tag", p.Tags, MaxNameBytes),
 		ValidateTexts("claim: function", p.Functions, MaxNameBytes),
+		validVersions("claim:", p.Versions),
 	)
 }
 

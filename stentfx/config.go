@@ -67,6 +67,10 @@ type Config struct {
 	Queues []string
 	// Tags the worker has (STENT_TAGS, --tags, comma-separated).
 	Tags []string
+	// Versions is the worker's version policy (STENT_WORKER_VERSIONS,
+	// --worker-versions): strict (default) or any; see
+	// app.WorkerOptions.Versions.
+	Versions app.VersionPolicy
 	// MaxConcurrency is the worker's task slots (STENT_MAX_CONCURRENCY).
 	MaxConcurrency int
 	// Lease is the worker's lease duration (STENT_LEASE).
@@ -225,6 +229,12 @@ var settings = []setting{
 	{env: "STENT_TAGS", flag: "tags", help: "comma-separated tags of the worker",
 		set: func(c *Config, v string) error { return parseNames("tag", v, &c.Tags) },
 		get: func(c Config) string { return strings.Join(c.Tags, ",") }},
+	{env: "STENT_WORKER_VERSIONS", flag: "worker-versions", help: "which task versions the worker claims: strict (only the versions its registry registers) or any",
+		set: func(c *Config, v string) error {
+			p, err := domain.ParseVersionPolicy(v)
+			c.Versions = p
+			return err
+		}, get: func(c Config) string { return string(c.Versions) }},
 	{env: "STENT_MAX_CONCURRENCY", flag: "max-concurrency", help: "task slots of the worker",
 		set: func(c *Config, v string) error { return parseInt(v, 1, 100000, &c.MaxConcurrency) },
 		get: func(c Config) string { return strconv.Itoa(c.MaxConcurrency) }},
@@ -451,6 +461,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("worker", c.Worker),
 		slog.Any("queues", c.Queues),
 		slog.Any("tags", c.Tags),
+		slog.String("worker_versions", string(c.Versions)),
 		slog.Int("max_concurrency", c.MaxConcurrency),
 		slog.Duration("lease", c.Lease),
 		slog.String("worker_name", c.WorkerName),

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/stentfx"
 )
@@ -48,6 +49,11 @@ func TestLoadConfig(t *testing.T) {
 				c.StartupTimeout, c.LogLevel, c.LogFormat, c.Examples = 10*time.Second, slog.LevelDebug, "text", false
 				c.WorkerName, c.LivenessInterval, c.DeadAfter, c.ParkAfter = "api-1", 5*time.Second, 30*time.Second, 1500*time.Millisecond
 			},
+		},
+		{
+			name: "the worker's version policy",
+			env:  map[string]string{"STENT_WORKER_VERSIONS": "any"},
+			want: func(c *stentfx.Config) { c.Versions = app.VersionAny },
 		},
 		{
 			name: "off disables parking",
@@ -130,6 +136,7 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{name: "an unknown notifier", env: map[string]string{"STENT_NOTIFIER": "kafka"}, source: "STENT_NOTIFIER", value: "kafka"},
 		{name: "the redis notifier without a URL", env: map[string]string{"STENT_NOTIFIER": "redis"}, source: "STENT_NOTIFIER", value: "redis"},
 		{name: "the postgres notifier on SQLite", env: map[string]string{"STENT_NOTIFIER": "postgres"}, source: "STENT_NOTIFIER", value: "postgres"},
+		{name: "an unknown version policy", env: map[string]string{"STENT_WORKER_VERSIONS": "newest"}, source: "STENT_WORKER_VERSIONS", value: "newest"},
 		{name: "an unprintable queue name", env: map[string]string{"STENT_QUEUES": "a,b\x01"}, source: "STENT_QUEUES", value: "a,b\x01"},
 		{name: "an unprintable worker name", args: []string{"--worker-name=a\x01"}, source: "--worker-name", value: "a\x01"},
 		{name: "a liveness interval without a unit", env: map[string]string{"STENT_LIVENESS_INTERVAL": "3"}, source: "STENT_LIVENESS_INTERVAL", value: "3", isDuration: true},

@@ -76,7 +76,7 @@ func NewEngine(cfg Config, d EngineDeps) (*app.Engine, error) {
 // shutdown timeout; a DeadAfter of 0 is 4 x the liveness interval.
 func WorkerOptions(cfg Config) app.WorkerOptions {
 	o := app.WorkerOptions{
-		ID: cfg.WorkerID, Name: cfg.WorkerName, Queues: cfg.Queues, Tags: cfg.Tags, MaxConcurrency: cfg.MaxConcurrency,
+		ID: cfg.WorkerID, Name: cfg.WorkerName, Queues: cfg.Queues, Tags: cfg.Tags, Versions: cfg.Versions, MaxConcurrency: cfg.MaxConcurrency,
 		LeaseDuration: cfg.Lease, Retention: cfg.Retention, CleanupInterval: cfg.CleanupInterval,
 		DrainTimeout: cfg.ShutdownTimeout, LivenessInterval: cfg.LivenessInterval, DeadAfter: cfg.DeadAfter,
 	}

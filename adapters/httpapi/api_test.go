@@ -70,6 +70,8 @@ func newAPI(t *testing.T, o apiOptions) *apiEnv {
 	e := &apiEnv{t: t, store: st, token: o.token, started: make(chan string, 8), release: make(chan struct{})}
 	reg := app.NewRegistry()
 	app.Register(reg, "api.echo", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) { return in, nil })
+	app.Register(reg, "api.v2", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) { return in, nil },
+		app.WithVersion("v2"))
 	app.Register(reg, "api.fail", func(context.Context, json.RawMessage) (string, error) {
 		return "", app.NewError("card_declined", "the card was declined")
 	}, app.WithRetry(domain.RetryPolicy{MaxAttempts: 1}))
@@ -265,7 +267,7 @@ func TestAPIDispatchAndResults(t *testing.T) {
 		r := e.do("POST", "/v1/executions", `{"function":"nope"}`)
 		e.want(r, http.StatusBadRequest, "unregistered_function")
 		names, _ := r.body["error"].(map[string]any)["registered"].([]any)
-		if len(names) != 5 || names[0] != "api.approve" {
+		if len(names) != 6 || names[0] != "api.approve" {
 			t.Fatalf("registered %v", names)
 		}
 	})
@@ -318,6 +320,27 @@ func TestAPIDispatchAndResults(t *testing.T) {
 		e.want(e.do("GET", "/v1/executions?limit=1001", ""), http.StatusBadRequest, "invalid_argument")
 		e.want(e.do("GET", "/v1/executions?offset=-1", ""), http.StatusBadRequest, "invalid_argument")
 		e.want(e.do("GET", "/v1/executions?state=sleeping", ""), http.StatusBadRequest, "invalid_argument")
+	})
+	t.Run("executions carry their version and the list filters by it", func(t *testing.T) {
+		e := e.with(t)
+		id := e.dispatch("api.v2", `"x"`)
+		e.result(id)
+		r := e.do("GET", "/v1/executions/"+id, "")
+		e.want(r, http.StatusOK, "")
+		if r.body["version"] != "v2" {
+			t.Fatalf("view %s; want version v2", r.raw)
+		}
+		r = e.do("GET", "/v1/executions?version=v2", "")
+		e.want(r, http.StatusOK, "")
+		list, _ := r.body["executions"].([]any)
+		if len(list) != 1 || list[0].(map[string]any)["id"] != id || list[0].(map[string]any)["version"] != "v2" {
+			t.Fatalf("list ?version=v2 %s; want only %s", r.raw, id)
+		}
+		r = e.do("GET", "/v1/executions?version=v9", "")
+		e.want(r, http.StatusOK, "")
+		if list, _ := r.body["executions"].([]any); len(list) != 0 {
+			t.Fatalf("list ?version=v9 %s; want none", r.raw)
+		}
 	})
 	t.Run("stats come from counts", func(t *testing.T) {
 		e := e.with(t)

@@ -114,7 +114,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) listExecutions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := ports.ExecutionFilter{Function: q.Get("function"), Queue: q.Get("queue")}
+	f := ports.ExecutionFilter{Function: q.Get("function"), Queue: q.Get("queue"), Version: q.Get("version")}
 	for _, st := range splitList(q["state"]) {
 		f.States = append(f.States, domain.ExecutionState(st))
 	}

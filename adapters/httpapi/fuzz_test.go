@@ -202,6 +202,7 @@ func TestBadInputIs400NamingTheFieldOnEveryStore(t *testing.T) {
 			{"GET", "/v1/executions/%00/result", "", "execution id"},
 			{"GET", "/v1/executions?function=%00", "", "function filter"},
 			{"GET", "/v1/executions?queue=%ff", "", "queue filter"},
+			{"GET", "/v1/executions?version=%00", "", "version filter"},
 			{"GET", "/v1/dead-letters?function=%00", "", "step name filter"},
 			{"GET", "/v1/dead-letters/%00", "", "task id"},
 			{"DELETE", "/v1/dead-letters/%ff", "", "task id"},

@@ -137,6 +137,8 @@ func routable(t *domain.Task, p ports.ClaimParams) bool {
 	switch {
 	case !slices.Contains(p.Functions, t.StepName):
 		return false
+	case !p.AnyVersion && t.Version != p.Versions[t.StepName]:
+		return false
 	case t.Queue != "" && len(p.Queues) > 0 && !slices.Contains(p.Queues, t.Queue):
 		return false
 	case len(t.Tags) > 0 && len(p.Tags) > 0 && !slices.ContainsFunc(t.Tags, func(tag string) bool { return slices.Contains(p.Tags, tag) }):

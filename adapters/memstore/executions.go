@@ -125,6 +125,7 @@ func (s *Store) ListExecutions(ctx context.Context, f ports.ExecutionFilter) ([]
 		if len(f.States) > 0 && !slices.Contains(f.States, e.State) ||
 			f.Function != "" && e.RootFunction != f.Function ||
 			f.Queue != "" && e.Queue != f.Queue ||
+			f.Version != "" && e.Version != f.Version ||
 			!afterKeyset(f.After, e.CreatedAt, e.ID) {
 			continue
 		}
@@ -164,6 +165,7 @@ func (s *Store) ListProgress(ctx context.Context, executionID string) ([]domain.
 			Position:   c.Position,
 			Kind:       c.Kind,
 			Step:       c.StepName,
+			Version:    c.Version,
 			State:      c.State,
 			Attempt:    c.Attempt,
 			Recoveries: c.Recoveries,

@@ -86,6 +86,7 @@ func (s *Store) newStep(p *domain.Task, sp ports.StepSpec, now time.Time) *domai
 		Position:         sp.Position,
 		Kind:             sp.Kind,
 		StepName:         sp.StepName,
+		Version:          sp.Version,
 		State:            domain.TaskPending,
 		Input:            cloneRaw(sp.Input),
 		ParentGeneration: p.Generation,
@@ -223,6 +224,7 @@ func (s *Store) ResetStep(ctx context.Context, parent domain.Fence, spec ports.S
 	now = normTime(now)
 	t.Kind = spec.Kind
 	t.StepName = spec.StepName
+	t.Version = spec.Version
 	t.Input = cloneRaw(spec.Input)
 	t.RetryPolicy = cloneRetryPolicy(spec.RetryPolicy)
 	t.MaxConcurrent = spec.MaxConcurrent

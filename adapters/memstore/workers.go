@@ -126,6 +126,10 @@ func cloneWorker(w *domain.WorkerInfo) *domain.WorkerInfo {
 	c := *w
 	c.Queues = cloneStrings(w.Queues)
 	c.Functions = cloneStrings(w.Functions)
+	c.Versions = cloneStringMap(w.Versions)
+	if c.VersionPolicy == "" {
+		c.VersionPolicy = domain.VersionStrict
+	}
 	c.StartedAt = normTime(w.StartedAt)
 	c.HeartbeatAt = normTime(w.HeartbeatAt)
 	c.StoppedAt = normTimePtr(w.StoppedAt)

@@ -122,6 +122,11 @@ func (s *Store) claimFilter(p ports.ClaimParams) (string, []any) {
 	var b strings.Builder
 	args := []any{s.d.StringList(p.Functions)}
 	b.WriteString(" AND " + s.d.InList("step_name"))
+	if !p.AnyVersion {
+		vf, vargs := s.versionFilter(p)
+		b.WriteString(vf)
+		args = append(args, vargs...)
+	}
 	if len(p.Queues) > 0 {
 		b.WriteString(" AND (queue = '' OR " + s.d.InList("queue") + ")")
 		args = append(args, s.d.StringList(p.Queues))
@@ -131,6 +136,27 @@ func (s *Store) claimFilter(p ports.ClaimParams) (string, []any) {
 		args = append(args, s.d.StringList(p.Tags))
 	}
 	return b.String(), args
+}
+
+var versionCols = []Column{{"fv_name", ColText}, {"fv_version", ColText}}
+
+// versionFilter is the strict version rule of a claim: a task's version
+// is the one the worker registers its function at ("" when unversioned).
+// A worker without versioned functions needs only version = ”; otherwise
+// the (function, version) pairs are a row set the task must match.
+func (s *Store) versionFilter(p ports.ClaimParams) (string, []any) {
+	var rowsIn [][]any
+	versioned := false
+	for _, fn := range p.Functions {
+		v := p.Versions[fn]
+		versioned = versioned || v != ""
+		rowsIn = append(rowsIn, []any{fn, v})
+	}
+	if !versioned {
+		return " AND version = ''", nil
+	}
+	return ` AND EXISTS (SELECT 1 FROM ` + s.d.RowSet("fv", versionCols) + `
+ WHERE fv.fv_name = step_name AND fv.fv_version = version)`, s.d.RowSetArgs(versionCols, rowsIn)
 }
 
 var limitCols = []Column{{"lim_name", ColText}, {"lim_used", ColInt}}

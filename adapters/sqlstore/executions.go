@@ -94,7 +94,7 @@ func (s *Store) createExecution(ctx context.Context, exec domain.Execution, root
 // whose id or idempotency key is taken, and returns the ids it inserted.
 func (s *Store) insertExecutions(t *txn, items []ports.NewExecution) (map[string]bool, error) {
 	fresh := make(map[string]bool, len(items))
-	const cols = 17
+	const cols = 18
 	chunk := 1
 	for chunk*2 <= min(512, 30000/cols) {
 		chunk *= 2
@@ -227,16 +227,16 @@ func prepareCreate(exec *domain.Execution, root *domain.Task) {
 }
 
 const executionInsertColumns = `id, root_function, root_task_id, state, input, result, error, idempotency_key,
- tags, priority, queue, scheduled_for, deadline, created_at, updated_at, started_at, finished_at`
+ tags, priority, queue, scheduled_for, deadline, created_at, updated_at, started_at, finished_at, version`
 
-const executionInsertPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+const executionInsertPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 
 func (s *Store) executionArgs(e *domain.Execution) []any {
 	return []any{
 		e.ID, e.RootFunction, e.RootTaskID, string(e.State), payload(e.Input), payload(e.Result),
 		mustJSONText(e.Error), stringOrNil(e.IdempotencyKey), mustJSONText(e.Tags), int64(e.Priority), e.Queue,
 		s.tmp(e.ScheduledFor), s.tmp(e.Deadline), s.tm(e.CreatedAt), s.tm(e.UpdatedAt),
-		s.tmp(e.StartedAt), s.tmp(e.FinishedAt),
+		s.tmp(e.StartedAt), s.tmp(e.FinishedAt), e.Version,
 	}
 }
 
@@ -290,6 +290,10 @@ func (s *Store) ListExecutions(ctx context.Context, f ports.ExecutionFilter) ([]
 		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
 		args = append(args, s.tm(f.After.At), s.tm(f.After.At), f.After.ID)
 	}
+	if f.Version != "" {
+		where = append(where, "version = ?")
+		args = append(args, f.Version)
+	}
 	query := `SELECT ` + executionColumns + ` FROM @executions` + whereClause(where) +
 		` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`
 	args = append(args, int64(ports.PageLimit(f.Limit)), int64(f.Offset))
@@ -327,7 +331,7 @@ func (s *Store) ListProgress(ctx context.Context, executionID string) ([]domain.
 			return err
 		}
 		rows, err := t.query(`SELECT id, parent_task_id, position, kind, step_name, state, attempt, created_at,
- started_at, finished_at, error, recoveries, scheduled_for, wake_at, awaited, limited_until
+ started_at, finished_at, error, recoveries, scheduled_for, wake_at, awaited, limited_until, version
  FROM @tasks WHERE execution_id = ? ORDER BY created_at, position, id`, executionID)
 		if err != nil {
 			return err
@@ -344,7 +348,7 @@ func (s *Store) ListProgress(ctx context.Context, executionID string) ([]domain.
 				errb                         []byte
 			)
 			if err := rows.Scan(&p.TaskID, &parent, &pos, &kind, &p.Step, &state, &attempt, &created,
-				&started, &finished, &errb, &recov, &sched, &wake, &awaited, &limited); err != nil {
+				&started, &finished, &errb, &recov, &sched, &wake, &awaited, &limited, &p.Version); err != nil {
 				return err
 			}
 			p.ParentID, p.Position, p.Kind, p.State, p.Attempt = parent.String, int(pos), domain.TaskKind(kind), domain.TaskState(state), int(attempt)

@@ -14,7 +14,7 @@ const taskColumns = `id, execution_id, parent_task_id, position, kind, step_name
  error, last_error, attempt, generation, parent_generation, retry_policy, max_concurrent, tags,
  priority, queue, idempotency_key, link_owner_id, cache_key, scheduled_for, worker_id, claim_token,
  lease_expires_at, deadline, trace_context, created_at, updated_at, started_at, finished_at,
- recoveries, wake_at, awaited, concurrency_key, rate_key, rate_limit, rate_per, limited_until`
+ recoveries, wake_at, awaited, concurrency_key, rate_key, rate_limit, rate_per, limited_until, version`
 
 // rowScanner is *sql.Row or *sql.Rows.
 type rowScanner interface {
@@ -37,7 +37,7 @@ func scanTask(r rowScanner) (domain.Task, error) {
 		&errb, &lastErr, &attempt, &gen, &parentGen, &policy, &maxC, &tags,
 		&pri, &t.Queue, &idem, &link, &cacheKey, &sched, &worker, &token,
 		&lease, &deadline, &trace, &created, &updated, &started, &finished,
-		&recoveries, &wake, &awaited, &t.ConcurrencyKey, &t.RateKey, &rateLimit, &ratePer, &limitedUntil)
+		&recoveries, &wake, &awaited, &t.ConcurrencyKey, &t.RateKey, &rateLimit, &ratePer, &limitedUntil, &t.Version)
 	if err != nil {
 		return t, err
 	}
@@ -92,7 +92,7 @@ func scanTask(r rowScanner) (domain.Task, error) {
 
 // executionColumns is the column list every execution read selects.
 const executionColumns = `id, root_function, root_task_id, state, input, result, error, idempotency_key,
- tags, priority, queue, scheduled_for, deadline, created_at, updated_at, started_at, finished_at`
+ tags, priority, queue, scheduled_for, deadline, created_at, updated_at, started_at, finished_at, version`
 
 func scanExecution(r rowScanner) (domain.Execution, error) {
 	var (
@@ -105,7 +105,7 @@ func scanExecution(r rowScanner) (domain.Execution, error) {
 		started, finished                 nullTime
 	)
 	err := r.Scan(&e.ID, &e.RootFunction, &e.RootTaskID, &state, &input, &result, &errb, &idem,
-		&tags, &pri, &e.Queue, &sched, &deadline, &created, &updated, &started, &finished)
+		&tags, &pri, &e.Queue, &sched, &deadline, &created, &updated, &started, &finished, &e.Version)
 	if err != nil {
 		return e, err
 	}
@@ -134,9 +134,9 @@ const taskInsertColumns = `id, execution_id, parent_task_id, position, kind, ste
  error, last_error, attempt, generation, parent_generation, retry_policy, max_concurrent, tags,
  priority, queue, idempotency_key, link_owner_id, cache_key, scheduled_for, worker_id, claim_token,
  lease_expires_at, deadline, trace_context, created_at, updated_at, started_at, finished_at,
- concurrency_key, rate_key, rate_limit, rate_per`
+ concurrency_key, rate_key, rate_limit, rate_per, version`
 
-const taskInsertPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+const taskInsertPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 
 // taskArgs returns the insert arguments of t in taskInsertColumns order.
 func (s *Store) taskArgs(t *domain.Task) ([]any, error) {
@@ -153,7 +153,7 @@ func (s *Store) taskArgs(t *domain.Task) ([]any, error) {
 		stringOrNil(t.CacheKey), s.tmp(t.ScheduledFor), stringOrNil(t.WorkerID), stringOrNil(t.ClaimToken),
 		s.tmp(t.LeaseExpiresAt), s.tmp(t.Deadline), mustJSONText(t.TraceContext),
 		s.tm(t.CreatedAt), s.tm(t.UpdatedAt), s.tmp(t.StartedAt), s.tmp(t.FinishedAt),
-		t.ConcurrencyKey, t.RateKey, int64(t.RateLimit), int64(t.RatePer / time.Microsecond),
+		t.ConcurrencyKey, t.RateKey, int64(t.RateLimit), int64(t.RatePer / time.Microsecond), t.Version,
 	}, nil
 }
 
@@ -172,7 +172,7 @@ func taskRowValues(t *domain.Task) ([]any, error) {
 		stringOrNil(t.CacheKey), timeOrNil(t.ScheduledFor), stringOrNil(t.WorkerID), stringOrNil(t.ClaimToken),
 		timeOrNil(t.LeaseExpiresAt), timeOrNil(t.Deadline), mustJSONText(t.TraceContext),
 		domain.NormalizeTime(t.CreatedAt), domain.NormalizeTime(t.UpdatedAt), timeOrNil(t.StartedAt), timeOrNil(t.FinishedAt),
-		t.ConcurrencyKey, t.RateKey, int64(t.RateLimit), int64(t.RatePer / time.Microsecond),
+		t.ConcurrencyKey, t.RateKey, int64(t.RateLimit), int64(t.RatePer / time.Microsecond), t.Version,
 	}, nil
 }
 

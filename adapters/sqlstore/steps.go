@@ -228,7 +228,7 @@ var taskRowCols = []Column{
 	{"r_cache_key", ColText}, {"r_scheduled_for", ColTime}, {"r_worker_id", ColText}, {"r_claim_token", ColText},
 	{"r_lease_expires_at", ColTime}, {"r_deadline", ColTime}, {"r_trace_context", ColText}, {"r_created_at", ColTime},
 	{"r_updated_at", ColTime}, {"r_started_at", ColTime}, {"r_finished_at", ColTime},
-	{"r_concurrency_key", ColText}, {"r_rate_key", ColText}, {"r_rate_limit", ColInt}, {"r_rate_per", ColInt},
+	{"r_concurrency_key", ColText}, {"r_rate_key", ColText}, {"r_rate_limit", ColInt}, {"r_rate_per", ColInt}, {"r_version", ColText},
 }
 
 // insertTasks inserts new task rows with one statement.
@@ -304,6 +304,7 @@ func newStep(p parentRow, sp *ports.StepSpec, now time.Time) domain.Task {
 		Position:         sp.Position,
 		Kind:             sp.Kind,
 		StepName:         sp.StepName,
+		Version:          sp.Version,
 		State:            domain.TaskPending,
 		Input:            cloneRaw(sp.Input),
 		ParentGeneration: p.generation,
@@ -579,13 +580,13 @@ func (s *Store) ResetStep(ctx context.Context, parent domain.Fence, spec ports.S
 			return err
 		}
 		out, err = scanTask(t.queryRow(`UPDATE @tasks SET `+to(domain.TaskReset)+`, kind = ?, step_name = ?, input = ?, retry_policy = ?,
- max_concurrent = ?, tags = ?, priority = ?, queue = ?, idempotency_key = ?, cache_key = ?, trace_context = ?,
+ max_concurrent = ?, tags = ?, priority = ?, queue = ?, idempotency_key = ?, cache_key = ?, trace_context = ?, version = ?,
  concurrency_key = ?, rate_key = ?, rate_limit = ?, rate_per = ?, limited_until = NULL, attempt = 0, recoveries = 0, awaited = 0, generation = generation + 1, parent_generation = ?, result = NULL, error = NULL, last_error = NULL,
  `+leaseClear+`, link_owner_id = NULL, scheduled_for = ?, finished_at = NULL, updated_at = ?
  WHERE id = ? RETURNING `+taskColumns,
 			string(spec.Kind), spec.StepName, payload(spec.Input), policy, int64(spec.MaxConcurrent),
 			mustJSONText(spec.Tags), int64(spec.Priority), spec.Queue, stringOrNil(key), stringOrNil(cacheKey),
-			mustJSONText(spec.TraceContext), spec.ConcurrencyKey, spec.RateKey, int64(spec.RateLimit), int64(spec.RatePer/time.Microsecond),
+			mustJSONText(spec.TraceContext), spec.ConcurrencyKey, spec.RateKey, int64(spec.RateLimit), int64(spec.RatePer/time.Microsecond), spec.Version,
 			int64(p.generation), s.tmp(spec.ScheduledFor), s.tm(now), spec.ID))
 		if err != nil {
 			return err

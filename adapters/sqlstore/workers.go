@@ -13,7 +13,8 @@ import (
 )
 
 // workerColumns is the column list every worker read selects.
-const workerColumns = `id, name, host, pid, process, queues, functions, state, started_at, heartbeat_at, stopped_at`
+const workerColumns = `id, name, host, pid, process, queues, functions, state, started_at, heartbeat_at, stopped_at,
+ versions, version_policy`
 
 func scanWorker(r rowScanner) (domain.WorkerInfo, error) {
 	var (
@@ -23,9 +24,11 @@ func scanWorker(r rowScanner) (domain.WorkerInfo, error) {
 		state              string
 		started, heartbeat nullTime
 		stopped            nullTime
+		versions           []byte
+		policy             string
 	)
 	if err := r.Scan(&w.ID, &w.Name, &w.Host, &pid, &w.Process, &queues, &functions, &state,
-		&started, &heartbeat, &stopped); err != nil {
+		&started, &heartbeat, &stopped, &versions, &policy); err != nil {
 		return w, err
 	}
 	w.PID, w.State = int(pid), domain.WorkerState(state)
@@ -37,6 +40,12 @@ func scanWorker(r rowScanner) (domain.WorkerInfo, error) {
 	if w.Functions, err = decodeStrings(functions); err != nil {
 		return w, fmt.Errorf("worker %q: functions: %w", w.ID, err)
 	}
+	if w.Versions, err = decodeStringMap(versions); err != nil {
+		return w, fmt.Errorf("worker %q: versions: %w", w.ID, err)
+	}
+	if w.VersionPolicy, err = domain.ParseVersionPolicy(policy); err != nil {
+		return w, fmt.Errorf("worker %q: %w", w.ID, err)
+	}
 	return w, nil
 }
 
@@ -46,13 +55,18 @@ func (s *Store) RegisterWorker(ctx context.Context, w domain.WorkerInfo, now tim
 	if err := s.valid(ports.ValidateWorker(w)); err != nil {
 		return err
 	}
+	policy, _ := domain.ParseVersionPolicy(string(w.VersionPolicy)) // checked by ValidateWorker
+	if len(w.Versions) == 0 {
+		w.Versions = nil
+	}
 	return s.write(ctx, "register worker", func(t *txn) error {
-		_, err := t.exec(`INSERT INTO @workers (`+workerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, 'live', ?, ?, NULL)
+		_, err := t.exec(`INSERT INTO @workers (`+workerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, 'live', ?, ?, NULL, ?, ?)
  ON CONFLICT (id) DO UPDATE SET name = excluded.name, host = excluded.host, pid = excluded.pid,
  process = excluded.process, queues = excluded.queues, functions = excluded.functions, state = excluded.state,
- started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL`,
+ started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL,
+ versions = excluded.versions, version_policy = excluded.version_policy`,
 			w.ID, w.Name, w.Host, int64(w.PID), w.Process, mustJSONText(w.Queues), mustJSONText(w.Functions),
-			s.tm(now), s.tm(now))
+			s.tm(now), s.tm(now), mustJSONText(w.Versions), string(policy))
 		return err
 	})
 }

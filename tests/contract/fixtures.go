@@ -67,6 +67,7 @@ type fixture struct {
 type execOpts struct {
 	ID, RootID    string // default: fresh UUIDs
 	Fn            string // default "root"
+	Version       string // the root function's version; "" unversioned
 	Queue         string
 	Tags          []string
 	Priority      int
@@ -97,6 +98,7 @@ func buildExecution(o execOpts) (domain.Execution, domain.Task) {
 	exec := domain.Execution{
 		ID:             o.ID,
 		RootFunction:   o.Fn,
+		Version:        o.Version,
 		RootTaskID:     o.RootID,
 		Input:          js(o.Input),
 		IdempotencyKey: o.Key,
@@ -113,6 +115,7 @@ func buildExecution(o execOpts) (domain.Execution, domain.Task) {
 		ExecutionID:   o.ID,
 		Kind:          domain.KindOrchestrator,
 		StepName:      o.Fn,
+		Version:       o.Version,
 		Input:         js(o.Input),
 		RetryPolicy:   storePolicy,
 		MaxConcurrent: o.MaxConcurrent,

@@ -53,6 +53,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 		{"parking", testParking},
 		{"workers", testWorkers},
 		{"schedules", testSchedules},
+		{"function versions", testVersions},
 		{"cache", testCache},
 		{"idempotency", testIdempotency},
 		{"signals", testSignals},

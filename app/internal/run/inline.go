@@ -79,7 +79,7 @@ func (r *Run) runInline(ctx context.Context, def *durable.Func, spec ports.StepS
 	// 1. The step's run: virtual until it needs a record.
 	t := domain.Task{
 		ID: spec.ID, ExecutionID: r.task.ExecutionID, ParentTaskID: r.task.ID, Position: spec.Position,
-		Kind: domain.KindActivity, StepName: spec.StepName, State: domain.TaskRunning, Input: spec.Input,
+		Kind: domain.KindActivity, StepName: spec.StepName, Version: spec.Version, State: domain.TaskRunning, Input: spec.Input,
 		Attempt: 1, ParentGeneration: r.task.Generation, RetryPolicy: spec.RetryPolicy,
 		Tags: spec.Tags, Priority: spec.Priority, Queue: spec.Queue, WorkerID: r.host.ID(),
 		Deadline: r.task.Deadline, TraceContext: spec.TraceContext,

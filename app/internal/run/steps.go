@@ -21,7 +21,7 @@ func (r *Run) Activity(def *durable.Func, in any, pos int) (ports.StepSpec, erro
 	}
 	spec := ports.StepSpec{
 		ID: domain.StepID(r.task.ExecutionID, r.task.ID, pos), Position: pos,
-		Kind: domain.KindActivity, StepName: def.Name, Input: input,
+		Kind: domain.KindActivity, StepName: def.Name, Version: def.Version, Input: input,
 		RetryPolicy: def.Retry, MaxConcurrent: def.MaxConcurrent,
 		Tags: def.Tags, Priority: def.Priority, Queue: def.Queue,
 		TraceContext: r.trace,

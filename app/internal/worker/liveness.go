@@ -38,7 +38,7 @@ func Hostname() string {
 // info is the worker's registry row.
 func (w *Worker) info() domain.WorkerInfo {
 	return domain.WorkerInfo{ID: w.opts.ID, Name: w.opts.Name, Host: w.host, PID: os.Getpid(), Process: processID,
-		Queues: w.opts.Queues, Functions: w.opts.Functions}
+		Queues: w.opts.Queues, Functions: w.opts.Functions, Versions: w.versions, VersionPolicy: w.opts.Versions}
 }
 
 // register records the worker in the registry and, when it has a Name,
@@ -157,8 +157,7 @@ func (w *Worker) nextWakeIn(ctx context.Context) (time.Duration, bool) {
 	// has come (the next timer behind it is wanted now).
 	passed := c.ok && !c.at.After(now) && sinceFetch >= 5*time.Millisecond
 	if passed || sinceFetch >= w.opts.PollInterval {
-		at, ok, err := env.Store.NextWake(ctx, ports.ClaimParams{WorkerID: w.opts.ID, Queues: w.opts.Queues,
-			Tags: w.opts.Tags, Functions: w.opts.Functions, Limit: 1, Lease: w.opts.LeaseDuration})
+		at, ok, err := env.Store.NextWake(ctx, w.claimParams(1))
 		c.fetched = w.pace.Now()
 		if err != nil {
 			c.ok = false

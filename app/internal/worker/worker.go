@@ -32,6 +32,7 @@ type Options struct {
 	Queues              []string
 	Tags                []string
 	Functions           []string
+	Versions            domain.VersionPolicy
 	MaxConcurrency      int
 	LeaseDuration       time.Duration
 	HeartbeatInterval   time.Duration
@@ -103,6 +104,8 @@ type Worker struct {
 
 	host  string
 	wakes wakeCache // the store's next wake-up time of parked tasks
+	// versions maps the worker's versioned functions to their version.
+	versions map[string]string
 }
 
 // New builds a worker with effective options o.
@@ -114,7 +117,29 @@ func New(env *Env, o Options) *Worker {
 		wake: make(chan struct{}, 1), runs: map[string]*run.Run{},
 	}
 	w.slots = slots.New(o.MaxConcurrency, w.Poke)
+	var catalogue []domain.FunctionInfo
+	if env.Catalogue != nil {
+		catalogue = env.Catalogue()
+	}
+	for _, fi := range catalogue {
+		if fi.Version != "" && slices.Contains(o.Functions, fi.Name) {
+			if w.versions == nil {
+				w.versions = map[string]string{}
+			}
+			w.versions[fi.Name] = fi.Version
+		}
+	}
 	return w
+}
+
+// claimParams is the worker's claim filter: functions, their versions and
+// the version policy, queues and tags.
+func (w *Worker) claimParams(limit int) ports.ClaimParams {
+	return ports.ClaimParams{
+		WorkerID: w.opts.ID, Queues: w.opts.Queues, Tags: w.opts.Tags, Functions: w.opts.Functions,
+		Versions: w.versions, AnyVersion: w.opts.Versions == domain.VersionAny,
+		Limit: limit, Lease: w.opts.LeaseDuration,
+	}
 }
 
 // ID returns the worker id used in leases.
@@ -158,10 +183,13 @@ func (w *Worker) Draining() <-chan struct{} { return w.draining }
 // IsDraining reports whether the worker is draining.
 func (w *Worker) IsDraining() bool { return w.State() == Draining }
 
-// Inlines reports whether the worker is ready and runs def: its function,
-// one of its queues, and a tag it has (when both have tags).
+// Inlines reports whether the worker is ready and runs def: its function
+// (at its version, unless the worker claims any version), one of its queues, and a tag it has (when both have tags).
 func (w *Worker) Inlines(def *durable.Func) bool {
 	if !slices.Contains(w.opts.Functions, def.Name) {
+		return false
+	}
+	if w.opts.Versions != domain.VersionAny && def.Version != w.versions[def.Name] {
 		return false
 	}
 	if len(w.opts.Queues) > 0 && !slices.Contains(w.opts.Queues, def.Queue) {
@@ -323,10 +351,9 @@ func (w *Worker) claimOnce(base context.Context) (claimed int, full bool, err er
 		return 0, false, nil
 	}
 	env := w.env.Run
-	tasks, err := env.Store.ClaimTasks(base, ports.ClaimParams{
-		WorkerID: w.opts.ID, Queues: w.opts.Queues, Tags: w.opts.Tags, Functions: w.opts.Functions,
-		Limit: free, Now: env.Now(), Lease: w.opts.LeaseDuration,
-	})
+	p := w.claimParams(free)
+	p.Now = env.Now()
+	tasks, err := env.Store.ClaimTasks(base, p)
 	if err != nil {
 		return 0, false, err
 	}

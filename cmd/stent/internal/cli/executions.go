@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -58,7 +59,7 @@ func parseExecutionStates(in []string) ([]domain.ExecutionState, error) {
 func (r *runner) listCommand() *cobra.Command {
 	var page pageFlags
 	var states []string
-	var function, queue string
+	var function, queue, version string
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List executions, newest first",
@@ -68,6 +69,7 @@ func (r *runner) listCommand() *cobra.Command {
 	cmd.Flags().StringSliceVarP(&states, "state", "s", nil, "only these states (repeat or comma-separate)")
 	cmd.Flags().StringVar(&function, "function", "", "only executions of this root function")
 	cmd.Flags().StringVar(&queue, "queue", "", "only executions in this queue")
+	cmd.Flags().StringVar(&version, "version", "", "only executions dispatched at this root function version (app.WithVersion)")
 	cmd.RunE = r.run(func(ctx context.Context, _ []string) error {
 		if err := page.check(); err != nil {
 			return err
@@ -76,7 +78,7 @@ func (r *runner) listCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		f := ports.ExecutionFilter{States: sts, Function: function, Queue: queue, Limit: page.limit, Offset: page.offset}
+		f := ports.ExecutionFilter{States: sts, Function: function, Queue: queue, Version: version, Limit: page.limit, Offset: page.offset}
 		return r.withExecutions(ctx, readOnly, func(st ports.ExecutionStore) error {
 			execs, err := st.ListExecutions(ctx, f)
 			if err != nil {
@@ -93,14 +95,24 @@ func (r *runner) listCommand() *cobra.Command {
 				return nil
 			}
 			now := r.now()
-			t := newTable("ID", "STATE", "FUNCTION", "QUEUE", "STARTED (UTC)", "DURATION")
+			// The VERSION column appears when a listed execution has one.
+			versioned := slices.ContainsFunc(execs, func(e domain.Execution) bool { return e.Version != "" })
+			head := []string{"ID", "STATE", "FUNCTION", "QUEUE", "STARTED (UTC)", "DURATION"}
+			if versioned {
+				head = slices.Insert(head, 3, "VERSION")
+			}
+			t := newTable(head...)
 			for _, e := range execs {
 				dur := "-"
 				if e.StartedAt != nil {
 					dur = span(e.CreatedAt, e.StartedAt, e.FinishedAt, now)
 				}
-				t.add(plain(e.ID), stateCell(string(e.State)), plain(e.RootFunction), plain(queueName(e.Queue)),
-					plain(fmtTime(e.StartedAt)), plain(dur))
+				row := []cell{plain(e.ID), stateCell(string(e.State)), plain(e.RootFunction), plain(queueName(e.Queue)),
+					plain(fmtTime(e.StartedAt)), plain(dur)}
+				if versioned {
+					row = slices.Insert(row, 3, plain(orDash(e.Version)))
+				}
+				t.add(row...)
 			}
 			t.write(r.env.Stdout, "", r.colour())
 			page.moreHint(r.env.Stdout, len(execs))
@@ -151,6 +163,9 @@ func (r *runner) renderExecution(w io.Writer, v app.ExecutionView) {
 		f.addText("Waiting", v.WaitReason)
 	}
 	f.addText("Function", v.RootFunction)
+	if v.Version != "" {
+		f.addText("Version", v.Version)
+	}
 	f.addText("Queue", queueName(v.Queue))
 	f.addText("Priority", fmt.Sprint(v.Priority))
 	f.addText("Tags", joinOrDash(v.Tags))

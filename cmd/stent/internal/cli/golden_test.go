@@ -130,6 +130,15 @@ var writeCases = []writeCase{
 		args("schedules", "trigger", "nobody"),
 		args("schedules", "delete", "nobody", "-f"),
 	}},
+	{"list-version", []call{
+		args("dispatch", "invoice", `{"n": 1}`),
+		args("dispatch", "invoice", `{"n": 2}`),
+		args("list", "--version", "v2"),
+		args("list", "-n", "3"),
+		args("list", "--version", "v1"),
+		args("--json", "list", "--version", "v2", "-n", "1"),
+		args("show", "{id1}"),
+	}},
 	{"signal-discard", []call{
 		args("signal", exRunning, "note", `"bad"`),
 		args("signal", exRunning, "note", `2`),

@@ -215,6 +215,7 @@ func seed(t *testing.T, st ports.Store) {
 
 	s.must(s.st.UpsertFunctions(s.ctx, []domain.FunctionInfo{
 		{Name: "charge", Queue: "default", RetryPolicy: seedPolicy},
+		{Name: "invoice", Queue: "default", Version: "v2", RetryPolicy: seedPolicy},
 		{Name: "order", Queue: "default", RetryPolicy: seedPolicy},
 		{Name: "render", Queue: "reports", RetryPolicy: seedPolicy},
 		{Name: "report", Queue: "reports", Priority: 2, RetryPolicy: seedPolicy},
