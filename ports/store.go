@@ -28,6 +28,7 @@ type Store interface {
 	DeadLetterStore
 	StatsStore
 	WorkerStore
+	QueueStore
 	Maintenance
 }
 
@@ -669,6 +670,25 @@ type WorkerStore interface {
 	// ListWorkers returns the registry: live workers first, then the
 	// others, each group by id.
 	ListWorkers(ctx context.Context) ([]domain.WorkerInfo, error)
+}
+
+// QueueStore pauses and resumes queues and lists them. A paused queue
+// keeps accepting work (CreateExecutions, CreateStepsBatch) but ClaimTasks
+// hands out none of its tasks (no fresh claim, resume or reclaim) and
+// NextWake ignores its waiting tasks, until it is resumed; tasks already
+// running when it is paused finish as usual. A task with an empty queue
+// is in no queue and is never paused.
+type QueueStore interface {
+	// SetQueuePaused pauses (paused=true, PausedAt = now) or resumes
+	// (paused=false, PausedAt cleared) the queue name, creating its row if
+	// needed, and reports whether this call changed it (pausing a paused
+	// queue keeps its PausedAt and returns false). ErrInvalidArgument for
+	// an empty or bad name (domain.ValidateName).
+	SetQueuePaused(ctx context.Context, name string, paused bool, now time.Time) (changed bool, err error)
+	// ListQueues returns every queue that has a row (was ever paused) or a
+	// pending or running runnable task, ordered by name, with its counts
+	// (see domain.QueueInfo). Counts come from COUNT queries, never scans.
+	ListQueues(ctx context.Context) ([]domain.QueueInfo, error)
 }
 
 // Maintenance covers retention, the function catalogue and the connection.

@@ -378,3 +378,6 @@ func ValidateFunctions(fns []domain.FunctionInfo) error {
 	}
 	return nil
 }
+
+// ValidateQueueName checks the queue name of SetQueuePaused.
+func ValidateQueueName(name string) error { return domain.ValidateName("queue", name) }

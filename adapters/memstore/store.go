@@ -33,6 +33,7 @@ type Store struct {
 	deadLetters map[string]*domain.DeadLetter // by task id
 	functions   map[string]domain.FunctionInfo
 	workers     map[string]*domain.WorkerInfo
+	queues      map[string]*queueRow
 }
 
 type cacheEntry struct {
@@ -57,6 +58,7 @@ func New() *Store {
 		deadLetters: map[string]*domain.DeadLetter{},
 		functions:   map[string]domain.FunctionInfo{},
 		workers:     map[string]*domain.WorkerInfo{},
+		queues:      map[string]*queueRow{},
 	}
 }
 

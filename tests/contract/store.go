@@ -51,6 +51,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 		{"sleep and reset", testSleepAndReset},
 		{"parking", testParking},
 		{"workers", testWorkers},
+		{"queues", testQueues},
 		{"cache", testCache},
 		{"idempotency", testIdempotency},
 		{"signals", testSignals},
