@@ -125,6 +125,7 @@ type ProgressEntry struct {
 	Position   int        `json:"position"`
 	Kind       TaskKind   `json:"kind"`
 	Step       string     `json:"step"`
+	Queue      string     `json:"queue,omitempty"`
 	State      TaskState  `json:"state"`
 	Attempt    int        `json:"attempt"`
 	Recoveries int        `json:"recoveries,omitempty"`

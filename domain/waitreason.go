@@ -15,11 +15,32 @@ import (
 // served). It returns "" for a terminal execution. now is a parameter
 // (domain never reads the clock).
 func WaitReason(state ExecutionState, steps []ProgressEntry, served func(function string) bool, now time.Time) string {
+	return WaitReasonWith(state, steps, Serving{Served: served}, now)
+}
+
+// Serving is what WaitReasonWith knows about the workers and queues.
+type Serving struct {
+	// Served reports whether a live worker registers a function (nil:
+	// every function is served).
+	Served func(function string) bool
+	// Paused reports whether a queue is paused (nil: none is).
+	Paused func(queue string) bool
+}
+
+// WaitReasonWith is WaitReason that also knows the paused queues: a due
+// task (pending, or waiting with its wake time passed) in a paused queue
+// gives "queue payments is paused", after a missing worker and before
+// every other reason.
+func WaitReasonWith(state ExecutionState, steps []ProgressEntry, sv Serving, now time.Time) string {
 	if state.Terminal() {
 		return ""
 	}
+	served, paused := sv.Served, sv.Paused
 	if served == nil {
 		served = func(string) bool { return true }
+	}
+	if paused == nil {
+		paused = func(string) bool { return false }
 	}
 	children := map[string][]ProgressEntry{}
 	for _, s := range steps {
@@ -29,7 +50,7 @@ func WaitReason(state ExecutionState, steps []ProgressEntry, served func(functio
 	}
 	// Reasons found, best first: a missing worker blocks everything, then
 	// what a parked task waits for, then the queue, then running code.
-	var unserved, signals, sleeps, kids, queued, running []string
+	var unserved, held, signals, sleeps, kids, queued, running []string
 	add := func(list *[]string, r string) {
 		for _, x := range *list {
 			if x == r {
@@ -47,6 +68,8 @@ func WaitReason(state ExecutionState, steps []ProgressEntry, served func(functio
 		switch {
 		case (s.State == TaskPending || s.State == TaskWaiting) && !served(s.Step):
 			add(&unserved, "no worker registers "+s.Step)
+		case due && s.Queue != "" && paused(s.Queue):
+			add(&held, QueuePausedReason(s.Queue))
 		case s.State == TaskRunning:
 			add(&running, "running "+s.Step)
 		case due && s.State == TaskWaiting:
@@ -79,7 +102,7 @@ func WaitReason(state ExecutionState, steps []ProgressEntry, served func(functio
 			add(&kids, fmt.Sprintf("waiting for %d of %d children", live, awaited))
 		}
 	}
-	for _, list := range [][]string{unserved, signals, sleeps, kids, queued, running} {
+	for _, list := range [][]string{unserved, held, signals, sleeps, kids, queued, running} {
 		if len(list) > 0 {
 			return strings.Join(list, "; ")
 		}

@@ -163,6 +163,7 @@ func (s *Store) ListProgress(ctx context.Context, executionID string) ([]domain.
 			Position:   c.Position,
 			Kind:       c.Kind,
 			Step:       c.StepName,
+			Queue:      c.Queue,
 			State:      c.State,
 			Attempt:    c.Attempt,
 			Recoveries: c.Recoveries,

@@ -323,7 +323,7 @@ func (s *Store) ListProgress(ctx context.Context, executionID string) ([]domain.
 			return err
 		}
 		rows, err := t.query(`SELECT id, parent_task_id, position, kind, step_name, state, attempt, created_at,
- started_at, finished_at, error, recoveries, scheduled_for, wake_at, awaited
+ started_at, finished_at, error, recoveries, scheduled_for, wake_at, awaited, queue
  FROM @tasks WHERE execution_id = ? ORDER BY created_at, position, id`, executionID)
 		if err != nil {
 			return err
@@ -340,7 +340,7 @@ func (s *Store) ListProgress(ctx context.Context, executionID string) ([]domain.
 				errb                         []byte
 			)
 			if err := rows.Scan(&p.TaskID, &parent, &pos, &kind, &p.Step, &state, &attempt, &created,
-				&started, &finished, &errb, &recov, &sched, &wake, &awaited); err != nil {
+				&started, &finished, &errb, &recov, &sched, &wake, &awaited, &p.Queue); err != nil {
 				return err
 			}
 			p.ParentID, p.Position, p.Kind, p.State, p.Attempt = parent.String, int(pos), domain.TaskKind(kind), domain.TaskState(state), int(attempt)

@@ -42,6 +42,7 @@ func RunEngine(t *testing.T, newStore StoreFactory, caps EngineCaps) {
 	}{
 		{"basics", engineBasics},
 		{"routing", engineRouting},
+		{"queue pause", engineQueues},
 		{"retries and dead letters", engineRetries},
 		{"idempotency and cache", engineIdempotency},
 		{"waits and cancellation", engineWaits},
