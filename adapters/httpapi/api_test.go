@@ -587,3 +587,66 @@ func TestADegradedNotifierIsReportedButNotAFailure(t *testing.T) {
 		t.Fatalf("readiness %+v; want ready with the notifier reported degraded", rep)
 	}
 }
+
+func TestAPIQueues(t *testing.T) {
+	t.Parallel()
+	e := newAPI(t, apiOptions{})
+
+	t.Run("a paused queue holds a dispatch until resumed and is listed as paused", func(t *testing.T) {
+		e := e.with(t)
+		r := e.do("POST", "/v1/queues/api-held/pause", "")
+		e.want(r, http.StatusOK, "")
+		if r.body["queue"] != "api-held" || r.body["paused"] != true || r.body["changed"] != true {
+			t.Fatalf("pause answered %s", r.raw)
+		}
+		r = e.do("POST", "/v1/queues/api-held/pause", "")
+		e.want(r, http.StatusOK, "")
+		if r.body["changed"] != false {
+			t.Fatalf("a second pause answered %s; want changed false", r.raw)
+		}
+		r = e.do("POST", "/v1/executions", `{"function":"api.echo","input":7,"queue":"api-held"}`)
+		e.want(r, http.StatusCreated, "")
+		id, _ := r.body["execution_id"].(string)
+		time.Sleep(200 * time.Millisecond) // the worker polls several times
+		r = e.do("GET", "/v1/executions/"+id, "")
+		e.want(r, http.StatusOK, "")
+		if r.body["state"] != "pending" || r.body["wait_reason"] != "queue api-held is paused" {
+			t.Fatalf("execution while paused: %s", r.raw)
+		}
+		r = e.do("GET", "/v1/queues", "")
+		e.want(r, http.StatusOK, "")
+		var held map[string]any
+		qs, _ := r.body["queues"].([]any)
+		for _, q := range qs {
+			if m := q.(map[string]any); m["name"] == "api-held" {
+				held = m
+			}
+		}
+		if held == nil || held["paused"] != true || held["pending"] != float64(1) || held["paused_at"] == nil || held["oldest_pending_at"] == nil {
+			t.Fatalf("queues %s; want api-held paused with 1 pending", r.raw)
+		}
+		r = e.do("POST", "/v1/queues/api-held/resume", "")
+		e.want(r, http.StatusOK, "")
+		if r.body["paused"] != false || r.body["changed"] != true {
+			t.Fatalf("resume answered %s", r.raw)
+		}
+		if res := e.result(id); res.body["value"] != float64(7) {
+			t.Fatalf("result after resume %s", res.raw)
+		}
+	})
+	t.Run("a bad queue name is 400 naming the queue", func(t *testing.T) {
+		e := e.with(t)
+		r := e.do("POST", "/v1/queues/bad%01name/pause", "")
+		e.want(r, http.StatusBadRequest, "invalid_argument")
+		if msg, _ := r.body["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "queue") {
+			t.Fatalf("message %q; want it to name the queue", msg)
+		}
+	})
+	t.Run("the queue routes need the token like the rest of /v1", func(t *testing.T) {
+		e := newAPI(t, apiOptions{token: "s3cret", noWorker: true})
+		e.want(e.do("GET", "/v1/queues", ""), http.StatusOK, "")
+		e.token = ""
+		e.want(e.do("GET", "/v1/queues", ""), http.StatusUnauthorized, "unauthorized")
+		e.want(e.do("POST", "/v1/queues/q/pause", ""), http.StatusUnauthorized, "unauthorized")
+	})
+}

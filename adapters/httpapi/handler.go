@@ -122,6 +122,9 @@ func (h *Handler) routes() {
 	api("DELETE /v1/dead-letters/{task_id}", h.discardDeadLetter)
 	api("GET /v1/stats", h.stats)
 	api("GET /v1/workers", h.listWorkers)
+	api("GET /v1/queues", h.listQueues)
+	api("POST /v1/queues/{name}/pause", h.pauseQueue)
+	api("POST /v1/queues/{name}/resume", h.resumeQueue)
 }
 
 // top answers unknown routes with a JSON 404 (or 405 when only the method
