@@ -50,6 +50,18 @@ type ExecutionStore interface {
 	// function: then the result's Err is ErrConflict. Otherwise the result
 	// holds Execution.ID with Created=true.
 	//
+	// Execution.SingletonKey (dispatch singleton): if a live (pending or
+	// running) execution holds the key, nothing is written and the result
+	// holds its id with Outcome joined; once it is terminal the key is free.
+	// Execution.DebounceKey (dispatch debounce): if a pending execution
+	// whose root has not started holds the key, its input, ScheduledFor and
+	// Deadline (and its root's) are replaced by the item's, nothing else is
+	// written and the result holds its id with Outcome debounced; otherwise
+	// the item is inserted holding the key. Both are decided atomically
+	// (a unique index over the live holders): concurrent dispatches with
+	// one key write one execution. An idempotency key or id hit is checked
+	// first. An item may not set both keys (ErrInvalidArgument).
+	//
 	// The returned error is for the batch as a whole, and then nothing was
 	// written: bad input in any item (NewExecution.Validate:
 	// ErrInvalidArgument), a root task id already used by another
@@ -129,6 +141,11 @@ type CreatedExecution struct {
 	ID string
 	// Created is true when the item inserted its execution.
 	Created bool
+	// Outcome says what the item did: created, existing (a used id or
+	// idempotency key), joined (a live holder of its singleton key) or
+	// debounced (the pending holder of its debounce key was updated).
+	// Empty when Err is set.
+	Outcome domain.DispatchOutcome
 	// Err is nil, or ErrConflict for an id used by an execution of another
 	// function (the item wrote nothing).
 	Err error

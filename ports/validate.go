@@ -167,6 +167,8 @@ func (n NewExecution) Validate() error {
 		return invalid("root task %q: step name %q; want the root function %q", root.ID, root.StepName, exec.RootFunction)
 	case root.MaxConcurrent < 0:
 		return invalid("root task %q: max concurrent %d; want 0 (no limit) or more", root.ID, root.MaxConcurrent)
+	case exec.SingletonKey != "" && exec.DebounceKey != "":
+		return invalid("execution %q: singleton key %q and debounce key %q; a dispatch takes one of them", exec.ID, exec.SingletonKey, exec.DebounceKey)
 	}
 	return n.validText()
 }
@@ -182,6 +184,8 @@ func (n NewExecution) validText() error {
 		ValidateText("queue", exec.Queue, MaxNameBytes),
 		ValidateTexts("tag", exec.Tags, MaxNameBytes),
 		ValidateText("idempotency key", exec.IdempotencyKey, MaxKeyBytes),
+		ValidateText("singleton key", exec.SingletonKey, MaxKeyBytes),
+		ValidateText("debounce key", exec.DebounceKey, MaxKeyBytes),
 		ValidateInt32("priority", exec.Priority),
 		ValidatePayload("input", exec.Input),
 	); err != nil {

@@ -37,6 +37,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 	}{
 		{"executions", testExecutions},
 		{"batch executions", testCreateExecutions},
+		{"dispatch dedupe", testDispatchDedupe},
 		{"payloads and times", testPayloadsAndTimes},
 		{"cancel and timeout", testCancelAndTimeout},
 		{"claims", testClaims},
