@@ -169,6 +169,18 @@ var writeCases = []writeCase{
 		args("queues", "pause", "bad\x01name"),
 		args("queues", "stop", "reports"),
 	}},
+	{"dispatch-dedupe", []call{
+		args("dispatch", "report", `{"n": 1}`, "--singleton", "nightly"),
+		args("--json", "dispatch", "report", `{"n": 2}`, "--singleton", "nightly"),
+		args("dispatch", "report", `{"n": 1}`, "--debounce", "user-7=1m"),
+		args("--json", "dispatch", "report", `{"n": 2}`, "--debounce", "user-7=1m"),
+		args("--json", "show", "{id2}"),
+		args("dispatch", "report", "--debounce", "user-7"),
+		args("dispatch", "report", "--debounce", "user-7=0s"),
+		args("dispatch", "report", "--debounce", "user-7=soon"),
+		args("dispatch", "report", "--debounce", "user-7=1m", "--delay", "1m"),
+		args("dispatch", "report", "--singleton", ""),
+	}},
 	{"dlq-replay", []call{
 		args("dlq", "replay", stepOf(exFailed, 1)),
 		args("dlq", "replay", rootOf(exFailed), "--queue", "retry", "--keep-attempts"),
