@@ -650,3 +650,55 @@ func TestAPIQueues(t *testing.T) {
 		e.want(e.do("POST", "/v1/queues/q/pause", ""), http.StatusUnauthorized, "unauthorized")
 	})
 }
+
+func TestAPIDispatchSingletonAndDebounce(t *testing.T) {
+	t.Parallel()
+	e := newAPI(t, apiOptions{noWorker: true})
+
+	t.Run("a singleton dispatch while one is live answers 200 joined with its id", func(t *testing.T) {
+		e := e.with(t)
+		r := e.do("POST", "/v1/executions", `{"function":"api.echo","input":1,"singleton_key":"nightly"}`)
+		e.want(r, http.StatusCreated, "")
+		id, _ := r.body["execution_id"].(string)
+		if r.body["outcome"] != "created" || r.body["created"] != true {
+			t.Fatalf("first dispatch %s", r.raw)
+		}
+		r = e.do("POST", "/v1/executions", `{"function":"api.echo","input":2,"singleton_key":"nightly"}`)
+		e.want(r, http.StatusOK, "")
+		if r.body["execution_id"] != id || r.body["outcome"] != "joined" || r.body["created"] != false {
+			t.Fatalf("second dispatch %s; want joined %s", r.raw, id)
+		}
+	})
+	t.Run("a debounced dispatch answers 200 debounced and replaces the input", func(t *testing.T) {
+		e := e.with(t)
+		r := e.do("POST", "/v1/executions", `{"function":"api.echo","input":1,"debounce_key":"user-7","debounce":"1h"}`)
+		e.want(r, http.StatusCreated, "")
+		id, _ := r.body["execution_id"].(string)
+		r = e.do("POST", "/v1/executions", `{"function":"api.echo","input":2,"debounce_key":"user-7","debounce":"1h"}`)
+		e.want(r, http.StatusOK, "")
+		if r.body["execution_id"] != id || r.body["outcome"] != "debounced" {
+			t.Fatalf("second dispatch %s; want debounced %s", r.raw, id)
+		}
+		r = e.do("GET", "/v1/executions/"+id, "")
+		e.want(r, http.StatusOK, "")
+		if r.body["input"] != float64(2) || r.body["debounce_key"] != "user-7" {
+			t.Fatalf("execution %s; want input 2", r.raw)
+		}
+	})
+	t.Run("bad debounce fields are 400 naming the field", func(t *testing.T) {
+		e := e.with(t)
+		for body, field := range map[string]string{
+			`{"function":"api.echo","debounce_key":"k"}`:                                     `"debounce"`,
+			`{"function":"api.echo","debounce":"1m"}`:                                        `"debounce_key"`,
+			`{"function":"api.echo","debounce_key":"k","debounce":"soon"}`:                   `"debounce"`,
+			`{"function":"api.echo","debounce_key":"k","debounce":"0s"}`:                     "window",
+			`{"function":"api.echo","debounce_key":"k","debounce":"1m","singleton_key":"s"}`: "WithSingleton",
+		} {
+			r := e.do("POST", "/v1/executions", body)
+			e.want(r, http.StatusBadRequest, "") // invalid_argument, or invalid_duration as for "delay"
+			if msg, _ := r.body["error"].(map[string]any)["message"].(string); !strings.Contains(msg, field) {
+				t.Errorf("%s: message %q; want it to name %s", body, msg, field)
+			}
+		}
+	})
+}
