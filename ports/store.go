@@ -588,8 +588,10 @@ type DeadLetterStore interface {
 	// the entry deleted. Replaying a root also moves its failed execution
 	// back to pending (error and finished_at cleared). Replaying a non-root
 	// task of a terminal execution is ErrExecutionFinished and changes
-	// nothing. ErrNotFound when there is no entry. Returns the task as
-	// stored.
+	// nothing. ErrNotFound when there is no entry. Replaying a root whose
+	// execution's singleton key is held by another live execution (or its
+	// debounce key by another pending one) is ErrConflict and changes
+	// nothing. Returns the task as stored.
 	ReplayDeadLetter(ctx context.Context, p ReplayParams) (domain.Task, error)
 }
 

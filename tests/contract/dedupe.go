@@ -187,3 +187,24 @@ func testDispatchDedupe(t *testing.T, h storeSuite) {
 		f.eq("executions", f.countExecutions(fn), 1)
 	})
 }
+
+func testDispatchDedupeReplay(t *testing.T, h storeSuite) {
+	h.run(t, "replaying a failed singleton while another run holds its key is a conflict and changes nothing", func(t *testing.T, f *fixture) {
+		fn := "single-" + domain.NewID()[:8]
+		_, e1 := f.dispatchKeyed(execOpts{Fn: fn, Singleton: "k"})
+		root := f.claimID(at(time.Second), e1.RootTaskID)
+		f.fail(root, "boom", at(2*time.Second))
+		f.eq("failed", f.exec(e1.ID).State, domain.ExecutionFailed)
+		live, _ := f.dispatchKeyed(execOpts{Fn: fn, Singleton: "k", CreatedAt: at(3 * time.Second)})
+		f.eq("a new run after the failure", live.Outcome, domain.DispatchCreated)
+		before := f.snapshot(e1.ID)
+		_, err := f.s.ReplayDeadLetter(f.ctx, ports.ReplayParams{TaskID: root.ID, Now: at(4 * time.Second)})
+		f.isErr(err, domain.ErrConflict, "ReplayDeadLetter of a singleton whose key is held")
+		f.unchanged(before, "a refused replay", e1.ID)
+		_, _, err = f.s.CancelExecution(f.ctx, live.ID, at(5*time.Second))
+		f.noErr(err, "CancelExecution")
+		_, err = f.s.ReplayDeadLetter(f.ctx, ports.ReplayParams{TaskID: root.ID, Now: at(6 * time.Second)})
+		f.noErr(err, "ReplayDeadLetter once the key is free")
+		f.eq("replayed", f.exec(e1.ID).State, domain.ExecutionPending)
+	})
+}

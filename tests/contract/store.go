@@ -38,6 +38,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 		{"executions", testExecutions},
 		{"batch executions", testCreateExecutions},
 		{"dispatch dedupe", testDispatchDedupe},
+		{"dispatch dedupe replay", testDispatchDedupeReplay},
 		{"payloads and times", testPayloadsAndTimes},
 		{"cancel and timeout", testCancelAndTimeout},
 		{"claims", testClaims},
