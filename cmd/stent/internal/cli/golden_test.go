@@ -175,6 +175,7 @@ var writeCases = []writeCase{
 		args("dispatch", "report", `{"n": 1}`, "--debounce", "user-7=1m"),
 		args("--json", "dispatch", "report", `{"n": 2}`, "--debounce", "user-7=1m"),
 		args("--json", "show", "{id2}"),
+		args("show", "{id1}"),
 		args("dispatch", "report", "--debounce", "user-7"),
 		args("dispatch", "report", "--debounce", "user-7=0s"),
 		args("dispatch", "report", "--debounce", "user-7=soon"),
