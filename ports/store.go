@@ -60,7 +60,9 @@ type ExecutionStore interface {
 	// the item is inserted holding the key. Both are decided atomically
 	// (a unique index over the live holders): concurrent dispatches with
 	// one key write one execution. An idempotency key or id hit is checked
-	// first. An item may not set both keys (ErrInvalidArgument).
+	// first. A key held by an execution of another root function makes
+	// the item's Err ErrConflict (nothing written for it). An item may not
+	// set both keys (ErrInvalidArgument).
 	//
 	// The returned error is for the batch as a whole, and then nothing was
 	// written: bad input in any item (NewExecution.Validate:

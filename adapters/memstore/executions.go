@@ -71,8 +71,16 @@ func (s *Store) createExecutionLocked(exec domain.Execution, root domain.Task) (
 	for _, e := range s.executions {
 		switch {
 		case exec.SingletonKey != "" && e.SingletonKey == exec.SingletonKey && !e.State.Terminal():
+			if e.RootFunction != exec.RootFunction {
+				return "", "", fmt.Errorf("memstore: singleton key %q is held by execution %s of %q, not %q: %w",
+					exec.SingletonKey, e.ID, e.RootFunction, exec.RootFunction, domain.ErrConflict)
+			}
 			return e.ID, domain.DispatchJoined, nil
 		case exec.DebounceKey != "" && e.DebounceKey == exec.DebounceKey && e.State == domain.ExecutionPending:
+			if e.RootFunction != exec.RootFunction {
+				return "", "", fmt.Errorf("memstore: debounce key %q is held by execution %s of %q, not %q: %w",
+					exec.DebounceKey, e.ID, e.RootFunction, exec.RootFunction, domain.ErrConflict)
+			}
 			if r := s.tasks[e.RootTaskID]; r != nil && r.State == domain.TaskPending && r.StartedAt == nil {
 				e.Input, r.Input = cloneRaw(exec.Input), cloneRaw(exec.Input)
 				e.ScheduledFor, r.ScheduledFor = normTimePtr(exec.ScheduledFor), normTimePtr(exec.ScheduledFor)

@@ -177,6 +177,9 @@ func (s *Store) createExecutionTx(t *txn, exec domain.Execution, root domain.Tas
 	for try := 0; ; try++ {
 		if exec.DebounceKey != "" {
 			id, outcome, done, err := s.debounceTx(t, exec)
+			if errors.Is(err, domain.ErrConflict) {
+				return "", "", err, nil
+			}
 			if err != nil || done {
 				return id, outcome, nil, err
 			}
@@ -228,13 +231,17 @@ func (s *Store) debounceTx(t *txn, exec domain.Execution) (id string, outcome do
 	if existing, outcome, found, err := s.existingByIDOrKey(t, exec); err != nil || found {
 		return existing, outcome, found, err
 	}
-	var holder, rootID string
-	err = t.queryRow(`SELECT id, root_task_id FROM @executions WHERE debounce_key = ? AND state = 'pending'`, exec.DebounceKey).Scan(&holder, &rootID)
+	var holder, rootID, fn string
+	err = t.queryRow(`SELECT id, root_task_id, root_function FROM @executions WHERE debounce_key = ? AND state = 'pending'`,
+		exec.DebounceKey).Scan(&holder, &rootID, &fn)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", "", false, nil
 	}
 	if err != nil {
 		return "", "", false, err
+	}
+	if fn != exec.RootFunction {
+		return "", "", false, s.keyHeldByOther("debounce", exec, holder, fn)
 	}
 	now := s.tm(exec.CreatedAt)
 	n, err := t.execN(`UPDATE @tasks SET input = ?, scheduled_for = ?, deadline = ?, updated_at = ?
@@ -269,8 +276,11 @@ func (s *Store) existingExecution(t *txn, exec domain.Execution) (string, domain
 		if k.key == "" {
 			continue
 		}
-		var id string
-		err := t.queryRow(`SELECT id FROM @executions WHERE `+k.col+` = ? AND `+k.states, k.key).Scan(&id)
+		var id, fn string
+		err := t.queryRow(`SELECT id, root_function FROM @executions WHERE `+k.col+` = ? AND `+k.states, k.key).Scan(&id, &fn)
+		if err == nil && fn != exec.RootFunction {
+			return "", "", false, s.keyHeldByOther(strings.TrimSuffix(k.col, "_key"), exec, id, fn)
+		}
 		if err == nil {
 			return id, k.outcome, true, nil
 		}
@@ -279,6 +289,17 @@ func (s *Store) existingExecution(t *txn, exec domain.Execution) (string, domain
 		}
 	}
 	return "", "", false, nil
+}
+
+// keyHeldByOther is the item error of a singleton or debounce key held by
+// an execution of another function.
+func (s *Store) keyHeldByOther(kind string, exec domain.Execution, holder, fn string) error {
+	key := exec.SingletonKey
+	if kind == "debounce" {
+		key = exec.DebounceKey
+	}
+	return s.errorf("create execution %q: %s key %q is held by execution %s of %q, not %q: %w",
+		exec.ID, kind, key, holder, fn, exec.RootFunction, domain.ErrConflict)
 }
 
 // existingByIDOrKey finds the holder of exec's idempotency key, or exec.ID

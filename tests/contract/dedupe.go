@@ -208,3 +208,25 @@ func testDispatchDedupeReplay(t *testing.T, h storeSuite) {
 		f.eq("replayed", f.exec(e1.ID).State, domain.ExecutionPending)
 	})
 }
+
+func testDispatchDedupeOtherFunction(t *testing.T, h storeSuite) {
+	for _, kind := range []string{"singleton", "debounce"} {
+		h.run(t, "a "+kind+" key held by another function's execution is a conflict for the item", func(t *testing.T, f *fixture) {
+			o := execOpts{Fn: "a-" + domain.NewID()[:8], Input: `1`, ScheduledFor: ptrTo(at(time.Hour))}
+			if kind == "singleton" {
+				o.Singleton = "k"
+			} else {
+				o.Debounce = "k"
+			}
+			_, holder := f.dispatchKeyed(o)
+			before := f.snapshot(holder.ID)
+			o.Fn, o.Input = "b-"+domain.NewID()[:8], `2`
+			exec, root := buildExecution(o)
+			res, err := f.s.CreateExecutions(f.ctx, []ports.NewExecution{{Execution: exec, Root: root}})
+			f.noErr(err, "CreateExecutions")
+			f.errNames(res[0].Err, domain.ErrConflict, holder.ID, "the item")
+			f.unchanged(before, "a refused "+kind+" dispatch", holder.ID)
+			f.eq("executions of the other function", f.countExecutions(o.Fn), 0)
+		})
+	}
+}

@@ -39,6 +39,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 		{"batch executions", testCreateExecutions},
 		{"dispatch dedupe", testDispatchDedupe},
 		{"dispatch dedupe replay", testDispatchDedupeReplay},
+		{"dispatch dedupe across functions", testDispatchDedupeOtherFunction},
 		{"payloads and times", testPayloadsAndTimes},
 		{"cancel and timeout", testCancelAndTimeout},
 		{"claims", testClaims},
