@@ -168,10 +168,12 @@ func (s *Store) insertExecutions(t *txn, items []ports.NewExecution) (map[string
 	return fresh, nil
 }
 
-// createExecutionTx inserts one prepared execution and its root. A
-// reused id or key returns the existing id with created=false. itemErr is
-// ErrConflict for an id used by another function (nothing written for
-// it); err is anything that fails the whole transaction.
+// createExecutionTx inserts one prepared execution and its root, or
+// resolves it to an existing one: a reused id or idempotency key
+// (existing), the live holder of its singleton key (joined), the pending
+// holder of its debounce key, updated (debounced). itemErr is ErrConflict
+// for an id or key held by another function's execution (nothing written
+// for it); err is anything that fails the whole transaction.
 func (s *Store) createExecutionTx(t *txn, exec domain.Execution, root domain.Task) (id string, outcome domain.DispatchOutcome, itemErr, err error) {
 	keyed := exec.SingletonKey != "" || exec.DebounceKey != ""
 	for try := 0; ; try++ {
