@@ -139,16 +139,41 @@ func (e *Engine) dispatchCreated(ctx context.Context, name string, fi domain.Fun
 	}
 	ctx, carrier, end := e.tracing.startDispatch(ctx, name, p.exec.ID, p.exec.Queue)
 	p.root.TraceContext = carrier
-	got, created, err := ports.CreateExecution(ctx, e.store, p.exec, p.root)
-	end(got, err)
+	res, err := e.store.CreateExecutions(ctx, []ports.NewExecution{{Execution: p.exec, Root: p.root}})
+	if err == nil && len(res) != 1 {
+		err = fmt.Errorf("the store returned %d results for 1 item", len(res))
+	}
+	if err == nil {
+		err = res[0].Err
+	}
 	if err != nil {
+		end("", err)
 		return "", false, fmt.Errorf("stent: dispatch %q: %w", name, err)
 	}
-	if created {
+	got, outcome := res[0].ID, res[0].Outcome
+	end(got, nil)
+	if outcome == "" { // a store that predates outcomes
+		outcome = DispatchExisting
+		if res[0].Created {
+			outcome = DispatchCreated
+		}
+	}
+	switch outcome {
+	case DispatchCreated:
 		e.announceDispatch(ctx, name, []plan{p})
 		e.log.DebugContext(ctx, "dispatched", "execution_id", got, "function", name, "queue", p.exec.Queue)
+	case DispatchDebounced:
+		if s := p.exec.ScheduledFor; s != nil {
+			e.noteDue(*s)
+		}
+		e.log.DebugContext(ctx, "dispatch debounced", "execution_id", got, "function", name, "debounce_key", p.exec.DebounceKey)
+	case DispatchJoined:
+		e.log.DebugContext(ctx, "dispatch joined a live singleton", "execution_id", got, "function", name, "singleton_key", p.exec.SingletonKey)
 	}
-	return got, created, nil
+	if o.report != nil {
+		*o.report = DispatchInfo{ExecutionID: got, Outcome: outcome}
+	}
+	return got, outcome == DispatchCreated, nil
 }
 
 // DispatchMany starts one execution per input, all written in one
@@ -186,9 +211,9 @@ func (e *Engine) dispatchMany(ctx context.Context, name string, fi domain.Functi
 	if err != nil {
 		return nil, err
 	}
-	if o.executionID != "" || o.idempotencyKey != "" {
+	if o.executionID != "" || o.idempotencyKey != "" || o.report != nil {
 		return nil, fmt.Errorf("stent: dispatch %q: %w", name,
-			domain.InvalidArgument("WithExecutionID and WithIdempotencyKey name one execution; DispatchMany refuses them"))
+			domain.InvalidArgument("WithExecutionID, WithIdempotencyKey and ReportDispatch name one execution; DispatchMany refuses them"))
 	}
 	if len(inputs) == 0 {
 		return []string{}, nil
@@ -233,6 +258,12 @@ func dispatchOpts(name string, opts []DispatchOption) (dispatchOptions, error) {
 			opt.applyDispatch(&o)
 		}
 	}
+	switch {
+	case o.debounceKey != "" && o.singletonKey != "":
+		o.errs = append(o.errs, domain.InvalidArgument("WithSingleton and WithDebounce exclude each other; use one"))
+	case o.debounceKey != "" && (o.delay != nil || o.runAt != nil):
+		o.errs = append(o.errs, domain.InvalidArgument("WithDebounce sets the start time; it cannot be combined with WithDelay or WithRunAt"))
+	}
 	if len(o.errs) > 0 {
 		return o, fmt.Errorf("stent: dispatch %q: %w", name, errors.Join(o.errs...))
 	}
@@ -272,9 +303,19 @@ func (e *Engine) plan(name string, fi domain.FunctionInfo, input json.RawMessage
 			return plan{}, fmt.Errorf("stent: dispatch %q: %w", name, err)
 		}
 	}
+	for _, k := range []struct{ what, key string }{{"singleton key", o.singletonKey}, {"debounce key", o.debounceKey}} {
+		if k.key != "" {
+			if err := domain.ValidateName(k.what, k.key); err != nil {
+				return plan{}, fmt.Errorf("stent: dispatch %q: %w", name, err)
+			}
+		}
+	}
 	start := now
 	var scheduled *time.Time
 	switch {
+	case o.debounceKey != "":
+		t := now.Add(o.debounce)
+		scheduled = &t
 	case o.delay != nil && *o.delay > 0:
 		t := now.Add(*o.delay)
 		scheduled = &t
@@ -296,7 +337,8 @@ func (e *Engine) plan(name string, fi domain.FunctionInfo, input json.RawMessage
 	}
 	exec := domain.Execution{
 		ID: id, RootFunction: name, Version: fi.Version, State: domain.ExecutionPending, Input: input,
-		IdempotencyKey: o.idempotencyKey, Tags: slices.Clone(r.tags), Priority: *r.priority, Queue: queue,
+		IdempotencyKey: o.idempotencyKey, SingletonKey: o.singletonKey, DebounceKey: o.debounceKey,
+		Tags: slices.Clone(r.tags), Priority: *r.priority, Queue: queue,
 		ScheduledFor: scheduled, Deadline: deadline, CreatedAt: now, UpdatedAt: now,
 	}
 	root := domain.Task{

@@ -157,6 +157,10 @@ type dispatchOptions struct {
 	maxDuration    *time.Duration
 	idempotencyKey string
 	executionID    string
+	singletonKey   string
+	debounceKey    string
+	debounce       time.Duration
+	report         *DispatchInfo
 	errs           []error
 }
 
@@ -196,6 +200,74 @@ func WithMaxDuration(d time.Duration) DispatchOption {
 // first execution's id.
 func WithIdempotencyKey(key string) DispatchOption {
 	return dispatchOptionFunc(func(o *dispatchOptions) { o.idempotencyKey = key })
+}
+
+// WithSingleton allows at most one live (pending or running) execution
+// per key: a dispatch while one is live writes nothing and returns the
+// live execution's id (ReportDispatch says DispatchJoined); once it has
+// finished (completed, failed, cancelled or timed out) the next dispatch
+// starts a new one. The check is atomic in the store, so concurrent
+// dispatches from any number of processes create one execution. An empty
+// key is ErrInvalidArgument; it cannot be combined with WithDebounce.
+func WithSingleton(key string) DispatchOption {
+	return dispatchOptionFunc(func(o *dispatchOptions) {
+		if key == "" {
+			o.errs = append(o.errs, domain.InvalidArgument("singleton key is empty; a key is required"))
+			return
+		}
+		o.singletonKey = key
+	})
+}
+
+// WithDebounce starts the run d after the last dispatch with this key,
+// with that dispatch's input: while an execution with the key is pending
+// (its run has not started), a dispatch replaces its input, pushes its
+// start back to now + d (and its WithMaxDuration deadline with it) and
+// returns its id (ReportDispatch says DispatchDebounced); once the run has
+// started, the next dispatch creates a new pending execution. d must be
+// positive and the key non-empty (ErrInvalidArgument); it cannot be
+// combined with WithDelay, WithRunAt or WithSingleton.
+func WithDebounce(key string, d time.Duration) DispatchOption {
+	return dispatchOptionFunc(func(o *dispatchOptions) {
+		switch {
+		case key == "":
+			o.errs = append(o.errs, domain.InvalidArgument("debounce key is empty; a key is required"))
+		case d <= 0:
+			o.errs = append(o.errs, domain.InvalidArgument("debounce %q: window %s; must be positive", key, d))
+		default:
+			o.debounceKey, o.debounce = key, d
+		}
+	})
+}
+
+// DispatchOutcome says what a dispatch did (see ReportDispatch).
+type DispatchOutcome = domain.DispatchOutcome
+
+// The outcomes of a dispatch.
+const (
+	// DispatchCreated: a new execution was written.
+	DispatchCreated = domain.DispatchCreated
+	// DispatchExisting: WithExecutionID or WithIdempotencyKey named an
+	// existing execution; nothing was written.
+	DispatchExisting = domain.DispatchExisting
+	// DispatchJoined: a live execution holds the WithSingleton key.
+	DispatchJoined = domain.DispatchJoined
+	// DispatchDebounced: the pending execution of the WithDebounce key took
+	// this dispatch's input and start time.
+	DispatchDebounced = domain.DispatchDebounced
+)
+
+// DispatchInfo is what ReportDispatch fills in.
+type DispatchInfo struct {
+	ExecutionID string          `json:"execution_id"`
+	Outcome     DispatchOutcome `json:"outcome"`
+}
+
+// ReportDispatch fills *info with the dispatch's execution id and outcome
+// (created, existing, joined or debounced) once it succeeds. Dispatch only;
+// DispatchMany refuses it.
+func ReportDispatch(info *DispatchInfo) DispatchOption {
+	return dispatchOptionFunc(func(o *dispatchOptions) { o.report = info })
 }
 
 // WithExecutionID dispatches under a caller-chosen id; dispatching the same

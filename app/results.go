@@ -162,7 +162,12 @@ func (e *Engine) StateOf(ctx context.Context, id string) (ExecutionView, error) 
 		if err != nil {
 			return v, err
 		}
-		v.WaitReason = domain.WaitReason(ex.State, v.Progress, served, e.now())
+		var pausedErr error
+		paused := e.pausedQueues(ctx, &pausedErr)
+		v.WaitReason = domain.WaitReasonWith(ex.State, v.Progress, domain.Serving{Served: served, Paused: paused}, e.now())
+		if pausedErr != nil {
+			return v, pausedErr
+		}
 	}
 	data, err := e.store.GetExecutionData(ctx, id)
 	if err != nil {
@@ -194,6 +199,28 @@ func (e *Engine) servedFunctions(ctx context.Context) (func(fn, version string) 
 		}
 		return false
 	}, nil
+}
+
+// pausedQueues reports whether a queue is paused. The queues are read on
+// the first question only (a run with no due task asks none); a failed
+// read answers false and is left in *errp.
+func (e *Engine) pausedQueues(ctx context.Context, errp *error) func(string) bool {
+	var paused map[string]bool
+	return func(q string) bool {
+		if paused == nil {
+			paused = map[string]bool{}
+			qs, err := e.store.ListQueues(ctx)
+			if err != nil {
+				*errp = err
+			}
+			for _, x := range qs {
+				if x.Paused {
+					paused[x.Name] = true
+				}
+			}
+		}
+		return paused[q]
+	}
 }
 
 // ListWorkers returns the worker registry: live workers first, then stopped

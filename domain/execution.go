@@ -22,9 +22,17 @@ type Execution struct {
 	Result         json.RawMessage `json:"result,omitempty"`
 	Error          *TaskError      `json:"error,omitempty"`
 	IdempotencyKey string          `json:"idempotency_key,omitempty"`
-	Tags           []string        `json:"tags,omitempty"`
-	Priority       int             `json:"priority"`
-	Queue          string          `json:"queue"`
+	// SingletonKey, when set, allows at most one live (pending or
+	// running) execution with this key: a dispatch while one is live
+	// joins it instead of creating another.
+	SingletonKey string `json:"singleton_key,omitempty"`
+	// DebounceKey, when set, makes a dispatch while a pending (not yet
+	// started) execution with this key exists update that execution's
+	// input and start time instead of creating another.
+	DebounceKey string   `json:"debounce_key,omitempty"`
+	Tags        []string `json:"tags,omitempty"`
+	Priority    int      `json:"priority"`
+	Queue       string   `json:"queue"`
 	// ScheduledFor is when the root task first becomes claimable (delay or
 	// run-at); nil means at once.
 	ScheduledFor *time.Time `json:"scheduled_for,omitempty"`
@@ -129,6 +137,7 @@ type ProgressEntry struct {
 	Kind       TaskKind   `json:"kind"`
 	Step       string     `json:"step"`
 	Version    string     `json:"version,omitempty"`
+	Queue      string     `json:"queue,omitempty"`
 	State      TaskState  `json:"state"`
 	Attempt    int        `json:"attempt"`
 	Recoveries int        `json:"recoveries,omitempty"`

@@ -16,11 +16,32 @@ import (
 // worker registers charge version v2". It returns "" for a terminal execution. now is a parameter
 // (domain never reads the clock).
 func WaitReason(state ExecutionState, steps []ProgressEntry, served func(function, version string) bool, now time.Time) string {
+	return WaitReasonWith(state, steps, Serving{Served: served}, now)
+}
+
+// Serving is what WaitReasonWith knows about the workers and queues.
+type Serving struct {
+	// Served reports whether a live worker claims a function at a version (nil:
+	// every function is served).
+	Served func(function, version string) bool
+	// Paused reports whether a queue is paused (nil: none is).
+	Paused func(queue string) bool
+}
+
+// WaitReasonWith is WaitReason that also knows the paused queues: a due
+// task (pending, or waiting with its wake time passed) in a paused queue
+// gives "queue payments is paused", after a missing worker and before
+// every other reason.
+func WaitReasonWith(state ExecutionState, steps []ProgressEntry, sv Serving, now time.Time) string {
 	if state.Terminal() {
 		return ""
 	}
+	served, paused := sv.Served, sv.Paused
 	if served == nil {
 		served = func(string, string) bool { return true }
+	}
+	if paused == nil {
+		paused = func(string) bool { return false }
 	}
 	children := map[string][]ProgressEntry{}
 	for _, s := range steps {
@@ -30,7 +51,7 @@ func WaitReason(state ExecutionState, steps []ProgressEntry, served func(functio
 	}
 	// Reasons found, best first: a missing worker blocks everything, then
 	// what a parked task waits for, then the queue, then running code.
-	var unserved, signals, sleeps, kids, queued, running []string
+	var unserved, held, signals, sleeps, kids, queued, running []string
 	add := func(list *[]string, r string) {
 		for _, x := range *list {
 			if x == r {
@@ -52,6 +73,8 @@ func WaitReason(state ExecutionState, steps []ProgressEntry, served func(functio
 			} else {
 				add(&unserved, "no worker registers "+s.Step)
 			}
+		case due && s.Queue != "" && paused(s.Queue):
+			add(&held, QueuePausedReason(s.Queue))
 		case s.State == TaskRunning:
 			add(&running, "running "+s.Step)
 		case s.State == TaskPending && s.RateLimitedUntil != nil && s.RateLimitedUntil.After(now):
@@ -86,7 +109,7 @@ func WaitReason(state ExecutionState, steps []ProgressEntry, served func(functio
 			add(&kids, fmt.Sprintf("waiting for %d of %d children", live, awaited))
 		}
 	}
-	for _, list := range [][]string{unserved, signals, sleeps, kids, queued, running} {
+	for _, list := range [][]string{unserved, held, signals, sleeps, kids, queued, running} {
 		if len(list) > 0 {
 			return strings.Join(list, "; ")
 		}

@@ -72,3 +72,44 @@ func TestWaitReason(t *testing.T) {
 		})
 	}
 }
+
+func TestWaitReasonPausedQueue(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 4, 14, 0, 0, 0, time.UTC)
+	later := now.Add(time.Minute)
+	pausedPayments := domain.Serving{Paused: func(q string) bool { return q == "payments" }}
+	entry := func(id, parent string, state domain.TaskState, queue string) domain.ProgressEntry {
+		kind := domain.KindActivity
+		if parent == "" {
+			kind = domain.KindOrchestrator
+		}
+		return domain.ProgressEntry{TaskID: id, ParentID: parent, Kind: kind, Step: "step-" + id, State: state, Queue: queue}
+	}
+	delayed := entry("r", "", domain.TaskPending, "payments")
+	delayed.ScheduledFor = &later
+	waitingChild := entry("c", "r", domain.TaskPending, "payments")
+	waitingChild.Awaited = true
+	parked := entry("r", "", domain.TaskWaiting, "default")
+	tests := []struct {
+		name  string
+		steps []domain.ProgressEntry
+		sv    domain.Serving
+		want  string
+	}{
+		{"a pending root in a paused queue", []domain.ProgressEntry{entry("r", "", domain.TaskPending, "payments")}, pausedPayments, "queue payments is paused"},
+		{"a child in a paused queue comes before the wait for it", []domain.ProgressEntry{parked, waitingChild}, pausedPayments, "queue payments is paused"},
+		{"a pending root in another queue", []domain.ProgressEntry{entry("r", "", domain.TaskPending, "default")}, pausedPayments, "queued: step-r waits for a free worker"},
+		{"a running task in a paused queue runs", []domain.ProgressEntry{entry("r", "", domain.TaskRunning, "payments")}, pausedPayments, "running step-r"},
+		{"a task not yet due shows its time", []domain.ProgressEntry{delayed}, pausedPayments, "scheduled: step-r starts at 2026-12-04T14:01:00Z"},
+		{"a missing worker comes first", []domain.ProgressEntry{entry("r", "", domain.TaskPending, "payments")},
+			domain.Serving{Served: func(string, string) bool { return false }, Paused: pausedPayments.Paused}, "no worker registers step-r"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := domain.WaitReasonWith(domain.ExecutionRunning, tc.steps, tc.sv, now); got != tc.want {
+				t.Fatalf("WaitReasonWith = %q; want %q", got, tc.want)
+			}
+		})
+	}
+}

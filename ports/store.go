@@ -29,6 +29,7 @@ type Store interface {
 	StatsStore
 	WorkerStore
 	ScheduleStore
+	QueueStore
 	Maintenance
 }
 
@@ -49,6 +50,20 @@ type ExecutionStore interface {
 	// Created=false, unless the existing execution runs a different root
 	// function: then the result's Err is ErrConflict. Otherwise the result
 	// holds Execution.ID with Created=true.
+	//
+	// Execution.SingletonKey (dispatch singleton): if a live (pending or
+	// running) execution holds the key, nothing is written and the result
+	// holds its id with Outcome joined; once it is terminal the key is free.
+	// Execution.DebounceKey (dispatch debounce): if a pending execution
+	// whose root has not started holds the key, its input, ScheduledFor and
+	// Deadline (and its root's) are replaced by the item's, nothing else is
+	// written and the result holds its id with Outcome debounced; otherwise
+	// the item is inserted holding the key. Both are decided atomically
+	// (a unique index over the live holders): concurrent dispatches with
+	// one key write one execution. An idempotency key or id hit is checked
+	// first. A key held by an execution of another root function makes
+	// the item's Err ErrConflict (nothing written for it). An item may not
+	// set both keys (ErrInvalidArgument).
 	//
 	// The returned error is for the batch as a whole, and then nothing was
 	// written: bad input in any item (NewExecution.Validate:
@@ -131,6 +146,11 @@ type CreatedExecution struct {
 	ID string
 	// Created is true when the item inserted its execution.
 	Created bool
+	// Outcome says what the item did: created, existing (a used id or
+	// idempotency key), joined (a live holder of its singleton key) or
+	// debounced (the pending holder of its debounce key was updated).
+	// Empty when Err is set.
+	Outcome domain.DispatchOutcome
 	// Err is nil, or ErrConflict for an id used by an execution of another
 	// function (the item wrote nothing).
 	Err error
@@ -625,8 +645,10 @@ type DeadLetterStore interface {
 	// the entry deleted. Replaying a root also moves its failed execution
 	// back to pending (error and finished_at cleared). Replaying a non-root
 	// task of a terminal execution is ErrExecutionFinished and changes
-	// nothing. ErrNotFound when there is no entry. Returns the task as
-	// stored.
+	// nothing. ErrNotFound when there is no entry. Replaying a root whose
+	// execution's singleton key is held by another live execution (or its
+	// debounce key by another pending one) is ErrConflict and changes
+	// nothing. Returns the task as stored.
 	ReplayDeadLetter(ctx context.Context, p ReplayParams) (domain.Task, error)
 }
 
@@ -724,6 +746,25 @@ type WorkerStore interface {
 	// ListWorkers returns the registry: live workers first, then the
 	// others, each group by id.
 	ListWorkers(ctx context.Context) ([]domain.WorkerInfo, error)
+}
+
+// QueueStore pauses and resumes queues and lists them. A paused queue
+// keeps accepting work (CreateExecutions, CreateStepsBatch) but ClaimTasks
+// hands out none of its tasks (no fresh claim, resume or reclaim) and
+// NextWake ignores its waiting tasks, until it is resumed; tasks already
+// running when it is paused finish as usual. A task with an empty queue
+// is in no queue and is never paused.
+type QueueStore interface {
+	// SetQueuePaused pauses (paused=true, PausedAt = now) or resumes
+	// (paused=false, PausedAt cleared) the queue name, creating its row if
+	// needed, and reports whether this call changed it (pausing a paused
+	// queue keeps its PausedAt and returns false). ErrInvalidArgument for
+	// an empty or bad name (domain.ValidateName).
+	SetQueuePaused(ctx context.Context, name string, paused bool, now time.Time) (changed bool, err error)
+	// ListQueues returns every queue that has a row (was ever paused) or a
+	// pending or running runnable task, ordered by name, with its counts
+	// (see domain.QueueInfo). Counts come from COUNT queries, never scans.
+	ListQueues(ctx context.Context) ([]domain.QueueInfo, error)
 }
 
 // Maintenance covers retention, the function catalogue and the connection.

@@ -184,6 +184,8 @@ func (n NewExecution) Validate() error {
 		return invalid("root task %q: step name %q; want the root function %q", root.ID, root.StepName, exec.RootFunction)
 	case root.MaxConcurrent < 0:
 		return invalid("root task %q: max concurrent %d; want 0 (no limit) or more", root.ID, root.MaxConcurrent)
+	case exec.SingletonKey != "" && exec.DebounceKey != "":
+		return invalid("execution %q: singleton key %q and debounce key %q; a dispatch takes one of them", exec.ID, exec.SingletonKey, exec.DebounceKey)
 	}
 	if err := validRate(root.RateKey, root.RateLimit, root.RatePer); err != nil {
 		return within(fmt.Sprintf("root task %s", quoteShort(root.ID)), err)
@@ -203,6 +205,8 @@ func (n NewExecution) validText() error {
 		ValidateText("queue", exec.Queue, MaxNameBytes),
 		ValidateTexts("tag", exec.Tags, MaxNameBytes),
 		ValidateText("idempotency key", exec.IdempotencyKey, MaxKeyBytes),
+		ValidateText("singleton key", exec.SingletonKey, MaxKeyBytes),
+		ValidateText("debounce key", exec.DebounceKey, MaxKeyBytes),
 		ValidateInt32("priority", exec.Priority),
 		ValidatePayload("input", exec.Input),
 	); err != nil {
@@ -428,3 +432,6 @@ func validRate(key string, limit int, per time.Duration) error {
 	}
 	return nil
 }
+
+// ValidateQueueName checks the queue name of SetQueuePaused.
+func ValidateQueueName(name string) error { return domain.ValidateName("queue", name) }

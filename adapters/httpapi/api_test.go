@@ -613,3 +613,118 @@ func TestADegradedNotifierIsReportedButNotAFailure(t *testing.T) {
 		t.Fatalf("readiness %+v; want ready with the notifier reported degraded", rep)
 	}
 }
+
+func TestAPIQueues(t *testing.T) {
+	t.Parallel()
+	e := newAPI(t, apiOptions{})
+
+	t.Run("a paused queue holds a dispatch until resumed and is listed as paused", func(t *testing.T) {
+		e := e.with(t)
+		r := e.do("POST", "/v1/queues/api-held/pause", "")
+		e.want(r, http.StatusOK, "")
+		if r.body["queue"] != "api-held" || r.body["paused"] != true || r.body["changed"] != true {
+			t.Fatalf("pause answered %s", r.raw)
+		}
+		r = e.do("POST", "/v1/queues/api-held/pause", "")
+		e.want(r, http.StatusOK, "")
+		if r.body["changed"] != false {
+			t.Fatalf("a second pause answered %s; want changed false", r.raw)
+		}
+		r = e.do("POST", "/v1/executions", `{"function":"api.echo","input":7,"queue":"api-held"}`)
+		e.want(r, http.StatusCreated, "")
+		id, _ := r.body["execution_id"].(string)
+		time.Sleep(200 * time.Millisecond) // the worker polls several times
+		r = e.do("GET", "/v1/executions/"+id, "")
+		e.want(r, http.StatusOK, "")
+		if r.body["state"] != "pending" || r.body["wait_reason"] != "queue api-held is paused" {
+			t.Fatalf("execution while paused: %s", r.raw)
+		}
+		r = e.do("GET", "/v1/queues", "")
+		e.want(r, http.StatusOK, "")
+		var held map[string]any
+		qs, _ := r.body["queues"].([]any)
+		for _, q := range qs {
+			if m := q.(map[string]any); m["name"] == "api-held" {
+				held = m
+			}
+		}
+		if held == nil || held["paused"] != true || held["pending"] != float64(1) || held["paused_at"] == nil || held["oldest_pending_at"] == nil {
+			t.Fatalf("queues %s; want api-held paused with 1 pending", r.raw)
+		}
+		r = e.do("POST", "/v1/queues/api-held/resume", "")
+		e.want(r, http.StatusOK, "")
+		if r.body["paused"] != false || r.body["changed"] != true {
+			t.Fatalf("resume answered %s", r.raw)
+		}
+		if res := e.result(id); res.body["value"] != float64(7) {
+			t.Fatalf("result after resume %s", res.raw)
+		}
+	})
+	t.Run("a bad queue name is 400 naming the queue", func(t *testing.T) {
+		e := e.with(t)
+		r := e.do("POST", "/v1/queues/bad%01name/pause", "")
+		e.want(r, http.StatusBadRequest, "invalid_argument")
+		if msg, _ := r.body["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "queue") {
+			t.Fatalf("message %q; want it to name the queue", msg)
+		}
+	})
+	t.Run("the queue routes need the token like the rest of /v1", func(t *testing.T) {
+		e := newAPI(t, apiOptions{token: "s3cret", noWorker: true})
+		e.want(e.do("GET", "/v1/queues", ""), http.StatusOK, "")
+		e.token = ""
+		e.want(e.do("GET", "/v1/queues", ""), http.StatusUnauthorized, "unauthorized")
+		e.want(e.do("POST", "/v1/queues/q/pause", ""), http.StatusUnauthorized, "unauthorized")
+	})
+}
+
+func TestAPIDispatchSingletonAndDebounce(t *testing.T) {
+	t.Parallel()
+	e := newAPI(t, apiOptions{noWorker: true})
+
+	t.Run("a singleton dispatch while one is live answers 200 joined with its id", func(t *testing.T) {
+		e := e.with(t)
+		r := e.do("POST", "/v1/executions", `{"function":"api.echo","input":1,"singleton_key":"nightly"}`)
+		e.want(r, http.StatusCreated, "")
+		id, _ := r.body["execution_id"].(string)
+		if r.body["outcome"] != "created" || r.body["created"] != true {
+			t.Fatalf("first dispatch %s", r.raw)
+		}
+		r = e.do("POST", "/v1/executions", `{"function":"api.echo","input":2,"singleton_key":"nightly"}`)
+		e.want(r, http.StatusOK, "")
+		if r.body["execution_id"] != id || r.body["outcome"] != "joined" || r.body["created"] != false {
+			t.Fatalf("second dispatch %s; want joined %s", r.raw, id)
+		}
+	})
+	t.Run("a debounced dispatch answers 200 debounced and replaces the input", func(t *testing.T) {
+		e := e.with(t)
+		r := e.do("POST", "/v1/executions", `{"function":"api.echo","input":1,"debounce_key":"user-7","debounce":"1h"}`)
+		e.want(r, http.StatusCreated, "")
+		id, _ := r.body["execution_id"].(string)
+		r = e.do("POST", "/v1/executions", `{"function":"api.echo","input":2,"debounce_key":"user-7","debounce":"1h"}`)
+		e.want(r, http.StatusOK, "")
+		if r.body["execution_id"] != id || r.body["outcome"] != "debounced" {
+			t.Fatalf("second dispatch %s; want debounced %s", r.raw, id)
+		}
+		r = e.do("GET", "/v1/executions/"+id, "")
+		e.want(r, http.StatusOK, "")
+		if r.body["input"] != float64(2) || r.body["debounce_key"] != "user-7" {
+			t.Fatalf("execution %s; want input 2", r.raw)
+		}
+	})
+	t.Run("bad debounce fields are 400 naming the field", func(t *testing.T) {
+		e := e.with(t)
+		for body, field := range map[string]string{
+			`{"function":"api.echo","debounce_key":"k"}`:                                     `"debounce"`,
+			`{"function":"api.echo","debounce":"1m"}`:                                        `"debounce_key"`,
+			`{"function":"api.echo","debounce_key":"k","debounce":"soon"}`:                   `"debounce"`,
+			`{"function":"api.echo","debounce_key":"k","debounce":"0s"}`:                     "window",
+			`{"function":"api.echo","debounce_key":"k","debounce":"1m","singleton_key":"s"}`: "WithSingleton",
+		} {
+			r := e.do("POST", "/v1/executions", body)
+			e.want(r, http.StatusBadRequest, "") // invalid_argument, or invalid_duration as for "delay"
+			if msg, _ := r.body["error"].(map[string]any)["message"].(string); !strings.Contains(msg, field) {
+				t.Errorf("%s: message %q; want it to name %s", body, msg, field)
+			}
+		}
+	})
+}

@@ -35,13 +35,25 @@ type DispatchRequest struct {
 	RunAt          *time.Time      `json:"run_at,omitempty"`
 	MaxDuration    string          `json:"max_duration,omitempty"`
 	IdempotencyKey string          `json:"idempotency_key,omitempty"`
+	// SingletonKey: at most one live execution per key; a dispatch while
+	// one is live answers 200 with its id and outcome "joined".
+	SingletonKey string `json:"singleton_key,omitempty"`
+	// DebounceKey and Debounce (a duration, "30s"): the run starts
+	// Debounce after the last dispatch with the key, with its input; a
+	// dispatch while it has not started answers 200 with outcome
+	// "debounced". Both or neither.
+	DebounceKey string `json:"debounce_key,omitempty"`
+	Debounce    string `json:"debounce,omitempty"`
 }
 
 // DispatchResponse answers a dispatch: 201 when created, 200 when an
-// idempotency key was reused (the first execution's id).
+// idempotency key was reused (the first execution's id), a singleton
+// joined or a debounce applied; Outcome says which (created, existing,
+// joined, debounced).
 type DispatchResponse struct {
-	ExecutionID string `json:"execution_id"`
-	Created     bool   `json:"created"`
+	ExecutionID string                 `json:"execution_id"`
+	Created     bool                   `json:"created"`
+	Outcome     domain.DispatchOutcome `json:"outcome"`
 }
 
 // ResultResponse is the body of GET /v1/executions/{id}/result: 200 once
@@ -97,6 +109,26 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) {
 	if req.IdempotencyKey != "" {
 		opts = append(opts, app.WithIdempotencyKey(req.IdempotencyKey))
 	}
+	if req.SingletonKey != "" {
+		opts = append(opts, app.WithSingleton(req.SingletonKey))
+	}
+	switch {
+	case req.DebounceKey != "" && req.Debounce == "":
+		writeError(w, http.StatusBadRequest, "invalid_argument", `"debounce_key" needs "debounce": the window, e.g. "30s"`, nil)
+		return
+	case req.DebounceKey == "" && req.Debounce != "":
+		writeError(w, http.StatusBadRequest, "invalid_argument", `"debounce" needs "debounce_key": the key dispatches are debounced by`, nil)
+		return
+	case req.DebounceKey != "":
+		d, err := domain.ParseDuration(req.Debounce)
+		if err != nil {
+			h.failField(w, r, `"debounce"`, err)
+			return
+		}
+		opts = append(opts, app.WithDebounce(req.DebounceKey, d))
+	}
+	var info app.DispatchInfo
+	opts = append(opts, app.ReportDispatch(&info))
 	// A caller's W3C trace context makes the dispatch span its child.
 	ctx := propagation.TraceContext{}.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 	got, err := h.eng.DispatchByName(ctx, req.Function, req.Input, opts...)
@@ -104,12 +136,12 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if got != id {
-		writeJSON(w, http.StatusOK, DispatchResponse{ExecutionID: got, Created: false})
+	if info.Outcome != app.DispatchCreated {
+		writeJSON(w, http.StatusOK, DispatchResponse{ExecutionID: got, Created: false, Outcome: info.Outcome})
 		return
 	}
 	w.Header().Set("Location", "/v1/executions/"+got)
-	writeJSON(w, http.StatusCreated, DispatchResponse{ExecutionID: got, Created: true})
+	writeJSON(w, http.StatusCreated, DispatchResponse{ExecutionID: got, Created: true, Outcome: info.Outcome})
 }
 
 func (h *Handler) listExecutions(w http.ResponseWriter, r *http.Request) {

@@ -140,6 +140,9 @@ func (h *Handler) routes() {
 	api("POST /v1/schedules/{name}/pause", h.pauseSchedule)
 	api("POST /v1/schedules/{name}/resume", h.resumeSchedule)
 	api("POST /v1/schedules/{name}/trigger", h.triggerSchedule)
+	api("GET /v1/queues", h.listQueues)
+	api("POST /v1/queues/{name}/pause", h.pauseQueue)
+	api("POST /v1/queues/{name}/resume", h.resumeQueue)
 }
 
 // top answers unknown routes with a JSON 404 (or 405 when only the method

@@ -34,7 +34,7 @@ func (s *Store) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]ports.Cl
 		if t.State == domain.TaskRunning {
 			running[t.ConcurrencyGroup()]++
 		}
-		if eligible(t, p, now) {
+		if eligible(t, p, now) && !s.pausedQueue(t.Queue) {
 			candidates = append(candidates, t)
 		}
 	}
@@ -179,7 +179,7 @@ func (s *Store) NextWake(ctx context.Context, p ports.ClaimParams) (time.Time, b
 		if t.State != domain.TaskWaiting || t.WakeAt == nil || !t.Kind.Claimable() {
 			continue
 		}
-		if !routable(t, p) {
+		if !routable(t, p) || s.pausedQueue(t.Queue) {
 			continue
 		}
 		if !found || t.WakeAt.Before(next) {

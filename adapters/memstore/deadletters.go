@@ -98,6 +98,12 @@ func (s *Store) ReplayDeadLetter(ctx context.Context, p ports.ReplayParams) (dom
 	if err := domain.TaskReplay.Check(t.State); err != nil {
 		return domain.Task{}, fmt.Errorf("memstore: replay task %q: %w", t.ID, err)
 	}
+	if root && domain.ExecReplay.Allows(e.State) {
+		if holder := s.dispatchKeyHolder(e); holder != "" {
+			return domain.Task{}, fmt.Errorf("memstore: replay task %q: execution %s holds the singleton or debounce key of execution %s: %w",
+				t.ID, holder, e.ID, domain.ErrConflict)
+		}
+	}
 
 	now := normTime(p.Now)
 	t.State = domain.TaskReplay.To
@@ -122,4 +128,19 @@ func (s *Store) ReplayDeadLetter(ctx context.Context, p ports.ReplayParams) (dom
 		e.UpdatedAt = now
 	}
 	return *cloneTask(t), nil
+}
+
+// dispatchKeyHolder returns another execution that holds e's singleton key (live)
+// or debounce key (pending), which a replay of e may not take: "" if none.
+func (s *Store) dispatchKeyHolder(e *domain.Execution) string {
+	for _, o := range s.executions {
+		switch {
+		case o.ID == e.ID:
+		case e.SingletonKey != "" && o.SingletonKey == e.SingletonKey && !o.State.Terminal():
+			return o.ID
+		case e.DebounceKey != "" && o.DebounceKey == e.DebounceKey && o.State == domain.ExecutionPending:
+			return o.ID
+		}
+	}
+	return ""
 }

@@ -37,8 +37,8 @@ func (s *Store) CreateExecutions(ctx context.Context, items []ports.NewExecution
 	}
 	out := make([]ports.CreatedExecution, len(items))
 	for i, it := range items {
-		id, created, err := s.createExecutionLocked(it.Execution, it.Root)
-		out[i] = ports.CreatedExecution{ID: id, Created: created, Err: err}
+		id, outcome, err := s.createExecutionLocked(it.Execution, it.Root)
+		out[i] = ports.CreatedExecution{ID: id, Created: outcome == domain.DispatchCreated, Outcome: outcome, Err: err}
 	}
 	return out, nil
 }
@@ -53,23 +53,45 @@ func (s *Store) rootIDFree(exec domain.Execution, root domain.Task) error {
 	return nil
 }
 
-func (s *Store) createExecutionLocked(exec domain.Execution, root domain.Task) (string, bool, error) {
+func (s *Store) createExecutionLocked(exec domain.Execution, root domain.Task) (string, domain.DispatchOutcome, error) {
 	if exec.IdempotencyKey != "" {
 		for _, e := range s.executions {
 			if e.IdempotencyKey == exec.IdempotencyKey {
-				return e.ID, false, nil
+				return e.ID, domain.DispatchExisting, nil
 			}
 		}
 	}
 	if old, ok := s.executions[exec.ID]; ok {
 		if old.RootFunction != exec.RootFunction {
-			return "", false, fmt.Errorf("memstore: execution %q already exists running %q, not %q: %w",
+			return "", "", fmt.Errorf("memstore: execution %q already exists running %q, not %q: %w",
 				exec.ID, old.RootFunction, exec.RootFunction, domain.ErrConflict)
 		}
-		return exec.ID, false, nil
+		return exec.ID, domain.DispatchExisting, nil
+	}
+	for _, e := range s.executions {
+		switch {
+		case exec.SingletonKey != "" && e.SingletonKey == exec.SingletonKey && !e.State.Terminal():
+			if e.RootFunction != exec.RootFunction {
+				return "", "", fmt.Errorf("memstore: singleton key %q is held by execution %s of %q, not %q: %w",
+					exec.SingletonKey, e.ID, e.RootFunction, exec.RootFunction, domain.ErrConflict)
+			}
+			return e.ID, domain.DispatchJoined, nil
+		case exec.DebounceKey != "" && e.DebounceKey == exec.DebounceKey && e.State == domain.ExecutionPending:
+			if e.RootFunction != exec.RootFunction {
+				return "", "", fmt.Errorf("memstore: debounce key %q is held by execution %s of %q, not %q: %w",
+					exec.DebounceKey, e.ID, e.RootFunction, exec.RootFunction, domain.ErrConflict)
+			}
+			if r := s.tasks[e.RootTaskID]; r != nil && r.State == domain.TaskPending && r.StartedAt == nil {
+				e.Input, r.Input = cloneRaw(exec.Input), cloneRaw(exec.Input)
+				e.ScheduledFor, r.ScheduledFor = normTimePtr(exec.ScheduledFor), normTimePtr(exec.ScheduledFor)
+				e.Deadline, r.Deadline = normTimePtr(exec.Deadline), normTimePtr(exec.Deadline)
+				e.UpdatedAt, r.UpdatedAt = normTime(exec.CreatedAt), normTime(exec.CreatedAt)
+				return e.ID, domain.DispatchDebounced, nil
+			}
+		}
 	}
 	if _, ok := s.tasks[root.ID]; ok {
-		return "", false, fmt.Errorf("memstore: task %q already exists: %w", root.ID, domain.ErrConflict)
+		return "", "", fmt.Errorf("memstore: task %q already exists: %w", root.ID, domain.ErrConflict)
 	}
 
 	e := cloneExecution(&exec)
@@ -91,7 +113,7 @@ func (s *Store) createExecutionLocked(exec domain.Execution, root domain.Task) (
 
 	s.executions[e.ID] = e
 	s.tasks[t.ID] = t
-	return e.ID, true, nil
+	return e.ID, domain.DispatchCreated, nil
 }
 
 // GetExecution returns one execution, or ErrNotFound.
@@ -166,6 +188,7 @@ func (s *Store) ListProgress(ctx context.Context, executionID string) ([]domain.
 			Kind:       c.Kind,
 			Step:       c.StepName,
 			Version:    c.Version,
+			Queue:      c.Queue,
 			State:      c.State,
 			Attempt:    c.Attempt,
 			Recoveries: c.Recoveries,

@@ -35,6 +35,7 @@ type Store struct {
 	workers     map[string]*domain.WorkerInfo
 	schedules   map[string]*domain.Schedule
 	rateStarts  map[string][]time.Time // fresh claims per rate key, sorted (the sliding-window log)
+	queues      map[string]*queueRow
 }
 
 type cacheEntry struct {
@@ -61,6 +62,7 @@ func New() *Store {
 		workers:     map[string]*domain.WorkerInfo{},
 		schedules:   map[string]*domain.Schedule{},
 		rateStarts:  map[string][]time.Time{},
+		queues:      map[string]*queueRow{},
 	}
 }
 

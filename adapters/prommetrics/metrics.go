@@ -203,6 +203,7 @@ type storeSnapshot struct {
 	tasks       []ports.TaskCount
 	deadLetters int64
 	workers     map[domain.WorkerState]int64
+	paused      []string // paused queues; nil when the store has no QueueStore
 }
 
 // workerStateOrder lists the registry states stent_workers reports.
@@ -218,12 +219,13 @@ var (
 	descSlots       = prometheus.NewDesc("stent_worker_slots", "Task slots of this process's workers.", []string{"worker_id"}, nil)
 	descActive      = prometheus.NewDesc("stent_worker_active_tasks", "Tasks this process's workers are running or waiting on.", []string{"worker_id"}, nil)
 	descWorkerState = prometheus.NewDesc("stent_worker_ready", "1 when the worker is ready (claiming).", []string{"worker_id"}, nil)
+	descQueuePaused = prometheus.NewDesc("stent_queue_paused", "1 for each paused queue (stent queues pause); resumed queues are absent.", []string{"queue"}, nil)
 	descNotifierUp  = prometheus.NewDesc("stent_notifier_up", "1 while the notifier is healthy; 0 when degraded (waiters poll).", nil, nil)
 )
 
 func (g *gaugeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descStoreUp, descExecutions, descTasks, descQueueDepth, descDeadLetters,
-		descWorkers, descSlots, descActive, descWorkerState, descNotifierUp} {
+		descWorkers, descSlots, descActive, descWorkerState, descQueuePaused, descNotifierUp} {
 		ch <- d
 	}
 }
@@ -253,6 +255,9 @@ func (g *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(descQueueDepth, prometheus.GaugeValue, float64(n), q)
 			}
 			ch <- prometheus.MustNewConstMetric(descDeadLetters, prometheus.GaugeValue, float64(snap.deadLetters))
+			for _, q := range snap.paused {
+				ch <- prometheus.MustNewConstMetric(descQueuePaused, prometheus.GaugeValue, 1, q)
+			}
 			for _, s := range workerStateOrder {
 				ch <- prometheus.MustNewConstMetric(descWorkers, prometheus.GaugeValue, float64(snap.workers[s]), string(s))
 			}
@@ -293,13 +298,35 @@ func (g *gaugeCollector) refresh() storeSnapshot {
 	if s.executions, err = g.store.CountExecutionsByState(ctx); err == nil {
 		if s.tasks, err = g.store.CountTasks(ctx); err == nil {
 			if s.deadLetters, err = g.store.CountDeadLetters(ctx); err == nil {
-				s.workers, err = countWorkers(ctx, g.store)
+				if s.workers, err = countWorkers(ctx, g.store); err == nil {
+					s.paused, err = pausedQueues(ctx, g.store)
+				}
 			}
 		}
 	}
 	s.ok = err == nil
 	g.snap, g.at = s, now
 	return s
+}
+
+// pausedQueues lists the paused queues when the store keeps queues
+// (ports.QueueStore; every store of this repository does).
+func pausedQueues(ctx context.Context, st GaugeStore) ([]string, error) {
+	qs, ok := st.(ports.QueueStore)
+	if !ok {
+		return nil, nil
+	}
+	list, err := qs.ListQueues(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, q := range list {
+		if q.Paused {
+			out = append(out, q.Name)
+		}
+	}
+	return out, nil
 }
 
 // countWorkers counts the worker registry's rows by state.

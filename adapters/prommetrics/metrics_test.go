@@ -119,6 +119,9 @@ func TestMetricsCountTasksByFunctionAndQueue(t *testing.T) {
 		_ = eng.Serve(runCtx, app.WorkerOptions{ID: "w1", MaxConcurrency: 4, PollInterval: 5 * time.Millisecond})
 	}()
 	t.Cleanup(func() { stop(); <-done; _ = eng.Close() })
+	if _, err := eng.PauseQueue(ctx, "parked"); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, d := range []struct {
 		f    *app.Function[int, int]
@@ -152,6 +155,10 @@ func TestMetricsCountTasksByFunctionAndQueue(t *testing.T) {
 	wantMetric(t, m, "stent_executions", map[string]string{"state": "completed"}, 2)
 	wantMetric(t, m, "stent_executions", map[string]string{"state": "failed"}, 1)
 	wantMetric(t, m, "stent_dead_letters", nil, 1)
+	wantMetric(t, m, "stent_queue_paused", map[string]string{"queue": "parked"}, 1)
+	if _, ok := metricValue(t, m, "stent_queue_paused", map[string]string{"queue": "slow"}); ok {
+		t.Error("stent_queue_paused is reported for a queue that is not paused")
+	}
 	wantMetric(t, m, "stent_worker_slots", map[string]string{"worker_id": "w1"}, 4)
 	wantMetric(t, m, "stent_notifier_up", nil, 1)
 	queries := st.counts.Load()

@@ -117,11 +117,12 @@ func (s *Store) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]ports.Cl
 	return out, nil
 }
 
-// claimFilter is the WHERE fragment shared by both candidate queries.
+// claimFilter is the WHERE fragment shared by the candidate queries and
+// NextWake: functions, queues, tags, and no task of a paused queue.
 func (s *Store) claimFilter(p ports.ClaimParams) (string, []any) {
 	var b strings.Builder
 	args := []any{s.d.StringList(p.Functions)}
-	b.WriteString(" AND " + s.d.InList("step_name"))
+	b.WriteString(" AND " + s.d.InList("step_name") + pausedExclusion)
 	if !p.AnyVersion {
 		vf, vargs := s.versionFilter(p)
 		b.WriteString(vf)

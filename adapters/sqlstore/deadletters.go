@@ -168,6 +168,10 @@ func (s *Store) ReplayDeadLetter(ctx context.Context, p ports.ReplayParams) (dom
 		if cur.IsRoot() && domain.ExecReplay.Allows(st) {
 			if _, err := t.exec(`UPDATE @executions SET `+to(domain.ExecReplay)+`, error = NULL, result = NULL, finished_at = NULL,
  updated_at = ? WHERE id = ? AND `+from("state", domain.ExecReplay), s.tm(now), cur.ExecutionID); err != nil {
+				if s.d.UniqueViolation(err) { // a singleton or debounce key another execution holds
+					return s.errorf("replay task %q: another execution holds the singleton or debounce key of execution %s: %w",
+						p.TaskID, cur.ExecutionID, domain.ErrConflict)
+				}
 				return err
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +25,11 @@ func (s *Store) CreateExecutions(ctx context.Context, items []ports.NewExecution
 	if len(items) == 1 { // a dispatch: two single-row inserts
 		return s.createExecution(ctx, items[0].Execution, items[0].Root)
 	}
+	if slices.ContainsFunc(items, func(it ports.NewExecution) bool {
+		return it.Execution.SingletonKey != "" || it.Execution.DebounceKey != ""
+	}) {
+		return s.createKeyed(ctx, items)
+	}
 	var out []ports.CreatedExecution
 	inserted := 0
 	err := s.write(ctx, "create executions", func(t *txn) error {
@@ -41,10 +47,10 @@ func (s *Store) CreateExecutions(ctx context.Context, items []ports.NewExecution
 			if fresh[exec.ID] {
 				delete(fresh, exec.ID) // a repeated id in the batch is not fresh twice
 				roots = append(roots, items[i].Root)
-				out[i] = ports.CreatedExecution{ID: exec.ID, Created: true}
+				out[i] = ports.CreatedExecution{ID: exec.ID, Created: true, Outcome: domain.DispatchCreated}
 				continue
 			}
-			existing, found, err := s.existingExecution(t, exec)
+			existing, outcome, found, err := s.existingByIDOrKey(t, exec)
 			switch {
 			case errors.Is(err, domain.ErrConflict):
 				out[i] = ports.CreatedExecution{Err: err}
@@ -53,7 +59,7 @@ func (s *Store) CreateExecutions(ctx context.Context, items []ports.NewExecution
 			case !found:
 				return s.errorf("create execution %q: %w", exec.ID, domain.ErrConflict)
 			default:
-				out[i] = ports.CreatedExecution{ID: existing}
+				out[i] = ports.CreatedExecution{ID: existing, Outcome: outcome}
 			}
 		}
 		if err := s.insertTasks(t, roots); err != nil {
@@ -72,12 +78,39 @@ func (s *Store) CreateExecutions(ctx context.Context, items []ports.NewExecution
 	return out, nil
 }
 
+// createKeyed creates a batch with singleton or debounce keys item by
+// item in one transaction, so each item sees the ones before it.
+func (s *Store) createKeyed(ctx context.Context, items []ports.NewExecution) ([]ports.CreatedExecution, error) {
+	var out []ports.CreatedExecution
+	inserted := 0
+	err := s.write(ctx, "create executions", func(t *txn) error {
+		out, inserted = make([]ports.CreatedExecution, len(items)), 0
+		for i, it := range items {
+			id, outcome, itemErr, err := s.createExecutionTx(t, it.Execution, it.Root)
+			if err != nil {
+				return err
+			}
+			out[i] = ports.CreatedExecution{ID: id, Created: outcome == domain.DispatchCreated, Outcome: outcome, Err: itemErr}
+			if out[i].Created {
+				inserted += 2
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.noteInserted(inserted)
+	return out, nil
+}
+
 // createExecution inserts one prepared execution and its root.
 func (s *Store) createExecution(ctx context.Context, exec domain.Execution, root domain.Task) ([]ports.CreatedExecution, error) {
 	var out ports.CreatedExecution
 	err := s.write(ctx, "create execution", func(t *txn) error {
 		var err error
-		out.ID, out.Created, out.Err, err = s.createExecutionTx(t, exec, root)
+		out.ID, out.Outcome, out.Err, err = s.createExecutionTx(t, exec, root)
+		out.Created = out.Outcome == domain.DispatchCreated
 		return err
 	})
 	if err != nil {
@@ -94,7 +127,7 @@ func (s *Store) createExecution(ctx context.Context, exec domain.Execution, root
 // whose id or idempotency key is taken, and returns the ids it inserted.
 func (s *Store) insertExecutions(t *txn, items []ports.NewExecution) (map[string]bool, error) {
 	fresh := make(map[string]bool, len(items))
-	const cols = 18
+	const cols = 20
 	chunk := 1
 	for chunk*2 <= min(512, 30000/cols) {
 		chunk *= 2
@@ -135,69 +168,167 @@ func (s *Store) insertExecutions(t *txn, items []ports.NewExecution) (map[string
 	return fresh, nil
 }
 
-// createExecutionTx inserts one prepared execution and its root. A
-// reused id or key returns the existing id with created=false. itemErr is
-// ErrConflict for an id used by another function (nothing written for
-// it); err is anything that fails the whole transaction.
-func (s *Store) createExecutionTx(t *txn, exec domain.Execution, root domain.Task) (id string, created bool, itemErr, err error) {
-	// Insert first: a reused id or key is the rare case, looked up only
-	// when the insert does nothing.
-	n, err := t.execN(`INSERT INTO @executions (`+executionInsertColumns+`) VALUES (`+executionInsertPlaceholders+`)
+// createExecutionTx inserts one prepared execution and its root, or
+// resolves it to an existing one: a reused id or idempotency key
+// (existing), the live holder of its singleton key (joined), the pending
+// holder of its debounce key, updated (debounced). itemErr is ErrConflict
+// for an id or key held by another function's execution (nothing written
+// for it); err is anything that fails the whole transaction.
+func (s *Store) createExecutionTx(t *txn, exec domain.Execution, root domain.Task) (id string, outcome domain.DispatchOutcome, itemErr, err error) {
+	keyed := exec.SingletonKey != "" || exec.DebounceKey != ""
+	for try := 0; ; try++ {
+		if exec.DebounceKey != "" {
+			id, outcome, done, err := s.debounceTx(t, exec)
+			if errors.Is(err, domain.ErrConflict) {
+				return "", "", err, nil
+			}
+			if err != nil || done {
+				return id, outcome, nil, err
+			}
+		}
+		// Insert first: a reused id or key is the rare case, looked up only
+		// when the insert does nothing.
+		n, err := t.execN(`INSERT INTO @executions (`+executionInsertColumns+`) VALUES (`+executionInsertPlaceholders+`)
  ON CONFLICT DO NOTHING`, s.executionArgs(&exec)...)
-	if err != nil {
-		return "", false, nil, err
-	}
-	if n == 0 { // the id or the idempotency key is taken
-		existing, found, err := s.existingExecution(t, exec)
-		switch {
-		case errors.Is(err, domain.ErrConflict):
-			return "", false, err, nil
-		case err != nil:
-			return "", false, nil, err
-		case !found:
-			return "", false, nil, s.errorf("create execution %q: %w", exec.ID, domain.ErrConflict)
+		if err != nil {
+			return "", "", nil, err
 		}
-		return existing, false, nil, nil
-	}
-	args, err := s.taskArgs(&root)
-	if err != nil {
-		return "", false, nil, err
-	}
-	if _, err := t.exec(`INSERT INTO @tasks (`+taskInsertColumns+`) VALUES (`+taskInsertPlaceholders+`)`, args...); err != nil {
-		if s.d.UniqueViolation(err) {
-			return "", false, nil, s.errorf("create execution %q: root task id %q is already used: %w", exec.ID, root.ID, domain.ErrConflict)
+		if n == 0 { // the id, the idempotency key or a live key is taken
+			existing, outcome, found, err := s.existingExecution(t, exec)
+			switch {
+			case errors.Is(err, domain.ErrConflict):
+				return "", "", err, nil
+			case err != nil:
+				return "", "", nil, err
+			case keyed && try < 5 && (!found || outcome == domain.DispatchDebounced):
+				// The key's holder ended between the insert and the read,
+				// or a pending holder appeared: decide again.
+				continue
+			case !found:
+				return "", "", nil, s.errorf("create execution %q: %w", exec.ID, domain.ErrConflict)
+			}
+			return existing, outcome, nil, nil
 		}
-		return "", false, nil, err
+		args, err := s.taskArgs(&root)
+		if err != nil {
+			return "", "", nil, err
+		}
+		if _, err := t.exec(`INSERT INTO @tasks (`+taskInsertColumns+`) VALUES (`+taskInsertPlaceholders+`)`, args...); err != nil {
+			if s.d.UniqueViolation(err) {
+				return "", "", nil, s.errorf("create execution %q: root task id %q is already used: %w", exec.ID, root.ID, domain.ErrConflict)
+			}
+			return "", "", nil, err
+		}
+		return exec.ID, domain.DispatchCreated, nil, nil
 	}
-	return exec.ID, true, nil, nil
+}
+
+// debounceTx applies a debounced dispatch to the pending holder of its
+// key, if there is one whose root has not started: the holder's input,
+// start time and deadline (and its root's) become exec's. done is false
+// when there is no such holder (then exec is to be inserted). A used
+// idempotency key or id comes first, as for any create. The root is
+// updated before the execution, in the claim's lock order.
+func (s *Store) debounceTx(t *txn, exec domain.Execution) (id string, outcome domain.DispatchOutcome, done bool, err error) {
+	if existing, outcome, found, err := s.existingByIDOrKey(t, exec); err != nil || found {
+		return existing, outcome, found, err
+	}
+	var holder, rootID, fn string
+	err = t.queryRow(`SELECT id, root_task_id, root_function FROM @executions WHERE debounce_key = ? AND state = 'pending'`,
+		exec.DebounceKey).Scan(&holder, &rootID, &fn)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", false, nil
+	}
+	if err != nil {
+		return "", "", false, err
+	}
+	if fn != exec.RootFunction {
+		return "", "", false, s.keyHeldByOther("debounce", exec, holder, fn)
+	}
+	now := s.tm(exec.CreatedAt)
+	n, err := t.execN(`UPDATE @tasks SET input = ?, scheduled_for = ?, deadline = ?, updated_at = ?
+ WHERE id = ? AND `+s.d.Unindexed("state")+` = 'pending' AND started_at IS NULL`,
+		payload(exec.Input), s.tmp(exec.ScheduledFor), s.tmp(exec.Deadline), now, rootID)
+	if err != nil || n == 0 { // n == 0: a worker claimed the root meanwhile
+		return "", "", false, err
+	}
+	if _, err := t.exec(`UPDATE @executions SET input = ?, scheduled_for = ?, deadline = ?, updated_at = ? WHERE id = ?`,
+		payload(exec.Input), s.tmp(exec.ScheduledFor), s.tmp(exec.Deadline), now, holder); err != nil {
+		return "", "", false, err
+	}
+	return holder, domain.DispatchDebounced, true, nil
 }
 
 // existingExecution finds the execution that makes a create a no-op: the
 // holder of exec's idempotency key, or exec.ID itself (ErrConflict when it
-// runs another function).
-func (s *Store) existingExecution(t *txn, exec domain.Execution) (string, bool, error) {
+// runs another function), or the live holder of its singleton key
+// (joined), or the pending holder of its debounce key (debounced: the
+// caller applies the debounce).
+func (s *Store) existingExecution(t *txn, exec domain.Execution) (string, domain.DispatchOutcome, bool, error) {
+	if id, outcome, found, err := s.existingByIDOrKey(t, exec); err != nil || found {
+		return id, outcome, found, err
+	}
+	for _, k := range []struct {
+		col, key, states string
+		outcome          domain.DispatchOutcome
+	}{
+		{"singleton_key", exec.SingletonKey, "state IN ('pending', 'running')", domain.DispatchJoined},
+		{"debounce_key", exec.DebounceKey, "state = 'pending'", domain.DispatchDebounced},
+	} {
+		if k.key == "" {
+			continue
+		}
+		var id, fn string
+		err := t.queryRow(`SELECT id, root_function FROM @executions WHERE `+k.col+` = ? AND `+k.states, k.key).Scan(&id, &fn)
+		if err == nil && fn != exec.RootFunction {
+			return "", "", false, s.keyHeldByOther(strings.TrimSuffix(k.col, "_key"), exec, id, fn)
+		}
+		if err == nil {
+			return id, k.outcome, true, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return "", "", false, err
+		}
+	}
+	return "", "", false, nil
+}
+
+// keyHeldByOther is the item error of a singleton or debounce key held by
+// an execution of another function.
+func (s *Store) keyHeldByOther(kind string, exec domain.Execution, holder, fn string) error {
+	key := exec.SingletonKey
+	if kind == "debounce" {
+		key = exec.DebounceKey
+	}
+	return s.errorf("create execution %q: %s key %q is held by execution %s of %q, not %q: %w",
+		exec.ID, kind, key, holder, fn, exec.RootFunction, domain.ErrConflict)
+}
+
+// existingByIDOrKey finds the holder of exec's idempotency key, or exec.ID
+// itself (ErrConflict when it runs another function).
+func (s *Store) existingByIDOrKey(t *txn, exec domain.Execution) (string, domain.DispatchOutcome, bool, error) {
 	if exec.IdempotencyKey != "" {
 		var id string
 		err := t.queryRow(`SELECT id FROM @executions WHERE idempotency_key = ?`, exec.IdempotencyKey).Scan(&id)
 		if err == nil {
-			return id, true, nil
+			return id, domain.DispatchExisting, true, nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
-			return "", false, err
+			return "", "", false, err
 		}
 	}
 	var fn string
 	err := t.queryRow(`SELECT root_function FROM @executions WHERE id = ?`, exec.ID).Scan(&fn)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return "", false, nil
+		return "", "", false, nil
 	case err != nil:
-		return "", false, err
+		return "", "", false, err
 	case fn != exec.RootFunction:
-		return "", false, s.errorf("create execution %q: the id is used by an execution of %q, not %q: %w",
+		return "", "", false, s.errorf("create execution %q: the id is used by an execution of %q, not %q: %w",
 			exec.ID, fn, exec.RootFunction, domain.ErrConflict)
 	}
-	return exec.ID, true, nil
+	return exec.ID, domain.DispatchExisting, true, nil
 }
 
 // prepareCreate sets what the store decides of a validated new execution
@@ -227,16 +358,16 @@ func prepareCreate(exec *domain.Execution, root *domain.Task) {
 }
 
 const executionInsertColumns = `id, root_function, root_task_id, state, input, result, error, idempotency_key,
- tags, priority, queue, scheduled_for, deadline, created_at, updated_at, started_at, finished_at, version`
+ tags, priority, queue, scheduled_for, deadline, created_at, updated_at, started_at, finished_at, version, singleton_key, debounce_key`
 
-const executionInsertPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+const executionInsertPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 
 func (s *Store) executionArgs(e *domain.Execution) []any {
 	return []any{
 		e.ID, e.RootFunction, e.RootTaskID, string(e.State), payload(e.Input), payload(e.Result),
 		mustJSONText(e.Error), stringOrNil(e.IdempotencyKey), mustJSONText(e.Tags), int64(e.Priority), e.Queue,
 		s.tmp(e.ScheduledFor), s.tmp(e.Deadline), s.tm(e.CreatedAt), s.tm(e.UpdatedAt),
-		s.tmp(e.StartedAt), s.tmp(e.FinishedAt), e.Version,
+		s.tmp(e.StartedAt), s.tmp(e.FinishedAt), e.Version, stringOrNil(e.SingletonKey), stringOrNil(e.DebounceKey),
 	}
 }
 
@@ -331,7 +462,7 @@ func (s *Store) ListProgress(ctx context.Context, executionID string) ([]domain.
 			return err
 		}
 		rows, err := t.query(`SELECT id, parent_task_id, position, kind, step_name, state, attempt, created_at,
- started_at, finished_at, error, recoveries, scheduled_for, wake_at, awaited, limited_until, version
+ started_at, finished_at, error, recoveries, scheduled_for, wake_at, awaited, limited_until, version, queue
  FROM @tasks WHERE execution_id = ? ORDER BY created_at, position, id`, executionID)
 		if err != nil {
 			return err
@@ -348,7 +479,7 @@ func (s *Store) ListProgress(ctx context.Context, executionID string) ([]domain.
 				errb                         []byte
 			)
 			if err := rows.Scan(&p.TaskID, &parent, &pos, &kind, &p.Step, &state, &attempt, &created,
-				&started, &finished, &errb, &recov, &sched, &wake, &awaited, &limited, &p.Version); err != nil {
+				&started, &finished, &errb, &recov, &sched, &wake, &awaited, &limited, &p.Version, &p.Queue); err != nil {
 				return err
 			}
 			p.ParentID, p.Position, p.Kind, p.State, p.Attempt = parent.String, int(pos), domain.TaskKind(kind), domain.TaskState(state), int(attempt)

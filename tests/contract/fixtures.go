@@ -74,6 +74,8 @@ type execOpts struct {
 	MaxConcurrent int
 	Input         string // JSON; "" is nil
 	Key           string
+	Singleton     string
+	Debounce      string
 	ScheduledFor  *time.Time
 	Deadline      *time.Time
 	CreatedAt     time.Time // default epoch
@@ -102,6 +104,8 @@ func buildExecution(o execOpts) (domain.Execution, domain.Task) {
 		RootTaskID:     o.RootID,
 		Input:          js(o.Input),
 		IdempotencyKey: o.Key,
+		SingletonKey:   o.Singleton,
+		DebounceKey:    o.Debounce,
 		Tags:           slices.Clone(o.Tags),
 		Priority:       o.Priority,
 		Queue:          o.Queue,

@@ -37,6 +37,9 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 	}{
 		{"executions", testExecutions},
 		{"batch executions", testCreateExecutions},
+		{"dispatch dedupe", testDispatchDedupe},
+		{"dispatch dedupe replay", testDispatchDedupeReplay},
+		{"dispatch dedupe across functions", testDispatchDedupeOtherFunction},
 		{"payloads and times", testPayloadsAndTimes},
 		{"cancel and timeout", testCancelAndTimeout},
 		{"claims", testClaims},
@@ -54,6 +57,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 		{"workers", testWorkers},
 		{"schedules", testSchedules},
 		{"function versions", testVersions},
+		{"queues", testQueues},
 		{"cache", testCache},
 		{"idempotency", testIdempotency},
 		{"signals", testSignals},

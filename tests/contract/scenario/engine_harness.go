@@ -42,6 +42,8 @@ func RunEngine(t *testing.T, newStore StoreFactory, caps EngineCaps) {
 	}{
 		{"basics", engineBasics},
 		{"routing", engineRouting},
+		{"queue pause", engineQueues},
+		{"singleton and debounce", engineDedupe},
 		{"retries and dead letters", engineRetries},
 		{"idempotency and cache", engineIdempotency},
 		{"waits and cancellation", engineWaits},

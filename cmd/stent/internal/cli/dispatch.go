@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
@@ -62,6 +63,7 @@ func (r *runner) readArg(arg string) ([]byte, error) {
 func (r *runner) dispatchCommand() *cobra.Command {
 	var (
 		inputFile, queue, key string
+		singleton, debounce   string
 		priority              int
 		tags                  []string
 		delay, maxDuration    durationFlag
@@ -75,7 +77,14 @@ func (r *runner) dispatchCommand() *cobra.Command {
 		Long: `Start an execution of a durable function by name. The name must be in the
 function catalogue that workers publish. The input is a JSON value (default
 null), given as an argument, with --input-file, or "-" for stdin. It prints
-the execution id; with --wait it waits for the result and prints it too.`,
+the execution id; with --wait it waits for the result and prints it too.
+
+--singleton KEY allows one live execution per key: while one runs or
+waits, the dispatch prints that execution's id and writes nothing.
+--debounce KEY=DURATION starts the run DURATION after the last dispatch
+with KEY, with the last input: while the execution has not started, a
+dispatch replaces its input and pushes its start back. A dispatch that
+joined or debounced says so on stderr (--json: "outcome").`,
 		Args: cobra.RangeArgs(1, 2),
 	}
 	fl := cmd.Flags()
@@ -87,6 +96,8 @@ the execution id; with --wait it waits for the result and prints it too.`,
 	fl.Var(&runAt, "run-at", "start at this time (RFC 3339)")
 	fl.Var(&maxDuration, "max-duration", "time the execution out this long after it starts")
 	fl.StringVar(&key, "idempotency-key", "", "a reused key returns the first execution's id")
+	fl.StringVar(&singleton, "singleton", "", "at most one live execution per key: join the live one if any")
+	fl.StringVar(&debounce, "debounce", "", "KEY=DURATION: start DURATION after the last dispatch with KEY, with its input")
 	fl.BoolVar(&wait, "wait", false, "wait for the result and print it")
 	fl.Var(&waitTimeout, "wait-timeout", "with --wait, give up after this long (the execution keeps running)")
 	cmd.RunE = r.run(func(ctx context.Context, args []string) error {
@@ -142,14 +153,38 @@ the execution id; with --wait it waits for the result and prints it too.`,
 		if key != "" {
 			opts = append(opts, app.WithIdempotencyKey(key))
 		}
+		if fl.Changed("singleton") {
+			if err := domain.ValidateName("--singleton key", singleton); err != nil {
+				return usageError(err)
+			}
+			opts = append(opts, app.WithSingleton(singleton))
+		}
+		if fl.Changed("debounce") {
+			dkey, window, err := parseDebounce(debounce)
+			if err != nil {
+				return usageError(err)
+			}
+			if delay.set || runAt.set || fl.Changed("singleton") {
+				return usagef("--debounce sets the start time and the key; it cannot be combined with --delay, --run-at or --singleton")
+			}
+			opts = append(opts, app.WithDebounce(dkey, window))
+		}
+		var info app.DispatchInfo
+		opts = append(opts, app.ReportDispatch(&info))
 		return r.withEngine(ctx, readWrite, func(eng *app.Engine, _ storeurl.Store) error {
 			id, err := eng.DispatchByName(ctx, name, input, opts...)
 			if err != nil {
 				return err
 			}
+			switch info.Outcome {
+			case app.DispatchJoined:
+				fmt.Fprintf(r.env.Stderr, "joined the live execution of singleton key %q (nothing new was written)\n", singleton)
+			case app.DispatchDebounced:
+				fmt.Fprintf(r.env.Stderr, "debounced: execution %s now has this input and starts later\n", id)
+			}
 			if !wait {
 				if r.json {
-					return writeJSON(r.env.Stdout, map[string]string{"execution_id": id})
+					return writeJSON(r.env.Stdout, info)
 				}
 				fmt.Fprintln(r.env.Stdout, id)
 				return nil
@@ -340,6 +375,26 @@ by a wait cannot be discarded.`,
 		})
 	})
 	return cmd
+}
+
+// parseDebounce splits a --debounce value KEY=DURATION.
+func parseDebounce(v string) (string, time.Duration, error) {
+	i := strings.LastIndexByte(v, '=')
+	if i <= 0 || i == len(v)-1 {
+		return "", 0, fmt.Errorf("--debounce %q: want KEY=DURATION, e.g. user-7=30s", v)
+	}
+	key, ds := v[:i], v[i+1:]
+	if err := domain.ValidateName("--debounce key", key); err != nil {
+		return "", 0, err
+	}
+	d, err := domain.ParseDuration(ds)
+	if err != nil {
+		return "", 0, fmt.Errorf("--debounce %q: %w", v, err)
+	}
+	if d <= 0 {
+		return "", 0, fmt.Errorf("--debounce %q: the window %s must be positive", v, ds)
+	}
+	return key, d, nil
 }
 
 // bareWordHint adds, to the error of a payload that is not JSON but looks

@@ -170,6 +170,12 @@ func (r *runner) renderExecution(w io.Writer, v app.ExecutionView) {
 	f.addText("Priority", fmt.Sprint(v.Priority))
 	f.addText("Tags", joinOrDash(v.Tags))
 	f.addText("Idempotency key", orDash(v.IdempotencyKey))
+	if v.SingletonKey != "" {
+		f.addText("Singleton key", v.SingletonKey)
+	}
+	if v.DebounceKey != "" {
+		f.addText("Debounce key", v.DebounceKey)
+	}
 	f.addText("Root task", v.RootTaskID)
 	f.addText("Attempts", fmt.Sprint(v.RootAttempts))
 	f.addText("Recoveries", fmt.Sprint(v.RootRecoveries))

@@ -1,0 +1,50 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/stenthq/stent/domain"
+)
+
+// QueueChange answers POST /v1/queues/{name}/pause and .../resume.
+type QueueChange struct {
+	Queue  string `json:"queue"`
+	Paused bool   `json:"paused"`
+	// Changed is false when the queue already was in that state.
+	Changed bool `json:"changed"`
+}
+
+// listQueues answers GET /v1/queues: every queue with work or a pause
+// state, by name.
+func (h *Handler) listQueues(w http.ResponseWriter, r *http.Request) {
+	qs, err := h.eng.Queues(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if qs == nil {
+		qs = []domain.QueueInfo{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"queues": qs})
+}
+
+// pauseQueue answers POST /v1/queues/{name}/pause: 200 with the change;
+// 400 invalid_argument for a bad name.
+func (h *Handler) pauseQueue(w http.ResponseWriter, r *http.Request) { h.setQueuePaused(w, r, true) }
+
+// resumeQueue answers POST /v1/queues/{name}/resume.
+func (h *Handler) resumeQueue(w http.ResponseWriter, r *http.Request) { h.setQueuePaused(w, r, false) }
+
+func (h *Handler) setQueuePaused(w http.ResponseWriter, r *http.Request, pause bool) {
+	name := r.PathValue("name")
+	set := h.eng.ResumeQueue
+	if pause {
+		set = h.eng.PauseQueue
+	}
+	changed, err := set(r.Context(), name)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, QueueChange{Queue: name, Paused: pause, Changed: changed})
+}
