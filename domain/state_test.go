@@ -19,7 +19,9 @@ var specExecutionTransitions = map[[2]domain.ExecutionState]bool{
 	{domain.ExecutionRunning, domain.ExecutionTimedOut}:  true,
 	{domain.ExecutionPending, domain.ExecutionCancelled}: true, // Cancel
 	{domain.ExecutionRunning, domain.ExecutionCancelled}: true,
-	{domain.ExecutionFailed, domain.ExecutionPending}:    true, // replay of the root
+	{domain.ExecutionFailed, domain.ExecutionPending}:    true, // replay of the root; reset
+	{domain.ExecutionTimedOut, domain.ExecutionPending}:  true, // reset
+	{domain.ExecutionCancelled, domain.ExecutionPending}: true, // reset
 }
 
 // specTaskTransitions is SPEC §3's task table ("→ pending" and

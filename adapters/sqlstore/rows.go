@@ -89,20 +89,20 @@ func scanTask(r rowScanner) (domain.Task, error) {
 
 // executionColumns is the column list every execution read selects.
 const executionColumns = `id, root_function, root_task_id, state, input, result, error, idempotency_key,
- tags, priority, queue, scheduled_for, deadline, created_at, updated_at, started_at, finished_at`
+ tags, priority, queue, scheduled_for, deadline, created_at, updated_at, started_at, finished_at, forked_from`
 
 func scanExecution(r rowScanner) (domain.Execution, error) {
 	var (
 		e                                 domain.Execution
 		state                             string
 		input, result, errb, tags         []byte
-		idem                              sql.NullString
+		idem, forkedFrom                  sql.NullString
 		pri                               int64
 		sched, deadline, created, updated nullTime
 		started, finished                 nullTime
 	)
 	err := r.Scan(&e.ID, &e.RootFunction, &e.RootTaskID, &state, &input, &result, &errb, &idem,
-		&tags, &pri, &e.Queue, &sched, &deadline, &created, &updated, &started, &finished)
+		&tags, &pri, &e.Queue, &sched, &deadline, &created, &updated, &started, &finished, &forkedFrom)
 	if err != nil {
 		return e, err
 	}
@@ -110,6 +110,7 @@ func scanExecution(r rowScanner) (domain.Execution, error) {
 	e.Input = rawOrNil(input)
 	e.Result = rawOrNil(result)
 	e.IdempotencyKey = idem.String
+	e.ForkedFrom = forkedFrom.String
 	e.Priority = int(pri)
 	e.ScheduledFor = sched.ptr()
 	e.Deadline = deadline.ptr()
