@@ -70,6 +70,14 @@ func everyMethod(f *fixture, e domain.Execution, root domain.Task) map[string]er
 	call("ReleaseTask", func() error { return s.ReleaseTask(ctx, fence, now, true) })
 	call("SendSignal", func() error { _, err := s.SendSignal(ctx, e.ID, "go", js(`1`), now); return err })
 	call("DiscardSignal", func() error { _, err := s.DiscardSignal(ctx, e.ID, "go", 1); return err })
+	call("ForkExecution", func() error {
+		_, err := s.ForkExecution(ctx, ports.ForkParams{SourceID: e.ID, FromStep: 1, NewID: domain.NewID(), NewRootID: domain.NewID(), Now: now})
+		return err
+	})
+	call("ResetExecution", func() error {
+		_, err := s.ResetExecution(ctx, ports.ResetParams{ID: e.ID, FromStep: 1, Now: now})
+		return err
+	})
 	call("ListSignals", func() error { _, err := insp.ListSignals(ctx, e.ID); return err })
 	call("GetCacheEntries", func() error { _, err := insp.GetCacheEntries(ctx, []string{"k"}, now); return err })
 	call("GetIdempotencyRecords", func() error { _, err := insp.GetIdempotencyRecords(ctx, []string{"k"}); return err })

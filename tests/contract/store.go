@@ -55,6 +55,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 		{"idempotency", testIdempotency},
 		{"signals", testSignals},
 		{"dead letters", testDeadLetters},
+		{"fork and reset", testRepair},
 		{"stats", testStats},
 		{"cleanup", testCleanup},
 		{"catalogue", testCatalogue},
