@@ -55,6 +55,7 @@ func RunEngine(t *testing.T, newStore StoreFactory, caps EngineCaps) {
 		{"recovery and adoption", engineRecovery},
 		{"fixes (045)", engineFixes},
 		{"patch markers", enginePatches},
+		{"fork and reset", engineRepair},
 	} {
 		t.Run(group.name, func(t *testing.T) { group.run(t, newStore) })
 	}
