@@ -156,6 +156,9 @@ func (r *runner) renderExecution(w io.Writer, v app.ExecutionView) {
 	f.addText("Tags", joinOrDash(v.Tags))
 	f.addText("Idempotency key", orDash(v.IdempotencyKey))
 	f.addText("Root task", v.RootTaskID)
+	if v.ForkedFrom != "" {
+		f.addText("Forked from", v.ForkedFrom)
+	}
 	f.addText("Attempts", fmt.Sprint(v.RootAttempts))
 	f.addText("Recoveries", fmt.Sprint(v.RootRecoveries))
 	f.addText("Created", fmtTimeUTC(&v.CreatedAt))
