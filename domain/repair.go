@@ -156,6 +156,15 @@ func CheckResettable(executionID string, s ExecutionState) error {
 	if s == ExecutionCompleted {
 		hint = "fork it to run it again"
 	}
-	return fmt.Errorf("execution %q is %s; only a failed, timed_out or cancelled execution can be reset (%s): %w",
-		executionID, s, hint, ErrInvalidTransition)
+	return &resetStateError{msg: fmt.Sprintf("execution %q is %s; only a failed, timed_out or cancelled execution can be reset (%s)",
+		executionID, s, hint)}
 }
+
+// resetStateError is CheckResettable's refusal: it matches
+// ErrInvalidTransition and carries its code, so the HTTP API and the CLI
+// show its words rather than the bare sentinel's.
+type resetStateError struct{ msg string }
+
+func (e *resetStateError) Error() string        { return "stent: " + e.msg }
+func (e *resetStateError) Is(target error) bool { return target == ErrInvalidTransition }
+func (e *resetStateError) ErrorCode() string    { return ErrInvalidTransition.code }

@@ -48,8 +48,7 @@ func ruleMessage(err error) string {
 		}
 		msg = e.Error()
 	}
-	msg = strings.TrimPrefix(msg, "stent: ")
-	return strings.TrimSuffix(msg, ": stent: "+domain.ErrInvalidTransition.Error()[len("stent: "):])
+	return strings.TrimPrefix(msg, "stent: ")
 }
 
 // forkCommand copies an execution's first steps into a new execution.
