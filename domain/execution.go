@@ -42,6 +42,9 @@ type Execution struct {
 	UpdatedAt  time.Time  `json:"updated_at"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// ForkedFrom is the execution this one was forked from (Engine.Fork);
+	// empty for a dispatched execution.
+	ForkedFrom string `json:"forked_from,omitempty"`
 }
 
 // Overdue reports whether the execution is live and past its deadline.

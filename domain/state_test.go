@@ -19,7 +19,9 @@ var specExecutionTransitions = map[[2]domain.ExecutionState]bool{
 	{domain.ExecutionRunning, domain.ExecutionTimedOut}:  true,
 	{domain.ExecutionPending, domain.ExecutionCancelled}: true, // Cancel
 	{domain.ExecutionRunning, domain.ExecutionCancelled}: true,
-	{domain.ExecutionFailed, domain.ExecutionPending}:    true, // replay of the root
+	{domain.ExecutionFailed, domain.ExecutionPending}:    true, // replay of the root; reset
+	{domain.ExecutionTimedOut, domain.ExecutionPending}:  true, // reset
+	{domain.ExecutionCancelled, domain.ExecutionPending}: true, // reset
 }
 
 // specTaskTransitions is SPEC §3's task table ("→ pending" and
@@ -123,10 +125,12 @@ func TestExecutionStatePredicates(t *testing.T) {
 		if got, err := domain.ParseExecutionState(string(s)); err != nil || got != s {
 			t.Errorf("ParseExecutionState(%q) = %q, %v", s, got, err)
 		}
-		// Terminal states are final, apart from the replay of a failed one.
+		// Terminal states are final, apart from the replay of a failed one
+		// and the reset of a failed, timed-out or cancelled one (never of a
+		// completed one: that is forked).
 		if s.Terminal() {
 			for _, to := range domain.ExecutionStates {
-				if err := domain.CheckExecutionTransition(s, to); err == nil && (s != domain.ExecutionFailed || to != domain.ExecutionPending) {
+				if err := domain.CheckExecutionTransition(s, to); err == nil && (s == domain.ExecutionCompleted || to != domain.ExecutionPending) {
 					t.Errorf("terminal %s may move to %s", s, to)
 				}
 			}

@@ -58,10 +58,14 @@ var (
 	ExecCancel = execOp("cancel", ExecutionCancelled, ExecutionPending, ExecutionRunning)
 	// ExecReplay: the replay of the failed root's dead letter.
 	ExecReplay = execOp("replay", ExecutionPending, ExecutionFailed)
+	// ExecReset: Reset re-runs an ended execution from one of its steps
+	// (the repair of a run after a code fix). A completed execution is
+	// forked instead.
+	ExecReset = execOp("reset", ExecutionPending, ExecutionFailed, ExecutionTimedOut, ExecutionCancelled)
 )
 
 // ExecutionTransitions lists every execution operation.
-var ExecutionTransitions = []ExecutionTransition{ExecStart, ExecComplete, ExecFail, ExecTimeout, ExecCancel, ExecReplay}
+var ExecutionTransitions = []ExecutionTransition{ExecStart, ExecComplete, ExecFail, ExecTimeout, ExecCancel, ExecReplay, ExecReset}
 
 // The task operations. A task is inserted pending (or, for a step that is
 // resolved at once, completed; an inline step running).

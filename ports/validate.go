@@ -368,6 +368,27 @@ func (p ReplayParams) Validate() error {
 	return firstErr(ValidateID("task id", p.TaskID), ValidateText("replay queue", p.Queue, MaxNameBytes))
 }
 
+// ValidateFromStep checks the step a repair of an execution starts from
+// (from 1).
+func ValidateFromStep(executionID string, n int) error {
+	if n < 1 {
+		return invalid("execution %q: from step %d: steps are numbered from 1", executionID, n)
+	}
+	return nil
+}
+
+// Validate checks the ids, the step and the input.
+func (p ForkParams) Validate() error {
+	return firstErr(ValidateID("execution id", p.SourceID), ValidateFromStep(p.SourceID, p.FromStep),
+		ValidateID("new execution id", p.NewID), ValidateID("new root task id", p.NewRootID),
+		ValidatePayload("fork input", p.Input))
+}
+
+// Validate checks the id and the step.
+func (p ResetParams) Validate() error {
+	return firstErr(ValidateID("execution id", p.ID), ValidateFromStep(p.ID, p.FromStep))
+}
+
 // ValidateSignal checks a signal's execution id and name.
 func ValidateSignal(executionID, name string) error {
 	if err := ValidateID("execution id", executionID); err != nil {

@@ -121,6 +121,8 @@ func (h *Handler) routes() {
 	api("GET /v1/executions/{id}/signals", h.listSignals)
 	api("DELETE /v1/executions/{id}/signals/{name}/{seq}", h.discardSignal)
 	api("POST /v1/executions/{id}/cancel", h.cancel)
+	api("POST /v1/executions/{id}/fork", h.fork)
+	api("POST /v1/executions/{id}/reset", h.reset)
 	api("GET /v1/dead-letters", h.listDeadLetters)
 	api("GET /v1/dead-letters/{task_id}", h.getDeadLetter)
 	api("POST /v1/dead-letters/{task_id}/replay", h.replayDeadLetter)

@@ -92,20 +92,20 @@ func scanTask(r rowScanner) (domain.Task, error) {
 
 // executionColumns is the column list every execution read selects.
 const executionColumns = `id, root_function, root_task_id, state, input, result, error, idempotency_key,
- tags, priority, queue, scheduled_for, deadline, created_at, updated_at, started_at, finished_at, version, singleton_key, debounce_key`
+ tags, priority, queue, scheduled_for, deadline, created_at, updated_at, started_at, finished_at, version, singleton_key, debounce_key, forked_from`
 
 func scanExecution(r rowScanner) (domain.Execution, error) {
 	var (
-		e                                 domain.Execution
-		state                             string
-		input, result, errb, tags         []byte
-		idem, singleton, debounce         sql.NullString
-		pri                               int64
-		sched, deadline, created, updated nullTime
-		started, finished                 nullTime
+		e                                     domain.Execution
+		state                                 string
+		input, result, errb, tags             []byte
+		idem, singleton, debounce, forkedFrom sql.NullString
+		pri                                   int64
+		sched, deadline, created, updated     nullTime
+		started, finished                     nullTime
 	)
 	err := r.Scan(&e.ID, &e.RootFunction, &e.RootTaskID, &state, &input, &result, &errb, &idem,
-		&tags, &pri, &e.Queue, &sched, &deadline, &created, &updated, &started, &finished, &e.Version, &singleton, &debounce)
+		&tags, &pri, &e.Queue, &sched, &deadline, &created, &updated, &started, &finished, &e.Version, &singleton, &debounce, &forkedFrom)
 	if err != nil {
 		return e, err
 	}
@@ -114,6 +114,7 @@ func scanExecution(r rowScanner) (domain.Execution, error) {
 	e.Result = rawOrNil(result)
 	e.IdempotencyKey = idem.String
 	e.SingletonKey, e.DebounceKey = singleton.String, debounce.String
+	e.ForkedFrom = forkedFrom.String
 	e.Priority = int(pri)
 	e.ScheduledFor = sched.ptr()
 	e.Deadline = deadline.ptr()

@@ -76,6 +76,14 @@ func everyMethod(f *fixture, e domain.Execution, root domain.Task) map[string]er
 	call("UpdateSchedule", func() error { _, err := s.UpdateSchedule(ctx, newSchedule("s", now), now); return err })
 	call("DeleteSchedule", func() error { return s.DeleteSchedule(ctx, "s") })
 	call("DueSchedules", func() error { _, err := s.DueSchedules(ctx, now, 1); return err })
+	call("ForkExecution", func() error {
+		_, err := s.ForkExecution(ctx, ports.ForkParams{SourceID: e.ID, FromStep: 1, NewID: domain.NewID(), NewRootID: domain.NewID(), Now: now})
+		return err
+	})
+	call("ResetExecution", func() error {
+		_, err := s.ResetExecution(ctx, ports.ResetParams{ID: e.ID, FromStep: 1, Now: now})
+		return err
+	})
 	call("ListSignals", func() error { _, err := insp.ListSignals(ctx, e.ID); return err })
 	call("GetCacheEntries", func() error { _, err := insp.GetCacheEntries(ctx, []string{"k"}, now); return err })
 	call("GetIdempotencyRecords", func() error { _, err := insp.GetIdempotencyRecords(ctx, []string{"k"}); return err })

@@ -63,6 +63,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 		{"signals", testSignals},
 		{"dead letters", testDeadLetters},
 		{"keyset pages", testKeysetPages},
+		{"fork and reset", testRepair},
 		{"stats", testStats},
 		{"cleanup", testCleanup},
 		{"catalogue", testCatalogue},

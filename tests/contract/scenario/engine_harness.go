@@ -58,6 +58,7 @@ func RunEngine(t *testing.T, newStore StoreFactory, caps EngineCaps) {
 		{"fixes (045)", engineFixes},
 		{"patch markers", enginePatches},
 		{"function versions", engineVersions},
+		{"fork and reset", engineRepair},
 	} {
 		t.Run(group.name, func(t *testing.T) { group.run(t, newStore) })
 	}

@@ -252,7 +252,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 130 interrupted.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
 	root.AddCommand(
 		r.listCommand(), r.showCommand(), r.tasksCommand(), r.workersCommand(), r.statsCommand(), r.dlqCommand(),
-		r.cancelCommand(), r.signalCommand(), r.dispatchCommand(), r.watchCommand(), r.queuesCommand(),
+		r.cancelCommand(), r.signalCommand(), r.dispatchCommand(), r.watchCommand(), r.queuesCommand(), r.forkCommand(), r.resetCommand(),
 		r.cleanupCommand(), r.migrateCommand(), r.versionCommand(), r.replayCommand(), r.exportCommand(),
 		r.schedulesCommand(),
 	)

@@ -177,6 +177,9 @@ func (r *runner) renderExecution(w io.Writer, v app.ExecutionView) {
 		f.addText("Debounce key", v.DebounceKey)
 	}
 	f.addText("Root task", v.RootTaskID)
+	if v.ForkedFrom != "" {
+		f.addText("Forked from", v.ForkedFrom)
+	}
 	f.addText("Attempts", fmt.Sprint(v.RootAttempts))
 	f.addText("Recoveries", fmt.Sprint(v.RootRecoveries))
 	f.addText("Created", fmtTimeUTC(&v.CreatedAt))
