@@ -586,7 +586,7 @@ func (s *Store) ResetStep(ctx context.Context, parent domain.Fence, spec ports.S
  WHERE id = ? RETURNING `+taskColumns,
 			string(spec.Kind), spec.StepName, payload(spec.Input), policy, int64(spec.MaxConcurrent),
 			mustJSONText(spec.Tags), int64(spec.Priority), spec.Queue, stringOrNil(key), stringOrNil(cacheKey),
-			mustJSONText(spec.TraceContext), spec.ConcurrencyKey, spec.RateKey, int64(spec.RateLimit), int64(spec.RatePer/time.Microsecond), spec.Version,
+			mustJSONText(spec.TraceContext), spec.Version, spec.ConcurrencyKey, spec.RateKey, int64(spec.RateLimit), int64(spec.RatePer/time.Microsecond),
 			int64(p.generation), s.tmp(spec.ScheduledFor), s.tm(now), spec.ID))
 		if err != nil {
 			return err
