@@ -27,6 +27,8 @@ func TestErrorsAreMeantForPeople(t *testing.T) {
 		{"a signal to an unknown execution", "POST", "/v1/executions/nope/signals/go", `true`, 404, "not_found", `execution "nope" not found`},
 		{"cancelling an unknown execution", "POST", "/v1/executions/nope/cancel", "", 404, "not_found", `execution "nope" not found`},
 		{"an unknown dead letter", "GET", "/v1/dead-letters/nope", "", 404, "not_found", `dead letter "nope" not found`},
+		{"an unknown task of an execution", "GET", "/v1/executions/" + done + "/tasks/nope", "", 404, "not_found", `task "nope" of execution "` + done + `" not found`},
+		{"a wrong method on a schedule names PUT among the allowed", "PATCH", "/v1/schedules/nightly", "", 405, "method_not_allowed", "PATCH is not allowed on /v1/schedules/nightly; allowed: GET, PUT, DELETE"},
 		{"replaying an unknown dead letter", "POST", "/v1/dead-letters/nope/replay", "", 404, "not_found", `dead letter "nope" not found`},
 		{"a signal to a finished execution", "POST", "/v1/executions/" + done + "/signals/go", `true`, 409, "execution_finished", ""},
 		{"an unregistered function", "POST", "/v1/executions", `{"function":"nope"}`, 400, "unregistered_function", ""},

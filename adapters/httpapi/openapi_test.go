@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -96,32 +97,49 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 	}
 }
 
+// consoleOperation reports whether the operation key ("GET /console/session")
+// is one of the console's, documented under the tag "console": served only
+// when Options.Console is set.
+func consoleOperation(doc map[string]any, key string) bool {
+	method, path, _ := strings.Cut(key, " ")
+	op, _ := doc["paths"].(map[string]any)[path].(map[string]any)[strings.ToLower(method)].(map[string]any)
+	tags, _ := op["tags"].([]any)
+	return slices.Contains(tags, any("console"))
+}
+
+// The console's routes (its page, assets and session endpoints) are not
+// JSON API but they are served by the same handler, so they are
+// documented too (public, text/html etc., tag "console"). They are served
+// only when Options.Console is set: with it every documented operation
+// must be served; without it every one but the console's.
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	t.Parallel()
-	e := newAPI(t, apiOptions{noWorker: true}) // with a Metrics handler: every route
-	served := map[string]string{}
-	for _, p := range e.handler.Routes() {
-		served[routeKey(p)] = p
-	}
-	doc := openAPIDoc(t)
-	documented := documentedRoutes(doc)
-	for _, key := range slices.Sorted(func(yield func(string) bool) {
-		for k := range served {
-			if !yield(k) {
-				return
+	for _, console := range []bool{false, true} {
+		t.Run(fmt.Sprintf("console=%v", console), func(t *testing.T) {
+			t.Parallel()
+			e := newAPI(t, apiOptions{noWorker: true, console: console}) // with a Metrics handler: every route
+			served := map[string]string{}
+			for _, p := range e.handler.Routes() {
+				served[routeKey(p)] = p
 			}
-		}
-	}) {
-		if !slices.Contains(documented, key) {
-			method, path, _ := strings.Cut(key, " ")
-			t.Errorf("route %q (pattern %q) is served but not documented: add paths[%q].%s to adapters/httpapi/openapi.json (parameters, request body, responses with examples, security)",
-				key, served[key], path, strings.ToLower(method))
-		}
-	}
-	for _, key := range documented {
-		if _, ok := served[key]; !ok {
-			t.Errorf("openapi.json documents %q but the handler serves no such route (remove it or register it)", key)
-		}
+			doc := openAPIDoc(t)
+			documented := documentedRoutes(doc)
+			for _, key := range slices.Sorted(maps.Keys(served)) {
+				if !slices.Contains(documented, key) {
+					method, path, _ := strings.Cut(key, " ")
+					t.Errorf("route %q (pattern %q) is served but not documented: add paths[%q].%s to adapters/httpapi/openapi.json (parameters, request body, responses with examples, security)",
+						key, served[key], path, strings.ToLower(method))
+				}
+			}
+			for _, key := range documented {
+				if _, ok := served[key]; !ok && (console || !consoleOperation(doc, key)) {
+					t.Errorf("openapi.json documents %q but the handler serves no such route (remove it or register it)", key)
+				}
+				if _, ok := served[key]; ok && !console && consoleOperation(doc, key) {
+					t.Errorf("%q is tagged console but served without the console", key)
+				}
+			}
+		})
 	}
 }
 
@@ -292,12 +310,14 @@ func matchOperation(doc map[string]any, method, path string) (string, map[string
 
 func TestOpenAPIRealResponsesFitTheDocument(t *testing.T) {
 	t.Parallel()
-	e := newAPI(t, apiOptions{token: "s3cret"})
+	e := newAPI(t, apiOptions{token: "s3cret", console: true})
 	doc := openAPIDoc(t)
 	schemas := newSchemaSet(t)
 
 	// Seed: a waiting run with a pending signal, a failed run (a dead
-	// letter), a finished one, a second dead letter to replay.
+	// letter), a finished one and a step of it, a second dead letter to
+	// replay, a failed run to reset. Schedules and queues are made by the
+	// calls themselves (create, then read and change).
 	waiting := e.dispatch("api.approve", `{"order":1}`)
 	e.want(e.do("POST", "/v1/executions/"+waiting+"/signals/note", `{"n":1}`), http.StatusAccepted, "")
 	e.want(e.do("POST", "/v1/executions/"+waiting+"/signals/note", `2`), http.StatusAccepted, "")
@@ -311,6 +331,12 @@ func TestOpenAPIRealResponsesFitTheDocument(t *testing.T) {
 	e.result(failed2)
 	r = e.do("GET", "/v1/dead-letters?execution_id="+failed2, "")
 	dl2 := r.body["dead_letters"].([]any)[0].(map[string]any)["task_id"].(string)
+	toReset := e.dispatch("api.fail", `null`)
+	e.result(toReset)
+	r = e.do("GET", "/v1/executions/"+done, "")
+	step := r.body["progress"].([]any)[0].(map[string]any)["task_id"].(string)
+	// The console's login posts a form.
+	headers := map[string][]string{"/console/login": {"Content-Type", "application/x-www-form-urlencoded"}}
 
 	calls := []apiCall{
 		{"GET", "/healthz", ""},
@@ -353,6 +379,57 @@ func TestOpenAPIRealResponsesFitTheDocument(t *testing.T) {
 		{"GET", "/v1/workers?state=zombie", ""},
 		{"POST", "/v1/executions/" + waiting + "/cancel", ""},
 		{"POST", "/v1/executions/missing/cancel", ""},
+		{"POST", "/v1/executions", `{"function":"api.v2","input":1}`},
+		{"GET", "/v1/executions?version=v2", ""},
+		{"POST", "/v1/executions", `{"function":"api.approve","singleton_key":"one"}`},
+		{"POST", "/v1/executions", `{"function":"api.approve","singleton_key":"one"}`},
+		{"POST", "/v1/executions", `{"function":"api.echo","input":2,"debounce_key":"d","debounce":"1h"}`},
+		{"POST", "/v1/executions", `{"function":"api.echo","input":3,"debounce_key":"d","debounce":"1h"}`},
+		{"POST", "/v1/executions", `{"function":"api.echo","debounce_key":"d"}`},
+		{"GET", "/v1/executions/" + done + "/tasks/" + step, ""},
+		{"GET", "/v1/executions/" + waiting + "/tasks/" + step, ""},
+		{"POST", "/v1/executions/" + done + "/fork", `{"from_step":1,"input":{"again":true}}`},
+		{"POST", "/v1/executions/" + done + "/fork", `{"from_step":0}`},
+		{"POST", "/v1/executions/missing/fork", `{"from_step":1}`},
+		{"POST", "/v1/executions/" + toReset + "/reset", `{"from_step":1}`},
+		{"POST", "/v1/executions/" + done + "/reset", `{"from_step":1}`},
+		{"POST", "/v1/executions/" + toReset + "/reset", `{"from_step":1,"input":1}`},
+		{"POST", "/v1/executions/missing/reset", `{"from_step":1}`},
+		{"POST", "/v1/schedules", `{"name":"nightly","cron":"0 3 * * *","time_zone":"Europe/Paris","function":"api.echo","input":{"n":1},"catch_up":"all:3","overlap":"queue_one"}`},
+		{"POST", "/v1/schedules", `{"name":"nightly","cron":"@daily","function":"api.echo"}`},
+		{"POST", "/v1/schedules", `{"name":"other","cron":"61 * * * *","function":"api.echo"}`},
+		{"POST", "/v1/schedules", `{"name":"other","cron":"@daily","function":"nobody"}`},
+		{"POST", "/v1/schedules", `{"name":"second","cron":"@hourly","function":"api.echo","paused":true}`},
+		{"GET", "/v1/schedules?limit=1", ""},
+		{"GET", "/v1/schedules?cursor=bad!", ""},
+		{"GET", "/v1/schedules/nightly", ""},
+		{"GET", "/v1/schedules/missing", ""},
+		{"PUT", "/v1/schedules/nightly", `{"cron":"30 4 * * *","function":"api.echo","input":"x"}`},
+		{"PUT", "/v1/schedules/nightly", `{"name":"renamed","cron":"30 4 * * *","function":"api.echo"}`},
+		{"PUT", "/v1/schedules/missing", `{"cron":"@daily","function":"api.echo"}`},
+		{"POST", "/v1/schedules/nightly/pause", ""},
+		{"POST", "/v1/schedules/nightly/resume", ""},
+		{"POST", "/v1/schedules/missing/pause", ""},
+		{"POST", "/v1/schedules/missing/resume", ""},
+		{"POST", "/v1/schedules/nightly/trigger", ""},
+		{"POST", "/v1/schedules/missing/trigger", ""},
+		{"DELETE", "/v1/schedules/nightly", ""},
+		{"DELETE", "/v1/schedules/nightly", ""},
+		{"POST", "/v1/queues/held/pause", ""},
+		{"POST", "/v1/queues/held/pause", ""},
+		{"GET", "/v1/queues?limit=1", ""},
+		{"GET", "/v1/queues?cursor=bad!", ""},
+		{"POST", "/v1/queues/held/resume", ""},
+		{"POST", "/v1/queues/bad%01name/pause", ""},
+		{"GET", "/", ""},
+		{"GET", "/console/assets/app.js", ""},
+		{"GET", "/console/assets/style.css", ""},
+		{"GET", "/console/assets/favicon.svg", ""},
+		{"GET", "/console/assets/missing.js", ""},
+		{"GET", "/console/session", ""},
+		{"POST", "/console/login", "token=s3cret"},
+		{"POST", "/console/login", "token=wrong"},
+		{"POST", "/console/logout", ""},
 	}
 	exercised := map[string]bool{}
 	for _, c := range calls {
@@ -363,17 +440,18 @@ func TestOpenAPIRealResponsesFitTheDocument(t *testing.T) {
 		}
 		key := c.method + " " + tmpl
 		exercised[key] = true
-		r := e.do(c.method, c.path, c.body)
+		hdr := headers[c.path]
+		r := e.do(c.method, c.path, c.body, hdr...)
 		checkResponse(t, doc, schemas, key, c, r)
 
-		// Without the token: a public operation answers as usual, every
-		// other one 401 as documented.
+		// Without the token: a public operation answers as it did with
+		// it, every other one 401 as documented.
 		anon := *e
 		anon.token = ""
-		ra := anon.do(c.method, c.path, c.body)
+		ra := anon.do(c.method, c.path, c.body, hdr...)
 		if sec, ok := op["security"].([]any); ok && len(sec) == 0 {
-			if ra.status == http.StatusUnauthorized {
-				t.Errorf("%s is documented public but answered 401 without a token", key)
+			if ra.status != r.status {
+				t.Errorf("%s is documented public but answered %d without a token and %d with it", key, ra.status, r.status)
 			}
 		} else {
 			if ra.status != http.StatusUnauthorized {

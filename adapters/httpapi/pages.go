@@ -25,6 +25,8 @@ const (
 	listDeadLetters = "dead-letters"
 	listWorkers     = "workers"
 	listSignals     = "signals"
+	listSchedules   = "schedules"
+	listQueues      = "queues"
 )
 
 // cursor is a decoded ?cursor=: the list it pages and the key of the last
@@ -195,6 +197,13 @@ func signalAtOrBefore(s domain.Signal, c cursor) bool {
 		return s.Name < c.ID
 	}
 	return s.Seq <= c.N
+}
+
+// byName is the key of the lists ordered by name alone (schedules,
+// queues): the rows after the cursor's name.
+func byName[T any](list string, name func(T) string) (before func(T, cursor) bool, key func(T) cursor) {
+	return func(row T, c cursor) bool { return name(row) <= c.ID },
+		func(row T) cursor { return cursor{List: list, ID: name(row)} }
 }
 
 // listBody is a list response: the rows under key, the page's limit,

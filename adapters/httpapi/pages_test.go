@@ -142,6 +142,42 @@ func TestEveryListPagesByCursor(t *testing.T) {
 		}
 	})
 
+	t.Run("schedules and queues page by name; one created between pages after the cursor is seen", func(t *testing.T) {
+		e := e.with(t)
+		for _, n := range []string{"pg-c", "pg-a", "pg-e"} {
+			e.want(e.do("POST", "/v1/schedules", `{"name":"`+n+`","cron":"@daily","function":"api.echo","paused":true}`), http.StatusCreated, "")
+		}
+		added := false
+		got := e.walkPages("/v1/schedules?limit=2", "schedules", "name", func() {
+			if !added { // after pg-c: pg-b is behind the cursor, pg-d ahead of it
+				added = true
+				for _, n := range []string{"pg-b", "pg-d"} {
+					e.want(e.do("POST", "/v1/schedules", `{"name":"`+n+`","cron":"@daily","function":"api.echo","paused":true}`), http.StatusCreated, "")
+				}
+			}
+		})
+		if want := []string{"pg-a", "pg-c", "pg-d", "pg-e"}; !slices.Equal(got, want) {
+			t.Fatalf("schedule pages %v; want %v", got, want)
+		}
+		for _, q := range []string{"pq-b", "pq-a", "pq-c"} {
+			e.want(e.do("POST", "/v1/queues/"+q+"/pause", ""), http.StatusOK, "")
+		}
+		var ours []string
+		for _, q := range e.walkPages("/v1/queues?limit=1", "queues", "name", nil) {
+			if strings.HasPrefix(q, "pq-") {
+				ours = append(ours, q)
+			}
+		}
+		if want := []string{"pq-a", "pq-b", "pq-c"}; !slices.Equal(ours, want) {
+			t.Fatalf("queue pages %v; want %v", ours, want)
+		}
+		r := e.do("GET", "/v1/schedules?cursor="+base64.RawURLEncoding.EncodeToString([]byte(`{"l":"queues","i":"pq-a"}`)), "")
+		e.want(r, http.StatusBadRequest, "invalid_argument")
+		if !strings.Contains(r.raw, "pages queues, not schedules") {
+			t.Fatalf("a queue cursor on schedules: %s", r.raw)
+		}
+	})
+
 	t.Run("a bad cursor is 400 naming the problem", func(t *testing.T) {
 		e := e.with(t)
 		workers := e.do("GET", "/v1/workers?limit=1", "")

@@ -15,8 +15,12 @@ type QueueChange struct {
 }
 
 // listQueues answers GET /v1/queues: every queue with work or a pause
-// state, by name.
+// state, by name, a page at a time.
 func (h *Handler) listQueues(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.page(w, r, listQueues)
+	if !ok {
+		return
+	}
 	qs, err := h.eng.Queues(r.Context())
 	if err != nil {
 		h.fail(w, r, err)
@@ -25,7 +29,9 @@ func (h *Handler) listQueues(w http.ResponseWriter, r *http.Request) {
 	if qs == nil {
 		qs = []domain.QueueInfo{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"queues": qs})
+	before, key := byName(listQueues, func(q domain.QueueInfo) string { return q.Name })
+	qs, next := memoryPage(qs, p, before, key)
+	writeJSON(w, http.StatusOK, listBody("queues", qs, p, next))
 }
 
 // pauseQueue answers POST /v1/queues/{name}/pause: 200 with the change;

@@ -142,10 +142,13 @@ func (h *Handler) failField(w http.ResponseWriter, r *http.Request, field string
 	writeError(w, status, code, msg, registered)
 }
 
-// subjectOf names what the request is about, from its path: an execution
-// or a dead letter ("" when neither).
+// subjectOf names what the request is about, from its path: a task of an
+// execution, an execution, a dead letter or a schedule ("" when none).
 func subjectOf(r *http.Request) string {
 	if id := r.PathValue("task_id"); id != "" {
+		if eid := r.PathValue("id"); eid != "" {
+			return fmt.Sprintf("task %q of execution %q", id, eid)
+		}
 		return fmt.Sprintf("dead letter %q", id)
 	}
 	if id := r.PathValue("id"); id != "" {

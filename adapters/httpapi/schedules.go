@@ -37,13 +37,24 @@ func (req ScheduleRequest) def() (app.ScheduleDef, string, error) {
 	return d, "", nil
 }
 
+// listSchedules answers GET /v1/schedules: the schedules by name, a page
+// at a time.
 func (h *Handler) listSchedules(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.page(w, r, listSchedules)
+	if !ok {
+		return
+	}
 	list, err := h.eng.Schedules(r.Context())
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"schedules": list})
+	if list == nil {
+		list = []domain.Schedule{}
+	}
+	before, key := byName(listSchedules, func(s domain.Schedule) string { return s.Name })
+	list, next := memoryPage(list, p, before, key)
+	writeJSON(w, http.StatusOK, listBody("schedules", list, p, next))
 }
 
 func (h *Handler) createSchedule(w http.ResponseWriter, r *http.Request) {
