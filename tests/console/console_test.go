@@ -130,7 +130,7 @@ func seed(t *testing.T) *seeded {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := eng.NewWorker(app.WorkerOptions{ID: "console-worker", MaxConcurrency: 8,
+	w, err := eng.NewWorker(app.WorkerOptions{ID: "console-worker", MaxConcurrency: 8, Queues: []string{domain.DefaultQueue},
 		PollInterval: 20 * time.Millisecond, PollIntervalMax: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +278,11 @@ func TestConsoleInABrowser(t *testing.T) {
 		rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
 		if err := chromedp.Do(rctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
+			// A picture of the page as it was helps more than the timeout.
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			_ = chromedp.Do(sctx, shot("failed"))
+			t.Fatalf("%s: %v (the page as it was: %s)", step, err, filepath.Join(outDir, "failed.png"))
 		}
 	}
 	// text reads an element's text.
@@ -314,7 +318,10 @@ func TestConsoleInABrowser(t *testing.T) {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting until %s (%s; last error %v)", what, js, err)
+				sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				_ = chromedp.Do(sctx, shot("failed"))
+				cancel()
+				t.Fatalf("timed out waiting until %s (%s; last error %v; the page as it was: %s)", what, js, err, filepath.Join(outDir, "failed.png"))
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -479,7 +486,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	run("open the failed shipment",
 		chromedp.Navigate(srv.URL+"/#/executions/"+broken),
 		chromedp.WaitVisible(css("#reset")),
-		chromedp.Click(css(`#timeline .lane[data-step="shop.label"] rect.bar`)),
+		chromedp.Click(css(`#timeline .lane[data-step="shop.label"] text`)),
 		chromedp.WaitVisible(css("#step-detail .reset-here")),
 		shot("14-failed"),
 		chromedp.Click(css("#step-detail .reset-here")),
