@@ -101,13 +101,16 @@ function toast(msg, bad) {
 // confirmAction opens the confirmation dialog; resolves true on Confirm.
 // extra, when given, is a form part shown under the text (the fork and
 // reset dialogs put their step picker there); it may disable the Confirm
-// button (#confirm-yes) while its fields are not valid.
-function confirmAction(title, text, label, extra) {
+// button (#confirm-yes) while its fields are not valid. tone "primary"
+// paints Confirm blue for an action that loses nothing (fork, resume, run
+// now); the default is red.
+function confirmAction(title, text, label, extra, tone) {
   const d = $("#confirm");
   $("#confirm-title").textContent = title;
   $("#confirm-text").textContent = text;
   $("#confirm-yes").textContent = label || "Confirm";
   $("#confirm-yes").disabled = false;
+  $("#confirm-yes").className = tone || "danger";
   $("#confirm-extra").replaceChildren(...(extra ? [extra] : []));
   if (extra && extra.check) extra.check();
   return new Promise((resolve) => {
@@ -579,12 +582,13 @@ async function repair(v, kind, step) {
   if (input) input.addEventListener("input", box.check);
   const enc = encodeURIComponent(v.id);
   if (kind === "fork") {
-    if (!(await confirmAction("Fork this execution?", "A new execution of " + v.root_function + " starts; this one (" + v.state + ") is left as it is.", "Fork", box))) return;
+    if (!(await confirmAction("Fork this execution?", "A new execution of " + v.root_function + " starts; this one (" + v.state + ") is left as it is.", "Fork", box, "primary"))) return;
     const body = { from_step: Number(select.value) };
     if (input.value.trim() !== original.trim()) body.input = JSON.parse(input.value.trim() === "" ? "null" : input.value);
     try {
       const r = await api("POST", "v1/executions/" + enc + "/fork", body);
       toast("Forked from step " + r.from_step + " into " + r.execution_id);
+      refreshStats();
       location.hash = "#/executions/" + encodeURIComponent(r.execution_id);
     } catch (e) { toast("Fork failed: " + e.message, true); }
     return;
@@ -594,6 +598,7 @@ async function repair(v, kind, step) {
   try {
     const r = await api("POST", "v1/executions/" + enc + "/reset", { from_step: Number(select.value) });
     toast("Reset from step " + r.from_step + ": " + r.state);
+    refreshStats();
   } catch (e) { toast("Reset failed: " + e.message, true); }
   route();
 }
@@ -856,7 +861,7 @@ async function setQueuePaused(q, pause) {
   const ok = pause ?
     await confirmAction("Pause queue " + name + "?", "Workers stop claiming its tasks (" + q.pending + " pending now); running tasks finish. " +
       "Executions keep their place and say \"queue paused\" while they wait. Resume starts them again.", "Pause queue") :
-    await confirmAction("Resume queue " + name + "?", "Workers claim its " + q.pending + " pending tasks again.", "Resume queue");
+    await confirmAction("Resume queue " + name + "?", "Workers claim its " + q.pending + " pending tasks again.", "Resume queue", null, "primary");
   if (!ok) return;
   try {
     const r = await api("POST", "v1/queues/" + encodeURIComponent(q.name) + "/" + (pause ? "pause" : "resume"), {});
@@ -880,7 +885,7 @@ async function pageSchedules() {
       el("td", { class: "mono" }, x.cron),
       el("td", {}, x.time_zone || "UTC"),
       el("td", {}, x.function),
-      el("td", { class: "nowrap", title: fmtTime(x.next_tick) }, x.paused ? el("span", { class: "muted" }, "— (paused)") : [fmtTime(x.next_tick), el("div", { class: "muted small" }, until(x.next_tick))]),
+      el("td", { class: "nowrap", title: "in your browser's time zone; the cron reads in " + (x.time_zone || "UTC") }, x.paused ? el("span", { class: "muted" }, "— (paused)") : [fmtTime(x.next_tick), el("div", { class: "muted small" }, until(x.next_tick))]),
       el("td", { class: "nowrap" }, x.last_tick ? [el("span", { title: fmtTime(x.last_tick) }, ago(x.last_tick)),
         x.last_execution_id ? el("div", { class: "small" }, el("a", { href: "#/executions/" + encodeURIComponent(x.last_execution_id), class: "mono", title: x.last_execution_id }, truncate(x.last_execution_id, 16))) : ""] :
         el("span", { class: "muted" }, "never")),
@@ -907,13 +912,14 @@ function until(s) {
 async function scheduleAction(x, what) {
   const texts = {
     pause: ["Pause schedule " + x.name + "?", "It stops starting " + x.function + " until it is resumed; ticks missed meanwhile follow its catch-up policy.", "Pause"],
-    resume: ["Resume schedule " + x.name + "?", "It starts " + x.function + " again at its next tick (" + x.cron + ", " + (x.time_zone || "UTC") + ").", "Resume"],
-    trigger: ["Run schedule " + x.name + " now?", "One execution of " + x.function + " starts now, outside the cron; the next tick stays as it is.", "Run now"],
+    resume: ["Resume schedule " + x.name + "?", "It starts " + x.function + " again at its next tick (" + x.cron + ", " + (x.time_zone || "UTC") + ").", "Resume", null, "primary"],
+    trigger: ["Run schedule " + x.name + " now?", "One execution of " + x.function + " starts now, outside the cron; the next tick stays as it is.", "Run now", null, "primary"],
   };
   if (!(await confirmAction(...texts[what]))) return;
   try {
     const r = await api("POST", "v1/schedules/" + encodeURIComponent(x.name) + "/" + what, {});
     toast(what === "trigger" ? "Started execution " + r.execution_id : "Schedule " + x.name + (r.paused ? " paused" : " resumed"));
+    if (what === "trigger") refreshStats();
   } catch (e) { toast(what + " failed: " + e.message, true); }
   route();
 }
