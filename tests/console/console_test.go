@@ -59,6 +59,10 @@ type seeded struct {
 	waiting  string // shop.order waiting for signal "approval"
 	sleeping string // shop.nap sleeping for an hour
 	deadExec string // shop.flaky: its first attempt was dead-lettered
+	shipped  string // shop.ship (version v2), completed in two steps: to fork
+	reports  string // shop.echo pending in queue "reports" (no worker serves it), singleton key
+	// labelBroken makes shop.label fail (the bug a reset repairs).
+	labelBroken atomic.Bool
 }
 
 func seed(t *testing.T) *seeded {
@@ -107,13 +111,26 @@ func seed(t *testing.T) *seeded {
 		return "shipped", nil
 	}, app.WithRetry(domain.RetryPolicy{MaxAttempts: 1}))
 	app.Register(reg, "shop.echo", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) { return in, nil })
+	s := &seeded{}
+	label := app.Register(reg, "shop.label", func(_ context.Context, parcel string) (string, error) {
+		if s.labelBroken.Load() {
+			return "", app.NewError("printer_jam", "the label printer rejected "+parcel)
+		}
+		return "label:" + parcel, nil
+	}, app.WithRetry(domain.RetryPolicy{MaxAttempts: 1}))
+	app.Register(reg, "shop.ship", func(ctx context.Context, parcel string) (string, error) {
+		if _, err := reserve.Call(ctx, parcel); err != nil {
+			return "", err
+		}
+		return label.Call(ctx, parcel)
+	}, app.WithVersion("v2"), app.WithRetry(domain.RetryPolicy{MaxAttempts: 1}))
 
 	eng, err := app.New(app.Deps{Store: st, Registry: reg},
 		app.Config{PollInterval: 20 * time.Millisecond, PollIntervalMax: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := eng.NewWorker(app.WorkerOptions{ID: "console-worker", MaxConcurrency: 8,
+	w, err := eng.NewWorker(app.WorkerOptions{ID: "console-worker", MaxConcurrency: 8, Queues: []string{domain.DefaultQueue},
 		PollInterval: 20 * time.Millisecond, PollIntervalMax: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +151,7 @@ func seed(t *testing.T) *seeded {
 		t.Fatal(err)
 	}
 
-	s := &seeded{eng: eng}
+	s.eng = eng
 	dispatch := func(fn string, in any) string {
 		raw, _ := json.Marshal(in)
 		id, err := eng.DispatchByName(ctx, fn, raw)
@@ -150,6 +167,26 @@ func seed(t *testing.T) *seeded {
 	s.deadExec = dispatch("shop.flaky", "parcel-77")
 	s.sleeping = dispatch("shop.nap", nil)
 	s.waiting = dispatch("shop.order", order{ID: "ord-4711", SKU: "blue-mug", Cents: 1299})
+	s.shipped = dispatch("shop.ship", "parcel-12")
+	done = append(done, s.shipped)
+	// Queue "reports" has pending work no worker claims: one run with a
+	// singleton key, one debounced for an hour.
+	rep, err := eng.DispatchByName(ctx, "shop.echo", json.RawMessage(`{"report":"daily"}`), app.WithQueue("reports"), app.WithSingleton("daily-report"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.reports = rep
+	if _, err := eng.DispatchByName(ctx, "shop.echo", json.RawMessage(`{"report":"digest"}`), app.WithQueue("reports"), app.WithDebounce("digest", time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, def := range []app.ScheduleDef{
+		{Name: "nightly-report", Cron: "0 3 * * *", TimeZone: "Europe/Berlin", Function: "shop.echo", Input: json.RawMessage(`{"report":"nightly"}`)},
+		{Name: "weekly-digest", Cron: "@weekly", Function: "shop.echo", Input: json.RawMessage(`{"report":"weekly"}`), Paused: true},
+	} {
+		if _, err := eng.CreateSchedule(ctx, def); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, id := range done {
 		if _, err := eng.WaitFor(ctx, id, app.WithWaitTimeout(10*time.Second)); err != nil {
 			t.Fatal(err)
@@ -241,7 +278,11 @@ func TestConsoleInABrowser(t *testing.T) {
 		rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
 		if err := chromedp.Do(rctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
+			// A picture of the page as it was helps more than the timeout.
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			_ = chromedp.Do(sctx, shot("failed"))
+			t.Fatalf("%s: %v (the page as it was: %s)", step, err, filepath.Join(outDir, "failed.png"))
 		}
 	}
 	// text reads an element's text.
@@ -277,7 +318,10 @@ func TestConsoleInABrowser(t *testing.T) {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting until %s (%s; last error %v)", what, js, err)
+				sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				_ = chromedp.Do(sctx, shot("failed"))
+				cancel()
+				t.Fatalf("timed out waiting until %s (%s; last error %v; the page as it was: %s)", what, js, err, filepath.Join(outDir, "failed.png"))
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -314,7 +358,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	if eval(`document.cookie.includes("stent_session")`) == true {
 		t.Fatal("the page's script can read the session cookie: it must be HttpOnly")
 	}
-	eventually("the list shows every execution", `document.querySelectorAll("#executions tbody tr").length === 9`)
+	eventually("the list shows every execution", `document.querySelectorAll("#executions tbody tr").length === 12`)
 	run("screenshot the list", shot("02-executions"))
 
 	t.Log("filter")
@@ -399,10 +443,114 @@ func TestConsoleInABrowser(t *testing.T) {
 	})
 	run("screenshot the empty dead letters", shot("08-dead-letters-empty"))
 
-	t.Log("queues and workers")
+	t.Log("fork the completed shipment from step 2 with a new input")
+	run("open the shipment", chromedp.Navigate(srv.URL+"/#/executions/"+s.shipped), chromedp.WaitVisible(css("#timeline")))
+	if got := text("#exec-version"); got != "v2" {
+		t.Fatalf("the shipment's version reads %q; want v2", got)
+	}
+	if eval(`document.querySelector("#reset") === null`) != true {
+		t.Fatal("a completed execution offers Reset; only failed, timed-out and cancelled ones may")
+	}
+	run("open the fork dialog",
+		chromedp.Click(css("#fork")),
+		chromedp.WaitVisible(css("#repair-step")),
+		setValue("#repair-step", "2"),
+		setValue("#repair-input", `"parcel-99"`))
+	if got := text("#repair-note"); !strings.Contains(got, "#1 shop.reserve") {
+		t.Fatalf("the fork dialog's note reads %q; want it to say step #1 shop.reserve is kept", got)
+	}
+	run("screenshot the fork dialog", shot("12-confirm-fork"), confirm)
+	eventually("the new execution's page opens", `(() => { const f = document.querySelector("#forked-from a");
+		return f !== null && f.textContent === `+jsString(s.shipped)+` && !location.hash.includes(`+jsString(s.shipped)+`) })()`)
+	eventually("the fork completes", `document.querySelector("#exec-state").textContent.includes("completed")`)
+	if got := text("#exec-result"); !strings.Contains(got, "label:parcel-99") {
+		t.Fatalf("the fork's result reads %q; want label:parcel-99 (step 2 ran again with the new input)", got)
+	}
+	run("screenshot the fork", shot("13-forked"))
+	forkID := strings.TrimPrefix(fmt.Sprint(eval(`decodeURIComponent(location.hash)`)), "#/executions/")
+	if v, err := s.eng.StateOf(context.Background(), forkID); err != nil || v.ForkedFrom != s.shipped {
+		t.Fatalf("the store's fork %q: forked_from %q, %v; want %s", forkID, v.ForkedFrom, err, s.shipped)
+	}
+
+	t.Log("reset a failed shipment from step 2 after the fix")
+	s.labelBroken.Store(true)
+	broken, err := s.eng.DispatchByName(context.Background(), "shop.ship", json.RawMessage(`"parcel-13"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the broken shipment to fail", func() bool {
+		v, err := s.eng.StateOf(context.Background(), broken)
+		return err == nil && v.State == domain.ExecutionFailed
+	})
+	s.labelBroken.Store(false) // the fix is deployed
+	run("open the failed shipment",
+		chromedp.Navigate(srv.URL+"/#/executions/"+broken),
+		chromedp.WaitVisible(css("#reset")),
+		chromedp.Click(css(`#timeline .lane[data-step="shop.label"] text`)),
+		chromedp.WaitVisible(css("#step-detail .reset-here")),
+		shot("14-failed"),
+		chromedp.Click(css("#step-detail .reset-here")),
+		chromedp.WaitVisible(css("#repair-step")))
+	if got := eval(`document.querySelector("#repair-step").value`); got != "2" {
+		t.Fatalf("the reset dialog from the step panel picked step %v; want 2", got)
+	}
+	run("screenshot the reset dialog", shot("15-confirm-reset"), confirm)
+	eventually("the reset run completes", `(() => { const e = document.querySelector("#exec-state"); return e !== null && e.textContent.includes("completed") })()`)
+	if got := text("#exec-result"); !strings.Contains(got, "label:parcel-13") {
+		t.Fatalf("the reset run's result reads %q; want label:parcel-13", got)
+	}
+	run("screenshot the reset execution", shot("16-reset"))
+	if st, err := s.eng.Stats(context.Background()); err != nil || st.DeadLetters != 0 {
+		t.Fatalf("after the reset %d dead letters (%v); the reset deletes the dropped steps' and the root's", st.DeadLetters, err)
+	}
+
+	t.Log("filter by version")
+	run("filter by version v2",
+		chromedp.Navigate(srv.URL+"/#/executions?version=v2"),
+		chromedp.WaitVisible(css("#executions")))
+	eventually("the three shipments are listed with their version", `(() => { const r = [...document.querySelectorAll("#executions tbody tr")];
+		return r.length === 3 && r.every((x) => x.querySelector("td.version").textContent === "v2") })()`)
+	run("screenshot the version filter", shot("17-filter-version"))
+
+	t.Log("the singleton key shows")
+	run("open the report run", chromedp.Navigate(srv.URL+"/#/executions/"+s.reports), chromedp.WaitVisible(css("#timeline")))
+	if got := text(".kv"); !strings.Contains(got, "daily-report") {
+		t.Fatalf("the report run's summary reads %q; want its singleton key daily-report", got)
+	}
+
+	t.Log("queues: pause and resume")
 	run("open queues", chromedp.Click(css(`#nav a[data-page="queues"]`)), chromedp.WaitVisible(css("#throughput-chart")))
+	reportsRow := `#queues tr[data-queue="reports"]`
+	eventually("queue reports lists its two pending tasks", `(() => { const r = document.querySelector(`+jsString(reportsRow)+`);
+		return r !== null && r.dataset.paused === "false" && r.querySelector("td.depth").textContent === "2" })()`)
+	run("pause it", chromedp.Click(css(reportsRow+" button.pause")), chromedp.WaitVisible(css("#confirm-yes")), shot("18-confirm-pause"), confirm)
+	eventually("the queue shows paused", `(() => { const r = document.querySelector(`+jsString(reportsRow)+`);
+		return r !== null && r.dataset.paused === "true" && r.querySelector("td.queue-state").textContent === "paused" })()`)
+	if qs, err := s.eng.Queues(context.Background()); err != nil || !queuePaused(qs, "reports") {
+		t.Fatalf("after the console's pause the store lists %+v, %v", qs, err)
+	}
 	eventually("the throughput chart draws lines", `document.querySelectorAll("#throughput-chart polyline").length === 3`)
-	run("screenshot queues", shot("09-queues"))
+	run("screenshot the paused queue", shot("09-queues"))
+	run("resume it", chromedp.Click(css(reportsRow+" button.resume")), confirm)
+	eventually("the queue shows active again", `(() => { const r = document.querySelector(`+jsString(reportsRow)+`);
+		return r !== null && r.dataset.paused === "false" && r.querySelector("td.queue-state").textContent === "active" })()`)
+	if qs, err := s.eng.Queues(context.Background()); err != nil || queuePaused(qs, "reports") {
+		t.Fatalf("after the console's resume the store lists %+v, %v", qs, err)
+	}
+
+	t.Log("schedules")
+	run("open schedules", chromedp.Click(css(`#nav a[data-page="schedules"]`)), chromedp.WaitVisible(css("#schedules")))
+	if got := text("#schedules"); !strings.Contains(got, "nightly-report") || !strings.Contains(got, "Europe/Berlin") || !strings.Contains(got, "0 3 * * *") {
+		t.Fatalf("the schedules page reads %q", got)
+	}
+	run("screenshot schedules", shot("19-schedules"))
+	nightly := `#schedules tr[data-schedule="nightly-report"]`
+	run("pause the nightly report", chromedp.Click(css(nightly+" button.pause")), confirm)
+	eventually("the schedule shows paused", `(() => { const r = document.querySelector(`+jsString(nightly)+`);
+		return r !== null && r.dataset.paused === "true" })()`)
+	if sc, err := s.eng.Schedule(context.Background(), "nightly-report"); err != nil || !sc.Paused {
+		t.Fatalf("after the console's pause the schedule is %+v, %v", sc, err)
+	}
 	run("open workers", chromedp.Click(css(`#nav a[data-page="workers"]`)), chromedp.WaitVisible(css("#workers")))
 	if got := text("#workers"); !strings.Contains(got, "console-worker") || !strings.Contains(got, "live") {
 		t.Fatalf("workers page reads %q", got)
@@ -434,6 +582,15 @@ func TestConsoleInABrowser(t *testing.T) {
 	if len(failures) > 0 {
 		t.Logf("failed loads: %v", failures)
 	}
+}
+
+func queuePaused(qs []domain.QueueInfo, name string) bool {
+	for _, q := range qs {
+		if q.Name == name {
+			return q.Paused
+		}
+	}
+	return false
 }
 
 func jsString(s string) string {

@@ -99,11 +99,20 @@ function toast(msg, bad) {
 }
 
 // confirmAction opens the confirmation dialog; resolves true on Confirm.
-function confirmAction(title, text, label) {
+// extra, when given, is a form part shown under the text (the fork and
+// reset dialogs put their step picker there); it may disable the Confirm
+// button (#confirm-yes) while its fields are not valid. tone "primary"
+// paints Confirm blue for an action that loses nothing (fork, resume, run
+// now); the default is red.
+function confirmAction(title, text, label, extra, tone) {
   const d = $("#confirm");
   $("#confirm-title").textContent = title;
   $("#confirm-text").textContent = text;
   $("#confirm-yes").textContent = label || "Confirm";
+  $("#confirm-yes").disabled = false;
+  $("#confirm-yes").className = tone || "danger";
+  $("#confirm-extra").replaceChildren(...(extra ? [extra] : []));
+  if (extra && extra.check) extra.check();
   return new Promise((resolve) => {
     d.addEventListener("close", () => resolve(d.returnValue === "ok"), { once: true });
     d.returnValue = "";
@@ -260,6 +269,7 @@ function route() {
   else if (page === "dead-letters") render = () => pageDeadLetters(params);
   else if (page === "queues") render = () => pageQueues();
   else if (page === "workers") render = () => pageWorkers();
+  else if (page === "schedules") render = () => pageSchedules();
   else render = () => main().replaceChildren(el("p", {}, "No such page: ", path));
   render().catch((e) => {
     if (e.status !== 401) main().replaceChildren(el("div", { class: "error" }, "Could not load this page: " + e.message));
@@ -296,6 +306,7 @@ async function pageExecutions(p) {
       EXEC_STATES.map((s) => el("option", { value: s, selected: p.state === s }, s.replace("_", " "))))),
     el("label", {}, "Function", el("input", { name: "function", value: p.function || "", placeholder: "exact name" })),
     el("label", {}, "Queue", el("input", { name: "queue", value: p.queue || "", placeholder: "exact name" })),
+    el("label", {}, "Version", el("input", { name: "version", class: "narrow", value: p.version || "", placeholder: "e.g. v2" })),
     el("label", {}, "Id or id prefix", el("input", { name: "id", class: "wide", value: p.id || "", placeholder: "0197…" })),
     el("label", {}, "Text in input / result", el("input", { name: "q", class: "wide", value: p.q || "", placeholder: "e.g. an order number" })),
     el("button", { class: "primary", type: "submit", id: "apply-filters" }, "Filter"),
@@ -308,7 +319,7 @@ async function pageExecutions(p) {
   const body = el("div", {}, el("p", { class: "muted" }, "Loading…"));
   main().replaceChildren(el("div", { class: "head" }, el("h1", {}, "Executions")), form, body);
 
-  const base = { state: p.state, function: p.function, queue: p.queue };
+  const base = { state: p.state, function: p.function, queue: p.queue, version: p.version };
   const idq = (p.id || "").trim();
   const text = (p.q || "").trim().toLowerCase();
   let rows, note = "", nav = null;
@@ -374,14 +385,18 @@ async function pageExecutions(p) {
 
 function execTable(rows) {
   if (!rows.length) return el("div", { class: "empty table-wrap" }, "No executions match.");
+  // The version column shows only when a listed run has a version.
+  const versioned = rows.some((x) => x.version);
   return el("div", { class: "table-wrap" }, el("table", { id: "executions" },
-    el("thead", {}, el("tr", {}, ["Id", "Function", "State", "Queue", "Created", "Duration", "Input"].map((h) => el("th", {}, h)))),
+    el("thead", {}, el("tr", {}, ["Id", "Function", versioned ? "Version" : null, "State", "Queue", "Created", "Duration", "Input"]
+      .filter(Boolean).map((h) => el("th", {}, h)))),
     el("tbody", {}, rows.map((x) => {
       const end = x.finished_at ? new Date(x.finished_at) : LIVE.has(x.state) ? new Date() : null;
       const startT = x.started_at || x.created_at;
       return el("tr", { class: "row", "data-id": x.id, "data-state": x.state },
         el("td", { class: "id" }, el("a", { href: "#/executions/" + encodeURIComponent(x.id), title: x.id }, x.id)),
-        el("td", {}, x.root_function),
+        el("td", {}, x.root_function, x.forked_from ? el("div", { class: "muted small" }, "fork") : ""),
+        versioned ? el("td", { class: "version" }, x.version ? el("span", { class: "tag" }, x.version) : el("span", { class: "muted" }, "—")) : "",
         el("td", {}, badge(x.state)),
         el("td", {}, x.queue),
         el("td", { class: "nowrap", title: fmtTime(x.created_at) }, ago(x.created_at)),
@@ -415,13 +430,22 @@ async function pageExecution(id, p) {
       route();
     } }, "Cancel execution"));
   }
+  actions.append(el("button", { id: "fork", type: "button", title: "Start a new execution that keeps the steps before the one you pick",
+    onclick: () => repair(v, "fork") }, "Fork from step…"));
+  if (RESETTABLE.has(v.state)) {
+    actions.append(el("button", { class: "danger", id: "reset", type: "button", title: "Run this execution again from the step you pick",
+      onclick: () => repair(v, "reset") }, "Reset from step…"));
+  }
   const header = el("div", { class: "panel" },
     el("div", { class: "head" },
       el("h1", {}, v.root_function),
+      v.version ? el("span", { class: "tag", id: "exec-version", title: "function version" }, v.version) : "",
       el("span", { id: "exec-state" }, badge(v.state)),
       el("span", { class: "spacer" }),
       actions),
     el("div", { class: "mono muted" }, v.id),
+    v.forked_from ? el("div", { class: "forked", id: "forked-from" }, "Forked from ",
+      el("a", { href: "#/executions/" + encodeURIComponent(v.forked_from), class: "mono" }, v.forked_from)) : "",
     v.wait_reason ? el("div", { class: "wait", id: "wait-reason" }, el("b", {}, "Why it waits: "), v.wait_reason) : "",
     v.outcome && v.outcome.error ? el("div", { class: "error", id: "exec-error" },
       el("b", {}, (v.outcome.error.code || "error") + ": "), v.outcome.error.message) : "");
@@ -431,14 +455,18 @@ async function pageExecution(id, p) {
     kv("Created", fmtTime(v.created_at)), kv("Started", fmtTime(v.started_at)), kv("Finished", fmtTime(v.finished_at)),
     kv("Scheduled for", fmtTime(v.scheduled_for)), kv("Deadline", fmtTime(v.deadline)),
     kv("Root attempts", v.root_attempts), kv("Recoveries", v.root_recoveries),
-    kv("Idempotency key", v.idempotency_key || "—")));
+    kv("Idempotency key", v.idempotency_key || "—"),
+    v.version ? kv("Version", v.version) : "",
+    v.forked_from ? kvNode("Forked from", el("a", { href: "#/executions/" + encodeURIComponent(v.forked_from), class: "mono" }, v.forked_from)) : "",
+    v.singleton_key ? kv("Singleton key", v.singleton_key) : "",
+    v.debounce_key ? kv("Debounce key", v.debounce_key) : ""));
   const io = el("div", { class: "panel" }, el("h2", {}, "Input"), el("pre", { id: "exec-input" }, pretty(v.input)),
     el("h2", { class: "mt" }, v.state === "completed" ? "Result" : "Outcome"),
     el("pre", { id: "exec-result" }, v.outcome ? pretty(v.state === "completed" ? v.outcome.value : v.outcome.error) : "not finished yet"));
 
   const detail = el("div", { class: "panel", id: "step-detail" }, el("h2", {}, "Step"), el("p", { class: "muted" }, "Click a step in the timeline to see its input, output and errors."));
   const timeline = el("div", { class: "panel timeline" }, el("h2", {}, "Step timeline"),
-    drawTimeline(v, (entry, lane) => showStep(id, entry, detail, lane)),
+    drawTimeline(v, (entry, lane) => showStep(v, entry, detail, lane)),
     el("div", { class: "legend" }, ["queued", "pending", "running", "waiting", "completed", "failed", "cancelled"].map((s) => el("span", {}, el("i", { class: "sw-" + s }), s))));
 
   const counters = el("div", { class: "panel" }, el("h2", {}, "Counters"), kvTable(v.counters, (x) => String(x)),
@@ -482,6 +510,97 @@ async function refreshIfState(id, state, reason) {
 
 function kv(k, v) {
   return [el("dt", {}, k), el("dd", {}, v === undefined || v === null || v === "" ? "—" : String(v))];
+}
+
+function kvNode(k, node) {
+  return [el("dt", {}, k), el("dd", {}, node)];
+}
+
+// ---- fork and reset ----------------------------------------------------
+
+const RESETTABLE = new Set(["failed", "timed_out", "cancelled"]);
+
+// topSteps lists the workflow body's top-level calls in order: step N is
+// the root's child at position N (the "#" of stent show), what fork and
+// reset number.
+function topSteps(v) {
+  return (v.progress || []).filter((e) => e.parent_task_id && e.parent_task_id === v.root_task_id && e.position > 0)
+    .sort((a, b) => a.position - b.position);
+}
+
+// defaultStep picks the first top-level step that did not complete (the
+// one a repair usually starts from), else the one after the last.
+function defaultStep(steps) {
+  const bad = steps.find((e) => e.state !== "completed");
+  return bad ? bad.position : steps.length + 1;
+}
+
+// repair opens the fork or reset dialog: a step picker (the steps before
+// the picked one must have completed: only results are kept) and, for a
+// fork, the input to run with. On Confirm it posts through api() (so with
+// the CSRF header); a fork then opens the new execution.
+async function repair(v, kind, step) {
+  const steps = topSteps(v);
+  const last = steps.length + 1;
+  const pick = step || defaultStep(steps);
+  const okUpTo = (n) => steps.filter((e) => e.position < n).every((e) => e.state === "completed");
+  const select = el("select", { id: "repair-step", name: "from_step" },
+    steps.map((e) => el("option", { value: e.position, selected: e.position === pick, disabled: !okUpTo(e.position) },
+      "Step " + e.position + " · " + e.step + " (" + e.state + ")")),
+    el("option", { value: last, selected: pick === last, disabled: !okUpTo(last) },
+      "Step " + last + " · after the last recorded step" + (steps.length ? "" : " (the whole body)")));
+  const note = el("p", { class: "muted small", id: "repair-note" });
+  const box = el("div", { class: "repair" }, el("label", {}, "Run again from", select), note);
+  let input = null, msg = null;
+  const original = pretty(v.input);
+  if (kind === "fork") {
+    input = el("textarea", { id: "repair-input", spellcheck: "false" }, v.input === undefined ? "null" : original);
+    msg = el("div", { class: "formerr ok-text", id: "repair-input-msg" });
+    box.append(el("label", {}, "Input (JSON; edit it to run the fork with another)", input), msg);
+  }
+  box.check = () => {
+    const n = Number(select.value);
+    const kept = steps.filter((e) => e.position < n).map((e) => "#" + e.position + " " + e.step);
+    note.textContent = (kept.length ? "Kept with their results, never run again: " + kept.join(", ") + ". " : "No step is kept: the body runs from the start. ") +
+      (n < last ? "Step " + n + " and every later one run again with the code registered now." : "Every recorded step is kept; the rest of the body runs again.");
+    let ok = true;
+    if (input) {
+      try {
+        JSON.parse(input.value.trim() === "" ? "null" : input.value);
+        msg.className = "formerr ok-text";
+        msg.textContent = input.value.trim() === original.trim() ? "the original input" : "valid JSON (a new input)";
+      } catch (e) {
+        ok = false;
+        msg.className = "formerr";
+        msg.textContent = "Not valid JSON: " + e.message;
+      }
+    }
+    $("#confirm-yes").disabled = !ok;
+  };
+  select.addEventListener("change", box.check);
+  select.addEventListener("input", box.check);
+  if (input) input.addEventListener("input", box.check);
+  const enc = encodeURIComponent(v.id);
+  if (kind === "fork") {
+    if (!(await confirmAction("Fork this execution?", "A new execution of " + v.root_function + " starts; this one (" + v.state + ") is left as it is.", "Fork", box, "primary"))) return;
+    const body = { from_step: Number(select.value) };
+    if (input.value.trim() !== original.trim()) body.input = JSON.parse(input.value.trim() === "" ? "null" : input.value);
+    try {
+      const r = await api("POST", "v1/executions/" + enc + "/fork", body);
+      toast("Forked from step " + r.from_step + " into " + r.execution_id);
+      refreshStats();
+      location.hash = "#/executions/" + encodeURIComponent(r.execution_id);
+    } catch (e) { toast("Fork failed: " + e.message, true); }
+    return;
+  }
+  if (!(await confirmAction("Reset this execution?", "Execution " + v.id + " (" + v.state + ") becomes pending again under the same id. " +
+    "The records of the steps that run again are deleted, with their dead letters.", "Reset", box))) return;
+  try {
+    const r = await api("POST", "v1/executions/" + enc + "/reset", { from_step: Number(select.value) });
+    toast("Reset from step " + r.from_step + ": " + r.state);
+    refreshStats();
+  } catch (e) { toast("Reset failed: " + e.message, true); }
+  route();
 }
 
 function kvTable(m, fmt) {
@@ -529,7 +648,8 @@ function signalForm(id) {
   return form;
 }
 
-async function showStep(execID, entry, panel, lane) {
+async function showStep(v, entry, panel, lane) {
+  const execID = v.id;
   for (const l of document.querySelectorAll(".timeline .lane")) l.classList.remove("selected");
   if (lane) lane.classList.add("selected");
   panel.replaceChildren(el("h2", {}, "Step ", entry.step), el("p", { class: "muted" }, "Loading…"));
@@ -545,7 +665,13 @@ async function showStep(execID, entry, panel, lane) {
   const wait = t.started_at && t.created_at ? Math.max(0, new Date(t.started_at) - new Date(t.created_at)) : null;
   const run = t.finished_at && t.started_at ? new Date(t.finished_at) - new Date(t.started_at) : null;
   panel.replaceChildren(
-    el("div", { class: "head" }, el("h2", {}, "Step #" + t.position + " · " + t.step_name), badge(t.state), el("span", { class: "muted" }, t.kind)),
+    el("div", { class: "head" }, el("h2", {}, "Step #" + t.position + " · " + t.step_name), badge(t.state), el("span", { class: "muted" }, t.kind),
+      el("span", { class: "spacer" }),
+      // A top-level step is what fork and reset start from.
+      entry.parent_task_id && entry.parent_task_id === v.root_task_id ? [
+        el("button", { type: "button", class: "fork-here", onclick: () => repair(v, "fork", entry.position) }, "Fork from step " + entry.position),
+        RESETTABLE.has(v.state) ? el("button", { type: "button", class: "danger reset-here", onclick: () => repair(v, "reset", entry.position) }, "Reset from step " + entry.position) : "",
+      ] : ""),
     el("div", { class: "grid2" },
       el("dl", { class: "kv" }, kv("Task id", t.id), kv("Attempts", t.attempt + (t.retry_policy && t.retry_policy.max_attempts ? " of " + t.retry_policy.max_attempts : "")),
         kv("Recoveries", t.recoveries), kv("Queue", t.queue), kv("Worker", t.worker_id || "—"),
@@ -680,29 +806,122 @@ function dlTable(list, compact) {
 // ---- queues & throughput -------------------------------------------------
 
 async function pageQueues() {
-  const st = await refreshStats();
+  const [st, qs0] = await Promise.all([refreshStats(), api("GET", "v1/queues")]);
   if (!st) throw new Error("stats unavailable");
-  const render = (st) => {
-    const depth = st.queue_depth || {};
-    const queues = Object.keys(depth).sort();
-    const maxDepth = Math.max(1, ...Object.values(depth));
+  const render = (st, queues) => {
     const tasks = st.tasks || {};
     const maxTasks = Math.max(1, ...Object.values(tasks));
     main().replaceChildren(el("h1", {}, "Queues & throughput"),
-      el("div", { class: "panel chart", id: "throughput" }, el("h2", {}, "Throughput (executions finished per second) and queue depth"),
-        drawThroughput(), el("div", { class: "legend" }, el("span", {}, el("i", { class: "sw-completed" }), "finished / s"),
-          el("span", {}, el("i", { class: "sw-failed" }), "failed / s"), el("span", {}, el("i", { class: "sw-running" }), "pending tasks"))),
+      queueTable(queues),
       el("div", { class: "grid2" },
-        el("div", { class: "panel bars", id: "queues" }, el("h2", {}, "Pending tasks per queue"),
-          queues.length ? queues.map((q) => bar(q, depth[q], maxDepth)) : el("p", { class: "muted" }, "Every queue is empty.")),
+        el("div", { class: "panel chart", id: "throughput" }, el("h2", {}, "Throughput and queue depth"),
+          drawThroughput(), el("div", { class: "legend" }, el("span", {}, el("i", { class: "sw-completed" }), "executions finished / s"),
+            el("span", {}, el("i", { class: "sw-failed" }), "failed / s"), el("span", {}, el("i", { class: "sw-running" }), "pending tasks (right axis)"))),
         el("div", { class: "panel bars" }, el("h2", {}, "Tasks by state"),
           Object.keys(tasks).sort().map((s) => bar(s, tasks[s], maxTasks)))));
   };
-  render(st);
+  render(st, qs0.queues || []);
   S.pageTimer = setInterval(async () => {
-    const st = await refreshStats();
-    if (st && location.hash.startsWith("#/queues")) render(st);
+    const [st, q] = await Promise.all([refreshStats(), api("GET", "v1/queues").catch(() => null)]);
+    // A confirmation dialog stays put: the page redraws under it.
+    if (st && q && location.hash.startsWith("#/queues")) render(st, q.queues || []);
   }, 2000);
+}
+
+// queueTable lists GET /v1/queues: depth (with a bar relative to the
+// deepest queue), running tasks, the oldest pending task's age and the
+// pause state, with Pause/Resume.
+function queueTable(queues) {
+  const head = el("div", { class: "head" }, el("h2", {}, "Queues"),
+    el("span", { class: "muted" }, queues.length + " queue" + (queues.length === 1 ? "" : "s") + " with work or a pause; " +
+      queues.filter((q) => q.paused).length + " paused"));
+  if (!queues.length) return el("div", { class: "panel", id: "queue-panel" }, head, el("p", { class: "muted" }, "Every queue is empty and none is paused."));
+  const maxDepth = Math.max(1, ...queues.map((q) => q.pending));
+  return el("div", { class: "panel", id: "queue-panel" }, head, el("table", { id: "queues" },
+    el("thead", {}, el("tr", {}, ["Queue", "State", "Pending", "Running", "Oldest pending", "Paused since", ""].map((h) => el("th", {}, h)))),
+    el("tbody", {}, queues.map((q) => {
+      const fill = el("div", { class: "fill" });
+      fill.style.width = Math.round((100 * q.pending) / maxDepth) + "%";
+      const name = q.name || "default";
+      return el("tr", { class: "row" + (q.paused ? " paused" : ""), "data-queue": q.name, "data-paused": String(q.paused) },
+        el("td", {}, el("b", {}, name)),
+        el("td", { class: "queue-state" }, q.paused ? badge("paused") : badge("active")),
+        el("td", { class: "depth" }, el("div", { class: "minibar" }, el("div", { class: "track" }, fill), el("b", {}, q.pending))),
+        el("td", {}, q.running),
+        el("td", { class: "nowrap", title: fmtTime(q.oldest_pending_at) }, q.oldest_pending_at ? ago(q.oldest_pending_at) : "—"),
+        el("td", { class: "nowrap", title: fmtTime(q.paused_at) }, q.paused_at ? ago(q.paused_at) : "—"),
+        el("td", { class: "actions" }, q.paused ?
+          el("button", { type: "button", class: "primary resume", onclick: () => setQueuePaused(q, false) }, "Resume") :
+          el("button", { type: "button", class: "danger pause", onclick: () => setQueuePaused(q, true) }, "Pause")));
+    }))));
+}
+
+async function setQueuePaused(q, pause) {
+  const name = q.name || "default";
+  const ok = pause ?
+    await confirmAction("Pause queue " + name + "?", "Workers stop claiming its tasks (" + q.pending + " pending now); running tasks finish. " +
+      "Executions keep their place and say \"queue paused\" while they wait. Resume starts them again.", "Pause queue") :
+    await confirmAction("Resume queue " + name + "?", "Workers claim its " + q.pending + " pending tasks again.", "Resume queue", null, "primary");
+  if (!ok) return;
+  try {
+    const r = await api("POST", "v1/queues/" + encodeURIComponent(q.name) + "/" + (pause ? "pause" : "resume"), {});
+    toast("Queue " + name + (r.paused ? " paused" : " resumed") + (r.changed ? "" : " (it already was)"));
+  } catch (e) { toast((pause ? "Pause" : "Resume") + " failed: " + e.message, true); }
+  route();
+}
+
+// ---- schedules ---------------------------------------------------------
+
+async function pageSchedules() {
+  const data = await api("GET", "v1/schedules");
+  const list = (data.schedules || []).slice().sort((a, b) => a.name.localeCompare(b.name));
+  const paused = list.filter((x) => x.paused).length;
+  main().replaceChildren(el("div", { class: "head" }, el("h1", {}, "Schedules"),
+    el("span", { class: "muted" }, list.length + " schedule" + (list.length === 1 ? "" : "s") + ", " + paused + " paused")),
+  list.length ? el("div", { class: "table-wrap" }, el("table", { id: "schedules" },
+    el("thead", {}, el("tr", {}, ["Name", "Cron", "Time zone", "Function", "Next tick", "Last run", "State", ""].map((h) => el("th", {}, h)))),
+    el("tbody", {}, list.map((x) => el("tr", { class: "row", "data-schedule": x.name, "data-paused": String(x.paused) },
+      el("td", {}, el("b", {}, x.name), el("div", { class: "muted small" }, "catch-up " + catchUp(x.catch_up) + " · overlap " + (x.overlap || "skip"))),
+      el("td", { class: "mono" }, x.cron),
+      el("td", {}, x.time_zone || "UTC"),
+      el("td", {}, x.function),
+      el("td", { class: "nowrap", title: "in your browser's time zone; the cron reads in " + (x.time_zone || "UTC") }, x.paused ? el("span", { class: "muted" }, "— (paused)") : [fmtTime(x.next_tick), el("div", { class: "muted small" }, until(x.next_tick))]),
+      el("td", { class: "nowrap" }, x.last_tick ? [el("span", { title: fmtTime(x.last_tick) }, ago(x.last_tick)),
+        x.last_execution_id ? el("div", { class: "small" }, el("a", { href: "#/executions/" + encodeURIComponent(x.last_execution_id), class: "mono", title: x.last_execution_id }, truncate(x.last_execution_id, 16))) : ""] :
+        el("span", { class: "muted" }, "never")),
+      el("td", { class: "schedule-state" }, x.paused ? badge("paused") : badge("active")),
+      el("td", { class: "actions" },
+        x.paused ?
+          el("button", { type: "button", class: "primary resume", onclick: () => scheduleAction(x, "resume") }, "Resume") :
+          el("button", { type: "button", class: "pause", onclick: () => scheduleAction(x, "pause") }, "Pause"),
+        el("button", { type: "button", class: "trigger", onclick: () => scheduleAction(x, "trigger") }, "Run now"))))))) :
+    el("div", { class: "empty table-wrap" }, "No schedules. Declare one with app.Schedule, `stent schedule create` or POST /v1/schedules."));
+}
+
+function catchUp(c) {
+  if (!c) return "once";
+  if (typeof c === "string") return c;
+  return c.mode + (c.bound ? ":" + c.bound : "");
+}
+
+function until(s) {
+  const ms = new Date(s).getTime() - Date.now();
+  return ms >= 0 ? "in " + fmtDur(ms) : fmtDur(-ms) + " overdue";
+}
+
+async function scheduleAction(x, what) {
+  const texts = {
+    pause: ["Pause schedule " + x.name + "?", "It stops starting " + x.function + " until it is resumed; ticks missed meanwhile follow its catch-up policy.", "Pause"],
+    resume: ["Resume schedule " + x.name + "?", "It starts " + x.function + " again at its next tick (" + x.cron + ", " + (x.time_zone || "UTC") + ").", "Resume", null, "primary"],
+    trigger: ["Run schedule " + x.name + " now?", "One execution of " + x.function + " starts now, outside the cron; the next tick stays as it is.", "Run now", null, "primary"],
+  };
+  if (!(await confirmAction(...texts[what]))) return;
+  try {
+    const r = await api("POST", "v1/schedules/" + encodeURIComponent(x.name) + "/" + what, {});
+    toast(what === "trigger" ? "Started execution " + r.execution_id : "Schedule " + x.name + (r.paused ? " paused" : " resumed"));
+    if (what === "trigger") refreshStats();
+  } catch (e) { toast(what + " failed: " + e.message, true); }
+  route();
 }
 
 function bar(name, n, max) {
