@@ -63,6 +63,8 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 		{"signals", testSignals},
 		{"dead letters", testDeadLetters},
 		{"keyset pages", testKeysetPages},
+		{"execution filters", testExecutionFilters},
+		{"finished executions", testListFinished},
 		{"fork and reset", testRepair},
 		{"stats", testStats},
 		{"cleanup", testCleanup},
