@@ -695,6 +695,11 @@ func TestConsoleInABrowser(t *testing.T) {
 	var outside []string
 	for _, raw := range requests {
 		u, err := url.Parse(raw)
+		// A data: URL is inline, not a request to anywhere (Chromium's own
+		// calendar icon of a datetime-local field is one).
+		if err == nil && u.Scheme == "data" {
+			continue
+		}
 		if err != nil || u.Host != base.Host || (u.Scheme != "http" && u.Scheme != "https") {
 			outside = append(outside, raw)
 		}

@@ -1010,10 +1010,12 @@ S.hist = { window: "1h", data: null, at: 0, loading: false };
 
 async function loadHistory(force) {
   const h = S.hist;
-  if (h.loading || (!force && h.data && h.data.window === h.window && Date.now() - h.at < 15000)) return;
+  if (h.loading || (!force && h.data && h.data.asked === h.window && Date.now() - h.at < 15000)) return;
   h.loading = true;
   try {
-    h.data = await api("GET", "v1/stats/throughput" + qs({ window: h.window, bucket: HISTORY[h.window] }));
+    // The answer spells durations its own way (24h is "1d"): keep the asked window.
+    const asked = h.window;
+    h.data = { ...(await api("GET", "v1/stats/throughput" + qs({ window: asked, bucket: HISTORY[asked] }))), asked };
     h.error = "";
   } catch (e) {
     h.error = e.message;
@@ -1026,7 +1028,7 @@ async function loadHistory(force) {
 }
 
 function historyPanel() {
-  const h = S.hist, d = h.data && h.data.window === h.window ? h.data : null;
+  const h = S.hist, d = h.data && h.data.asked === h.window ? h.data : null;
   const pick = el("span", { class: "toolbar windows" }, Object.keys(HISTORY).map((w) =>
     el("button", { type: "button", class: w === h.window ? "primary" : "ghost", "data-window": w,
       onclick: () => { h.window = w; loadHistory(true); document.getElementById("history").replaceWith(historyPanel()); } }, "last " + w)));
@@ -1034,9 +1036,9 @@ function historyPanel() {
   if (h.error) return el("div", { class: "panel chart", id: "history" }, head, el("div", { class: "error" }, "Could not load the chart: " + h.error));
   if (!d) return el("div", { class: "panel chart", id: "history" }, head, el("p", { class: "muted" }, "Loading…"));
   const t = d.total, n = t.completed + t.failed + t.cancelled + t.timed_out;
-  const summary = el("p", { class: "muted", id: "history-summary" }, n + " finished in the last " + d.window + " (" +
+  const summary = el("p", { class: "muted", id: "history-summary" }, n + " finished in the last " + d.asked + " (" +
     t.completed + " completed, " + t.failed + " failed, " + t.cancelled + " cancelled, " + t.timed_out + " timed out); latency p50 " +
-    fmtDur(t.p50_ms) + ", p95 " + fmtDur(t.p95_ms) + ", one bar per " + d.bucket + ".");
+    fmtDur(t.p50_ms) + ", p95 " + fmtDur(t.p95_ms) + ", one bar per " + HISTORY[d.asked] + ".");
   return el("div", { class: "panel chart", id: "history" }, head, summary, drawHistory(d),
     el("div", { class: "legend" }, el("span", {}, el("i", { class: "sw-completed" }), "completed"),
       el("span", {}, el("i", { class: "sw-failed" }), "failed"), el("span", {}, el("i", { class: "sw-cancelled" }), "cancelled"),
@@ -1065,7 +1067,7 @@ function drawHistory(d) {
       svg("text", { x: L - 6, y: yy + 4, "text-anchor": "end", text: tick(maxN * (1 - i / 4)) }),
       svg("text", { x: W - R + 6, y: yy + 4, text: fmtDur(maxL * (1 - i / 4)) }));
   }
-  const hhmm = (iso) => new Date(iso).toLocaleString(undefined, d.window === "7d" ?
+  const hhmm = (iso) => new Date(iso).toLocaleString(undefined, d.asked === "7d" ?
     { month: "short", day: "numeric", hour: "2-digit", hour12: false } : { hour: "2-digit", minute: "2-digit", hour12: false });
   for (let i = 0; i < bs.length; i += Math.max(1, Math.round(bs.length / 6)))
     grid.append(svg("text", { x: L + i * bw, y: H - 6, text: hhmm(bs[i].start) }));
