@@ -325,19 +325,20 @@ async function pageExecutions(p) {
     el("label", {}, "Queue", el("input", { name: "queue", value: p.queue || "", placeholder: "exact name" })),
     el("label", {}, "Version", el("input", { name: "version", class: "narrow", value: p.version || "", placeholder: "e.g. v2" })),
     el("label", {}, "Tags", el("input", { name: "tag", value: p.tag || "", placeholder: "all of: a, b" })),
-    el("label", {}, "Id prefix", el("input", { name: "id", value: p.id || "", placeholder: "0197… or a full id" })),
+    el("label", {}, "Id prefix", el("input", { name: "id", class: "wide", value: p.id || "", placeholder: "0197… or a full id" })),
     el("label", {}, "Text in input / result / error", el("input", { name: "q", class: "wide", value: p.q || "", placeholder: "e.g. an order number" })),
     el("label", {}, "Created", el("select", { name: "within" },
       WITHIN.map(([v, label]) => el("option", { value: v, selected: (p.within || "") === v }, label)))),
-    el("label", {}, "or from", el("input", { name: "from", type: "datetime-local", value: localInput(p.from) })),
-    el("label", {}, "before", el("input", { name: "before", type: "datetime-local", value: localInput(p.before) })),
+    el("label", {}, "or from", el("input", { name: "from", type: "datetime-local", class: "when", value: localInput(p.from) })),
+    el("label", {}, "before", el("input", { name: "before", type: "datetime-local", class: "when", value: localInput(p.before) })),
     el("button", { class: "primary", type: "submit", id: "apply-filters" }, "Filter"),
     el("button", { type: "button", class: "ghost", onclick: () => (location.hash = "#/executions") }, "Clear"));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const f = Object.fromEntries(new FormData(form));
-    f.from = fromLocal(f.from);
-    f.before = fromLocal(f.before);
+    // The field shows minutes; an unchanged one keeps the link's exact time.
+    f.from = f.from === localInput(p.from) ? p.from : fromLocal(f.from);
+    f.before = f.before === localInput(p.before) ? p.before : fromLocal(f.before);
     location.hash = "#/executions" + qs(f);
   });
   const body = el("div", {}, el("p", { class: "muted" }, "Loading…"));
