@@ -96,6 +96,7 @@ func runGroup(ctx context.Context, o options, group []caseSpec, sz sizes, runs i
 		out := runOnFreshStore(ctx, o, c, sz)
 		took[c] += time.Since(t0)
 		noteParkRate(c, []runOutcome{out})
+		fmt.Fprintf(os.Stderr, "bench:   run %d of %-47s %.1fs %s\n", len(outs[c])+1, c, time.Since(t0).Seconds(), runBrief(out))
 		if o.verbose {
 			fmt.Fprintf(os.Stderr, "  run %s: %+v err=%v\n", c, out.Result.Metrics, out.Err)
 		}
@@ -105,6 +106,21 @@ func runGroup(ctx context.Context, o options, group []caseSpec, sz sizes, runs i
 		rep.add(c, sz, outs[c])
 		reportCase(c, outs[c], took[c], rep)
 	}
+}
+
+// runBrief is one run's headline figure, for the progress lines.
+func runBrief(out runOutcome) string {
+	if out.Err != nil {
+		return "ERROR: " + lastLine(out.Err.Error())
+	}
+	var parts []string
+	for _, m := range out.Result.Metrics {
+		switch m.Name {
+		case "throughput", "p50", "p99", "completed", "offered_rate", "commits_per_unit", "rss", "late_p99", "all_resumed":
+			parts = append(parts, fmt.Sprintf("%s=%s%s", m.Name, num(m.Value), m.Unit))
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 func reportCase(c caseSpec, outs []runOutcome, took time.Duration, rep *report) {

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -252,6 +255,8 @@ func stentW8(ctx context.Context, spec runSpec) (runResult, error) {
 	if err := s.startWorker(ctx, sz.Concurrency); err != nil {
 		return runResult{}, err
 	}
+	stopProfile := w8Profile(spec)
+	defer stopProfile()
 	o := openLoop(ctx, spec.Rate, sz.W8Window, w8Drain(sz), func(ctx context.Context, i int) error {
 		id, err := s.fns.noop.Dispatch(ctx, s.eng, i)
 		if err != nil {
@@ -417,6 +422,37 @@ func (w *riverWaiters) wait(ctx context.Context, id int64) (*river.Event, error)
 		delete(w.waiting, id)
 		w.mu.Unlock()
 		return nil, ctx.Err()
+	}
+}
+
+// w8Profile writes a CPU profile of the run, and a goroutine dump at the
+// end of the window, to $STENT_BENCH_W8_PROFILE (a directory) when set:
+// for looking into a collapse, not part of the figures.
+func w8Profile(spec runSpec) func() {
+	dir := os.Getenv("STENT_BENCH_W8_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	base := filepath.Join(dir, fmt.Sprintf("%s-%s-%d", spec.Case.System, spec.Case.Store, spec.Rate))
+	f, err := os.Create(base + ".cpu.pprof")
+	if err != nil {
+		return func() {}
+	}
+	_ = pprof.StartCPUProfile(f)
+	t := time.AfterFunc(spec.Sizes.W8Window, func() {
+		if g, err := os.Create(base + ".goroutines.txt"); err == nil {
+			_ = pprof.Lookup("goroutine").WriteTo(g, 1)
+			_ = g.Close()
+		}
+		if h, err := os.Create(base + ".heap.pprof"); err == nil {
+			_ = pprof.Lookup("heap").WriteTo(h, 0)
+			_ = h.Close()
+		}
+	})
+	return func() {
+		t.Stop()
+		pprof.StopCPUProfile()
+		_ = f.Close()
 	}
 }
 
