@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -294,4 +295,35 @@ func appendHistory(path string, r *report) error {
 		return err
 	}
 	return f.Close()
+}
+
+// runSpread is the spread of a throughput ratio over the interleaved
+// rounds: run i of a over run i of b, for every round both completed
+// ("" when the runs cannot be paired, e.g. a run failed).
+func (r *report) runSpread(workload, store string, a, b func(caseSpec) bool) string {
+	var va, vb []float64
+	for _, rw := range r.Rows {
+		if rw.Workload != workload || rw.Store != store || rw.Metric != "throughput" || rw.Error != "" {
+			continue
+		}
+		if a(rw.c) {
+			va = rw.Values
+		} else if b(rw.c) {
+			vb = rw.Values
+		}
+	}
+	if len(va) < 2 || len(va) != len(vb) {
+		return ""
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i := range va {
+		if vb[i] > 0 {
+			q := va[i] / vb[i]
+			lo, hi = math.Min(lo, q), math.Max(hi, q)
+		}
+	}
+	if math.IsInf(lo, 0) {
+		return ""
+	}
+	return fmt.Sprintf("per-round ratios %s-%sx over %d interleaved rounds", num(lo), num(hi), len(va))
 }

@@ -350,3 +350,28 @@ func TestMeasureFsync(t *testing.T) {
 		t.Fatalf("measureFsync = %v, %v", rate, err)
 	}
 }
+
+func TestRunSpreadPairsInterleavedRounds(t *testing.T) {
+	t.Parallel()
+	var r report
+	s := caseSpec{System: sysStent, Store: storePG, Workload: w1}
+	rv := caseSpec{System: sysRiver, Variant: varFast, Store: storePG, Workload: w1}
+	r.add(s, fullSizes(), []runOutcome{
+		{Result: runResult{Metrics: []metric{{Name: "throughput", Value: 100}}}},
+		{Result: runResult{Metrics: []metric{{Name: "throughput", Value: 60}}}},
+		{Result: runResult{Metrics: []metric{{Name: "throughput", Value: 90}}}},
+	})
+	r.add(rv, fullSizes(), []runOutcome{
+		{Result: runResult{Metrics: []metric{{Name: "throughput", Value: 100}}}},
+		{Result: runResult{Metrics: []metric{{Name: "throughput", Value: 50}}}},
+		{Result: runResult{Metrics: []metric{{Name: "throughput", Value: 100}}}},
+	})
+	// Rounds: 100/100 = 1.0, 60/50 = 1.2, 90/100 = 0.9.
+	got := r.runSpread(w1, storePG, is(sysStent, ""), is(sysRiver, varFast))
+	if got != "per-round ratios 0.900-1.20x over 3 interleaved rounds" {
+		t.Fatalf("spread %q", got)
+	}
+	if r.runSpread(w2, storePG, is(sysStent, ""), is(sysRiver, varFast)) != "" {
+		t.Fatal("a spread without runs")
+	}
+}
