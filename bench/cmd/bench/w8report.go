@@ -117,6 +117,8 @@ func (r *report) w8Ratios() {
 				if best >= 0 || load.pct > 0 {
 					pass := load.pct > 0 || v < best
 					rt.Pass = &pass
+				} else if len(parts) == 0 {
+					parts = append(parts, "no peer measured")
 				} else {
 					parts = append(parts, "no peer sustained the rate")
 				}
