@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"errors"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -59,6 +60,7 @@ func RunEngine(t *testing.T, newStore StoreFactory, caps EngineCaps) {
 		{"patch markers", enginePatches},
 		{"function versions", engineVersions},
 		{"fork and reset", engineRepair},
+		{"replay against stored runs", engineReplay},
 	} {
 		t.Run(group.name, func(t *testing.T) { group.run(t, newStore) })
 	}
@@ -235,6 +237,13 @@ func (c *counter) inc(k string) int {
 	}
 	c.n[k]++
 	return c.n[k]
+}
+
+// snapshot returns a copy of the counts.
+func (c *counter) snapshot() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.n)
 }
 
 func (c *counter) get(k string) int {
