@@ -14,7 +14,8 @@ import (
 // TestStoreAdaptersDocNamesEveryArea keeps docs/store-adapters.md in step
 // with the suites: every store contract area (contract.AreaNames) and every
 // engine scenario group (scenario.GroupNames) has a row of its own in the
-// doc's tables, and the counts the doc states are the suites' counts.
+// doc's tables, and the counts the doc (and the specification's §6.6)
+// state are the suites' counts.
 func TestStoreAdaptersDocNamesEveryArea(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "store-adapters.md"))
 	if err != nil {
@@ -42,5 +43,12 @@ func TestStoreAdaptersDocNamesEveryArea(t *testing.T) {
 		if want := fmt.Sprintf(c.count, len(c.names)); !strings.Contains(doc, want) {
 			t.Errorf("docs/store-adapters.md does not say %q", want)
 		}
+	}
+	spec, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "specification.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("`tests/contract.RunStore` runs %d areas", len(contract.AreaNames())); !strings.Contains(string(spec), want) {
+		t.Errorf("docs/specification.md does not say %q", want)
 	}
 }
