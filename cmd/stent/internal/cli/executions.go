@@ -92,6 +92,10 @@ func (r *runner) listCommand() *cobra.Command {
 		f := ports.ExecutionFilter{States: sts, Function: function, Queue: queue, Version: version,
 			Tags: tags, IDPrefix: idPrefix, Text: text, CreatedFrom: from.at(now), CreatedBefore: before.at(now),
 			Limit: page.limit, Offset: page.offset}
+		// Bad filters are a usage error, the same on every store.
+		if err := f.Validate(); err != nil {
+			return usageError(err)
+		}
 		return r.withExecutions(ctx, readOnly, func(st ports.ExecutionStore) error {
 			execs, err := st.ListExecutions(ctx, f)
 			if err != nil {
