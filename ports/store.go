@@ -165,8 +165,23 @@ type ExecutionFilter struct {
 	// Version selects executions dispatched at this root function version
 	// (app.WithVersion); "" does not filter.
 	Version string
-	Limit   int
-	Offset  int
+	// Tags selects executions carrying every one of these tags; empty does
+	// not filter.
+	Tags []string
+	// IDPrefix selects executions whose id starts with it (case
+	// sensitive); "" does not filter.
+	IDPrefix string
+	// Text selects executions whose input, result or error JSON text
+	// contains it, ASCII letters matched regardless of case (other
+	// characters exactly); "" does not filter. It is a substring match on
+	// the stored JSON text: a quote inside a string value is `\"` there.
+	Text string
+	// CreatedFrom and CreatedBefore select executions created at or after
+	// CreatedFrom and before CreatedBefore; a zero time does not filter.
+	CreatedFrom   time.Time
+	CreatedBefore time.Time
+	Limit         int
+	Offset        int
 	// After, when set, starts the page after this key (the CreatedAt and
 	// ID of the last execution of the previous page). It cannot be
 	// combined with Offset.
@@ -736,6 +751,31 @@ type StatsStore interface {
 	CountTasks(ctx context.Context) ([]TaskCount, error)
 	// CountDeadLetters returns the number of dead letters.
 	CountDeadLetters(ctx context.Context) (int64, error)
+	// ListFinished returns the terminal executions whose finished_at is in
+	// [f.Since, f.Until) (a zero Until: no upper bound), most recently
+	// finished first (finished_at desc, then id desc), at most f.Limit of
+	// them (0 means DefaultPageLimit): only the fields a throughput or
+	// latency chart needs. Bad input (FinishedFilter.Validate) is
+	// ErrInvalidArgument.
+	ListFinished(ctx context.Context, f FinishedFilter) ([]FinishedExecution, error)
+}
+
+// FinishedFilter selects finished executions for ListFinished.
+type FinishedFilter struct {
+	// Since is required: finished at or after it.
+	Since time.Time
+	// Until, when set, excludes executions finished at or after it.
+	Until time.Time
+	Limit int
+}
+
+// FinishedExecution is one row of ListFinished.
+type FinishedExecution struct {
+	ID         string
+	State      domain.ExecutionState
+	Queue      string
+	CreatedAt  time.Time
+	FinishedAt time.Time
 }
 
 // CleanupParams says what Cleanup removes. A zero time skips that kind.

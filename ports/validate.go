@@ -118,7 +118,33 @@ func (f ExecutionFilter) Validate() error {
 		ValidateText("function filter", f.Function, MaxNameBytes),
 		ValidateText("queue filter", f.Queue, MaxNameBytes),
 		ValidateText("version filter", f.Version, MaxNameBytes),
+		ValidateTexts("tag filter", f.Tags, MaxNameBytes),
+		ValidateText("id prefix filter", f.IDPrefix, MaxIDBytes),
+		ValidateText("text filter", f.Text, MaxKeyBytes),
+		validateRange("created", f.CreatedFrom, f.CreatedBefore),
 	)
+}
+
+// validateRange rejects a time range [from, before) that is empty because
+// both ends are set and from is not before before.
+func validateRange(what string, from, before time.Time) error {
+	if from.IsZero() || before.IsZero() || from.Before(before) {
+		return nil
+	}
+	return invalid("%s from %s is not before %s before %s; want from < before",
+		what, from.UTC().Format(time.RFC3339Nano), what, before.UTC().Format(time.RFC3339Nano))
+}
+
+// Validate checks a ListFinished filter: Since set, Until (when set)
+// after it, and the page limit.
+func (f FinishedFilter) Validate() error {
+	if f.Since.IsZero() {
+		return invalid("finished since is zero; want the start of the window")
+	}
+	if !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		return validateRange("finished", f.Since, f.Until)
+	}
+	return validatePage(f.Limit, 0)
 }
 
 // Validate checks the page, the states, the kinds and the text filters.

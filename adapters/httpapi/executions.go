@@ -146,9 +146,32 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) listExecutions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := ports.ExecutionFilter{Function: q.Get("function"), Queue: q.Get("queue"), Version: q.Get("version")}
+	f := ports.ExecutionFilter{Function: q.Get("function"), Queue: q.Get("queue"), Version: q.Get("version"),
+		IDPrefix: q.Get("id_prefix"), Text: q.Get("text")}
 	for _, st := range splitList(q["state"]) {
 		f.States = append(f.States, domain.ExecutionState(st))
+	}
+	// Tags are not split at commas: a tag may hold one. Repeat ?tag=.
+	for _, tag := range q["tag"] {
+		if tag != "" {
+			f.Tags = append(f.Tags, tag)
+		}
+	}
+	for _, tp := range []struct {
+		name string
+		to   *time.Time
+	}{{"created_from", &f.CreatedFrom}, {"created_before", &f.CreatedBefore}} {
+		raw := q.Get(tp.name)
+		if raw == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, raw)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_argument",
+				fmt.Sprintf("%s %q is not an RFC 3339 time; want e.g. 2026-12-06T09:30:00Z or 2026-12-06T10:30:00+01:00", tp.name, raw), nil)
+			return
+		}
+		*tp.to = t
 	}
 	p, ok := h.page(w, r, listExecutions)
 	if !ok {

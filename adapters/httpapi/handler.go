@@ -129,6 +129,7 @@ func (h *Handler) routes() {
 	api("POST /v1/dead-letters/replay-all", h.replayAllDeadLetters)
 	api("DELETE /v1/dead-letters/{task_id}", h.discardDeadLetter)
 	api("GET /v1/stats", h.stats)
+	api("GET /v1/stats/throughput", h.throughput)
 	api("GET /v1/workers", h.listWorkers)
 	api("GET /v1/executions/{id}/tasks/{task_id}", h.getTask)
 	if h.o.Console {

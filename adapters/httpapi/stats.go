@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/stenthq/stent/domain"
 )
@@ -13,6 +14,32 @@ func (h *Handler) stats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// throughput answers GET /v1/stats/throughput?window=1h&bucket=1m:
+// executions finished per bucket by state with latency percentiles, from
+// the store (Engine.Throughput).
+func (h *Handler) throughput(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	durs := map[string]time.Duration{"window": time.Hour, "bucket": time.Minute}
+	for _, name := range []string{"window", "bucket"} {
+		raw := q.Get(name)
+		if raw == "" {
+			continue
+		}
+		d, err := domain.ParseDuration(raw)
+		if err != nil {
+			h.failField(w, r, name, err)
+			return
+		}
+		durs[name] = d
+	}
+	t, err := h.eng.Throughput(r.Context(), durs["window"], durs["bucket"])
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
 }
 
 // listWorkers answers GET /v1/workers: the worker registry, live workers

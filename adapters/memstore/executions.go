@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
@@ -148,6 +149,11 @@ func (s *Store) ListExecutions(ctx context.Context, f ports.ExecutionFilter) ([]
 			f.Function != "" && e.RootFunction != f.Function ||
 			f.Queue != "" && e.Queue != f.Queue ||
 			f.Version != "" && e.Version != f.Version ||
+			!hasTags(e.Tags, f.Tags) ||
+			!strings.HasPrefix(e.ID, f.IDPrefix) ||
+			!f.CreatedFrom.IsZero() && e.CreatedAt.Before(domain.NormalizeTime(f.CreatedFrom)) ||
+			!f.CreatedBefore.IsZero() && !e.CreatedAt.Before(domain.NormalizeTime(f.CreatedBefore)) ||
+			f.Text != "" && !executionHasText(e, f.Text) ||
 			!afterKeyset(f.After, e.CreatedAt, e.ID) {
 			continue
 		}
@@ -161,6 +167,29 @@ func (s *Store) ListExecutions(ctx context.Context, f ports.ExecutionFilter) ([]
 		out = append(out, *cloneExecution(e))
 	}
 	return out, nil
+}
+
+// hasTags reports whether tags holds every one of want.
+func hasTags(tags, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(tags, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// executionHasText reports whether the execution's input, result or error
+// JSON text (as the SQL stores keep it) contains text (ports.ContainsText).
+func executionHasText(e *domain.Execution, text string) bool {
+	if ports.ContainsText(string(e.Input), text) || ports.ContainsText(string(e.Result), text) {
+		return true
+	}
+	if e.Error == nil {
+		return false
+	}
+	b, err := json.Marshal(e.Error)
+	return err == nil && ports.ContainsText(string(b), text)
 }
 
 // ListProgress returns one entry per task of the execution, ordered by

@@ -54,6 +54,35 @@ func (s *Store) CountDeadLetters(ctx context.Context) (int64, error) {
 	return int64(len(s.deadLetters)), nil
 }
 
+// ListFinished returns terminal executions finished in [f.Since, f.Until),
+// most recently finished first (see ports.StatsStore).
+func (s *Store) ListFinished(ctx context.Context, f ports.FinishedFilter) ([]ports.FinishedExecution, error) {
+	if err := valid(f.Validate()); err != nil {
+		return nil, err
+	}
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	since, until := domain.NormalizeTime(f.Since), domain.NormalizeTime(f.Until)
+	var out []ports.FinishedExecution
+	for _, e := range s.executions {
+		if e.FinishedAt == nil || !e.State.Terminal() || e.FinishedAt.Before(since) ||
+			!f.Until.IsZero() && !e.FinishedAt.Before(until) {
+			continue
+		}
+		out = append(out, ports.FinishedExecution{ID: e.ID, State: e.State, Queue: e.Queue,
+			CreatedAt: e.CreatedAt, FinishedAt: *e.FinishedAt})
+	}
+	slices.SortFunc(out, func(a, b ports.FinishedExecution) int {
+		return cmp.Or(b.FinishedAt.Compare(a.FinishedAt), cmp.Compare(b.ID, a.ID))
+	})
+	if n := ports.PageLimit(f.Limit); len(out) > n {
+		out = out[:n]
+	}
+	return out, nil
+}
+
 // Cleanup deletes (or, with DryRun, counts) what p selects; see
 // ports.CleanupParams. Live executions and idempotency records are never
 // touched. Every row is counted once, under its own kind.

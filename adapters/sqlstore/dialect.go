@@ -55,6 +55,12 @@ type Dialect interface {
 	// TagsOverlap returns a condition true when the JSON array text in col
 	// shares an element with the StringList argument at its single `?`.
 	TagsOverlap(col string) string
+	// TextContains returns a condition true when the text of col (a
+	// {{bytes}} column of UTF-8 JSON when bytes, else TEXT), with its
+	// ASCII letters lowered, matches the LIKE pattern (escape `\`) at its
+	// single `?` (ports.LikeContains of ports.FoldASCII text). NULL is no
+	// match.
+	TextContains(col string, bytes bool) string
 	// RowSet returns a FROM item `(...) AS alias` with the named columns,
 	// whose rows are passed as the arguments RowSetArgs returns.
 	RowSet(alias string, cols []Column) string

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stenthq/stent/domain"
 	"github.com/stenthq/stent/ports"
@@ -424,6 +425,29 @@ func (s *Store) ListExecutions(ctx context.Context, f ports.ExecutionFilter) ([]
 	if f.Version != "" {
 		where = append(where, "version = ?")
 		args = append(args, f.Version)
+	}
+	for _, tag := range f.Tags {
+		where = append(where, s.d.TagsOverlap("tags"))
+		args = append(args, s.d.StringList([]string{tag}))
+	}
+	if f.IDPrefix != "" {
+		// substr counts characters in both databases.
+		where = append(where, "substr(id, 1, ?) = ?")
+		args = append(args, int64(utf8.RuneCountInString(f.IDPrefix)), f.IDPrefix)
+	}
+	if !f.CreatedFrom.IsZero() {
+		where = append(where, "created_at >= ?")
+		args = append(args, s.tm(f.CreatedFrom))
+	}
+	if !f.CreatedBefore.IsZero() {
+		where = append(where, "created_at < ?")
+		args = append(args, s.tm(f.CreatedBefore))
+	}
+	if f.Text != "" {
+		like := ports.LikeContains(ports.FoldASCII(f.Text))
+		where = append(where, "("+s.d.TextContains("input", true)+" OR "+s.d.TextContains("result", true)+
+			" OR "+s.d.TextContains("error", false)+")")
+		args = append(args, like, like, like)
 	}
 	query := `SELECT ` + executionColumns + ` FROM @executions` + whereClause(where) +
 		` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`

@@ -69,6 +69,50 @@ func (s *Store) CountDeadLetters(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// ListFinished returns terminal executions finished in [f.Since, f.Until),
+// most recently finished first, from the executions_finished index.
+func (s *Store) ListFinished(ctx context.Context, f ports.FinishedFilter) ([]ports.FinishedExecution, error) {
+	if err := s.valid(f.Validate()); err != nil {
+		return nil, err
+	}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	var terminal []string
+	for _, st := range domain.ExecutionStates {
+		if st.Terminal() {
+			terminal = append(terminal, string(st))
+		}
+	}
+	where := []string{"finished_at IS NOT NULL", "finished_at >= ?", s.d.InList("state")}
+	args := []any{s.tm(f.Since), s.d.StringList(terminal)}
+	if !f.Until.IsZero() {
+		where = append(where, "finished_at < ?")
+		args = append(args, s.tm(f.Until))
+	}
+	args = append(args, int64(ports.PageLimit(f.Limit)))
+	rows, err := s.queryRows(ctx, `SELECT id, state, queue, created_at, finished_at FROM @executions`+
+		whereClause(where)+` ORDER BY finished_at DESC, id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, s.wrap(err, "list finished")
+	}
+	defer rows.Close()
+	var out []ports.FinishedExecution
+	for rows.Next() {
+		var (
+			e                 ports.FinishedExecution
+			st                string
+			created, finished nullTime
+		)
+		if err := rows.Scan(&e.ID, &st, &e.Queue, &created, &finished); err != nil {
+			return nil, s.wrap(err, "list finished")
+		}
+		e.State, e.CreatedAt, e.FinishedAt = domain.ExecutionState(st), created.val(), finished.val()
+		out = append(out, e)
+	}
+	return out, s.wrap(rows.Err(), "list finished")
+}
+
 // errDryRun rolls back a dry-run Cleanup after counting.
 var errDryRun = errors.New("sqlstore: dry run")
 

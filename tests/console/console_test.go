@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,7 @@ import (
 	"github.com/stenthq/stent/adapters/sqlstore/sqlitestore"
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
 )
 
 const token = "console-test-token"
@@ -62,6 +64,10 @@ type seeded struct {
 	deadExec string // shop.flaky: its first attempt was dead-lettered
 	shipped  string // shop.ship (version v2), completed in two steps: to fork
 	reports  string // shop.echo pending in queue "reports" (no worker serves it), singleton key
+	retried  string // shop.retry: failed twice, then completed on its third attempt
+	// mid is a time after the six echo runs were dispatched and before
+	// every other run: the created-range filters split the list there.
+	mid time.Time
 	// labelBroken makes shop.label fail (the bug a reset repairs).
 	labelBroken atomic.Bool
 }
@@ -112,6 +118,14 @@ func seed(t *testing.T) *seeded {
 		return "shipped", nil
 	}, app.WithRetry(domain.RetryPolicy{MaxAttempts: 1}))
 	app.Register(reg, "shop.echo", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) { return in, nil })
+	var retryRuns atomic.Int32
+	app.Register(reg, "shop.retry", func(_ context.Context, sku string) (string, error) {
+		if n := retryRuns.Add(1); n < 3 {
+			return "", app.NewError("warehouse_busy", fmt.Sprintf("the warehouse API is busy (try %d)", n))
+		}
+		return "picked " + sku, nil
+	}, app.WithRetry(domain.RetryPolicy{MaxAttempts: 3, InitialDelay: 10 * time.Millisecond, MaxDelay: 10 * time.Millisecond,
+		BackoffFactor: 1, Jitter: domain.NoJitter}))
 	s := &seeded{}
 	label := app.Register(reg, "shop.label", func(_ context.Context, parcel string) (string, error) {
 		if s.labelBroken.Load() {
@@ -153,9 +167,9 @@ func seed(t *testing.T) *seeded {
 	}
 
 	s.eng = eng
-	dispatch := func(fn string, in any) string {
+	dispatch := func(fn string, in any, opts ...app.DispatchOption) string {
 		raw, _ := json.Marshal(in)
-		id, err := eng.DispatchByName(ctx, fn, raw)
+		id, err := eng.DispatchByName(ctx, fn, raw, opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,11 +179,15 @@ func seed(t *testing.T) *seeded {
 	for i := range 6 {
 		done = append(done, dispatch("shop.echo", map[string]any{"invoice": 1000 + i}))
 	}
+	// Stored times keep microseconds: a later dispatch's created_at is at
+	// or after mid, the echo runs' (written before it) are before.
+	s.mid = time.Now().UTC().Truncate(time.Microsecond)
 	s.deadExec = dispatch("shop.flaky", "parcel-77")
 	s.sleeping = dispatch("shop.nap", nil)
-	s.waiting = dispatch("shop.order", order{ID: "ord-4711", SKU: "blue-mug", Cents: 1299})
-	s.shipped = dispatch("shop.ship", "parcel-12")
-	done = append(done, s.shipped)
+	s.waiting = dispatch("shop.order", order{ID: "ord-4711", SKU: "blue-mug", Cents: 1299}, app.WithTags("vip", "eu"))
+	s.shipped = dispatch("shop.ship", "parcel-12", app.WithTags("eu"))
+	s.retried = dispatch("shop.retry", "green-mug")
+	done = append(done, s.shipped, s.retried)
 	// Queue "reports" has pending work no worker claims: one run with a
 	// singleton key, one debounced for an hour.
 	rep, err := eng.DispatchByName(ctx, "shop.echo", json.RawMessage(`{"report":"daily"}`), app.WithQueue("reports"), app.WithSingleton("daily-report"))
@@ -359,7 +377,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	if eval(`document.cookie.includes("stent_session")`) == true {
 		t.Fatal("the page's script can read the session cookie: it must be HttpOnly")
 	}
-	eventually("the list shows every execution", `document.querySelectorAll("#executions tbody tr").length === 12`)
+	eventually("the list shows every execution", `document.querySelectorAll("#executions tbody tr").length === 13`)
 	run("screenshot the list", shot("02-executions"))
 
 	t.Log("filter")
@@ -381,6 +399,100 @@ func TestConsoleInABrowser(t *testing.T) {
 	eventually("only the failed run is listed", `(() => { const r = [...document.querySelectorAll("#executions tbody tr")];
 		return r.length === 1 && r[0].dataset.state === "failed" })()`)
 	run("screenshot the state filter", shot("03-filter-failed"))
+
+	t.Log("server-side filters: tags, created range, id prefix, text in the error")
+	// rows lists the listed ids, sorted.
+	rows := func() string {
+		return fmt.Sprint(eval(`[...document.querySelectorAll("#executions tbody tr")].map((r) => r.dataset.id).sort().join(" ")`))
+	}
+	sorted := func(ids ...string) string { slices.Sort(ids); return strings.Join(ids, " ") }
+	listed := func(what string, ids ...string) {
+		t.Helper()
+		want := sorted(ids...)
+		eventually(what, `(() => { const r = [...document.querySelectorAll("#executions tbody tr")].map((r) => r.dataset.id).sort().join(" ");
+			return document.querySelector("#search-note") !== null && r === `+jsString(want)+` })()`)
+	}
+	run("filter by tag eu within the last 15 minutes",
+		chromedp.Navigate(srv.URL+"/#/executions"),
+		chromedp.WaitVisible(css("#executions")),
+		setValue(`#exec-filters input[name="tag"]`, "eu"),
+		setValue(`#exec-filters select[name="within"]`, "15m"),
+		chromedp.Click(css("#apply-filters")))
+	listed("the two runs tagged eu are listed", s.waiting, s.shipped)
+	run("screenshot the tag filter", shot("20-filter-tag"))
+	run("filter by tags vip and eu",
+		setValue(`#exec-filters input[name="tag"]`, "vip, eu"),
+		chromedp.Click(css("#apply-filters")))
+	listed("only the run tagged vip and eu is listed", s.waiting)
+	var echoes []string
+	list, err := s.eng.ListExecutions(context.Background(), ports.ExecutionFilter{Function: "shop.echo", CreatedBefore: s.mid})
+	if err != nil || len(list) != 6 {
+		t.Fatalf("the store lists %d echo runs created before mid (%v); want 6", len(list), err)
+	}
+	for _, e := range list {
+		echoes = append(echoes, e.ID)
+	}
+	mid := url.QueryEscape(s.mid.Format(time.RFC3339Nano))
+	run("filter by created before mid (a link)", chromedp.Navigate(srv.URL+"/#/executions?before="+mid))
+	listed("the six echo runs created before mid are listed", echoes...)
+	run("filter by created from mid",
+		chromedp.Navigate(srv.URL+"/#/executions?from="+mid+"&function=shop.echo"))
+	eventually("the datetime inputs show the range", `document.querySelector('#exec-filters input[name="from"]').value !== ""`)
+	eventually("the two report runs are the echo runs created from mid", `(() => { const r = [...document.querySelectorAll("#executions tbody tr")];
+		return document.querySelector("#search-note") !== null && r.length === 2 && r.some((x) => x.dataset.id === `+jsString(s.reports)+`) })()`)
+	for _, id := range echoes {
+		if got := rows(); strings.Contains(got, id) {
+			t.Fatalf("created from mid lists %s, with an echo run created before it", got)
+		}
+	}
+	run("screenshot the created-range filter", shot("21-filter-created"))
+	run("a range in the future through the form lists nothing",
+		chromedp.Navigate(srv.URL+"/#/executions"),
+		chromedp.WaitVisible(css("#executions")),
+		setValue(`#exec-filters input[name="from"]`, fmt.Sprint(eval(`localInput(new Date(Date.now() + 3600e3).toISOString())`))),
+		chromedp.Click(css("#apply-filters")))
+	eventually("nothing created in the next hour", `location.hash.includes("from=") && document.querySelector(".empty") !== null &&
+		document.querySelector(".empty").textContent.includes("No executions match")`)
+	prefix := s.deadExec[:len(s.deadExec)-4]
+	run("filter by id prefix and text in the error",
+		chromedp.Navigate(srv.URL+"/#/executions"),
+		chromedp.WaitVisible(css("#executions")),
+		setValue(`#exec-filters input[name="id"]`, prefix),
+		setValue(`#exec-filters input[name="q"]`, "CARRIER_DOWN"),
+		chromedp.Click(css("#apply-filters")))
+	listed("the failed flaky run is found by id prefix and its error's code", s.deadExec)
+	run("screenshot the id prefix and text filter", shot("22-filter-prefix-text"))
+	run("a text over 1024 bytes is refused",
+		setValue(`#exec-filters input[name="id"]`, ""),
+		setValue(`#exec-filters input[name="q"]`, strings.Repeat("x", 1025)),
+		chromedp.Click(css("#apply-filters")),
+		chromedp.WaitVisible(css("#filter-error")))
+	if got := text("#filter-error"); !strings.Contains(got, "text filter") || !strings.Contains(got, "at most 1024 bytes") {
+		t.Fatalf("the refused filter reads %q; want the server's message naming the text filter and its limit", got)
+	}
+	run("screenshot the refused filter", shot("23-filter-refused"))
+
+	t.Log("errors by attempt")
+	run("open the failed flaky run's step",
+		chromedp.Navigate(srv.URL+"/#/executions/"+s.deadExec),
+		chromedp.WaitVisible(css(`#timeline .lane[data-step="shop.flaky"] rect.bar`)),
+		chromedp.Click(css(`#timeline .lane[data-step="shop.flaky"] rect.bar`)),
+		chromedp.WaitVisible(css("#error-history .dead-letter-row")))
+	if got := text("#error-history"); !strings.Contains(got, "Attempt 1 (final)") || !strings.Contains(got, "carrier_down") ||
+		!strings.Contains(got, "Dead letter") {
+		t.Fatalf("the flaky step's errors read %q; want attempt 1's carrier_down and its dead letter", got)
+	}
+	run("screenshot the error history", shot("24-error-history"))
+	run("open the retried run's step",
+		chromedp.Navigate(srv.URL+"/#/executions/"+s.retried),
+		chromedp.WaitVisible(css(`#timeline .lane[data-step="shop.retry"] rect.bar`)),
+		chromedp.Click(css(`#timeline .lane[data-step="shop.retry"] rect.bar`)),
+		chromedp.WaitVisible(css("#error-history")))
+	if got := text("#error-history"); !strings.Contains(got, "Attempt 2") || !strings.Contains(got, "(try 2)") ||
+		!strings.Contains(got, "attempt 1") {
+		t.Fatalf("the retried step's errors read %q; want attempt 2's error and a note that attempt 1's is not kept", got)
+	}
+	run("screenshot the retried step's errors", shot("25-error-history-retried"))
 	run("filter by function again",
 		chromedp.Navigate(srv.URL+"/#/executions?function=shop.order"),
 		chromedp.WaitVisible(css(`#executions tr[data-id="`+s.waiting+`"] a`)))
@@ -558,7 +670,19 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("after the console's pause the store lists %+v, %v", qs, err)
 	}
 	eventually("the throughput chart draws lines", `document.querySelectorAll("#throughput-chart polyline").length === 3`)
+	eventually("the store's chart draws completed and cancelled bars and latency points", `(() => {
+		const c = document.querySelector("#history-chart");
+		return c !== null && c.querySelector('rect[data-state="completed"]') !== null && c.querySelector('rect[data-state="cancelled"]') !== null &&
+			c.querySelectorAll(".lat-p50_ms circle").length > 0 &&
+			document.querySelector("#history-summary").textContent.includes("finished in the last 1h") })()`)
+	if got := text("#history-summary"); !strings.Contains(got, "1 cancelled") || !strings.Contains(got, "latency p50") {
+		t.Fatalf("the chart's summary reads %q; want the cancelled order and the latency", got)
+	}
 	run("screenshot the paused queue", shot("09-queues"))
+	run("show the last 24 hours", chromedp.Click(css(`#history button[data-window="24h"]`)))
+	eventually("the chart shows the last 24 hours", `(() => { const s = document.querySelector("#history-summary");
+		return s !== null && s.textContent.includes("in the last 24h") && s.textContent.includes("one bar per 30m") })()`)
+	run("screenshot the store's chart", shot("26-throughput-24h"))
 	run("resume it", chromedp.Click(css(reportsRow+" button.resume")), confirm)
 	eventually("the queue shows active again", `(() => { const r = document.querySelector(`+jsString(reportsRow)+`);
 		return r !== null && r.dataset.paused === "false" && r.querySelector("td.queue-state").textContent === "active" })()`)
@@ -599,6 +723,11 @@ func TestConsoleInABrowser(t *testing.T) {
 	var outside []string
 	for _, raw := range requests {
 		u, err := url.Parse(raw)
+		// A data: URL is inline, not a request to anywhere (Chromium's own
+		// calendar icon of a datetime-local field is one).
+		if err == nil && u.Scheme == "data" {
+			continue
+		}
 		if err != nil || u.Host != base.Host || (u.Scheme != "http" && u.Scheme != "https") {
 			outside = append(outside, raw)
 		}

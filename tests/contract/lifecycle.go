@@ -97,6 +97,7 @@ func everyMethod(f *fixture, e domain.Execution, root domain.Task) map[string]er
 	call("CountExecutionsByState", func() error { _, err := s.CountExecutionsByState(ctx); return err })
 	call("CountTasks", func() error { _, err := s.CountTasks(ctx); return err })
 	call("CountDeadLetters", func() error { _, err := s.CountDeadLetters(ctx); return err })
+	call("ListFinished", func() error { _, err := s.ListFinished(ctx, ports.FinishedFilter{Since: time.Unix(1, 0)}); return err })
 	call("SetQueuePaused", func() error { _, err := s.SetQueuePaused(ctx, "q", true, now); return err })
 	call("ListQueues", func() error { _, err := s.ListQueues(ctx); return err })
 	call("RegisterWorker", func() error { return s.RegisterWorker(ctx, domain.WorkerInfo{ID: workerA}, now) })

@@ -74,6 +74,8 @@ var storeAreas = []struct {
 	{"signals", testSignals},
 	{"dead letters", testDeadLetters},
 	{"keyset pages", testKeysetPages},
+	{"execution filters", testExecutionFilters},
+	{"finished executions", testListFinished},
 	{"fork and reset", testRepair},
 	{"stats", testStats},
 	{"cleanup", testCleanup},

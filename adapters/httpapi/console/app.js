@@ -297,7 +297,24 @@ async function start() {
 // ---- executions list ---------------------------------------------------
 
 const PAGE = 25;
-const SCAN_LIMIT = 2000; // rows scanned for an id-prefix or text search
+// "Created within" choices: the list asks for runs created since now minus it.
+const WITHIN = [["", "any time"], ["15m", "last 15 min", 15 * 60e3], ["1h", "last hour", 3600e3],
+  ["24h", "last 24 hours", 86400e3], ["7d", "last 7 days", 7 * 86400e3]];
+
+// localInput turns an RFC 3339 time into a datetime-local value (the
+// browser's zone) and back: the hash keeps RFC 3339, the API wants it.
+function localInput(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (isNaN(d)) return "";
+  const z = new Date(d.getTime() - d.getTimezoneOffset() * 60e3);
+  return z.toISOString().slice(0, 16);
+}
+function fromLocal(v) {
+  if (!v) return "";
+  const d = new Date(v);
+  return isNaN(d) ? "" : d.toISOString();
+}
 
 async function pageExecutions(p) {
   const limit = PAGE;
@@ -307,80 +324,71 @@ async function pageExecutions(p) {
     el("label", {}, "Function", el("input", { name: "function", value: p.function || "", placeholder: "exact name" })),
     el("label", {}, "Queue", el("input", { name: "queue", value: p.queue || "", placeholder: "exact name" })),
     el("label", {}, "Version", el("input", { name: "version", class: "narrow", value: p.version || "", placeholder: "e.g. v2" })),
-    el("label", {}, "Id or id prefix", el("input", { name: "id", class: "wide", value: p.id || "", placeholder: "0197…" })),
-    el("label", {}, "Text in input / result", el("input", { name: "q", class: "wide", value: p.q || "", placeholder: "e.g. an order number" })),
+    el("label", {}, "Tags", el("input", { name: "tag", value: p.tag || "", placeholder: "all of: a, b" })),
+    el("label", {}, "Id prefix", el("input", { name: "id", class: "wide", value: p.id || "", placeholder: "0197… or a full id" })),
+    el("label", {}, "Text in input / result / error", el("input", { name: "q", class: "wide", value: p.q || "", placeholder: "e.g. an order number" })),
+    el("label", {}, "Created", el("select", { name: "within" },
+      WITHIN.map(([v, label]) => el("option", { value: v, selected: (p.within || "") === v }, label)))),
+    el("label", {}, "or from", el("input", { name: "from", type: "datetime-local", class: "when", value: localInput(p.from) })),
+    el("label", {}, "before", el("input", { name: "before", type: "datetime-local", class: "when", value: localInput(p.before) })),
     el("button", { class: "primary", type: "submit", id: "apply-filters" }, "Filter"),
     el("button", { type: "button", class: "ghost", onclick: () => (location.hash = "#/executions") }, "Clear"));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const f = Object.fromEntries(new FormData(form));
+    // The field shows minutes; an unchanged one keeps the link's exact time.
+    f.from = f.from === localInput(p.from) ? p.from : fromLocal(f.from);
+    f.before = f.before === localInput(p.before) ? p.before : fromLocal(f.before);
     location.hash = "#/executions" + qs(f);
   });
   const body = el("div", {}, el("p", { class: "muted" }, "Loading…"));
   main().replaceChildren(el("div", { class: "head" }, el("h1", {}, "Executions")), form, body);
 
-  const base = { state: p.state, function: p.function, queue: p.queue, version: p.version };
-  const idq = (p.id || "").trim();
-  const text = (p.q || "").trim().toLowerCase();
-  let rows, note = "", nav = null;
-
-  if (idq || text) {
-    // A full id is looked up directly; otherwise the newest executions are
-    // scanned page by page (the API filters by state, function and queue).
-    if (idq && !text) {
-      try {
-        const v = await api("GET", "v1/executions/" + encodeURIComponent(idq));
-        rows = [v];
-      } catch (e) {
-        if (e.status !== 404 && e.status !== 400) throw e;
-      }
-    }
-    if (!rows) {
-      rows = [];
-      let scanned = 0, cursor = "", offset = 0;
-      while (scanned < SCAN_LIMIT && rows.length < 100) {
-        const page = await api("GET", "v1/executions" + qs({ ...base, limit: 500, cursor, offset: cursor ? "" : offset }));
-        const list = page.executions || [];
-        scanned += list.length;
-        for (const x of list) {
-          if (idq && !x.id.startsWith(idq)) continue;
-          if (text && !(String(x.input || "").toLowerCase().includes(text) || json(x.result).toLowerCase().includes(text) ||
-            json(x.error).toLowerCase().includes(text))) continue;
-          rows.push(x);
-        }
-        if (list.length < 500) break;
-        if (page.next) cursor = page.next; else offset += list.length;
-      }
-      note = rows.length + " match" + (rows.length === 1 ? "" : "es") + " in the newest " + scanned + " executions" +
-        (scanned >= SCAN_LIMIT ? " (the search stops at " + SCAN_LIMIT + "; narrow it with state, function or queue)" : "");
-    }
-  } else {
-    const page = await api("GET", "v1/executions" + qs({ ...base, limit, cursor: p.cursor, offset: p.cursor ? "" : p.offset }));
-    rows = page.executions || [];
-    const offset = Number(p.offset || 0);
-    const hasMore = page.next ? true : rows.length === limit;
-    const prevStack = p.prev ? p.prev.split(",") : [];
-    const prev = () => {
-      if (page.next !== undefined || p.cursor) {
-        const stack = prevStack.slice();
-        const c = stack.pop();
-        location.hash = "#/executions" + qs({ ...base, cursor: c === "-" ? "" : c, prev: stack.join(",") });
-      } else location.hash = "#/executions" + qs({ ...base, offset: Math.max(0, offset - limit) });
-    };
-    const next = () => {
-      if (page.next) location.hash = "#/executions" + qs({ ...base, cursor: page.next, prev: prevStack.concat([p.cursor || "-"]).join(",") });
-      else location.hash = "#/executions" + qs({ ...base, offset: offset + limit });
-    };
-    const first = !p.cursor && offset === 0;
-    nav = el("div", { class: "toolbar" },
-      el("button", { type: "button", id: "prev-page", disabled: first, onclick: prev }, "← Newer"),
-      el("button", { type: "button", id: "next-page", disabled: !hasMore, onclick: next }, "Older →"),
-      el("span", { class: "muted" }, page.next !== undefined || p.cursor ? "page " + (prevStack.length + 1) : "rows " + (offset + 1) + "–" + (offset + rows.length)));
+  // Every filter is the API's (server-side, paged by cursor).
+  const base = { state: p.state, function: p.function, queue: p.queue, version: p.version, tag: p.tag,
+    id: p.id, q: p.q, within: p.within, from: p.from, before: p.before };
+  const w = WITHIN.find(([v]) => v && v === p.within);
+  const query = new URLSearchParams(qs({ state: p.state, function: p.function, queue: p.queue, version: p.version,
+    id_prefix: (p.id || "").trim(), text: (p.q || "").trim(),
+    created_from: p.from || (w ? new Date(Date.now() - w[2]).toISOString() : ""), created_before: p.before,
+    limit, cursor: p.cursor, offset: p.cursor ? "" : p.offset }).slice(1));
+  for (const t of (p.tag || "").split(",").map((x) => x.trim()).filter(Boolean)) query.append("tag", t);
+  let page;
+  try {
+    page = await api("GET", "v1/executions?" + query.toString());
+  } catch (e) {
+    if (e.status !== 400) throw e;
+    body.replaceChildren(el("div", { class: "error", id: "filter-error" }, "The filters were refused: " + e.message));
+    return;
   }
+  const rows = page.executions || [];
+  const offset = Number(p.offset || 0);
+  const hasMore = page.next ? true : rows.length === limit;
+  const prevStack = p.prev ? p.prev.split(",") : [];
+  const prev = () => {
+    if (page.next !== undefined || p.cursor) {
+      const stack = prevStack.slice();
+      const c = stack.pop();
+      location.hash = "#/executions" + qs({ ...base, cursor: c === "-" ? "" : c, prev: stack.join(",") });
+    } else location.hash = "#/executions" + qs({ ...base, offset: Math.max(0, offset - limit) });
+  };
+  const next = () => {
+    if (page.next) location.hash = "#/executions" + qs({ ...base, cursor: page.next, prev: prevStack.concat([p.cursor || "-"]).join(",") });
+    else location.hash = "#/executions" + qs({ ...base, offset: offset + limit });
+  };
+  const first = !p.cursor && offset === 0;
+  const names = { state: "state", function: "function", queue: "queue", version: "version", tag: "tags", id: "id prefix",
+    q: "text", within: "created within", from: "created from", before: "created before" };
+  const filtered = Object.keys(names).filter((k) => p[k]).map((k) => names[k]);
+  const nav = el("div", { class: "toolbar" },
+    el("button", { type: "button", id: "prev-page", disabled: first, onclick: prev }, "← Newer"),
+    el("button", { type: "button", id: "next-page", disabled: !hasMore, onclick: next }, "Older →"),
+    el("span", { class: "muted" }, page.next !== undefined || p.cursor ? "page " + (prevStack.length + 1) : "rows " + (offset + 1) + "–" + (offset + rows.length)));
   body.replaceChildren(
-    note ? el("p", { class: "muted", id: "search-note" }, note) : "",
+    filtered.length ? el("p", { class: "muted", id: "search-note" }, rows.length + (hasMore ? "+" : "") + " match" +
+      (rows.length === 1 && !hasMore ? "" : "es") + " (filtered by the server: " + filtered.join(", ") + ")") : "",
     execTable(rows),
-    nav || "");
+    nav);
 }
 
 function execTable(rows) {
@@ -653,9 +661,11 @@ async function showStep(v, entry, panel, lane) {
   for (const l of document.querySelectorAll(".timeline .lane")) l.classList.remove("selected");
   if (lane) lane.classList.add("selected");
   panel.replaceChildren(el("h2", {}, "Step ", entry.step), el("p", { class: "muted" }, "Loading…"));
-  let t;
+  let t, dl = null;
   try {
     t = await api("GET", "v1/executions/" + encodeURIComponent(execID) + "/tasks/" + encodeURIComponent(entry.task_id));
+    // A failed step may sit in the dead letters (404 when it does not).
+    if (t.state === "failed") dl = await api("GET", "v1/dead-letters/" + encodeURIComponent(t.id)).catch(() => null);
   } catch (e) {
     panel.replaceChildren(el("h2", {}, "Step ", entry.step), el("div", { class: "error" }, e.message));
     return;
@@ -679,9 +689,35 @@ async function showStep(v, entry, panel, lane) {
       el("div", {},
         el("h3", {}, "Input"), el("pre", { class: "step-input" }, pretty(t.input)),
         el("h3", {}, "Output"), el("pre", { class: "step-output" }, t.result !== undefined ? pretty(t.result) : "—"))),
-    t.error ? el("div", {}, el("h3", {}, "Error"), errBox(t.error)) : "",
-    t.last_error && (!t.error || t.last_error.message !== t.error.message) ?
-      el("div", {}, el("h3", {}, "Last error of an earlier attempt"), errBox(t.last_error)) : "");
+    errorHistory(t, dl));
+}
+
+// errorHistory lists what the store keeps of a step's failures: the
+// latest error, the error of the attempt before (last_error, set on each
+// retry and on a lost lease), and the dead letter when the step was moved
+// there. Older attempts' errors are not stored.
+function errorHistory(t, dl) {
+  const rows = [];
+  const n = t.attempt;
+  if (t.error) rows.push(["Attempt " + n + (t.state === "failed" ? " (final)" : ""), fmtTime(t.finished_at), t.error]);
+  if (t.last_error && !(t.error && t.error.message === t.last_error.message && t.error.code === t.last_error.code)) {
+    const lost = (t.last_error.codes || [t.last_error.code]).includes("lease_lost");
+    // A retry leaves the task pending with Attempt = the attempt that
+    // failed; once claimed again (or failed for good) it is the one before.
+    const which = lost ? "A lost lease (recovery " + t.recoveries + ")" :
+      t.state === "pending" ? "Attempt " + n : n > 1 ? "Attempt " + (n - 1) : "An earlier attempt";
+    rows.push([which, "", t.last_error]);
+  }
+  if (!rows.length && !dl) return "";
+  return el("div", { id: "error-history" }, el("h3", {}, "Errors by attempt"),
+    el("table", { class: "errors" }, el("tbody", {},
+      rows.map(([what, when, e]) => el("tr", { class: "attempt-error" }, el("th", {}, what, when ? el("div", { class: "muted small" }, when) : ""),
+        el("td", {}, errBox(e)))),
+      dl ? el("tr", { class: "dead-letter-row" }, el("th", {}, "Dead letter", el("div", { class: "muted small" }, fmtTime(dl.moved_at))),
+        el("td", {}, el("div", { class: "error" }, el("b", {}, dl.reason || "moved to the dead letters"),
+          dl.code ? " · " + dl.code : "", " · ", el("a", { href: "#/dead-letters?execution_id=" + encodeURIComponent(dl.execution_id) }, "open in Dead letters")))) : "")),
+    n > 2 && rows.length ? el("p", { class: "muted small" }, "The store keeps the latest error and the one before it; " +
+      (n === 3 ? "attempt 1's error is" : "the errors of attempts 1–" + (n - 2) + " are") + " not kept.") : "");
 }
 
 function errBox(e) {
@@ -818,7 +854,9 @@ async function pageQueues() {
           drawThroughput(), el("div", { class: "legend" }, el("span", {}, el("i", { class: "sw-completed" }), "executions finished / s"),
             el("span", {}, el("i", { class: "sw-failed" }), "failed / s"), el("span", {}, el("i", { class: "sw-running" }), "pending tasks (right axis)"))),
         el("div", { class: "panel bars" }, el("h2", {}, "Tasks by state"),
-          Object.keys(tasks).sort().map((s) => bar(s, tasks[s], maxTasks)))));
+          Object.keys(tasks).sort().map((s) => bar(s, tasks[s], maxTasks)))),
+      historyPanel());
+    loadHistory(false);
   };
   render(st, qs0.queues || []);
   S.pageTimer = setInterval(async () => {
@@ -961,6 +999,107 @@ function drawThroughput() {
   const line = (key, m, color, width) => svg("polyline", { fill: "none", stroke: color, "stroke-width": width,
     "vector-effect": "non-scaling-stroke", points: pts.map((p) => x(p.t).toFixed(1) + "," + y(p[key], m).toFixed(1)).join(" ") });
   root.append(grid, line("pending", maxPend, "#3b6fd8", 1.5), line("fail", maxRate, "#c8372d", 2), line("rate", maxRate, "#23854a", 2.5));
+  return root;
+}
+
+// ---- finished per bucket and latency (GET /v1/stats/throughput) ---------
+
+// The store's own history: executions finished per bucket by state, and
+// the p50/p95 dispatch-to-finish latency, fetched every 15 s at most.
+const HISTORY = { "1h": "1m", "24h": "30m", "7d": "6h" };
+S.hist = { window: "1h", data: null, at: 0, loading: false };
+
+async function loadHistory(force) {
+  const h = S.hist;
+  if (h.loading || (!force && h.data && h.data.asked === h.window && Date.now() - h.at < 15000)) return;
+  h.loading = true;
+  try {
+    // The answer spells durations its own way (24h is "1d"): keep the asked window.
+    const asked = h.window;
+    h.data = { ...(await api("GET", "v1/stats/throughput" + qs({ window: asked, bucket: HISTORY[asked] }))), asked };
+    h.error = "";
+  } catch (e) {
+    h.error = e.message;
+  } finally {
+    h.loading = false;
+    h.at = Date.now();
+  }
+  const old = document.getElementById("history");
+  if (old) old.replaceWith(historyPanel());
+}
+
+function historyPanel() {
+  const h = S.hist, d = h.data && h.data.asked === h.window ? h.data : null;
+  const pick = el("span", { class: "toolbar windows" }, Object.keys(HISTORY).map((w) =>
+    el("button", { type: "button", class: w === h.window ? "primary" : "ghost", "data-window": w,
+      onclick: () => { h.window = w; loadHistory(true); document.getElementById("history").replaceWith(historyPanel()); } }, "last " + w)));
+  const head = el("div", { class: "head" }, el("h2", {}, "Finished executions and latency (from the store)"), pick);
+  if (h.error) return el("div", { class: "panel chart", id: "history" }, head, el("div", { class: "error" }, "Could not load the chart: " + h.error));
+  if (!d) return el("div", { class: "panel chart", id: "history" }, head, el("p", { class: "muted" }, "Loading…"));
+  const t = d.total, n = t.completed + t.failed + t.cancelled + t.timed_out;
+  const summary = el("p", { class: "muted", id: "history-summary" }, n + " finished in the last " + d.asked + " (" +
+    t.completed + " completed, " + t.failed + " failed, " + t.cancelled + " cancelled, " + t.timed_out + " timed out); latency p50 " +
+    fmtDur(t.p50_ms) + ", p95 " + fmtDur(t.p95_ms) + ", one bar per " + HISTORY[d.asked] + ".");
+  return el("div", { class: "panel chart", id: "history" }, head, summary, drawHistory(d),
+    el("div", { class: "legend" }, el("span", {}, el("i", { class: "sw-completed" }), "completed"),
+      el("span", {}, el("i", { class: "sw-failed" }), "failed"), el("span", {}, el("i", { class: "sw-cancelled" }), "cancelled"),
+      el("span", {}, el("i", { class: "sw-timed_out" }), "timed out"), el("span", {}, el("i", { class: "sw-p50" }), "p50 latency (right axis)"),
+      el("span", {}, el("i", { class: "sw-p95" }), "p95 latency (right axis)")),
+    d.truncated ? el("p", { class: "error small", id: "history-truncated" }, "More than " + d.limit +
+      " executions finished in this window; only the most recent " + d.limit + " are counted, so bars before " +
+      fmtTime(d.complete_from) + " are too low.") : "");
+}
+
+// drawHistory draws stacked bars (finished per bucket by state, left axis)
+// and the p50/p95 latency lines (right axis) as inline SVG.
+function drawHistory(d) {
+  const W = 1000, H = 220, L = 44, R = 60, T = 12, B = 24;
+  const root = svg("svg", { viewBox: "0 0 " + W + " " + H, preserveAspectRatio: "none", id: "history-chart" });
+  const bs = d.buckets || [];
+  const states = [["completed", "#23854a"], ["failed", "#c8372d"], ["cancelled", "#6b7280"], ["timed_out", "#b7791f"]];
+  const maxN = niceCeil(Math.max(0, ...bs.map((b) => b.completed + b.failed + b.cancelled + b.timed_out)));
+  const maxL = niceCeil(Math.max(0, ...bs.map((b) => b.p95_ms || 0)));
+  const bw = (W - L - R) / Math.max(1, bs.length);
+  const y = (v, m) => H - B - (v / m) * (H - T - B);
+  const grid = svg("g", { class: "grid" });
+  for (let i = 0; i <= 4; i++) {
+    const yy = T + ((H - T - B) * i) / 4;
+    grid.append(svg("line", { x1: L, x2: W - R, y1: yy, y2: yy }),
+      svg("text", { x: L - 6, y: yy + 4, "text-anchor": "end", text: tick(maxN * (1 - i / 4)) }),
+      svg("text", { x: W - R + 6, y: yy + 4, text: fmtDur(maxL * (1 - i / 4)) }));
+  }
+  const hhmm = (iso) => new Date(iso).toLocaleString(undefined, d.asked === "7d" ?
+    { month: "short", day: "numeric", hour: "2-digit", hour12: false } : { hour: "2-digit", minute: "2-digit", hour12: false });
+  for (let i = 0; i < bs.length; i += Math.max(1, Math.round(bs.length / 6)))
+    grid.append(svg("text", { x: L + i * bw, y: H - 6, text: hhmm(bs[i].start) }));
+  grid.append(svg("text", { x: W - R, y: H - 6, "text-anchor": "end", text: "now" }));
+  const bars = svg("g", { class: "bars" });
+  bs.forEach((b, i) => {
+    let base = 0;
+    for (const [k, color] of states) {
+      if (!b[k]) continue;
+      const y0 = y(base, maxN), y1 = y(base + b[k], maxN);
+      bars.append(svg("rect", { x: (L + i * bw + bw * 0.12).toFixed(1), width: (bw * 0.76).toFixed(1), y: y1.toFixed(1),
+        height: Math.max(0.5, y0 - y1).toFixed(1), fill: color, "data-state": k },
+      svg("title", { text: hhmm(b.start) + ": " + b[k] + " " + k.replace("_", " ") })));
+      base += b[k];
+    }
+  });
+  const line = (key, color, dash) => {
+    const pts = bs.map((b, i) => b[key] === null || b[key] === undefined ? null :
+      (L + (i + 0.5) * bw).toFixed(1) + "," + y(b[key], maxL).toFixed(1)).filter(Boolean);
+    const g = svg("g", { class: "lat-" + key });
+    if (pts.length > 1) g.append(svg("polyline", { fill: "none", stroke: color, "stroke-width": 2, "stroke-dasharray": dash || "",
+      "vector-effect": "non-scaling-stroke", points: pts.join(" ") }));
+    for (const pt of pts) {
+      const [cx, cy] = pt.split(",");
+      g.append(svg("circle", { cx, cy, r: 3, fill: color }));
+    }
+    return g;
+  };
+  root.append(grid, bars, line("p50_ms", "#3b6fd8"), line("p95_ms", "#8f5bd6", "6 4"));
+  if (!bs.some((b) => b.completed + b.failed + b.cancelled + b.timed_out))
+    root.append(svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", text: "No execution finished in this window." }));
   return root;
 }
 

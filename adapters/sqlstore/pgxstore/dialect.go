@@ -66,6 +66,17 @@ func (dialect) TagsOverlap(col string) string {
 	return "EXISTS (SELECT 1 FROM jsonb_array_elements_text(" + col + "::jsonb) AS tag(v) WHERE tag.v = ANY(?::text[]))"
 }
 
+// TextContains folds ASCII letters only (translate), as SQLite's LIKE
+// does, so both databases match the same rows; LIKE itself is case
+// sensitive here.
+func (dialect) TextContains(col string, bytes bool) string {
+	expr := col
+	if bytes {
+		expr = "convert_from(" + col + ", 'UTF8')"
+	}
+	return "translate(" + expr + ", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') LIKE ? ESCAPE '\\'"
+}
+
 var pgArrayTypes = map[sqlstore.ColType]string{
 	sqlstore.ColText: "text[]", sqlstore.ColBytes: "bytea[]", sqlstore.ColTime: "timestamptz[]", sqlstore.ColInt: "bigint[]",
 }

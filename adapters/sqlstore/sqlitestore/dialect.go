@@ -63,6 +63,16 @@ func (dialect) TagsOverlap(col string) string {
 	return "EXISTS (SELECT 1 FROM json_each(" + col + ") AS tag WHERE tag.value IN (SELECT value FROM json_each(?)))"
 }
 
+// TextContains relies on LIKE, which folds ASCII letters only (the
+// pattern is folded already, harmlessly). A BLOB is read as its UTF-8
+// text.
+func (dialect) TextContains(col string, bytes bool) string {
+	if bytes {
+		col = "CAST(" + col + " AS TEXT)"
+	}
+	return col + " LIKE ? ESCAPE '\\'"
+}
+
 // RowSet reads a JSON array of arrays: text and integers as JSON values,
 // bytes as hex strings (unhex gives the BLOB back), times as microseconds.
 func (dialect) RowSet(alias string, cols []sqlstore.Column) string {

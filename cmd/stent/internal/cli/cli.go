@@ -340,3 +340,37 @@ func (f *timeFlag) Set(s string) error {
 }
 
 func (f *timeFlag) Type() string { return "time" }
+
+// agoFlag is a time flag that also takes a duration, meaning that long
+// before now (resolved with at).
+type agoFlag struct {
+	raw string
+	t   time.Time
+	ago time.Duration
+}
+
+func (f *agoFlag) String() string { return f.raw }
+
+func (f *agoFlag) Set(s string) error {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		f.raw, f.t, f.ago = s, t.UTC(), 0
+		return nil
+	}
+	d, err := domain.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("invalid time %q: want RFC 3339 (2030-01-02T15:04:05Z) or a duration ago (2h, 1d)", s)
+	}
+	f.raw, f.t, f.ago = s, time.Time{}, d
+	return nil
+}
+
+func (f *agoFlag) Type() string { return "time|ago" }
+
+// at is the flag's time (zero when unset), a duration counted back from now.
+func (f *agoFlag) at(now time.Time) time.Time {
+	if f.ago > 0 {
+		return now.Add(-f.ago)
+	}
+	return f.t
+}

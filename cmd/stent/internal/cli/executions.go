@@ -59,17 +59,27 @@ func parseExecutionStates(in []string) ([]domain.ExecutionState, error) {
 func (r *runner) listCommand() *cobra.Command {
 	var page pageFlags
 	var states []string
-	var function, queue, version string
+	var function, queue, version, idPrefix, text string
+	var tags []string
+	var from, before agoFlag
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List executions, newest first",
 		Args:  cobra.NoArgs,
+		Example: `  stent list --tag vip --created-from 2h
+  stent list --text card_declined --state failed
+  stent list --id-prefix 01a246fe --created-before 2030-01-02T15:00:00Z`,
 	}
 	page.register(cmd, "executions")
 	cmd.Flags().StringSliceVarP(&states, "state", "s", nil, "only these states (repeat or comma-separate)")
 	cmd.Flags().StringVar(&function, "function", "", "only executions of this root function")
 	cmd.Flags().StringVar(&queue, "queue", "", "only executions in this queue")
 	cmd.Flags().StringVar(&version, "version", "", "only executions dispatched at this root function version (app.WithVersion)")
+	cmd.Flags().StringArrayVar(&tags, "tag", nil, "only executions carrying this tag (repeat: every one of them)")
+	cmd.Flags().StringVar(&idPrefix, "id-prefix", "", "only executions whose id starts with this")
+	cmd.Flags().StringVar(&text, "text", "", "only executions whose input, result or error JSON contains this text (ASCII letters in any case)")
+	cmd.Flags().Var(&from, "created-from", "only executions created at or after this time: RFC 3339, or a duration ago (2h, 1d)")
+	cmd.Flags().Var(&before, "created-before", "only executions created before this time: RFC 3339, or a duration ago")
 	cmd.RunE = r.run(func(ctx context.Context, _ []string) error {
 		if err := page.check(); err != nil {
 			return err
@@ -78,7 +88,14 @@ func (r *runner) listCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		f := ports.ExecutionFilter{States: sts, Function: function, Queue: queue, Version: version, Limit: page.limit, Offset: page.offset}
+		now := r.now()
+		f := ports.ExecutionFilter{States: sts, Function: function, Queue: queue, Version: version,
+			Tags: tags, IDPrefix: idPrefix, Text: text, CreatedFrom: from.at(now), CreatedBefore: before.at(now),
+			Limit: page.limit, Offset: page.offset}
+		// Bad filters are a usage error, the same on every store.
+		if err := f.Validate(); err != nil {
+			return usageError(err)
+		}
 		return r.withExecutions(ctx, readOnly, func(st ports.ExecutionStore) error {
 			execs, err := st.ListExecutions(ctx, f)
 			if err != nil {
