@@ -47,6 +47,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 		{"function limits", testFunctionLimits},
 		{"concurrency", testConcurrency},
 		{"flow limits", testFlowLimits},
+		{"limit usage", testLimitUsage},
 		{"fencing", testFencing},
 		{"finishing tasks", testFinishingTasks},
 		{"steps", testSteps},
