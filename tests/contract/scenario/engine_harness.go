@@ -43,6 +43,7 @@ func RunEngine(t *testing.T, newStore StoreFactory, caps EngineCaps) {
 		{"basics", engineBasics},
 		{"routing", engineRouting},
 		{"queue pause", engineQueues},
+		{"limit usage", engineLimitUsage},
 		{"singleton and debounce", engineDedupe},
 		{"retries and dead letters", engineRetries},
 		{"idempotency and cache", engineIdempotency},
