@@ -244,6 +244,9 @@ func (e *Engine) concurrencyUsage(ctx context.Context, steps []domain.ProgressEn
 					groups = append(groups, cg)
 				}
 			}
+			if len(groups) == 0 {
+				return domain.LimitUsage{}, false
+			}
 			list, err := e.store.ListLimitUsage(ctx, ports.LimitUsageFilter{Now: e.now(), Groups: groups, Limit: 2 * len(groups)})
 			if err != nil {
 				*errp = err
