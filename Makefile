@@ -77,7 +77,7 @@ fuzz-quick: ## Fuzz the HTTP API for FUZZTIME (default 30s) on SQLite, and Postg
 
 BENCH_BIN := bin/bench
 
-bench: ## Benchmark Stent against River and DBOS (< 15 min); writes bench/results/latest.md and latest.json
+bench: ## Benchmark Stent against River and DBOS (about 25 min with W8); writes bench/results/latest.md, latest.json and a history.jsonl row
 	cd bench && $(GO) build -o $(BENCH_BIN) ./cmd/bench && ./$(BENCH_BIN) -out results
 
 bench-quick: ## Reduced benchmark (< 2 min, CI smoke; writes bench/results/quick/); fails if Stent's W1/W2 drop below half of River's/DBOS's

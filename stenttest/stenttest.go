@@ -37,6 +37,7 @@ type Option func(*options)
 
 type options struct {
 	sqlite  bool
+	store   ports.Store
 	start   time.Time
 	timeout time.Duration
 	noSkip  bool
@@ -47,6 +48,14 @@ type options struct {
 // WithSQLite runs the engine on a SQLite file in t.TempDir() instead of
 // the in-memory store.
 func WithSQLite() Option { return func(o *options) { o.sqlite = true } }
+
+// WithStore runs the engine on store instead of the in-memory store, for
+// example a PostgreSQL store (pgxstore) in a schema of its own: the same
+// tests then run on the store that production uses. The store must be
+// empty and used by this Env only (the time skipping reads every task in
+// it); New migrates it when it is a ports.Migrator and does not close it:
+// the caller owns it. WithStore wins over WithSQLite.
+func WithStore(store ports.Store) Option { return func(o *options) { o.store = store } }
 
 // WithStart sets the virtual clock's start time (default DefaultStart).
 func WithStart(t time.Time) Option { return func(o *options) { o.start = t } }
@@ -106,16 +115,21 @@ func New(t T, reg *app.Registry, opts ...Option) *Env {
 		}
 	}
 	env := &Env{t: t, clock: clock.NewFake(o.start), reg: reg.Clone(), timeout: o.timeout}
-	if o.sqlite {
+	switch {
+	case o.store != nil:
+		env.store = o.store
+	case o.sqlite:
 		st, err := sqlitestore.Open(context.Background(), sqlitestore.Config{Path: filepath.Join(t.TempDir(), "stent.db")})
 		if err != nil {
 			t.Fatalf("stenttest: opening SQLite: %v", err)
 		}
 		env.store = st
-	} else {
-		env.store = memstore.New()
+		t.Cleanup(func() { _ = st.Close() })
+	default:
+		st := memstore.New()
+		env.store = st
+		t.Cleanup(func() { _ = st.Close() })
 	}
-	t.Cleanup(func() { _ = env.store.Close() })
 	if m, ok := env.store.(ports.Migrator); ok {
 		if err := m.Migrate(context.Background()); err != nil {
 			t.Fatalf("stenttest: migrating the store: %v", err)

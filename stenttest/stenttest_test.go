@@ -12,6 +12,7 @@ import (
 
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/internal/testenv/teststore"
 	"github.com/stenthq/stent/stenttest"
 )
 
@@ -64,8 +65,18 @@ func newBilling() *billing {
 	return b
 }
 
-func stores() map[string][]stenttest.Option {
-	return map[string][]stenttest.Option{"memstore": nil, "sqlite": {stenttest.WithSQLite()}}
+// stores lists the stores the Env tests run on: the default memstore,
+// WithSQLite, and PostgreSQL through WithStore (a schema of its own on
+// STENT_TEST_POSTGRES_DSN; skipped without it unless
+// STENT_REQUIRE_SERVICES is set).
+func stores() map[string]func(t *testing.T) []stenttest.Option {
+	return map[string]func(t *testing.T) []stenttest.Option{
+		"memstore": func(*testing.T) []stenttest.Option { return nil },
+		"sqlite":   func(*testing.T) []stenttest.Option { return []stenttest.Option{stenttest.WithSQLite()} },
+		"postgres": func(t *testing.T) []stenttest.Option {
+			return []stenttest.Option{stenttest.WithStore(teststore.Postgres(t))}
+		},
+	}
 }
 
 func TestThirtyDaySleepSkipsAhead(t *testing.T) {
@@ -73,11 +84,19 @@ func TestThirtyDaySleepSkipsAhead(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			b := newBilling()
-			env := stenttest.New(t, b.reg, opts...)
+			env := stenttest.New(t, b.reg, opts(t)...)
 			start := env.Now()
 			wall := time.Now()
 			got, err := stenttest.Run(env, b.monthly, order{ID: "o1", Amount: 5})
-			t.Logf("%s: a %s sleep took %s of wall time", name, month, time.Since(wall))
+			took := time.Since(wall)
+			t.Logf("%s: a %s sleep took %s of wall time", name, month, took)
+			// Issue 13 asks for under a second; seen here: tens of
+			// milliseconds, up to 2 s for SQLite under -race on a loaded
+			// 2-CPU machine. The bound only catches a run that waited in
+			// real time (or on a poll backoff), not a slow machine.
+			if took > 20*time.Second {
+				t.Errorf("a %s sleep took %s of wall time", month, took)
+			}
 			if err != nil || got != "charged o1 5; charged o1 5" {
 				t.Fatalf("got %q, %v", got, err)
 			}
@@ -113,7 +132,7 @@ func TestSignalResumesAWaitWithoutMovingTheClock(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			b := newBilling()
-			env := stenttest.New(t, b.reg, opts...)
+			env := stenttest.New(t, b.reg, opts(t)...)
 			id := env.Dispatch(b.renewal, order{ID: "o3", Amount: 9})
 			env.Signal(id, "renew", true)
 			got, err := stenttest.Await(env, b.renewal, id)

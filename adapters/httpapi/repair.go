@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 
@@ -10,7 +11,8 @@ import (
 
 // RepairRequest is the body of POST /v1/executions/{id}/fork and
 // /reset: the first top-level step to run again (from 1, the "#" of
-// stent show) and, for a fork only, a new input (absent: the original's).
+// stent show) and, for a fork only, a new input (absent or null: the
+// original's).
 type RepairRequest struct {
 	FromStep *int            `json:"from_step"`
 	Input    json.RawMessage `json:"input,omitempty"`
@@ -30,6 +32,9 @@ func (h *Handler) readRepair(w http.ResponseWriter, r *http.Request, allowInput 
 	var req RepairRequest
 	if !h.readJSON(w, r, &req, false) {
 		return req, false
+	}
+	if bytes.Equal(bytes.TrimSpace(req.Input), []byte("null")) {
+		req.Input = nil // JSON clients send null for an absent field
 	}
 	if req.FromStep == nil {
 		writeError(w, http.StatusBadRequest, "invalid_argument", `"from_step" is required: the first step to run again, from 1`, nil)

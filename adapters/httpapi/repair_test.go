@@ -77,4 +77,18 @@ func TestAPIForkAndReset(t *testing.T) {
 		}
 		e.want(e.do("POST", "/v1/executions/"+id+"/reset", `{"from_step": 1, "input": 2}`), http.StatusBadRequest, "invalid_argument")
 	})
+	t.Run(`"input": null is the same as no input (JSON clients send null for absent)`, func(t *testing.T) {
+		e := e.with(t)
+		id := e.dispatch("api.fail", `null`)
+		e.result(id)
+		e.want(e.do("POST", "/v1/executions/"+id+"/reset", `{"from_step": 1, "input": null}`), http.StatusOK, "")
+		src := e.dispatch("api.echo", `{"n": 1}`)
+		e.result(src)
+		r := e.do("POST", "/v1/executions/"+src+"/fork", `{"from_step": 1, "input": null}`)
+		e.want(r, http.StatusCreated, "")
+		fork, _ := r.body["execution_id"].(string)
+		if res := e.result(fork); res.body["value"].(map[string]any)["n"] != float64(1) {
+			t.Fatalf("fork with input null %s; want the source's input", res.raw)
+		}
+	})
 }

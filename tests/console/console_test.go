@@ -1,7 +1,8 @@
 // Package console_test drives the web console in a real headless Chromium
 // (Debian's chromium package, through chromedp) against a seeded SQLite
 // store: log in, filter, open an execution and read its timeline and wait
-// reason, cancel it, replay a dead letter, log out. Every request the page
+// reason, discard a pending signal, cancel it, replay a dead letter, fork
+// and reset, pause a queue and a schedule, log out. Every request the page
 // makes is recorded: all must go to the test server. Screenshots of each
 // page land in tests/console/out/ (not committed).
 package console_test
@@ -413,6 +414,33 @@ func TestConsoleInABrowser(t *testing.T) {
 	eventually("the send button is disabled with a message", `document.querySelector("#signal-send").disabled &&
 		document.querySelector("#signal-json-error").textContent.startsWith("Not valid JSON")`)
 	run("screenshot the execution", shot("04-execution"))
+
+	t.Log("discard a pending signal")
+	// Two messages of a name the order never waits for: they stay pending
+	// in its mailbox. The first (a payload no wait could decode) is
+	// discarded from the signals panel; the second stays.
+	for _, payload := range []any{map[string]any{"oops": "not a bool"}, "keep me"} {
+		if err := s.eng.SendSignal(context.Background(), s.waiting, "note", payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run("reload the execution", chromedp.Reload(), chromedp.WaitVisible(css("#signals table")))
+	firstSignal := "#signals tbody tr:first-child"
+	eventually("the signals panel lists both pending messages with a Discard button each", `(() => {
+		const r = [...document.querySelectorAll("#signals tbody tr")];
+		return r.length === 2 && r.every((x) => x.textContent.includes("pending") && x.querySelector("button") !== null) &&
+			r[0].children[1].textContent === "1" && r[0].textContent.includes("oops") })()`)
+	run("discard the first",
+		chromedp.Click(css(firstSignal+" button")),
+		chromedp.WaitVisible(css("#confirm-yes")),
+		shot("04b-confirm-discard-signal"),
+		confirm)
+	eventually("only the second message is left", `(() => { const r = [...document.querySelectorAll("#signals tbody tr")];
+		return r.length === 1 && r[0].children[1].textContent === "2" && r[0].textContent.includes("keep me") })()`)
+	run("screenshot the signals after the discard", shot("04c-signal-discarded"))
+	if sigs, err := s.eng.Signals(context.Background(), s.waiting); err != nil || len(sigs) != 1 || sigs[0].Seq != 2 || sigs[0].ConsumedBy != "" {
+		t.Fatalf("after the console's discard the store lists %+v, %v; want only the pending message 2", sigs, err)
+	}
 
 	t.Log("cancel it")
 	run("cancel", chromedp.Click(css("#cancel")), chromedp.WaitVisible(css("#confirm-yes")), shot("05-confirm-cancel"), confirm)

@@ -31,55 +31,68 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store, caps StoreC
 		caps.Name = "store"
 	}
 	h := storeSuite{newStore: newStore, caps: caps}
-	areas := []struct {
-		name string
-		run  func(*testing.T, storeSuite)
-	}{
-		{"executions", testExecutions},
-		{"batch executions", testCreateExecutions},
-		{"dispatch dedupe", testDispatchDedupe},
-		{"dispatch dedupe replay", testDispatchDedupeReplay},
-		{"dispatch dedupe across functions", testDispatchDedupeOtherFunction},
-		{"payloads and times", testPayloadsAndTimes},
-		{"cancel and timeout", testCancelAndTimeout},
-		{"claims", testClaims},
-		{"claim routing", testClaimRouting},
-		{"function limits", testFunctionLimits},
-		{"concurrency", testConcurrency},
-		{"flow limits", testFlowLimits},
-		{"limit usage", testLimitUsage},
-		{"fencing", testFencing},
-		{"finishing tasks", testFinishingTasks},
-		{"steps", testSteps},
-		{"inline and batched steps", testInlineAndBatchSteps},
-		{"first claim", testFirstClaim},
-		{"sleep and reset", testSleepAndReset},
-		{"parking", testParking},
-		{"workers", testWorkers},
-		{"schedules", testSchedules},
-		{"function versions", testVersions},
-		{"queues", testQueues},
-		{"cache", testCache},
-		{"idempotency", testIdempotency},
-		{"signals", testSignals},
-		{"dead letters", testDeadLetters},
-		{"keyset pages", testKeysetPages},
-		{"fork and reset", testRepair},
-		{"stats", testStats},
-		{"cleanup", testCleanup},
-		{"catalogue", testCatalogue},
-		{"lifecycle", testLifecycle},
-		{"bad input", testBadInput},
-		{"bad text input", testBadTextInput},
-		{"bad step input", testBadStepInput},
-		{"rows as stored", testRowsAsStored},
-	}
-	for _, a := range areas {
+	for _, a := range storeAreas {
 		t.Run(a.name, func(t *testing.T) {
 			t.Parallel()
 			a.run(t, h)
 		})
 	}
+}
+
+// storeAreas are the areas of RunStore, in order: the first level of its
+// subtest names. docs/store-adapters.md has a row for each (checked by
+// TestStoreAdaptersDocNamesEveryArea in tests/contract/scenario).
+var storeAreas = []struct {
+	name string
+	run  func(*testing.T, storeSuite)
+}{
+	{"executions", testExecutions},
+	{"batch executions", testCreateExecutions},
+	{"dispatch dedupe", testDispatchDedupe},
+	{"dispatch dedupe replay", testDispatchDedupeReplay},
+	{"dispatch dedupe across functions", testDispatchDedupeOtherFunction},
+	{"payloads and times", testPayloadsAndTimes},
+	{"cancel and timeout", testCancelAndTimeout},
+	{"claims", testClaims},
+	{"claim routing", testClaimRouting},
+	{"function limits", testFunctionLimits},
+	{"concurrency", testConcurrency},
+	{"flow limits", testFlowLimits},
+	{"limit usage", testLimitUsage},
+	{"fencing", testFencing},
+	{"finishing tasks", testFinishingTasks},
+	{"steps", testSteps},
+	{"inline and batched steps", testInlineAndBatchSteps},
+	{"first claim", testFirstClaim},
+	{"sleep and reset", testSleepAndReset},
+	{"parking", testParking},
+	{"workers", testWorkers},
+	{"schedules", testSchedules},
+	{"function versions", testVersions},
+	{"queues", testQueues},
+	{"cache", testCache},
+	{"idempotency", testIdempotency},
+	{"signals", testSignals},
+	{"dead letters", testDeadLetters},
+	{"keyset pages", testKeysetPages},
+	{"fork and reset", testRepair},
+	{"stats", testStats},
+	{"cleanup", testCleanup},
+	{"catalogue", testCatalogue},
+	{"lifecycle", testLifecycle},
+	{"bad input", testBadInput},
+	{"bad text input", testBadTextInput},
+	{"bad step input", testBadStepInput},
+	{"rows as stored", testRowsAsStored},
+}
+
+// AreaNames lists the areas RunStore runs, in order.
+func AreaNames() []string {
+	names := make([]string, len(storeAreas))
+	for i, a := range storeAreas {
+		names[i] = a.name
+	}
+	return names
 }
 
 // storeSuite runs one subtest per behaviour, each on its own store.

@@ -97,13 +97,17 @@ func latencyMetrics(samples []sample, withStart bool) ([]metric, error) {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// percentile is the nearest-rank percentile of xs (which it sorts).
+// percentile is the nearest-rank percentile of xs (which it sorts): the
+// smallest value with at least p% of the values at or below it, that is
+// the value of rank ceil(p/100 * n) (1-based), never interpolated. A tiny
+// tolerance keeps float rounding from pushing an exact rank one up
+// (99.9/100 * 1000 is 999.0000000000001 in float64).
 func percentile(xs []float64, p float64) float64 {
 	if len(xs) == 0 {
 		return math.NaN()
 	}
 	slices.Sort(xs)
-	k := int(math.Ceil(p/100*float64(len(xs)))) - 1
+	k := int(math.Ceil(p/100*float64(len(xs))-1e-9)) - 1
 	return xs[min(max(k, 0), len(xs)-1)]
 }
 

@@ -35,13 +35,14 @@ type options struct {
 	verbose  bool
 	preload  int
 	extra    bool
+	w8window time.Duration
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.role, "role", "", "internal: run|worker (the parent re-executes itself with these)")
 	flag.BoolVar(&o.quick, "quick", false, "reduced sizes and cases for a CI smoke run (< 2 min)")
-	flag.StringVar(&o.only, "only", "", "comma-separated filters: systems (stent,river,dbos), variants (fast,defaults,direct,queue,local,poll,redis,pgnotify,sleep,signal,timers,spread), stores (postgres,sqlite), workloads (W1..W6); same-kind filters OR, kinds AND")
+	flag.StringVar(&o.only, "only", "", "comma-separated filters: systems (stent,river,dbos), variants (fast,defaults,direct,queue,local,poll,redis,pgnotify,sleep,signal,timers,spread), stores (postgres,sqlite), workloads (W1..W6, W8); same-kind filters OR, kinds AND")
 	flag.IntVar(&o.runs, "runs", 0, "runs per case (default 3; 1 with -latency)")
 	flag.StringVar(&o.out, "out", "results", "directory for latest.md and latest.json (empty: do not write)")
 	flag.BoolVar(&o.guard, "guard", false, "exit 1 if Stent's W1 < 0.5x River (fast) on the same store or Stent's W2 < 0.5x DBOS, in this run")
@@ -53,6 +54,7 @@ func main() {
 	flag.BoolVar(&o.verbose, "v", false, "print each run's outcome as it finishes")
 	flag.BoolVar(&o.extra, "extra", false, "also run the extra cases (River and DBOS W4 on SQLite)")
 	flag.IntVar(&o.preload, "preload", 0, "W5: finished executions to preload (default 1,000,000)")
+	flag.DurationVar(&o.w8window, "w8window", 0, "W8: how long each rate is offered (default 30s; 2s with -quick), e.g. 5s for a smoke run")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

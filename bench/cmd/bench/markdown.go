@@ -27,6 +27,7 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "Load average (1, 5, 15 min) as the bench began: %s; as it ended: %s (other work on the machine skews the figures).\n\n",
 			e.LoadStart, e.LoadEnd)
 	}
+	b.WriteString(trustHeader(e))
 	if !e.Latency && len(r.Ratios) > 0 {
 		b.WriteString("## Targets (ratios between systems measured in this run)\n\n")
 		b.WriteString("| Target | Value | Goal | Result |\n|---|---|---|---|\n")
@@ -51,7 +52,11 @@ func (r *report) markdown() string {
 		r.latencyTable(&b)
 		return b.String()
 	}
-	for _, wl := range []string{w1, w2, w3, w4, w5, w6} {
+	for _, wl := range []string{w1, w2, w3, w4, w5, w6, w8} {
+		if wl == w8 {
+			r.w8Section(&b)
+			continue
+		}
 		var rows []row
 		for _, rw := range r.Rows {
 			if rw.Workload == wl {
@@ -70,15 +75,18 @@ func (r *report) markdown() string {
 		case w6:
 			b.WriteString(parkedIntro)
 		}
-		b.WriteString("| System | Store | Metric | Median | Min | Max | Unit | Runs | N | Concurrency | Peak RSS (MiB) |\n")
-		b.WriteString("|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|\n")
+		b.WriteString("| System | Store | Metric | Median | Min | Max | Unit | Runs | N | Concurrency | Commits/unit | Peak RSS (MiB) |\n")
+		b.WriteString("|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|\n")
 		for _, rw := range rows {
 			if rw.Median == nil {
-				fmt.Fprintf(&b, "| %s | %s | %s | %s | | | | %d | %d | %d | |\n", rw.System, rw.Store, rw.Metric, cell(rw.Error), rw.Runs, rw.N, rw.Concurrency)
+				fmt.Fprintf(&b, "| %s | %s | %s | %s | | | | %d | %d | %d | | |\n", rw.System, rw.Store, rw.Metric, cell(rw.Error), rw.Runs, rw.N, rw.Concurrency)
 				continue
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %d | %d | %d | %.1f |\n", rw.System, rw.Store, rw.Metric,
-				num(*rw.Median), num(*rw.Min), num(*rw.Max), rw.Unit, rw.Runs, rw.N, rw.Concurrency, rw.PeakRSSMiB)
+			if rw.Metric == "commits_per_unit" {
+				continue // shown in its column
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %d | %d | %d | %s | %.1f |\n", rw.System, rw.Store, rw.Metric,
+				num(*rw.Median), num(*rw.Min), num(*rw.Max), rw.Unit, rw.Runs, rw.N, rw.Concurrency, r.commitsCell(rw), rw.PeakRSSMiB)
 		}
 		b.WriteString("\nSettings:\n\n")
 		seen := map[string]bool{}

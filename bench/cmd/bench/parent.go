@@ -29,6 +29,9 @@ func runParent(ctx context.Context, o options) error {
 	if o.preload > 0 {
 		sz.W5Preload = o.preload
 	}
+	if o.w8window > 0 {
+		sz.W8Window = o.w8window
+	}
 	plan, err := filter(plan, o.only)
 	if err != nil {
 		return err
@@ -53,29 +56,20 @@ func runParent(ctx context.Context, o options) error {
 		return err
 	}
 	env.Quick, env.Latency, env.Runs, env.Sizes = o.quick, o.latency, runs, sz
+	env.Fsync = probeFsync(o.out)
 	fmt.Fprintf(os.Stderr, "bench: %d cases x %d runs; PostgreSQL %s (synchronous_commit=%s); %d CPUs\n",
 		len(plan), runs, env.PGVersion, env.SyncCommit, env.CPUs)
 
 	var rep report
 	rep.Env = env
-	for _, c := range plan {
+	// The cases of one workload run interleaved (run 1 of every case, then
+	// run 2 of every case, ...), so a noisy neighbour hits all systems
+	// alike (interleave.go).
+	for _, group := range groupByWorkload(plan) {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if why := unavailable(c); why != "" {
-			fmt.Fprintf(os.Stderr, "bench: %-55s n/a: %s\n", c, why)
-			rep.addUnavailable(c, sz, why)
-			continue
-		}
-		t0 := time.Now()
-		outs := runCaseRuns(ctx, o, c, sz, runs, &rep)
-		failed := 0
-		for _, out := range outs {
-			if out.Err != nil {
-				failed++
-			}
-		}
-		fmt.Fprintf(os.Stderr, "bench: %-55s %d runs (%d failed) in %s %s\n", c, len(outs), failed, since(t0), rep.brief(c))
+		runGroup(ctx, o, group, sz, runs, &rep)
 	}
 	rep.Env.Total = time.Since(started)
 	rep.Env.LoadEnd = loadAverage()
@@ -99,6 +93,11 @@ func runParent(ctx context.Context, o options) error {
 		}
 		fmt.Fprintf(os.Stderr, "bench: wrote %s and %s (total %s)\n",
 			filepath.Join(o.out, "latest.md"), filepath.Join(o.out, "latest.json"), since(started))
+		if fullRun(o) {
+			if err := appendHistory(filepath.Join(o.out, "history.jsonl"), &rep); err != nil {
+				return fmt.Errorf("history: %w", err)
+			}
+		}
 	}
 	if o.guard {
 		return rep.guard(os.Stderr)
@@ -126,7 +125,7 @@ func runCaseRuns(ctx context.Context, o options, c caseSpec, sz sizes, runs int,
 			return []runOutcome{load}
 		}
 		for range runs {
-			outs = append(outs, execChild(ctx, runSpec{Case: c, Sizes: sz, PGDSN: db.DSN}, o.verbose))
+			outs = append(outs, execCounted(ctx, o, runSpec{Case: c, Sizes: sz, PGDSN: db.DSN}, db.Name))
 			if o.verbose {
 				fmt.Fprintf(os.Stderr, "  run: %v\n", outs[len(outs)-1].Err)
 			}
@@ -154,7 +153,8 @@ func runCaseRuns(ctx context.Context, o options, c caseSpec, sz sizes, runs int,
 
 func runOnFreshStore(ctx context.Context, o options, c caseSpec, sz sizes) runOutcome {
 	spec := runSpec{Case: c, Sizes: sz, RedisURL: envOr("STENT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
-		NotifierPrefix: fmt.Sprintf("stent-bench-%d-%d:", os.Getpid(), time.Now().UnixNano()), ParkRate: parkRates[c.Store]}
+		NotifierPrefix: fmt.Sprintf("stent-bench-%d-%d:", os.Getpid(), time.Now().UnixNano()), ParkRate: parkRates[c.Store],
+		Rate: w8Rates[c]}
 	switch c.Store {
 	case storePG:
 		db, err := createDatabase(ctx, o.adminDSN)
@@ -163,6 +163,7 @@ func runOnFreshStore(ctx context.Context, o options, c caseSpec, sz sizes) runOu
 		}
 		defer dropDatabase(context.WithoutCancel(ctx), o.adminDSN, db.Name)
 		spec.PGDSN = db.DSN
+		return execCounted(ctx, o, spec, db.Name)
 	case storeSQLite:
 		dir, err := os.MkdirTemp("", "stent-bench-sqlite-")
 		if err != nil {
@@ -171,7 +172,7 @@ func runOnFreshStore(ctx context.Context, o options, c caseSpec, sz sizes) runOu
 		defer os.RemoveAll(dir)
 		spec.SQLitePath = filepath.Join(dir, "bench.db")
 	}
-	return execChild(ctx, spec, o.verbose)
+	return execCounted(ctx, o, spec, "")
 }
 
 // parkRates are the parks per second the Stent W6 sleep cases measured, per

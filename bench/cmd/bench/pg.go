@@ -36,6 +36,9 @@ type environment struct {
 	// work skews every figure.
 	LoadStart string `json:"load_start"`
 	LoadEnd   string `json:"load_end"`
+	// Fsync is the measured fsync rate of the results disk (and of the
+	// temporary directory when it is another filesystem).
+	Fsync []fsyncProbe `json:"fsync"`
 }
 
 // loadAverage is the first three fields of /proc/loadavg ("" elsewhere).

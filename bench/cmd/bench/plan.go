@@ -39,6 +39,7 @@ const (
 	w4 = "W4" // latency at a steady rate
 	w5 = "W5" // W1 with 1,000,000 finished executions in the tables
 	w6 = "W6" // parked workflows: memory, goroutines and wake lateness
+	w8 = "W8" // latency under a fixed offered load (w8.go)
 )
 
 var workloadTitles = map[string]string{
@@ -48,6 +49,7 @@ var workloadTitles = map[string]string{
 	w4: "W4 latency: steady dispatch rate; dispatch -> result seen by a waiting client",
 	w5: "W5 growth: W1 with 1,000,000 finished executions already in the PostgreSQL tables",
 	w6: "W6 parked: N workflows blocked on a sleep or a signal; the worker process's memory and goroutines once all are parked, and wake lateness",
+	w8: "W8 latency under a fixed offered load: open-loop dispatch at 200/s, 1,000/s and 80% of each system's W1 throughput; due -> result seen",
 }
 
 // sizes are the workload parameters of one bench invocation.
@@ -71,17 +73,21 @@ type sizes struct {
 	W6SpreadN       int // timers spread over W6SpreadOver
 	W6SpreadOver    time.Duration
 	W6Slots         int // the Stent worker's MaxConcurrency in W6
+	// W8Window is how long W8 offers its load (-w8window).
+	W8Window time.Duration
 }
 
 func fullSizes() sizes {
 	return sizes{W1N: 20000, W2N: 2000, W3N: 1000, W4Rate: 200, W4Duration: 10 * time.Second, W5Preload: 1000000, Concurrency: 1000,
-		W6N: 10000, W6LargeN: 100000, W6SleepFor: 60 * time.Second, W6LargeSleepFor: 10 * time.Minute, W6TimersN: 10000, W6SpreadN: 2000, W6SpreadOver: 20 * time.Second, W6Slots: 500}
+		W6N: 10000, W6LargeN: 100000, W6SleepFor: 60 * time.Second, W6LargeSleepFor: 10 * time.Minute, W6TimersN: 10000, W6SpreadN: 2000, W6SpreadOver: 20 * time.Second, W6Slots: 500,
+		W8Window: 30 * time.Second}
 }
 
 func quickSizes() sizes {
 	// W6: one smoke case, 500 same-second timers on SQLite.
 	return sizes{W1N: 2000, W2N: 200, W3N: 200, W4Rate: 200, W4Duration: 2 * time.Second, Concurrency: 1000,
-		W6N: 500, W6LargeN: 500, W6SleepFor: 60 * time.Second, W6LargeSleepFor: 10 * time.Minute, W6TimersN: 500, W6SpreadN: 100, W6SpreadOver: 2 * time.Second, W6Slots: 500}
+		W6N: 500, W6LargeN: 500, W6SleepFor: 60 * time.Second, W6LargeSleepFor: 10 * time.Minute, W6TimersN: 500, W6SpreadN: 100, W6SpreadOver: 2 * time.Second, W6Slots: 500,
+		W8Window: 2 * time.Second}
 }
 
 func latencySizes() sizes {
@@ -107,17 +113,26 @@ type caseSpec struct {
 	Large bool
 	// Runs caps the runs of the case (0: the invocation's -runs).
 	Runs int
+	// W8: the offered rate, fixed (Rate, units/s) or a share of the
+	// system's W1 throughput in the same invocation (RatePct, percent).
+	Rate    int
+	RatePct int
 }
 
 // label is the "system" column of the report: the system and its variant.
 func (c caseSpec) label() string {
-	if c.Variant == "" {
-		return c.System
+	l := c.System
+	switch {
+	case c.Variant == "":
+	case c.Procs > 1:
+		l = fmt.Sprintf("%s (%s, %d procs)", c.System, c.Variant, c.Procs)
+	default:
+		l = fmt.Sprintf("%s (%s)", c.System, c.Variant)
 	}
-	if c.Procs > 1 {
-		return fmt.Sprintf("%s (%s, %d procs)", c.System, c.Variant, c.Procs)
+	if c.Workload == w8 {
+		l += " @ " + w8LoadLabel(c)
 	}
-	return fmt.Sprintf("%s (%s)", c.System, c.Variant)
+	return l
 }
 
 func (c caseSpec) String() string {
@@ -170,6 +185,7 @@ func benchPlan() []caseSpec {
 		add(caseSpec{System: sysStent, Variant: varSpread, Store: st, Workload: w6, Procs: 2, Runs: 1})
 		add(caseSpec{System: sysDBOS, Variant: varSleep, Store: st, Workload: w6, Runs: 1})
 	}
+	p = append(p, w8Plan()...)
 	return p
 }
 
@@ -195,7 +211,7 @@ func filter(cases []caseSpec, only string) ([]caseSpec, error) {
 	variants := []string{varFast, varDefaults, varDirect, varQueue, varLocal, varPoll, varRedis, varPGNotify,
 		varSleep, varSignal, varTimers, varSpread}
 	stores := []string{storePG, storeSQLite}
-	workloads := []string{w1, w2, w3, w4, w5, w6}
+	workloads := []string{w1, w2, w3, w4, w5, w6, w8}
 	for _, tok := range strings.Split(only, ",") {
 		tok = strings.TrimSpace(tok)
 		switch {

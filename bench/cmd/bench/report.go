@@ -25,6 +25,9 @@ type row struct {
 	PeakRSSMiB  float64  `json:"peak_rss_mib"`
 	Settings    string   `json:"settings"`
 	Error       string   `json:"error,omitempty"`
+	// Values are the successful runs' values in run order (interleaved
+	// rounds: run i of every case ran in the same round).
+	Values []float64 `json:"values,omitempty"`
 
 	c caseSpec
 }
@@ -86,6 +89,7 @@ func (r *report) add(c caseSpec, sz sizes, outs []runOutcome) {
 		rw := base
 		rw.Metric, rw.Unit = m.Name, m.Unit
 		rw.Median, rw.Min, rw.Max = &med, &lo, &hi
+		rw.Values = vals
 		r.Rows = append(r.Rows, rw)
 	}
 }
@@ -177,7 +181,7 @@ func (r *report) computeRatios() {
 		s, ok1 := tput(w1, x.store, is(sysStent, ""))
 		rv, ok2 := tput(w1, x.store, is(sysRiver, varFast))
 		add(fmt.Sprintf("W1 %s: Stent / River (fast)", x.store), fmt.Sprintf(">= %.1fx", x.target), "x",
-			s/rv, ok1 && ok2, func(v float64) bool { return v >= x.target }, "")
+			s/rv, ok1 && ok2, func(v float64) bool { return v >= x.target }, r.runSpread(w1, x.store, is(sysStent, ""), is(sysRiver, varFast)))
 		if rd, ok := tput(w1, x.store, is(sysRiver, varDefaults)); ok && ok1 {
 			add(fmt.Sprintf("W1 %s: Stent / River (defaults)", x.store), "info", "x", s/rd, true, func(float64) bool { return true }, "")
 		}
@@ -186,7 +190,7 @@ func (r *report) computeRatios() {
 		s, ok1 := tput(w2, store, is(sysStent, ""))
 		d, which, ok2 := r.bestDBOS(w2, store)
 		add(fmt.Sprintf("W2 %s: Stent / DBOS (best: %s)", store, which), ">= 5.0x", "x", s/d, ok1 && ok2,
-			func(v float64) bool { return v >= 5 }, "")
+			func(v float64) bool { return v >= 5 }, r.runSpread(w2, store, is(sysStent, ""), is(sysDBOS, which)))
 	}
 	el, ok := r.find(w3, storePG, "elapsed", is(sysStent, ""))
 	add("W3 postgres: Stent 1,000-child fan-out", "< 1000 ms", "ms", el, ok, func(v float64) bool { return v < 1000 },
@@ -222,6 +226,7 @@ func (r *report) computeRatios() {
 	}
 	add("W5 postgres: Stent W1 with 1M finished / empty tables", ">= 0.85", "x", g/e, ok1 && ok2, func(v float64) bool { return v >= 0.85 }, w5Note)
 	r.parkedRatios(add)
+	r.w8Ratios()
 }
 
 // parkedRatios adds W6's targets per store: the Stent worker's RSS and

@@ -35,6 +35,8 @@ type runSpec struct {
 	// this store in this invocation (0: none ran); the timer cases size
 	// their margin by it (parkMargin).
 	ParkRate float64
+	// Rate is W8's offered rate (units/s), resolved by the parent.
+	Rate int
 }
 
 // metric is one measured value of one run.
@@ -55,6 +57,9 @@ type runResult struct {
 	// SubprocessRSSKiB is the peak RSS of a worker process the child ran
 	// (W4 with separate processes), reported to the parent.
 	SubprocessRSSKiB int64 `json:"subprocess_rss_kib"`
+	// SQLiteCommits counts the write transactions committed on SQLite
+	// connections in the child (commits.go); nil on PostgreSQL.
+	SQLiteCommits *int64 `json:"sqlite_commits,omitempty"`
 }
 
 // runOutcome is a finished run as the parent sees it.
@@ -63,6 +68,9 @@ type runOutcome struct {
 	RSSKiB  int64
 	Err     error
 	Elapsed time.Duration
+	// Commits is the run's committed transactions (commits.go); -1 when
+	// unknown.
+	Commits int64
 }
 
 // timeoutFor bounds one child run so a stuck system fails its row instead
@@ -74,6 +82,8 @@ func timeoutFor(c caseSpec, sz sizes, phase string) time.Duration {
 	switch c.Workload {
 	case w4:
 		return sz.W4Duration + 90*time.Second
+	case w8:
+		return sz.W8Window + w8Drain(sz) + 90*time.Second
 	case w1, w5:
 		return 30*time.Second + time.Duration(sz.W1N)*10*time.Millisecond // 20,000 -> 230s
 	case w2:
@@ -180,10 +190,12 @@ func runChild(ctx context.Context, o options) error {
 	if err := json.Unmarshal([]byte(o.spec), &spec); err != nil {
 		return fmt.Errorf("-spec: %w", err)
 	}
+	countSQLiteCommits(spec)
 	res, err := runCase(ctx, spec)
 	if err != nil {
 		return err
 	}
+	res.SQLiteCommits = sqliteCommitCount(spec)
 	b, err := json.Marshal(res)
 	if err != nil {
 		return err
@@ -196,6 +208,9 @@ var errNotApplicable = errors.New("not applicable")
 // runCase dispatches to the system's implementation of the workload.
 func runCase(ctx context.Context, spec runSpec) (runResult, error) {
 	c := spec.Case
+	if c.Workload == w8 {
+		return runW8(ctx, spec)
+	}
 	switch c.System {
 	case sysStent:
 		if spec.Phase == "load" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -65,6 +66,43 @@ func engineFixes(t *testing.T, newStore StoreFactory) {
 		}
 		if n, _ := h.store.CountDeadLetters(h.ctx()); n != 0 {
 			t.Fatalf("dead letters left: %d", n)
+		}
+	})
+
+	t.Run("a typed dispatch of a function the engine's registry does not know is ErrUnregisteredFunction and writes nothing", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, newStore)
+		known := app.Register(h.reg, "typed-known", func(_ context.Context, n int) (int, error) { return n + 1, nil })
+		h.worker(app.WorkerOptions{}) // publishes the catalogue in the store
+		other := app.NewRegistry()
+		stranger := app.Register(other, "typed-stranger", func(_ context.Context, n int) (int, error) { return n, nil })
+		impostor := app.Register(other, "typed-known", func(_ context.Context, n int) (int, error) { return n - 1, nil })
+		check := func(what string, err error, name string) {
+			t.Helper()
+			wantIs(t, err, app.ErrUnregisteredFunction)
+			var ue *app.UnregisteredFunctionError
+			if !errors.As(err, &ue) || ue.Name != name || !strings.Contains(err.Error(), "typed-known") {
+				t.Fatalf("%s: %v (%T); want it to name %q and list typed-known", what, err, err, name)
+			}
+		}
+		_, err := stranger.Dispatch(h.ctx(), h.engine(), 1)
+		check("Dispatch of another registry's function", err, "typed-stranger")
+		_, err = impostor.Dispatch(h.ctx(), h.engine(), 1)
+		check("Dispatch of another body under a registered name", err, "typed-known")
+		_, err = stranger.DispatchMany(h.ctx(), h.engine(), []int{1, 2})
+		check("DispatchMany", err, "typed-stranger")
+		_, err = stranger.Call(app.WithEngine(h.ctx(), h.engine()), 1)
+		check("Call through WithEngine", err, "typed-stranger")
+		execs, err := h.store.ListExecutions(h.ctx(), ports.ExecutionFilter{})
+		if err != nil || len(execs) != 0 {
+			t.Fatalf("executions written: %d (%v); want none", len(execs), err)
+		}
+		tasks, err := h.store.ListTasks(h.ctx(), ports.TaskFilter{})
+		if err != nil || len(tasks) != 0 {
+			t.Fatalf("tasks written: %d (%v); want none", len(tasks), err)
+		}
+		if got, err := await(h, known, dispatch(h, known, 1)); err != nil || got != 2 {
+			t.Fatalf("the engine's own handle: %d %v; want 2", got, err)
 		}
 	})
 

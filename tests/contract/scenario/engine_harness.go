@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"errors"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -36,33 +37,48 @@ func RunEngine(t *testing.T, newStore StoreFactory, caps EngineCaps) {
 			return notifiedStore{Store: base(t), notifier: caps.Notifier(t)}
 		}
 	}
-	for _, group := range []struct {
-		name string
-		run  func(t *testing.T, newStore StoreFactory)
-	}{
-		{"basics", engineBasics},
-		{"routing", engineRouting},
-		{"queue pause", engineQueues},
-		{"limit usage", engineLimitUsage},
-		{"singleton and debounce", engineDedupe},
-		{"retries and dead letters", engineRetries},
-		{"idempotency and cache", engineIdempotency},
-		{"waits and cancellation", engineWaits},
-		{"signals", engineSignals},
-		{"fan-out", engineFanOut},
-		{"sleep and deadlines", engineSleep},
-		{"data", engineData},
-		{"workers", engineWorkers},
-		{"checkpoints", engineCheckpoints},
-		{"suspension", engineSuspension},
-		{"recovery and adoption", engineRecovery},
-		{"fixes (045)", engineFixes},
-		{"patch markers", enginePatches},
-		{"function versions", engineVersions},
-		{"fork and reset", engineRepair},
-	} {
+	for _, group := range engineGroups {
 		t.Run(group.name, func(t *testing.T) { group.run(t, newStore) })
 	}
+}
+
+// engineGroups are the scenario groups of RunEngine, in order: the first
+// level of its subtest names. docs/store-adapters.md names each (checked
+// by TestStoreAdaptersDocNamesEveryArea).
+var engineGroups = []struct {
+	name string
+	run  func(t *testing.T, newStore StoreFactory)
+}{
+	{"basics", engineBasics},
+	{"routing", engineRouting},
+	{"queue pause", engineQueues},
+	{"limit usage", engineLimitUsage},
+	{"singleton and debounce", engineDedupe},
+	{"retries and dead letters", engineRetries},
+	{"idempotency and cache", engineIdempotency},
+	{"waits and cancellation", engineWaits},
+	{"signals", engineSignals},
+	{"fan-out", engineFanOut},
+	{"sleep and deadlines", engineSleep},
+	{"data", engineData},
+	{"workers", engineWorkers},
+	{"checkpoints", engineCheckpoints},
+	{"suspension", engineSuspension},
+	{"recovery and adoption", engineRecovery},
+	{"fixes (045)", engineFixes},
+	{"patch markers", enginePatches},
+	{"function versions", engineVersions},
+	{"fork and reset", engineRepair},
+	{"replay against stored runs", engineReplay},
+}
+
+// GroupNames lists the scenario groups RunEngine runs, in order.
+func GroupNames() []string {
+	names := make([]string, len(engineGroups))
+	for i, g := range engineGroups {
+		names[i] = g.name
+	}
+	return names
 }
 
 // notifiedStore carries EngineCaps.Notifier's notifier to newHarness
@@ -236,6 +252,13 @@ func (c *counter) inc(k string) int {
 	}
 	c.n[k]++
 	return c.n[k]
+}
+
+// snapshot returns a copy of the counts.
+func (c *counter) snapshot() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.n)
 }
 
 func (c *counter) get(k string) int {

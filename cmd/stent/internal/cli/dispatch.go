@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/app"
@@ -60,6 +61,38 @@ func (r *runner) readArg(arg string) ([]byte, error) {
 	return b, nil
 }
 
+// inputFileFlag declares --input-file, the flag of the commands that take
+// a JSON input (dispatch, schedules create).
+func inputFileFlag(fl *pflag.FlagSet, p *string) {
+	fl.StringVar(p, "input-file", "", `read the JSON input from this file ("-": stdin)`)
+}
+
+// readInput returns a command's JSON input, compacted: the argument at
+// args[at] when there is one ("-" reads stdin), else the --input-file
+// (a file, or "-" for stdin), else null. Both is a usage error.
+func (r *runner) readInput(args []string, at int, inputFile string) (json.RawMessage, error) {
+	var data []byte
+	var err error
+	switch {
+	case len(args) > at && inputFile != "":
+		return nil, usagef("give the input either as an argument or with --input-file, not both")
+	case len(args) > at:
+		data, err = r.readArg(args[at])
+	case inputFile == "-":
+		data, err = r.readArg("-")
+	case inputFile != "":
+		if data, err = os.ReadFile(inputFile); err != nil {
+			err = fmt.Errorf("read input file: %w", err)
+		}
+	default:
+		data = []byte("null")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return parseJSON("input", data)
+}
+
 func (r *runner) dispatchCommand() *cobra.Command {
 	var (
 		inputFile, queue, key string
@@ -88,7 +121,7 @@ joined or debounced says so on stderr (--json: "outcome").`,
 		Args: cobra.RangeArgs(1, 2),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&inputFile, "input-file", "", `read the JSON input from this file ("-": stdin)`)
+	inputFileFlag(fl, &inputFile)
 	fl.StringVar(&queue, "queue", "", "queue (default: the function's)")
 	fl.IntVar(&priority, "priority", 0, "priority, higher first (default: the function's)")
 	fl.StringSliceVar(&tags, "tags", nil, "worker tags (default: the function's)")
@@ -102,26 +135,7 @@ joined or debounced says so on stderr (--json: "outcome").`,
 	fl.Var(&waitTimeout, "wait-timeout", "with --wait, give up after this long (the execution keeps running)")
 	cmd.RunE = r.run(func(ctx context.Context, args []string) error {
 		name := args[0]
-		var data []byte
-		var err error
-		switch {
-		case len(args) == 2 && inputFile != "":
-			return usagef("give the input either as an argument or with --input-file, not both")
-		case len(args) == 2:
-			data, err = r.readArg(args[1])
-		case inputFile == "-":
-			data, err = r.readArg("-")
-		case inputFile != "":
-			if data, err = os.ReadFile(inputFile); err != nil {
-				err = fmt.Errorf("read input file: %w", err)
-			}
-		default:
-			data = []byte("null")
-		}
-		if err != nil {
-			return err
-		}
-		input, err := parseJSON("input", data)
+		input, err := r.readInput(args, 1, inputFile)
 		if err != nil {
 			return err
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -59,36 +58,36 @@ func (r *runner) renderSchedules(w io.Writer, list []domain.Schedule) {
 	}
 	t := newTable("NAME", "CRON", "TIME ZONE", "FUNCTION", "STATE", "NEXT TICK (UTC)", "LAST TICK (UTC)", "CATCH-UP", "OVERLAP")
 	for _, s := range list {
-		state := "active"
-		if s.Paused {
-			state = "paused"
-		}
-		tz := s.TimeZone
-		if tz == "" {
-			tz = "UTC"
-		}
-		t.add(plain(s.Name), plain(s.Cron), plain(tz), plain(s.Function), plain(state), plain(fmtTime(&s.NextTick)),
+		t.add(plain(s.Name), plain(s.Cron), plain(scheduleZone(s)), plain(s.Function), plain(scheduleState(s)), plain(fmtTime(&s.NextTick)),
 			plain(fmtTime(s.LastTick)), plain(s.CatchUp.String()), plain(string(s.Overlap)))
 	}
 	t.write(w, "", r.colour())
+}
+
+// scheduleZone is the zone a schedule's expression is read in.
+func scheduleZone(s domain.Schedule) string {
+	if s.TimeZone == "" {
+		return "UTC"
+	}
+	return s.TimeZone
+}
+
+// scheduleState reads "paused" or "active".
+func scheduleState(s domain.Schedule) string {
+	if s.Paused {
+		return "paused"
+	}
+	return "active"
 }
 
 func (r *runner) renderSchedule(w io.Writer, s domain.Schedule) {
 	var f fields
 	f.addText("Schedule", s.Name)
 	f.addText("Cron", s.Cron)
-	tz := s.TimeZone
-	if tz == "" {
-		tz = "UTC"
-	}
-	f.addText("Time zone", tz)
+	f.addText("Time zone", scheduleZone(s))
 	f.addText("Function", s.Function)
 	f.addText("Input", string(s.Input))
-	state := "active"
-	if s.Paused {
-		state = "paused"
-	}
-	f.addText("State", state)
+	f.addText("State", scheduleState(s))
 	f.addText("Catch-up", s.CatchUp.String())
 	f.addText("Overlap", string(s.Overlap))
 	f.addText("Next tick", fmtTimeUTC(&s.NextTick))
@@ -116,28 +115,9 @@ name, default UTC). The function must be in the catalogue workers publish.
 	fl.StringVar(&catchUp, "catch-up", "once", "missed ticks after downtime: skip, once or all:N")
 	fl.StringVar(&overlap, "overlap", "skip", "a tick while the previous run is live: allow, skip or queue_one")
 	fl.BoolVar(&paused, "paused", false, "create the schedule paused")
-	fl.StringVar(&inputFile, "input-file", "", `read the JSON input from this file ("-": stdin)`)
+	inputFileFlag(fl, &inputFile)
 	cmd.RunE = r.run(func(ctx context.Context, args []string) error {
-		var data []byte
-		var err error
-		switch {
-		case len(args) == 4 && inputFile != "":
-			return usagef("give the input either as an argument or with --input-file, not both")
-		case len(args) == 4:
-			data, err = r.readArg(args[3])
-		case inputFile == "-":
-			data, err = r.readArg("-")
-		case inputFile != "":
-			if data, err = os.ReadFile(inputFile); err != nil {
-				err = fmt.Errorf("read input file: %w", err)
-			}
-		default:
-			data = []byte("null")
-		}
-		if err != nil {
-			return err
-		}
-		input, err := parseJSON("input", data)
+		input, err := r.readInput(args, 3, inputFile)
 		if err != nil {
 			return err
 		}
