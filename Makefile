@@ -34,7 +34,7 @@ test: ## Run every test with the race detector (set STENT_TEST_POSTGRES_DSN / ST
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 chaos: ## Long SIGKILL soak (500 workflows per store, 3 worker processes, a kill every 2-4 s); figures in tests/chaos/results/ (needs STENT_TEST_POSTGRES_DSN)
-	STENT_CHAOS=long STENT_CHAOS_REPORT=$(CURDIR)/tests/chaos/results $(GO) test -race -count=1 -timeout 30m -v -run 'TestKillsCostNothing|TestOneKillWithTheDefaultLease' ./tests/chaos
+	STENT_CHAOS=long STENT_CHAOS_REPORT=$(CURDIR)/tests/chaos/results $(GO) test -race -count=1 -timeout 30m -v -run 'TestKillsCostNothing|TestOneKillWithTheDefaultLease|TestScheduleTicksOnceAcrossAKill' ./tests/chaos
 
 demo: ## Run the example workflows end to end on an embedded SQLite file (demo.sqlite)
 	$(GO) run ./examples/demo

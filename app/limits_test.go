@@ -141,3 +141,57 @@ func TestARateLimitedExecutionSaysUntilWhen(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A child call whose key function panics fails that call with the panic
+// message; the workflow that returns it fails with it, and the queue goes
+// on: a later run of the same function completes.
+func TestAPanickingKeyFunctionFailsTheCallNotTheQueue(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	reg := app.NewRegistry()
+	charge := app.Register(reg, "charge", func(_ context.Context, o order) (string, error) { return "charged " + o.Customer, nil },
+		app.WithConcurrency(1, func(o order) string {
+			if o.Customer == "" {
+				panic("no customer on the order")
+			}
+			return o.Customer
+		}))
+	flow := app.Register(reg, "checkout", func(ctx context.Context, o order) (string, error) {
+		return charge.Call(ctx, o)
+	}, app.WithRetry(domain.RetryPolicy{MaxAttempts: 1}))
+	eng, err := app.New(app.Deps{Store: st, Registry: reg}, app.Config{PollInterval: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() {
+		_ = eng.Serve(ctx, app.WorkerOptions{PollInterval: 5 * time.Millisecond, PollIntervalMax: 20 * time.Millisecond})
+	}()
+	wait := func(id string) domain.Result {
+		t.Helper()
+		wctx, wcancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer wcancel()
+		res, err := eng.WaitFor(wctx, id)
+		if err != nil {
+			t.Fatalf("execution %s: %v", id, err)
+		}
+		return res
+	}
+	bad, err := flow.Dispatch(t.Context(), eng, order{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := wait(bad)
+	if res.State != domain.ExecutionFailed || res.Error == nil || !strings.Contains(res.Error.Message, "no customer on the order") {
+		t.Fatalf("the run with a panicking key: %s, %+v; want failed with the panic message", res.State, res.Error)
+	}
+	good, err := flow.Dispatch(t.Context(), eng, order{Customer: "c7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := wait(good); res.State != domain.ExecutionCompleted {
+		t.Fatalf("the next run: %s, %+v; want completed", res.State, res.Error)
+	}
+}

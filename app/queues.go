@@ -6,6 +6,7 @@ import (
 
 	"github.com/stenthq/stent/app/internal/hint"
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
 )
 
 // PauseQueue pauses queue q across every worker of the store: dispatches
@@ -50,4 +51,17 @@ func (e *Engine) Queues(ctx context.Context) ([]domain.QueueInfo, error) {
 		return nil, fmt.Errorf("stent: list queues: %w", err)
 	}
 	return qs, nil
+}
+
+// LimitUsage lists the flow-limit groups with live work and how much of
+// each limit is in use (see ports.LimitStore): concurrency groups with
+// their running and pending tasks, rate groups with their starts in the
+// window ending now; at most limit rows (0: 100), concurrency first, each
+// kind by group.
+func (e *Engine) LimitUsage(ctx context.Context, limit int) ([]domain.LimitUsage, error) {
+	list, err := e.store.ListLimitUsage(ctx, ports.LimitUsageFilter{Now: e.now(), Limit: limit})
+	if err != nil {
+		return nil, fmt.Errorf("stent: list limit usage: %w", err)
+	}
+	return list, nil
 }

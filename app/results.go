@@ -162,11 +162,15 @@ func (e *Engine) StateOf(ctx context.Context, id string) (ExecutionView, error) 
 		if err != nil {
 			return v, err
 		}
-		var pausedErr error
+		var pausedErr, usageErr error
 		paused := e.pausedQueues(ctx, &pausedErr)
-		v.WaitReason = domain.WaitReasonWith(ex.State, v.Progress, domain.Serving{Served: served, Paused: paused}, e.now())
+		conc := e.concurrencyUsage(ctx, v.Progress, &usageErr)
+		v.WaitReason = domain.WaitReasonWith(ex.State, v.Progress, domain.Serving{Served: served, Paused: paused, Concurrency: conc}, e.now())
 		if pausedErr != nil {
 			return v, pausedErr
+		}
+		if usageErr != nil {
+			return v, usageErr
 		}
 	}
 	data, err := e.store.GetExecutionData(ctx, id)
@@ -220,6 +224,41 @@ func (e *Engine) pausedQueues(ctx context.Context, errp *error) func(string) boo
 			}
 		}
 		return paused[q]
+	}
+}
+
+// concurrencyUsage returns the current use of the concurrency groups of
+// the timeline's live tasks, read on the first question only (one
+// ListLimitUsage limited to those groups); a failed read answers false
+// and is left in *errp.
+func (e *Engine) concurrencyUsage(ctx context.Context, steps []domain.ProgressEntry, errp *error) func(string) (domain.LimitUsage, bool) {
+	var byGroup map[string]domain.LimitUsage
+	return func(g string) (domain.LimitUsage, bool) {
+		if byGroup == nil {
+			byGroup = map[string]domain.LimitUsage{}
+			seen := map[string]bool{}
+			var groups []string
+			for _, s := range steps {
+				if cg := s.ConcurrencyGroup(); cg != "" && s.State.Live() && !seen[cg] {
+					seen[cg] = true
+					groups = append(groups, cg)
+				}
+			}
+			if len(groups) == 0 {
+				return domain.LimitUsage{}, false
+			}
+			list, err := e.store.ListLimitUsage(ctx, ports.LimitUsageFilter{Now: e.now(), Groups: groups, Limit: 2 * len(groups)})
+			if err != nil {
+				*errp = err
+			}
+			for _, u := range list {
+				if u.Kind == domain.LimitConcurrency {
+					byGroup[u.Group] = u
+				}
+			}
+		}
+		u, ok := byGroup[g]
+		return u, ok
 	}
 }
 

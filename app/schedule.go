@@ -125,6 +125,9 @@ func Schedule[I, O any](reg *Registry, name, spec string, fn *Function[I, O], in
 	if err == nil {
 		_, _, err = parseCron(d.Cron, d.TimeZone, time.Now())
 	}
+	if err == nil {
+		err = checkScheduleFlow(fn.def, d.Input)
+	}
 	if err != nil {
 		fail(err)
 		return
@@ -270,7 +273,28 @@ func (e *Engine) checkDef(ctx context.Context, def ScheduleDef) (ScheduleDef, cr
 	if _, err := e.known(ctx, def.Function, nil); err != nil {
 		return def, nil, nil, err
 	}
+	if fd, err := e.reg.lookup(def.Function); err == nil {
+		if err := checkScheduleFlow(fd, def.Input); err != nil {
+			return def, nil, nil, err
+		}
+	}
 	return def, cs, loc, nil
+}
+
+// checkScheduleFlow runs the function's flow-limit key functions on the
+// schedule's fixed input, so a key that panics or is not a valid name on
+// it is an error when the schedule is declared or created, not a tick
+// that can never be dispatched.
+func checkScheduleFlow(fd *durable.Func, input json.RawMessage) error {
+	if fd == nil || fd.Flow == nil {
+		return nil
+	}
+	queue := fd.Queue
+	if queue == "" {
+		queue = domain.DefaultQueue
+	}
+	_, err := fd.Flow(input, queue)
+	return err
 }
 
 // CreateSchedule stores a new schedule; its first tick is the first after

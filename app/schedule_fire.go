@@ -92,9 +92,19 @@ func (e *Engine) fireSchedule(ctx context.Context, s domain.Schedule, now time.T
 		}
 	}
 	fired := 0
+	var badTicks []error
 	for _, t := range fire {
 		id := domain.ScheduleExecutionID(s.Name, t)
 		created, err := e.startScheduled(ctx, s, id)
+		if errors.Is(err, ErrInvalidArgument) {
+			// Bad input (a key function that panics on the input, a
+			// function whose options changed since the schedule was
+			// created) fails the same way on every pass: the tick is
+			// dropped with an error instead of staying due for ever.
+			e.log.ErrorContext(ctx, "schedule tick not fired", "schedule", s.Name, "tick", t, "error", err)
+			badTicks = append(badTicks, fmt.Errorf("tick %s not fired: %w", t.UTC().Format(time.RFC3339), err))
+			continue
+		}
 		if err != nil {
 			return fired, err // the tick stays due: the next pass tries again
 		}
@@ -118,7 +128,7 @@ func (e *Engine) fireSchedule(ctx context.Context, s domain.Schedule, now time.T
 	}
 	// ErrConflict: another worker handled this tick first; the executions
 	// above were no-ops then (same ids).
-	return fired, nil
+	return fired, errors.Join(badTicks...)
 }
 
 // executionLive reports whether the execution id exists and is not

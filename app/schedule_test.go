@@ -2,10 +2,13 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -421,6 +424,67 @@ func TestScheduleBadInputNamesTheValue(t *testing.T) {
 		_, err = app.New(app.Deps{Store: memstore.New(), Registry: other}, app.Config{})
 		if !errors.Is(err, app.ErrUnregisteredFunction) || !strings.Contains(err.Error(), `"elsewhere"`) {
 			t.Errorf("a schedule of another registry's function: %v; want ErrUnregisteredFunction", err)
+		}
+	})
+}
+
+// A key function that panics on a schedule's input is an error when the
+// schedule is declared or created; one that starts panicking later drops
+// that tick with the panic in the error, and the next tick fires (the
+// schedule and the queue are never stuck).
+func TestScheduleKeyFunctionThatPanics(t *testing.T) {
+	t.Parallel()
+	var panicking atomic.Bool
+	limitedRegistry := func() (*app.Registry, *app.Function[string, string]) {
+		reg := app.NewRegistry()
+		fn := app.Register(reg, "report", func(_ context.Context, in string) (string, error) { return "done " + in, nil },
+			app.WithConcurrency(1, func(in string) string {
+				if in == "" || panicking.Load() {
+					panic("no tenant in " + strconv.Quote(in))
+				}
+				return in
+			}))
+		return reg, fn
+	}
+
+	t.Run("declared: New fails naming the panic", func(t *testing.T) {
+		reg, fn := limitedRegistry()
+		app.Schedule(reg, "nightly", "@daily", fn, "")
+		_, err := app.New(app.Deps{Store: memstore.New(), Registry: reg}, app.Config{})
+		for _, w := range []string{`schedule "nightly"`, "WithConcurrency key function", `no tenant in ""`} {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("New: %v; want it to say %s", err, w)
+			}
+		}
+	})
+
+	reg, _ := limitedRegistry()
+	e := newSchedEnv(t, memstore.New(), clock.NewFake(day0), reg)
+	t.Run("created: ErrInvalidArgument naming the panic", func(t *testing.T) {
+		_, err := e.eng.CreateSchedule(e.ctx, app.ScheduleDef{Name: "bad", Cron: "@daily", Function: "report", Input: json.RawMessage(`""`)})
+		if !errors.Is(err, app.ErrInvalidArgument) || !strings.Contains(err.Error(), `no tenant in ""`) {
+			t.Fatalf("CreateSchedule: %v; want ErrInvalidArgument with the panic", err)
+		}
+	})
+	t.Run("a tick whose dispatch panics is dropped with an error, the next one fires", func(t *testing.T) {
+		e.create(app.ScheduleDef{Name: "hourly", Cron: "0 * * * *", Function: "report", Input: json.RawMessage(`"acme"`)})
+		panicking.Store(true)
+		e.fc.Advance(time.Hour)
+		n, err := e.eng.FireDueSchedules(e.ctx)
+		if n != 0 || err == nil || !strings.Contains(err.Error(), "tick 2031-01-06T01:00:00Z not fired") ||
+			!strings.Contains(err.Error(), `no tenant in "acme"`) {
+			t.Fatalf("FireDueSchedules = %d, %v; want 0 and the dropped tick with the panic", n, err)
+		}
+		if n, err := e.eng.FireDueSchedules(e.ctx); n != 0 || err != nil {
+			t.Fatalf("a second pass in the same hour = %d, %v; want 0, nil (the tick is not retried)", n, err)
+		}
+		panicking.Store(false)
+		e.fc.Advance(time.Hour)
+		if n := e.fire(); n != 1 {
+			t.Fatalf("the next tick fired %d executions; want 1", n)
+		}
+		if ids := e.executionIDs(); len(ids) != 1 || ids[0] != "schedule:hourly@2031-01-06T02:00:00Z" {
+			t.Errorf("executions %v; want only the 02:00 tick", ids)
 		}
 	})
 }

@@ -156,6 +156,21 @@ type ProgressEntry struct {
 	Awaited bool       `json:"awaited,omitempty"`
 	// RateLimitedUntil: see Task.
 	RateLimitedUntil *time.Time `json:"rate_limited_until,omitempty"`
+	// MaxConcurrent and ConcurrencyKey: see Task.
+	MaxConcurrent  int    `json:"max_concurrent,omitempty"`
+	ConcurrencyKey string `json:"concurrency_key,omitempty"`
+}
+
+// ConcurrencyGroup is Task.ConcurrencyGroup for a timeline entry: the
+// group its MaxConcurrent counts ("" when it has no concurrency limit).
+func (p ProgressEntry) ConcurrencyGroup() string {
+	switch {
+	case p.MaxConcurrent <= 0:
+		return ""
+	case p.ConcurrencyKey != "":
+		return p.ConcurrencyKey
+	}
+	return p.Step
 }
 
 // Signal is one message in an execution's mailbox for a name.

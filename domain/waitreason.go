@@ -10,7 +10,8 @@ import (
 // code right now, from its step timeline: "sleeping until
 // 2026-12-04T14:05:03Z", "waiting for signal approval", "waiting for 37 of
 // 100 children", "no worker registers charge", "queued: charge waits for a
-// free worker", "rate limited until 15:04:05 (charge)", "retrying charge at ...", "running charge". served reports
+// free worker", "rate limited until 15:04:05 (charge)", "waiting for concurrency key
+// cust-7 of charge (2 of 2 running)", "retrying charge at ...", "running charge". served reports
 // whether a live worker claims a function at a version (nil: assume every
 // function is served); a versioned step no live worker claims reads "no
 // worker registers charge version v2". It returns "" for a terminal execution. now is a parameter
@@ -26,6 +27,10 @@ type Serving struct {
 	Served func(function, version string) bool
 	// Paused reports whether a queue is paused (nil: none is).
 	Paused func(queue string) bool
+	// Concurrency returns the current use of a concurrency group
+	// (ProgressEntry.ConcurrencyGroup); ok false when unknown (nil: none
+	// is known).
+	Concurrency func(group string) (u LimitUsage, ok bool)
 }
 
 // WaitReasonWith is WaitReason that also knows the paused queues: a due
@@ -79,6 +84,8 @@ func WaitReasonWith(state ExecutionState, steps []ProgressEntry, sv Serving, now
 			add(&running, "running "+s.Step)
 		case s.State == TaskPending && s.RateLimitedUntil != nil && s.RateLimitedUntil.After(now):
 			add(&queued, RateLimitedReason(*s.RateLimitedUntil)+" ("+s.Step+")")
+		case due && s.State == TaskPending && fullGroup(sv, s) != nil:
+			add(&queued, ConcurrencyWaitReason(*fullGroup(sv, s)))
 		case due && s.State == TaskWaiting:
 			add(&queued, "resuming: "+s.Step+" waits for a free worker")
 		case due:
@@ -115,6 +122,18 @@ func WaitReasonWith(state ExecutionState, steps []ProgressEntry, sv Serving, now
 		}
 	}
 	return ""
+}
+
+// fullGroup returns the use of s's concurrency group when it is full.
+func fullGroup(sv Serving, s ProgressEntry) *LimitUsage {
+	g := s.ConcurrencyGroup()
+	if g == "" || sv.Concurrency == nil {
+		return nil
+	}
+	if u, ok := sv.Concurrency(g); ok && u.Full() {
+		return &u
+	}
+	return nil
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

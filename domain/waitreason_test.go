@@ -113,3 +113,69 @@ func TestWaitReasonPausedQueue(t *testing.T) {
 		})
 	}
 }
+
+func TestWaitReasonConcurrencyKey(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 4, 14, 0, 0, 0, time.UTC)
+	later := now.Add(time.Minute)
+	usage := map[string]domain.LimitUsage{
+		"function:charge:c7": {Kind: domain.LimitConcurrency, Group: "function:charge:c7", Scope: domain.ScopeFunction, Name: "charge", Key: "c7", Limit: 2, InUse: 2},
+		"queue:payments:c8":  {Kind: domain.LimitConcurrency, Group: "queue:payments:c8", Scope: domain.ScopeQueue, Name: "payments", Key: "c8", Limit: 1, InUse: 1},
+		"charge":             {Kind: domain.LimitConcurrency, Group: "charge", Scope: domain.ScopeFunction, Name: "charge", Limit: 3, InUse: 3},
+		"function:charge:c9": {Kind: domain.LimitConcurrency, Group: "function:charge:c9", Scope: domain.ScopeFunction, Name: "charge", Key: "c9", Limit: 2, InUse: 1},
+		"queue:payments:":    {Kind: domain.LimitConcurrency, Group: "queue:payments:", Scope: domain.ScopeQueue, Name: "payments", Limit: 1, InUse: 1},
+	}
+	sv := domain.Serving{Concurrency: func(g string) (domain.LimitUsage, bool) { u, ok := usage[g]; return u, ok }}
+	pending := func(key string, limit int) domain.ProgressEntry {
+		return domain.ProgressEntry{TaskID: "r", Kind: domain.KindOrchestrator, Step: "charge", State: domain.TaskPending, MaxConcurrent: limit, ConcurrencyKey: key}
+	}
+	delayed := pending("function:charge:c7", 2)
+	delayed.ScheduledFor = &later
+	limited := pending("function:charge:c7", 2)
+	limited.RateLimitedUntil = &later
+	tests := []struct {
+		name  string
+		entry domain.ProgressEntry
+		sv    domain.Serving
+		want  string
+	}{
+		{"a full function key", pending("function:charge:c7", 2), sv, "waiting for concurrency key c7 of charge (2 of 2 running)"},
+		{"a full queue key", pending("queue:payments:c8", 1), sv, "waiting for concurrency key c8 of queue payments (1 of 1 running)"},
+		{"a full key-less queue limit", pending("queue:payments:", 1), sv, "waiting for the concurrency limit of queue payments (1 of 1 running)"},
+		{"a full function-wide limit", pending("", 3), sv, "waiting for the concurrency limit of charge (3 of 3 running)"},
+		{"a key with a free slot", pending("function:charge:c9", 2), sv, "queued: charge waits for a free worker"},
+		{"an unknown group", pending("function:charge:zz", 2), sv, "queued: charge waits for a free worker"},
+		{"no usage known", pending("function:charge:c7", 2), domain.Serving{}, "queued: charge waits for a free worker"},
+		{"not due yet", delayed, sv, "scheduled: charge starts at 2026-12-04T14:01:00Z"},
+		{"rate limited comes first", limited, sv, "rate limited until 14:01:00 (charge)"},
+	}
+	for _, tc := range tests {
+		if got := domain.WaitReasonWith(domain.ExecutionPending, []domain.ProgressEntry{tc.entry}, tc.sv, now); got != tc.want {
+			t.Errorf("%s: %q; want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestLimitTally(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 4, 14, 0, 0, 0, time.UTC)
+	tl := domain.NewLimitTally(nil)
+	tl.AddTasks(domain.LimitRate, "queue:q:k", "fn", "q", domain.TaskPending, 2, 5, time.Minute)
+	tl.AddStart("queue:q:k", "fn", "q", now.Add(-2*time.Minute), 5, time.Minute)
+	tl.AddStart("queue:q:k", "fn", "q", now.Add(-30*time.Second), 5, time.Minute)
+	tl.AddStart("function:old:", "old", "q", now.Add(-2*time.Minute), 5, time.Minute)
+	tl.AddTasks(domain.LimitConcurrency, "fn", "fn", "q", domain.TaskRunning, 3, 4, 0)
+	got := tl.List(now, 0)
+	want := []domain.LimitUsage{
+		{Kind: domain.LimitConcurrency, Group: "fn", Scope: domain.ScopeFunction, Name: "fn", Limit: 4, InUse: 3},
+		{Kind: domain.LimitRate, Group: "queue:q:k", Scope: domain.ScopeQueue, Name: "q", Key: "k", Limit: 5, Per: time.Minute, PerSeconds: 60, InUse: 1, Pending: 2},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("List = %+v; want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("row %d = %+v; want %+v", i, got[i], want[i])
+		}
+	}
+}

@@ -31,6 +31,7 @@ type Store interface {
 	WorkerStore
 	ScheduleStore
 	QueueStore
+	LimitStore
 	Maintenance
 }
 
@@ -899,4 +900,30 @@ type Migrator interface {
 	// SchemaVersion returns the database's applied version and the latest
 	// version this code knows.
 	SchemaVersion(ctx context.Context) (current, latest int, err error)
+}
+
+// LimitStore reports the flow limits' current use (read-only). Limits
+// live on the task rows (ports.StepSpec), so a group is known while it has
+// a pending or running task, or, for a rate limit, a start in its window
+// still in the rate log (with its task stored).
+type LimitStore interface {
+	// ListLimitUsage returns the concurrency groups with a pending or
+	// running task that has a concurrency limit (MaxConcurrent > 0; InUse
+	// = running tasks, Pending = pending ones), then the rate groups with a
+	// pending or running task or a start after f.Now-Per (InUse = starts
+	// in (f.Now-Per, f.Now]), each kind ordered by group, at most
+	// PageLimit(f.Limit) rows (see domain.LimitUsage, domain.LimitTally).
+	// Only runnable tasks (orchestrator, activity) count. ErrInvalidArgument
+	// for a negative limit.
+	ListLimitUsage(ctx context.Context, f LimitUsageFilter) ([]domain.LimitUsage, error)
+}
+
+// LimitUsageFilter selects ListLimitUsage's rows.
+type LimitUsageFilter struct {
+	// Now ends the rate windows.
+	Now time.Time
+	// Groups, when not empty, keeps only these groups (LimitUsage.Group).
+	Groups []string
+	// Limit caps the rows (0: DefaultPageLimit).
+	Limit int
 }

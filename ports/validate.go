@@ -482,3 +482,6 @@ func validRate(key string, limit int, per time.Duration) error {
 
 // ValidateQueueName checks the queue name of SetQueuePaused.
 func ValidateQueueName(name string) error { return domain.ValidateName("queue", name) }
+
+// ValidateLimitUsageFilter checks ListLimitUsage's filter.
+func ValidateLimitUsageFilter(f LimitUsageFilter) error { return validatePage(f.Limit, 0) }

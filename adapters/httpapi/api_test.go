@@ -88,6 +88,9 @@ func newAPI(t *testing.T, o apiOptions) *apiEnv {
 	app.Register(reg, "api.approve", func(ctx context.Context, _ json.RawMessage) (string, error) {
 		return app.WaitForSignal[string](ctx, "go")
 	})
+	limitKey := func(in json.RawMessage) string { return strings.Trim(string(in), `"`) }
+	app.Register(reg, "api.limited", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) { return in, nil },
+		app.WithConcurrency(1, limitKey), app.WithRateLimit(1, time.Hour, limitKey))
 	app.Register(reg, "api.sleep", func(ctx context.Context, _ json.RawMessage) (string, error) {
 		if err := app.Sleep(ctx, time.Hour); err != nil {
 			return "", err
@@ -267,7 +270,7 @@ func TestAPIDispatchAndResults(t *testing.T) {
 		r := e.do("POST", "/v1/executions", `{"function":"nope"}`)
 		e.want(r, http.StatusBadRequest, "unregistered_function")
 		names, _ := r.body["error"].(map[string]any)["registered"].([]any)
-		if len(names) != 6 || names[0] != "api.approve" {
+		if len(names) != 7 || names[0] != "api.approve" {
 			t.Fatalf("registered %v", names)
 		}
 	})
@@ -675,6 +678,29 @@ func TestAPIQueues(t *testing.T) {
 		e.want(e.do("GET", "/v1/queues", ""), http.StatusUnauthorized, "unauthorized")
 		e.want(e.do("POST", "/v1/queues/q/pause", ""), http.StatusUnauthorized, "unauthorized")
 	})
+}
+
+func TestAPILimits(t *testing.T) {
+	t.Parallel()
+	e := newAPI(t, apiOptions{noWorker: true})
+	for range 2 {
+		e.want(e.do("POST", "/v1/executions", `{"function":"api.limited","input":"c7"}`), http.StatusCreated, "")
+	}
+	r := e.do("GET", "/v1/limits", "")
+	e.want(r, http.StatusOK, "")
+	var got httpapi.LimitList
+	if err := json.Unmarshal([]byte(r.raw), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := []domain.LimitUsage{
+		{Kind: domain.LimitConcurrency, Group: "function:api.limited:c7", Scope: domain.ScopeFunction, Name: "api.limited", Key: "c7", Limit: 1, Pending: 2},
+		{Kind: domain.LimitRate, Group: "function:api.limited:c7", Scope: domain.ScopeFunction, Name: "api.limited", Key: "c7", Limit: 1, PerSeconds: 3600, Pending: 2},
+	}
+	if got.Limit != 100 || len(got.Limits) != 2 || got.Limits[0] != want[0] || got.Limits[1] != want[1] {
+		t.Fatalf("GET /v1/limits = %s; want %+v", r.raw, want)
+	}
+	e.want(e.do("GET", "/v1/limits?limit=1", ""), http.StatusOK, "")
+	e.want(e.do("GET", "/v1/limits?limit=0", ""), http.StatusBadRequest, "invalid_argument")
 }
 
 func TestAPIDispatchSingletonAndDebounce(t *testing.T) {

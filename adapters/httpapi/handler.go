@@ -144,6 +144,7 @@ func (h *Handler) routes() {
 	api("POST /v1/schedules/{name}/resume", h.resumeSchedule)
 	api("POST /v1/schedules/{name}/trigger", h.triggerSchedule)
 	api("GET /v1/queues", h.listQueues)
+	api("GET /v1/limits", h.listLimits)
 	api("POST /v1/queues/{name}/pause", h.pauseQueue)
 	api("POST /v1/queues/{name}/resume", h.resumeQueue)
 }

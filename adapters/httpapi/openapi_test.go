@@ -335,6 +335,8 @@ func TestOpenAPIRealResponsesFitTheDocument(t *testing.T) {
 	e.result(toReset)
 	r = e.do("GET", "/v1/executions/"+done, "")
 	step := r.body["progress"].([]any)[0].(map[string]any)["task_id"].(string)
+	// A rate-limited run leaves its start in the window (GET /v1/limits).
+	e.result(e.dispatch("api.limited", `"c7"`))
 	// The console's login posts a form.
 	headers := map[string][]string{"/console/login": {"Content-Type", "application/x-www-form-urlencoded"}}
 
@@ -425,6 +427,8 @@ func TestOpenAPIRealResponsesFitTheDocument(t *testing.T) {
 		{"POST", "/v1/queues/held/pause", ""},
 		{"POST", "/v1/queues/held/pause", ""},
 		{"GET", "/v1/queues?limit=1", ""},
+		{"GET", "/v1/limits", ""},
+		{"GET", "/v1/limits?limit=0", ""},
 		{"GET", "/v1/queues?cursor=bad!", ""},
 		{"POST", "/v1/queues/held/resume", ""},
 		{"POST", "/v1/queues/bad%01name/pause", ""},

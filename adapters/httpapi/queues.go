@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/stenthq/stent/domain"
 )
@@ -53,4 +55,35 @@ func (h *Handler) setQueuePaused(w http.ResponseWriter, r *http.Request, pause b
 		return
 	}
 	writeJSON(w, http.StatusOK, QueueChange{Queue: name, Paused: pause, Changed: changed})
+}
+
+// LimitList answers GET /v1/limits.
+type LimitList struct {
+	Limits []domain.LimitUsage `json:"limits"`
+	// Limit is the most rows asked for.
+	Limit int `json:"limit"`
+}
+
+// listLimits answers GET /v1/limits: the flow-limit groups with live work
+// or (rate) starts in their window, with their limit and current use,
+// concurrency groups first, each kind by group, at most ?limit= rows.
+func (h *Handler) listLimits(w http.ResponseWriter, r *http.Request) {
+	n := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		x, err := strconv.Atoi(v)
+		if err != nil || x < 1 || x > MaxListLimit {
+			writeError(w, http.StatusBadRequest, "invalid_argument", fmt.Sprintf("limit %q: want a whole number from 1 to %d", v, MaxListLimit), nil)
+			return
+		}
+		n = x
+	}
+	list, err := h.eng.LimitUsage(r.Context(), n)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []domain.LimitUsage{}
+	}
+	writeJSON(w, http.StatusOK, LimitList{Limits: list, Limit: n})
 }

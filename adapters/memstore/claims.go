@@ -66,6 +66,7 @@ func (s *Store) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]ports.Cl
 				continue
 			}
 			s.rateStarts[t.RateKey] = domain.InsertSorted(s.rateStarts[t.RateKey], now)
+			s.noteRate(t)
 		}
 		if limited {
 			running[t.ConcurrencyGroup()]++

@@ -231,6 +231,8 @@ func (s *Store) ListProgress(ctx context.Context, executionID string) ([]domain.
 			Awaited:      c.Awaited,
 			// Tasks held back by a rate limit show until when.
 			RateLimitedUntil: c.RateLimitedUntil,
+			MaxConcurrent:    c.MaxConcurrent,
+			ConcurrencyKey:   c.ConcurrencyKey,
 		})
 	}
 	return out, nil

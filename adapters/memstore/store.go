@@ -35,6 +35,7 @@ type Store struct {
 	workers     map[string]*domain.WorkerInfo
 	schedules   map[string]*domain.Schedule
 	rateStarts  map[string][]time.Time // fresh claims per rate key, sorted (the sliding-window log)
+	rateSpecs   map[string]rateSpec    // per rate key: the limit and a task of it, for ListLimitUsage
 	queues      map[string]*queueRow
 }
 
@@ -62,6 +63,7 @@ func New() *Store {
 		workers:     map[string]*domain.WorkerInfo{},
 		schedules:   map[string]*domain.Schedule{},
 		rateStarts:  map[string][]time.Time{},
+		rateSpecs:   map[string]rateSpec{},
 		queues:      map[string]*queueRow{},
 	}
 }

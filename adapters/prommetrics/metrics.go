@@ -204,7 +204,28 @@ type storeSnapshot struct {
 	deadLetters int64
 	workers     map[domain.WorkerState]int64
 	paused      []string // paused queues; nil when the store has no QueueStore
+	queues      []domain.QueueInfo
+	limits      map[limitLabels]*limitSums // nil when the store has no LimitStore
 }
+
+// limitLabels are the labels of the limit gauges: one series per declared
+// limit (kind, function or queue scope, its name), never per key (keys are
+// unbounded: a customer id, a tenant).
+type limitLabels struct {
+	kind  domain.LimitKind
+	scope domain.LimitScope
+	name  string
+}
+
+// limitSums adds up a declared limit's groups.
+type limitSums struct {
+	groups, full, inUse, pending int64
+	limit                        int
+}
+
+// MaxLimitGroups caps the limit groups one refresh reads
+// (ListLimitUsage's Limit); beyond it the limit gauges undercount.
+const MaxLimitGroups = 10000
 
 // workerStateOrder lists the registry states stent_workers reports.
 var workerStateOrder = []domain.WorkerState{domain.WorkerLive, domain.WorkerStopped, domain.WorkerDead}
@@ -220,12 +241,20 @@ var (
 	descActive      = prometheus.NewDesc("stent_worker_active_tasks", "Tasks this process's workers are running or waiting on.", []string{"worker_id"}, nil)
 	descWorkerState = prometheus.NewDesc("stent_worker_ready", "1 when the worker is ready (claiming).", []string{"worker_id"}, nil)
 	descQueuePaused = prometheus.NewDesc("stent_queue_paused", "1 for each paused queue (stent queues pause); resumed queues are absent.", []string{"queue"}, nil)
+	descQueueRun    = prometheus.NewDesc("stent_queue_running", "Running orchestrator and activity tasks by queue.", []string{"queue"}, nil)
+	limitLabelNames = []string{"kind", "scope", "name"}
+	descLimit       = prometheus.NewDesc("stent_limit", "A flow limit's value (running tasks, or starts per window) by kind (concurrency, rate), scope (function, queue) and the function or queue name; per key when keyed.", limitLabelNames, nil)
+	descLimitGroups = prometheus.NewDesc("stent_limit_groups", "Groups (keys) of a flow limit with live work or, for a rate limit, starts in the window.", limitLabelNames, nil)
+	descLimitFull   = prometheus.NewDesc("stent_limit_groups_full", "Groups of a flow limit at the limit (their due tasks wait).", limitLabelNames, nil)
+	descLimitInUse  = prometheus.NewDesc("stent_limit_in_use", "A flow limit's use summed over its groups: running tasks (concurrency) or starts in the window (rate).", limitLabelNames, nil)
+	descLimitPend   = prometheus.NewDesc("stent_limit_pending", "Pending tasks of a flow limit's groups.", limitLabelNames, nil)
 	descNotifierUp  = prometheus.NewDesc("stent_notifier_up", "1 while the notifier is healthy; 0 when degraded (waiters poll).", nil, nil)
 )
 
 func (g *gaugeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descStoreUp, descExecutions, descTasks, descQueueDepth, descDeadLetters,
-		descWorkers, descSlots, descActive, descWorkerState, descQueuePaused, descNotifierUp} {
+		descWorkers, descSlots, descActive, descWorkerState, descQueuePaused, descQueueRun, descLimit, descLimitGroups,
+		descLimitFull, descLimitInUse, descLimitPend, descNotifierUp} {
 		ch <- d
 	}
 }
@@ -257,6 +286,17 @@ func (g *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descDeadLetters, prometheus.GaugeValue, float64(snap.deadLetters))
 			for _, q := range snap.paused {
 				ch <- prometheus.MustNewConstMetric(descQueuePaused, prometheus.GaugeValue, 1, q)
+			}
+			for _, q := range snap.queues {
+				ch <- prometheus.MustNewConstMetric(descQueueRun, prometheus.GaugeValue, float64(q.Running), queueLabel(q.Name))
+			}
+			for l, v := range snap.limits {
+				lv := []string{string(l.kind), string(l.scope), l.name}
+				ch <- prometheus.MustNewConstMetric(descLimit, prometheus.GaugeValue, float64(v.limit), lv...)
+				ch <- prometheus.MustNewConstMetric(descLimitGroups, prometheus.GaugeValue, float64(v.groups), lv...)
+				ch <- prometheus.MustNewConstMetric(descLimitFull, prometheus.GaugeValue, float64(v.full), lv...)
+				ch <- prometheus.MustNewConstMetric(descLimitInUse, prometheus.GaugeValue, float64(v.inUse), lv...)
+				ch <- prometheus.MustNewConstMetric(descLimitPend, prometheus.GaugeValue, float64(v.pending), lv...)
 			}
 			for _, s := range workerStateOrder {
 				ch <- prometheus.MustNewConstMetric(descWorkers, prometheus.GaugeValue, float64(snap.workers[s]), string(s))
@@ -299,7 +339,9 @@ func (g *gaugeCollector) refresh() storeSnapshot {
 		if s.tasks, err = g.store.CountTasks(ctx); err == nil {
 			if s.deadLetters, err = g.store.CountDeadLetters(ctx); err == nil {
 				if s.workers, err = countWorkers(ctx, g.store); err == nil {
-					s.paused, err = pausedQueues(ctx, g.store)
+					if s.queues, s.paused, err = listQueues(ctx, g.store); err == nil {
+						s.limits, err = sumLimits(ctx, g.store, now)
+					}
 				}
 			}
 		}
@@ -309,22 +351,52 @@ func (g *gaugeCollector) refresh() storeSnapshot {
 	return s
 }
 
-// pausedQueues lists the paused queues when the store keeps queues
-// (ports.QueueStore; every store of this repository does).
-func pausedQueues(ctx context.Context, st GaugeStore) ([]string, error) {
+// listQueues lists the queues and the paused ones when the store keeps
+// queues (ports.QueueStore; every store of this repository does).
+func listQueues(ctx context.Context, st GaugeStore) ([]domain.QueueInfo, []string, error) {
 	qs, ok := st.(ports.QueueStore)
 	if !ok {
-		return nil, nil
+		return nil, nil, nil
 	}
 	list, err := qs.ListQueues(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []string
+	var paused []string
 	for _, q := range list {
 		if q.Paused {
-			out = append(out, q.Name)
+			paused = append(paused, q.Name)
 		}
+	}
+	return list, paused, nil
+}
+
+// sumLimits reads the flow limits' use (when the store is a
+// ports.LimitStore) and adds it up per declared limit.
+func sumLimits(ctx context.Context, st GaugeStore, now time.Time) (map[limitLabels]*limitSums, error) {
+	ls, ok := st.(ports.LimitStore)
+	if !ok {
+		return nil, nil
+	}
+	list, err := ls.ListLimitUsage(ctx, ports.LimitUsageFilter{Now: now, Limit: MaxLimitGroups})
+	if err != nil {
+		return nil, err
+	}
+	out := map[limitLabels]*limitSums{}
+	for _, u := range list {
+		l := limitLabels{u.Kind, u.Scope, u.Name}
+		v := out[l]
+		if v == nil {
+			v = &limitSums{}
+			out[l] = v
+		}
+		v.groups++
+		if u.Full() {
+			v.full++
+		}
+		v.inUse += u.InUse
+		v.pending += u.Pending
+		v.limit = max(v.limit, u.Limit)
 	}
 	return out, nil
 }

@@ -486,7 +486,8 @@ func (s *Store) ListProgress(ctx context.Context, executionID string) ([]domain.
 			return err
 		}
 		rows, err := t.query(`SELECT id, parent_task_id, position, kind, step_name, state, attempt, created_at,
- started_at, finished_at, error, recoveries, scheduled_for, wake_at, awaited, limited_until, version, queue
+ started_at, finished_at, error, recoveries, scheduled_for, wake_at, awaited, limited_until, version, queue,
+ max_concurrent, concurrency_key
  FROM @tasks WHERE execution_id = ? ORDER BY created_at, position, id`, executionID)
 		if err != nil {
 			return err
@@ -501,11 +502,14 @@ func (s *Store) ListProgress(ctx context.Context, executionID string) ([]domain.
 				created, started, finished   nullTime
 				sched, wake, limited         nullTime
 				errb                         []byte
+				maxConc                      int64
 			)
 			if err := rows.Scan(&p.TaskID, &parent, &pos, &kind, &p.Step, &state, &attempt, &created,
-				&started, &finished, &errb, &recov, &sched, &wake, &awaited, &limited, &p.Version, &p.Queue); err != nil {
+				&started, &finished, &errb, &recov, &sched, &wake, &awaited, &limited, &p.Version, &p.Queue,
+				&maxConc, &p.ConcurrencyKey); err != nil {
 				return err
 			}
+			p.MaxConcurrent = int(maxConc)
 			p.ParentID, p.Position, p.Kind, p.State, p.Attempt = parent.String, int(pos), domain.TaskKind(kind), domain.TaskState(state), int(attempt)
 			p.CreatedAt, p.StartedAt, p.FinishedAt = created.val(), started.ptr(), finished.ptr()
 			p.Recoveries, p.ScheduledFor, p.WakeAt, p.Awaited = int(recov), sched.ptr(), wake.ptr(), awaited == 1

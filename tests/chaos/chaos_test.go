@@ -39,6 +39,7 @@ const (
 	envLedger = "STENT_CHAOS_LEDGER" // the ledger file
 	envName   = "STENT_CHAOS_NAME"   // the worker's name
 	envSlow   = "STENT_CHAOS_SLOW"   // step body duration range, e.g. "10ms-60ms"
+	envCron   = "STENT_CHAOS_CRON"   // "1": the worker declares the 1-second schedule (schedules_test.go)
 )
 
 // TestChaosWorkerProcess is a worker process; only the soaks below run it,
@@ -57,6 +58,9 @@ func TestChaosWorkerProcess(t *testing.T) {
 	reg := app.NewRegistry()
 	l := newLedger(os.Getenv(envLedger))
 	register(reg, l, lo, hi)
+	if os.Getenv(envCron) == "1" {
+		registerTicks(reg, l)
+	}
 	eng, err := app.New(app.Deps{Store: st, Notifier: n, Registry: reg, Metrics: checkpoints{l: l}}, app.Config{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chaos worker:", err)

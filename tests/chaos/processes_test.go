@@ -28,9 +28,9 @@ type pool struct {
 	starts  int
 }
 
-func newPool(t *testing.T, target, ledgerPath, slow string, n int) *pool {
+func newPool(t *testing.T, target, ledgerPath, slow string, n int, extraEnv ...string) *pool {
 	p := &pool{t: t, logDir: t.TempDir(),
-		env: append(os.Environ(), envRole+"=worker", envTarget+"="+target, envLedger+"="+ledgerPath, envSlow+"="+slow)}
+		env: append(append(os.Environ(), envRole+"=worker", envTarget+"="+target, envLedger+"="+ledgerPath, envSlow+"="+slow), extraEnv...)}
 	for i := range n {
 		p.workers = append(p.workers, p.start(i))
 	}

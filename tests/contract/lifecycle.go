@@ -100,6 +100,7 @@ func everyMethod(f *fixture, e domain.Execution, root domain.Task) map[string]er
 	call("ListFinished", func() error { _, err := s.ListFinished(ctx, ports.FinishedFilter{Since: time.Unix(1, 0)}); return err })
 	call("SetQueuePaused", func() error { _, err := s.SetQueuePaused(ctx, "q", true, now); return err })
 	call("ListQueues", func() error { _, err := s.ListQueues(ctx); return err })
+	call("ListLimitUsage", func() error { _, err := s.ListLimitUsage(ctx, ports.LimitUsageFilter{Now: now}); return err })
 	call("RegisterWorker", func() error { return s.RegisterWorker(ctx, domain.WorkerInfo{ID: workerA}, now) })
 	call("TouchWorker", func() error { return s.TouchWorker(ctx, workerA, now) })
 	call("StopWorker", func() error { return s.StopWorker(ctx, workerA, now) })

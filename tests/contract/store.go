@@ -58,6 +58,7 @@ var storeAreas = []struct {
 	{"function limits", testFunctionLimits},
 	{"concurrency", testConcurrency},
 	{"flow limits", testFlowLimits},
+	{"limit usage", testLimitUsage},
 	{"fencing", testFencing},
 	{"finishing tasks", testFinishingTasks},
 	{"steps", testSteps},

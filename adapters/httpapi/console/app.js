@@ -848,7 +848,7 @@ async function pageQueues() {
     const tasks = st.tasks || {};
     const maxTasks = Math.max(1, ...Object.values(tasks));
     main().replaceChildren(el("h1", {}, "Queues & throughput"),
-      queueTable(queues),
+      queueTable(queues), limitPanel(),
       el("div", { class: "grid2" },
         el("div", { class: "panel chart", id: "throughput" }, el("h2", {}, "Throughput and queue depth"),
           drawThroughput(), el("div", { class: "legend" }, el("span", {}, el("i", { class: "sw-completed" }), "executions finished / s"),
@@ -892,6 +892,28 @@ function queueTable(queues) {
           el("button", { type: "button", class: "primary resume", onclick: () => setQueuePaused(q, false) }, "Resume") :
           el("button", { type: "button", class: "danger pause", onclick: () => setQueuePaused(q, true) }, "Pause")));
     }))));
+}
+
+// limitPanel lists GET /v1/limits (flow-limit groups with live work:
+// limit, use, window, pending); it fills itself once the answer comes and
+// stays hidden while no limit is in use.
+function limitPanel() {
+  const panel = el("div", { class: "panel", id: "limit-panel", hidden: "" });
+  api("GET", "v1/limits").then((r) => {
+    const rows = r.limits || [];
+    if (!rows.length) return;
+    const full = rows.filter((u) => u.in_use >= u.limit).length;
+    panel.replaceChildren(el("div", { class: "head" }, el("h2", {}, "Flow limits"),
+      el("span", { class: "muted" }, rows.length + " group" + (rows.length === 1 ? "" : "s") + " in use; " + full + " full")),
+    el("table", { id: "limits" },
+      el("thead", {}, el("tr", {}, ["Limit", "On", "Key", "In use", "Window", "Pending"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, rows.map((u) => el("tr", { class: "row", "data-group": u.group },
+        el("td", {}, u.kind), el("td", {}, (u.scope === "queue" ? "queue " : "") + u.name), el("td", {}, u.key || "—"),
+        el("td", {}, u.in_use + " / " + u.limit, u.in_use >= u.limit ? " " : "", u.in_use >= u.limit ? badge("full") : ""),
+        el("td", {}, u.per_seconds ? u.per_seconds + " s" : "—"), el("td", {}, u.pending))))));
+    panel.hidden = false;
+  }).catch(() => {});
+  return panel;
 }
 
 async function setQueuePaused(q, pause) {

@@ -52,6 +52,7 @@ var engineGroups = []struct {
 	{"basics", engineBasics},
 	{"routing", engineRouting},
 	{"queue pause", engineQueues},
+	{"limit usage", engineLimitUsage},
 	{"singleton and debounce", engineDedupe},
 	{"retries and dead letters", engineRetries},
 	{"idempotency and cache", engineIdempotency},

@@ -140,3 +140,57 @@ func engineQueues(t *testing.T, newStore StoreFactory) {
 		}
 	})
 }
+
+func engineLimitUsage(t *testing.T, newStore StoreFactory) {
+	t.Run("a run held by a full concurrency key says so and the key's use is listed", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, newStore)
+		release := make(chan struct{})
+		started := make(chan int, 4)
+		type order struct {
+			Customer string `json:"customer"`
+			N        int    `json:"n"`
+		}
+		job := app.Register(h.reg, "charge", func(ctx context.Context, o order) (int, error) {
+			started <- o.N
+			if o.N == 1 {
+				select {
+				case <-release:
+				case <-ctx.Done():
+					return 0, ctx.Err()
+				}
+			}
+			return o.N * 10, nil
+		}, app.WithConcurrency(1, func(o order) string { return o.Customer }))
+		h.worker(app.WorkerOptions{})
+		first := dispatch(h, job, order{"c7", 1})
+		select {
+		case <-started:
+		case <-time.After(testTimeout):
+			t.Fatal("the first run never started")
+		}
+		second := dispatch(h, job, order{"c7", 2})
+		eng := h.engine()
+		const want = "waiting for concurrency key c7 of charge (1 of 1 running)"
+		eventually(t, "the held run's wait reason "+want, func() bool {
+			v, err := eng.StateOf(h.ctx(), second)
+			return err == nil && v.WaitReason == want
+		})
+		list, err := eng.LimitUsage(h.ctx(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantUsage := domain.LimitUsage{Kind: domain.LimitConcurrency, Group: "function:charge:c7", Scope: domain.ScopeFunction,
+			Name: "charge", Key: "c7", Limit: 1, InUse: 1, Pending: 1}
+		if len(list) != 1 || list[0] != wantUsage {
+			t.Errorf("LimitUsage = %+v; want [%+v]", list, wantUsage)
+		}
+		close(release)
+		if got, err := await(h, job, first); err != nil || got != 10 {
+			t.Fatalf("the first run = %v, %v; want 10", got, err)
+		}
+		if got, err := await(h, job, second); err != nil || got != 20 {
+			t.Fatalf("the held run = %v, %v; want 20", got, err)
+		}
+	})
+}

@@ -12,16 +12,23 @@ import (
 	"github.com/stenthq/stent/adapters/storeurl"
 	"github.com/stenthq/stent/app"
 	"github.com/stenthq/stent/domain"
+	"github.com/stenthq/stent/ports"
 )
 
 func (r *runner) queuesCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "queues",
-		Short: "List the queues (pending, running, oldest pending, paused); pause and resume them",
+		Short: "List the queues (pending, running, oldest pending, paused) and flow limits in use; pause and resume them",
 		Long: `List the queues that hold pending or running tasks or were ever paused:
 how many runnable tasks wait in each (pending, including those scheduled
 for later), how many run, how old the oldest pending task is, and whether
 the queue is paused.
+
+Below them, the flow limits with live work (WithConcurrency,
+WithQueueConcurrency, WithMaxConcurrent, WithRateLimit,
+WithQueueRateLimit): each group's limit and its current use (running
+tasks, or starts in the rate window ending now) and its pending tasks;
+a full group is marked. --json prints {"queues": [...], "limits": [...]}.
 
 A paused queue still accepts dispatches, and its running tasks finish, but
 no worker starts, resumes or reclaims one of its tasks until it is
@@ -35,15 +42,35 @@ worker of every process.`,
 			if err != nil {
 				return fmt.Errorf("list queues: %w", err)
 			}
+			limits, err := st.ListLimitUsage(ctx, ports.LimitUsageFilter{Now: r.now(), Limit: limitRows})
+			if err != nil {
+				return fmt.Errorf("list limit usage: %w", err)
+			}
+			if list == nil {
+				list = []domain.QueueInfo{}
+			}
+			if limits == nil {
+				limits = []domain.LimitUsage{}
+			}
 			if r.json {
-				return writeJSON(r.env.Stdout, list)
+				return writeJSON(r.env.Stdout, queuesView{Queues: list, Limits: limits})
 			}
 			r.renderQueues(r.env.Stdout, list)
+			r.renderLimits(r.env.Stdout, limits)
 			return nil
 		})
 	})
 	cmd.AddCommand(r.queuePauseCommand(true), r.queuePauseCommand(false))
 	return cmd
+}
+
+// limitRows caps the limit groups stent queues lists.
+const limitRows = 200
+
+// queuesView is the JSON answer of stent queues.
+type queuesView struct {
+	Queues []domain.QueueInfo  `json:"queues"`
+	Limits []domain.LimitUsage `json:"limits"`
 }
 
 // queueChange is the JSON answer of queues pause and resume.
@@ -113,6 +140,35 @@ func (r *runner) renderQueues(w io.Writer, list []domain.QueueInfo) {
 			plain(fmtAge(now, q.OldestPendingAt)), paused, plain(fmtTime(q.PausedAt)))
 	}
 	t.write(w, "", r.colour())
+}
+
+// renderLimits prints the flow-limit groups in use after a blank line;
+// nothing when there is none.
+func (r *runner) renderLimits(w io.Writer, list []domain.LimitUsage) {
+	if len(list) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	t := newTable("LIMIT", "SCOPE", "ON", "KEY", "IN USE", "PER", "PENDING")
+	for _, u := range list {
+		use := plain(fmt.Sprintf("%d/%d", u.InUse, u.Limit))
+		if u.Full() {
+			use = cell{use.text + " full", colYellow}
+		}
+		key, per := u.Key, "-"
+		if key == "" {
+			key = "-"
+		}
+		if u.Kind == domain.LimitRate {
+			per = fmtDuration(u.Per)
+		}
+		t.add(plain(string(u.Kind)), plain(string(u.Scope)), plain(u.Name), plain(key), use, plain(per),
+			plain(strconv.FormatInt(u.Pending, 10)))
+	}
+	t.write(w, "", r.colour())
+	if len(list) == limitRows {
+		fmt.Fprintf(w, "(first %d groups)\n", limitRows)
+	}
 }
 
 // fmtAge prints how long ago t was without the "ago" ("-" for none).
