@@ -78,7 +78,7 @@ func (s *Store) ListQueues(ctx context.Context) ([]domain.QueueInfo, error) {
 		// v10) word for word: SQLite uses a partial index only when the
 		// query holds its WHERE terms.
 		rows, err := t.query(`SELECT queue, state, COUNT(*), MIN(created_at) FROM @tasks
- WHERE state IN ('pending', 'running') AND `+inStates("state", liveTaskStates)+`
+ WHERE state IN ('pending', 'running') AND ` + inStates("state", liveTaskStates) + `
  AND kind IN ('orchestrator', 'activity') GROUP BY queue, state`)
 		if err != nil {
 			return err
