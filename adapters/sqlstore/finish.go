@@ -17,6 +17,11 @@ var completeCols = []Column{
 	{"c_id", ColText}, {"c_worker", ColText}, {"c_token", ColText}, {"c_result", ColBytes}, {"c_now", ColTime},
 }
 
+// rootHasSteps is 1 for a root task with a child row (read through the
+// parent-position index, which holds child rows only), else 0.
+const rootHasSteps = `CASE WHEN parent_task_id IS NULL AND kind = 'orchestrator' AND EXISTS
+ (SELECT 1 FROM @tasks c WHERE c.parent_task_id = @tasks.id) THEN 1 ELSE 0 END`
+
 // completed is a task the batch completed, with what its side effects need.
 type completed struct {
 	item                      int
@@ -24,6 +29,10 @@ type completed struct {
 	kind                      domain.TaskKind
 	cacheKey, idemKey         string
 	awaited                   bool
+	// hasSteps: a root task with at least one child row. Every other task
+	// of an execution descends from its root, so a root without children
+	// leaves no live task to cancel when it completes.
+	hasSteps bool
 }
 
 // CompleteTasks applies a batch of completions in one transaction: one
@@ -72,7 +81,7 @@ func (s *Store) completeTx(t *txn, ps []ports.CompleteParams) ([]ports.CompleteR
 	rows, err := t.query(`UPDATE @tasks SET `+to(domain.TaskComplete)+`, result = f.c_result, finished_at = f.c_now,
  updated_at = f.c_now, `+leaseClear+` FROM `+s.d.RowSet("f", completeCols)+`
  WHERE id = f.c_id AND `+from(s.d.Unindexed("state"), domain.TaskComplete)+` AND worker_id = f.c_worker AND claim_token = f.c_token
- RETURNING id, execution_id, parent_task_id, kind, cache_key, idempotency_key, awaited`, s.d.RowSetArgs(completeCols, rowsIn)...)
+ RETURNING id, execution_id, parent_task_id, kind, cache_key, idempotency_key, awaited, `+rootHasSteps, s.d.RowSetArgs(completeCols, rowsIn)...)
 	if err != nil {
 		return nil, err
 	}
@@ -82,14 +91,14 @@ func (s *Store) completeTx(t *txn, ps []ports.CompleteParams) ([]ports.CompleteR
 			c                         completed
 			parent, cacheKey, idemKey sql.NullString
 			kind                      string
-			awaited                   int64
+			awaited, hasSteps         int64
 		)
-		if err := rows.Scan(&c.id, &c.executionID, &parent, &kind, &cacheKey, &idemKey, &awaited); err != nil {
+		if err := rows.Scan(&c.id, &c.executionID, &parent, &kind, &cacheKey, &idemKey, &awaited, &hasSteps); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		c.parentID, c.kind, c.cacheKey, c.idemKey = parent.String, domain.TaskKind(kind), cacheKey.String, idemKey.String
-		c.awaited = awaited == 1
+		c.awaited, c.hasSteps = awaited == 1, hasSteps == 1
 		c.item = first[c.id]
 		done = append(done, c)
 	}
@@ -135,6 +144,7 @@ var (
 // cancellation of its other live tasks.
 func (s *Store) completeEffects(t *txn, ps []ports.CompleteParams, done []completed, out []ports.CompleteResult) error {
 	var cacheRows, idemRows, ownerRows, rootRows [][]any
+	withSteps := map[string]bool{} // executions whose root has children
 	cacheSeen, idemSeen := map[string]int{}, map[string]int{}
 	var stepsEnded []endedStep // awaited steps the batch ended
 	for _, c := range done {
@@ -168,6 +178,9 @@ func (s *Store) completeEffects(t *txn, ps []ports.CompleteParams, done []comple
 		}
 		if c.kind == domain.KindOrchestrator && c.parentID == "" {
 			rootRows = append(rootRows, []any{c.executionID, res, now})
+			if c.hasSteps {
+				withSteps[c.executionID] = true
+			}
 		}
 	}
 	if len(cacheRows) > 0 {
@@ -229,7 +242,9 @@ func (s *Store) completeEffects(t *txn, ps []ports.CompleteParams, done []comple
 			rows.Close()
 			return err
 		}
-		ended = append(ended, []any{id, at.val()})
+		if withSteps[id] {
+			ended = append(ended, []any{id, at.val()})
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -343,6 +344,114 @@ func TestAVersion2SchemaUpgradesInPlace(t *testing.T) {
 		}
 		if ws, err := s.ListWorkers(ctx); err != nil || len(ws) != 1 || ws[0].State != domain.WorkerLive {
 			t.Fatalf("ListWorkers = %+v, %v", ws, err)
+		}
+	})
+}
+
+// applyByHand creates the schema of the first n migrations by hand, as an
+// older binary would have left it, recording them in schema_migrations.
+func applyByHand(t *testing.T, db emptyDB, n int, at time.Time) {
+	t.Helper()
+	ms, err := sqlstore.Migrations(db.dialect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) < n {
+		t.Fatalf("only %d migrations; want at least %d", len(ms), n)
+	}
+	pairs := []string{"@", ""}
+	for k, v := range db.types {
+		pairs = append(pairs, "{{"+k+"}}", v)
+	}
+	expand := strings.NewReplacer(pairs...)
+	if db.init != "" {
+		db.exec(t, db.init)
+	}
+	db.exec(t, expand.Replace(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at {{time}} NOT NULL)`))
+	for _, m := range ms[:n] {
+		db.exec(t, expand.Replace(m.SQL))
+		db.exec(t, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`, m.Version, m.Name, db.timeArg(at))
+	}
+}
+
+// TestAVersion9SchemaUpgradesInPlace builds a database at schema version 9
+// with finished and live work and opens it: the store migrates it to
+// version 10 (state indexes on live rows only); the finished rows still
+// count and list by state, and the live ones are claimed and completed, a
+// root with a step cancelling its leftover step and a step-less root
+// completing alone.
+func TestAVersion9SchemaUpgradesInPlace(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, db emptyDB) {
+		ctx := t.Context()
+		created := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+		applyByHand(t, db, 9, created)
+		ts := db.timeArg(created)
+		db.exec(t, `INSERT INTO executions (id, root_function, root_task_id, state, created_at, updated_at, started_at, finished_at)
+ VALUES ('done', 'wf', 'done/r', 'completed', ?, ?, ?, ?)`, ts, ts, ts, ts)
+		db.exec(t, `INSERT INTO tasks (id, execution_id, position, kind, step_name, state, attempt, created_at, updated_at, started_at, finished_at)
+ VALUES ('done/r', 'done', 0, 'orchestrator', 'wf', 'completed', 1, ?, ?, ?, ?)`, ts, ts, ts, ts)
+		db.exec(t, `INSERT INTO executions (id, root_function, root_task_id, state, created_at, updated_at)
+ VALUES ('e', 'wf', 'e/r', 'pending', ?, ?)`, ts, ts)
+		db.exec(t, `INSERT INTO tasks (id, execution_id, position, kind, step_name, state, created_at, updated_at)
+ VALUES ('e/r', 'e', 0, 'orchestrator', 'wf', 'pending', ?, ?)`, ts, ts)
+		db.exec(t, `INSERT INTO executions (id, root_function, root_task_id, state, created_at, updated_at, started_at)
+ VALUES ('p', 'wf', 'p/r', 'running', ?, ?, ?)`, ts, ts, ts)
+		db.exec(t, `INSERT INTO tasks (id, execution_id, position, kind, step_name, state, attempt, created_at, updated_at, started_at)
+ VALUES ('p/r', 'p', 0, 'orchestrator', 'wf', 'pending', 1, ?, ?, ?)`, ts, ts, ts)
+		db.exec(t, `INSERT INTO tasks (id, execution_id, parent_task_id, position, kind, step_name, state, created_at, updated_at)
+ VALUES ('p/s', 'p', 'p/r', 0, 'activity', 'act', 'pending', ?, ?)`, ts, ts)
+
+		s := db.openOK(t, autoMigrate)
+		cur, latest, err := s.SchemaVersion(ctx)
+		if err != nil || cur != latest || latest < 10 {
+			t.Fatalf("SchemaVersion = %d, %d, %v; want current == latest >= 10", cur, latest, err)
+		}
+		if done, err := s.ListExecutions(ctx, ports.ExecutionFilter{States: []domain.ExecutionState{domain.ExecutionCompleted}}); err != nil ||
+			len(done) != 1 || done[0].ID != "done" {
+			t.Fatalf("ListExecutions(completed) = %+v, %v; want the finished execution", done, err)
+		}
+		if live, err := s.ListExecutions(ctx, ports.ExecutionFilter{States: []domain.ExecutionState{domain.ExecutionPending, domain.ExecutionRunning}}); err != nil ||
+			len(live) != 2 {
+			t.Fatalf("ListExecutions(live) = %+v, %v; want e and p", live, err)
+		}
+		claimed, err := s.ClaimTasks(ctx, ports.ClaimParams{WorkerID: "w", Functions: []string{"wf"}, Limit: 10, Now: created, Lease: time.Minute})
+		if err != nil || len(claimed) != 2 {
+			t.Fatalf("claim = %+v, %v; want the two live roots", claimed, err)
+		}
+		if e, err := s.GetExecution(ctx, "e"); err != nil || e.State != domain.ExecutionRunning {
+			t.Fatalf("execution e after its claim = %+v, %v; want running", e, err)
+		}
+		var ps []ports.CompleteParams
+		for _, c := range claimed {
+			ps = append(ps, ports.CompleteParams{Fence: c.Fence(), Result: json.RawMessage(`1`), Now: created.Add(time.Second)})
+		}
+		res, err := s.CompleteTasks(ctx, ps)
+		if err != nil || len(res) != 2 || res[0].Err != nil || res[1].Err != nil {
+			t.Fatalf("complete = %+v, %v", res, err)
+		}
+		for _, id := range []string{"e", "p"} {
+			if e, err := s.GetExecution(ctx, id); err != nil || e.State != domain.ExecutionCompleted {
+				t.Fatalf("execution %s = %+v, %v; want completed", id, e, err)
+			}
+		}
+		if step, err := s.GetTask(ctx, "p/s"); err != nil || step.State != domain.TaskCancelled {
+			t.Fatalf("leftover step = %+v, %v; want cancelled with its root", step, err)
+		}
+		byState, err := s.CountExecutionsByState(ctx)
+		if err != nil || byState[domain.ExecutionCompleted] != 3 || len(byState) != 1 {
+			t.Fatalf("CountExecutionsByState = %v, %v; want 3 completed", byState, err)
+		}
+		counts, err := s.CountTasks(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tasks := map[domain.TaskState]int64{}
+		for _, c := range counts {
+			tasks[c.State] += c.N
+		}
+		if tasks[domain.TaskCompleted] != 3 || tasks[domain.TaskCancelled] != 1 || len(tasks) != 2 {
+			t.Fatalf("CountTasks by state = %v; want 3 completed, 1 cancelled", tasks)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/stenthq/stent/domain"
@@ -77,7 +78,7 @@ func scanTask(r rowScanner) (domain.Task, error) {
 		return t, fmt.Errorf("task %q: %w", t.ID, err)
 	}
 	if len(policy) > 0 {
-		if err := json.Unmarshal(policy, &t.RetryPolicy); err != nil {
+		if t.RetryPolicy, err = decodePolicy(policy); err != nil {
 			return t, fmt.Errorf("task %q: decode retry policy: %w", t.ID, err)
 		}
 	}
@@ -211,4 +212,38 @@ func normalizeTask(t *domain.Task) {
 	if len(t.Result) == 0 {
 		t.Result = nil
 	}
+}
+
+// decodedPolicies caches the decoded retry policies by their stored JSON:
+// a claim batch reads the same few policies (one per registered function)
+// on every row. Only policies without lists are cached (their value shares
+// no memory between tasks), and at most maxDecodedPolicies of them.
+var decodedPolicies struct {
+	mu sync.RWMutex
+	m  map[string]domain.RetryPolicy
+}
+
+const maxDecodedPolicies = 2048
+
+func decodePolicy(b []byte) (domain.RetryPolicy, error) {
+	decodedPolicies.mu.RLock()
+	p, ok := decodedPolicies.m[string(b)]
+	decodedPolicies.mu.RUnlock()
+	if ok {
+		return p, nil
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return domain.RetryPolicy{}, err
+	}
+	if len(p.RetryOn) == 0 && len(p.NonRetryable) == 0 {
+		decodedPolicies.mu.Lock()
+		if decodedPolicies.m == nil {
+			decodedPolicies.m = map[string]domain.RetryPolicy{}
+		}
+		if len(decodedPolicies.m) < maxDecodedPolicies {
+			decodedPolicies.m[string(b)] = p
+		}
+		decodedPolicies.mu.Unlock()
+	}
+	return p, nil
 }

@@ -56,6 +56,28 @@ func testFinishingTasks(t *testing.T, h storeSuite) {
 		f.wantAllCancelled(tr, now, tr.root.ID)
 	})
 
+	h.run(t, "one batch completes a step-less root and a root with live steps: only the latter's tasks are cancelled", func(t *testing.T, f *fixture) {
+		tr := f.newTree(execOpts{})
+		bare, bareRoot := f.start(execOpts{})
+		now := at(time.Minute)
+		res, err := f.s.CompleteTasks(f.ctx, []ports.CompleteParams{
+			{Fence: bareRoot.Fence(), Result: js(`1`), Now: now},
+			{Fence: tr.root.Fence(), Result: js(`2`), Now: now},
+		})
+		f.noErr(err, "CompleteTasks")
+		f.eq("results", len(res), 2)
+		f.noErr(res[0].Err, "step-less root")
+		f.noErr(res[1].Err, "root with steps")
+		for _, id := range []string{bare.ID, tr.exec.ID} {
+			e := f.exec(id)
+			f.eq("execution state", e.State, domain.ExecutionCompleted)
+			f.eqTimePtr("execution finished_at", e.FinishedAt, &now)
+		}
+		f.eqRaw("step-less execution result", f.exec(bare.ID).Result, js(`1`))
+		f.state(bareRoot.ID, domain.TaskCompleted)
+		f.wantAllCancelled(tr, now, tr.root.ID)
+	})
+
 	h.run(t, "fail stores the error and leaves the execution running", func(t *testing.T, f *fixture) {
 		e, root := f.start(execOpts{})
 		child := f.runChild(root, 1, "job", at(time.Second))
