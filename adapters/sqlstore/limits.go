@@ -39,7 +39,7 @@ func (s *Store) ListLimitUsage(ctx context.Context, f ports.LimitUsageFilter) ([
 	err := s.read(ctx, "list limit usage", func(t *txn) error {
 		tally = domain.NewLimitTally(f.Groups)
 		rows, err := t.query(`SELECT concurrency_key, step_name, queue, state, COUNT(*), MAX(max_concurrent) FROM @tasks
- WHERE state IN ('pending', 'running') AND kind IN ('orchestrator', 'activity') AND max_concurrent > 0`+concWhere+`
+ WHERE state IN ('pending', 'running') AND `+inStates("state", liveTaskStates)+` AND kind IN ('orchestrator', 'activity') AND max_concurrent > 0`+concWhere+`
  GROUP BY concurrency_key, step_name, queue, state`, concArgs...)
 		if err != nil {
 			return err
@@ -64,7 +64,7 @@ func (s *Store) ListLimitUsage(ctx context.Context, f ports.LimitUsageFilter) ([
 			return err
 		}
 		rows, err = t.query(`SELECT rate_key, step_name, queue, state, COUNT(*), MAX(rate_limit), MAX(rate_per) FROM @tasks
- WHERE state IN ('pending', 'running') AND kind IN ('orchestrator', 'activity') AND rate_limit > 0`+rateWhere+`
+ WHERE state IN ('pending', 'running') AND `+inStates("state", liveTaskStates)+` AND kind IN ('orchestrator', 'activity') AND rate_limit > 0`+rateWhere+`
  GROUP BY rate_key, step_name, queue, state`, rateArgs...)
 		if err != nil {
 			return err
