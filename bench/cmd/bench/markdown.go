@@ -51,7 +51,7 @@ func (r *report) markdown() string {
 		r.latencyTable(&b)
 		return b.String()
 	}
-	for _, wl := range []string{w1, w2, w3, w4, w5, w6} {
+	for _, wl := range []string{w1, w2, w3, w4, w5, w6, w7} {
 		var rows []row
 		for _, rw := range r.Rows {
 			if rw.Workload == wl {
