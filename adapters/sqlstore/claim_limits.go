@@ -249,25 +249,39 @@ func (f *flowLimits) admit(c *candidate) (bool, error) {
 var (
 	startCols = []Column{{"s_key", ColText}, {"s_at", ColTime}, {"s_task", ColText}}
 	heldCols  = []Column{{"h_id", ColText}, {"h_until", ColTime}}
+	pruneCols = []Column{{"p_key", ColText}, {"p_before", ColTime}}
 )
 
 // flush records the rate-limited starts of this claim, prunes the starts
 // that left their windows, and marks the held-back tasks.
 func (f *flowLimits) flush() error {
 	if len(f.charged) > 0 {
-		if _, err := f.t.exec(`INSERT INTO @rate_starts (rate_key, started_at, task_id) SELECT f.s_key, f.s_at, f.s_task FROM `+
-			f.s.d.RowSet("f", startCols), f.s.d.RowSetArgs(startCols, f.charged)...); err != nil {
-			return err
-		}
 		keys := make([]string, 0, len(f.ratePer))
 		for k := range f.ratePer {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		for _, k := range keys {
-			if _, err := f.t.exec(`DELETE FROM @rate_starts WHERE rate_key = ? AND started_at <= ?`,
-				k, f.s.tm(f.now.Add(-f.ratePer[k]))); err != nil {
+		prune := make([][]any, len(keys))
+		for i, k := range keys {
+			prune[i] = []any{k, f.now.Add(-f.ratePer[k])}
+		}
+		insert := `INSERT INTO @rate_starts (rate_key, started_at, task_id) SELECT f.s_key, f.s_at, f.s_task FROM ` + f.s.d.RowSet("f", startCols)
+		if f.s.d.Name() == "postgres" {
+			// One statement: the prune as a data-modifying CTE (its
+			// rows are older than the window, never the new starts).
+			args := append(f.s.d.RowSetArgs(pruneCols, prune), f.s.d.RowSetArgs(startCols, f.charged)...)
+			if _, err := f.t.exec(`WITH pruned AS (DELETE FROM @rate_starts r USING `+f.s.d.RowSet("p", pruneCols)+`
+ WHERE r.rate_key = p.p_key AND r.started_at <= p.p_before) `+insert, args...); err != nil {
 				return err
+			}
+		} else {
+			if _, err := f.t.exec(insert, f.s.d.RowSetArgs(startCols, f.charged)...); err != nil {
+				return err
+			}
+			for _, p := range prune {
+				if _, err := f.t.exec(`DELETE FROM @rate_starts WHERE rate_key = ? AND started_at <= ?`, p[0], f.s.tm(p[1].(time.Time))); err != nil {
+					return err
+				}
 			}
 		}
 	}
