@@ -191,6 +191,10 @@ func stentFlow(ctx context.Context, spec runSpec) (runResult, error) {
 // function limited to flowBindRate per second, starts the worker, and
 // measures the start rate from the units' own start times: the starts
 // after the first window over the time from the first start to the last.
+// (That no window ever holds more than the limit is the claim's own
+// clock's business, checked from the stored start times by
+// tests/flowlimits; the bodies start a few ms after their claim commits,
+// with jitter, so their clocks cannot show it.)
 func stentFlowBinding(ctx context.Context, spec runSpec) (runResult, error) {
 	sz := spec.Sizes
 	secs := int(flowBindFor(sz) / time.Second)
@@ -211,18 +215,9 @@ func stentFlowBinding(ctx context.Context, spec runSpec) (runResult, error) {
 	slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
 	span := starts[len(starts)-1].Sub(starts[0])
 	rate := float64(n-flowBindRate) / span.Seconds()
-	// The most starts in any 1 s window (from each start).
-	most, j := 0, 0
-	for i := range starts {
-		for j < len(starts) && starts[j].Sub(starts[i]) < time.Second {
-			j++
-		}
-		most = max(most, j-i)
-	}
 	return runResult{Metrics: []metric{
 		{Name: "rate", Unit: "starts/s", Value: rate, HigherIsBetter: true},
 		{Name: "span", Unit: "s", Value: span.Seconds()},
-		{Name: "max_1s", Unit: "starts", Value: float64(most)},
 	}, N: n, Concurrency: sz.Concurrency,
 		Settings: fmt.Sprintf("1 worker, MaxConcurrency=%d, default poll; WithRateLimit(%d, 1s) on one key; %d units pending at worker start; "+
 			"rate = starts after the first window / (last start - first start), from the bodies' clocks", sz.Concurrency, flowBindRate, n)}, nil
