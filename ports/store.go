@@ -442,8 +442,9 @@ type ClaimStore interface {
 
 	// NextWake returns the earliest WakeAt of the waiting tasks that p
 	// would claim once due (function, version, queue and tag filters; limits and
-	// Limit ignored), or ok=false when there is none. Workers sleep until
-	// then instead of polling.
+	// Limit ignored), or the earliest RateLimitedUntil of the pending tasks
+	// a rate limit holds back if that comes first, or ok=false when there
+	// is neither. Workers sleep until then instead of polling.
 	NextWake(ctx context.Context, p ClaimParams) (at time.Time, ok bool, err error)
 
 	// ParkTask parks a running task until its wake condition holds

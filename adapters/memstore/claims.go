@@ -177,14 +177,22 @@ func (s *Store) NextWake(ctx context.Context, p ports.ClaimParams) (time.Time, b
 	var next time.Time
 	found := false
 	for _, t := range s.tasks {
-		if t.State != domain.TaskWaiting || t.WakeAt == nil || !t.Kind.Claimable() {
+		// A waiting task's wake-up, or when a rate limit stops holding
+		// back a pending one.
+		at := t.WakeAt
+		if t.State == domain.TaskPending {
+			at = t.RateLimitedUntil
+		} else if t.State != domain.TaskWaiting {
+			continue
+		}
+		if at == nil || !t.Kind.Claimable() {
 			continue
 		}
 		if !routable(t, p) || s.pausedQueue(t.Queue) {
 			continue
 		}
-		if !found || t.WakeAt.Before(next) {
-			next, found = *t.WakeAt, true
+		if !found || at.Before(next) {
+			next, found = *at, true
 		}
 	}
 	return next, found, nil

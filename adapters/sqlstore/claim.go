@@ -224,6 +224,9 @@ func (s *Store) claimTx(t *txn, p ports.ClaimParams) ([]ports.ClaimedTask, error
 		s.limits.add(missing...)
 		return nil, errRetryClaim
 	}
+	if err := flow.prefetch(append(append([]candidate{}, resumes...), page...)); err != nil {
+		return nil, err
+	}
 	var (
 		chosen     []candidate
 		pi, ri, wi int
@@ -242,6 +245,9 @@ func (s *Store) claimTx(t *txn, p ports.ClaimParams) ([]ports.ClaimedTask, error
 			if missing := unlockedLimits(page, limited); len(missing) > 0 {
 				s.limits.add(missing...)
 				return nil, errRetryClaim
+			}
+			if err := flow.prefetch(page); err != nil {
+				return nil, err
 			}
 			pi = 0
 			exhausted = len(page) < p.Limit-len(chosen)

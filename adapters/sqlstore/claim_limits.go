@@ -2,18 +2,23 @@ package sqlstore
 
 import (
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/stenthq/stent/domain"
 )
 
 // flowLimits checks the keyed concurrency limits and the rate limits of
-// one claim transaction (see ports.ClaimStore). A group is locked (the
-// dialect's TryLockGroup: PostgreSQL advisory xact locks) and read the
-// first time the claim meets one of its tasks; a group another claimer
-// holds is skipped this time, as FOR UPDATE SKIP LOCKED skips rows, so
-// claimers never wait on each other in an order that could deadlock and
-// never decide on a group from a stale count.
+// one claim transaction (see ports.ClaimStore). The groups of each page of
+// candidates are locked (the dialect's TryLockGroups: PostgreSQL advisory
+// xact locks, one statement for the page) and then read (one statement:
+// the running count of every keyed group, the starts in the window of
+// every rate group) before the page's candidates are admitted; a group
+// another claimer holds is skipped this time, as FOR UPDATE SKIP LOCKED
+// skips rows, so claimers never wait on each other in an order that could
+// deadlock and never decide on a group from a stale count. The read is a
+// statement of its own after the locks: under READ COMMITTED it sees
+// everything the previous holder committed before it released them.
 type flowLimits struct {
 	s   *Store
 	t   *txn
@@ -24,7 +29,10 @@ type flowLimits struct {
 	keyBusy    map[string]bool
 	full       map[string]struct{} // keyed groups without a free slot: excluded from later reads
 
-	rateStarts map[string][]time.Time // locked rate groups: recorded starts, sorted
+	rateCount  map[string]int           // locked rate groups: recorded starts after now-rateWin
+	rateWin    map[string]time.Duration // the window rateCount was counted over
+	rateChosen map[string]int           // fresh starts this claim charged to the group
+	rateStarts map[string][]time.Time   // the group's full log (with this claim's starts), read only when the count is not enough
 	ratePer    map[string]time.Duration
 	rateBusy   map[string]bool
 	charged    [][]any // new rate_starts rows
@@ -35,6 +43,7 @@ func newFlowLimits(s *Store, t *txn, now time.Time) *flowLimits {
 	return &flowLimits{
 		s: s, t: t, now: now,
 		keyRunning: map[string]int{}, keyChosen: map[string]int{}, keyBusy: map[string]bool{}, full: map[string]struct{}{},
+		rateCount: map[string]int{}, rateWin: map[string]time.Duration{}, rateChosen: map[string]int{},
 		rateStarts: map[string][]time.Time{}, ratePer: map[string]time.Duration{}, rateBusy: map[string]bool{},
 	}
 }
@@ -52,61 +61,121 @@ func (f *flowLimits) fullKeys() []string {
 	return out
 }
 
-// keyCount locks a keyed concurrency group and counts its running tasks
-// (once per claim); ok=false when another claimer holds the group.
-func (f *flowLimits) keyCount(g string) (int, bool, error) {
-	if n, ok := f.keyRunning[g]; ok {
-		return n, true, nil
+var rateWinCols = []Column{{"w_key", ColText}, {"w_from", ColTime}}
+
+// prefetch locks and reads the groups of cands the claim has not met yet:
+// one statement takes their locks, one reads the running counts of the
+// keyed groups and the windowed start counts of the rate groups.
+func (f *flowLimits) prefetch(cands []candidate) error {
+	var groups []FlowGroup
+	seen := map[FlowGroup]bool{}
+	win := map[string]time.Duration{}
+	for i := range cands {
+		c := &cands[i]
+		if k := c.concurrencyKey; c.maxConcurrent > 0 && k != "" {
+			if _, ok := f.keyRunning[k]; !ok && !f.keyBusy[k] {
+				if g := (FlowGroup{"concurrency", k}); !seen[g] {
+					seen[g] = true
+					groups = append(groups, g)
+				}
+			}
+		}
+		if k := c.rateKey; c.source == fresh && c.rateLimit > 0 {
+			if _, ok := f.rateCount[k]; !ok && !f.rateBusy[k] {
+				if g := (FlowGroup{"rate", k}); !seen[g] {
+					seen[g] = true
+					groups = append(groups, g)
+				}
+				win[k] = max(win[k], c.ratePer)
+			}
+		}
 	}
-	if f.keyBusy[g] {
-		return 0, false, nil
+	if len(groups) == 0 {
+		return nil
 	}
-	ok, err := f.s.d.TryLockGroup(f.t.ctx, f.t.tx, "concurrency", g)
-	if err != nil || !ok {
-		f.keyBusy[g] = !ok
-		return 0, false, err
+	ok, err := f.s.d.TryLockGroups(f.t.ctx, f.t.tx, groups)
+	if err != nil {
+		return err
 	}
-	var n int64
-	if err := f.t.queryRow(`SELECT COUNT(*) FROM @tasks WHERE concurrency_key = ? AND concurrency_key <> ''
- AND state = 'running' AND kind IN ('orchestrator', 'activity')`, g).Scan(&n); err != nil {
-		return 0, false, err
+	var keys []string
+	var rates [][]any
+	for i, g := range groups {
+		switch {
+		case g.Kind == "concurrency" && ok[i]:
+			keys = append(keys, g.Key)
+			f.keyRunning[g.Key] = 0
+		case g.Kind == "concurrency":
+			f.keyBusy[g.Key] = true
+		case ok[i]:
+			rates = append(rates, []any{g.Key, f.now.Add(-win[g.Key])})
+			f.rateCount[g.Key], f.rateWin[g.Key] = 0, win[g.Key]
+		default:
+			f.rateBusy[g.Key] = true
+		}
 	}
-	f.keyRunning[g] = int(n)
-	return int(n), true, nil
+	var parts []string
+	var args []any
+	if len(keys) > 0 {
+		parts = append(parts, `SELECT 0 AS kind, concurrency_key AS k, COUNT(*) AS n FROM @tasks WHERE `+f.s.d.InList("concurrency_key")+`
+ AND concurrency_key <> '' AND state = 'running' AND kind IN ('orchestrator', 'activity') GROUP BY concurrency_key`)
+		args = append(args, f.s.d.StringList(keys))
+	}
+	if len(rates) > 0 {
+		parts = append(parts, `SELECT 1 AS kind, r.rate_key AS k, COUNT(*) AS n FROM @rate_starts r JOIN `+f.s.d.RowSet("w", rateWinCols)+`
+ ON r.rate_key = w.w_key AND r.started_at > w.w_from GROUP BY r.rate_key`)
+		args = append(args, f.s.d.RowSetArgs(rateWinCols, rates)...)
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	rows, err := f.t.query(strings.Join(parts, " UNION ALL "), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, n int64
+		var k string
+		if err := rows.Scan(&kind, &k, &n); err != nil {
+			return err
+		}
+		if kind == 0 {
+			f.keyRunning[k] = int(n)
+		} else {
+			f.rateCount[k] = int(n)
+		}
+	}
+	return rows.Err()
 }
 
-// rateLog locks a rate group and reads its recorded starts (once per
-// claim); ok=false when another claimer holds the group.
-func (f *flowLimits) rateLog(key string) ([]time.Time, bool, error) {
+// rateLog reads a locked rate group's full log of starts, with the starts
+// this claim charged to it (once per claim, only when the windowed count
+// cannot decide).
+func (f *flowLimits) rateLog(key string) ([]time.Time, error) {
 	if st, ok := f.rateStarts[key]; ok {
-		return st, true, nil
-	}
-	if f.rateBusy[key] {
-		return nil, false, nil
-	}
-	ok, err := f.s.d.TryLockGroup(f.t.ctx, f.t.tx, "rate", key)
-	if err != nil || !ok {
-		f.rateBusy[key] = !ok
-		return nil, false, err
+		return st, nil
 	}
 	rows, err := f.t.query(`SELECT started_at FROM @rate_starts WHERE rate_key = ? ORDER BY started_at`, key)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	defer rows.Close()
 	st := []time.Time{}
 	for rows.Next() {
 		var at nullTime
 		if err := rows.Scan(&at); err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		st = append(st, at.val())
 	}
 	if err := rows.Err(); err != nil {
-		return nil, false, err
+		return nil, err
+	}
+	for range f.rateChosen[key] {
+		st = domain.InsertSorted(st, f.now)
 	}
 	f.rateStarts[key] = st
-	return st, true, nil
+	return st, nil
 }
 
 // inWindow returns the starts after now-per.
@@ -119,36 +188,58 @@ func inWindow(starts []time.Time, now time.Time, per time.Duration) []time.Time 
 // admit reports whether c may be claimed under its keyed concurrency
 // limit and its rate limit, and counts it in both if so. A fresh task
 // turned down by its rate limit is held back until its group frees a
-// slot (written by flush).
+// slot (written by flush). c's groups are normally prefetched with its
+// page; a group met otherwise is locked and read alone.
 func (f *flowLimits) admit(c *candidate) (bool, error) {
 	keyed := c.maxConcurrent > 0 && c.concurrencyKey != ""
-	if keyed {
-		n, ok, err := f.keyCount(c.concurrencyKey)
-		if err != nil || !ok {
+	rated := c.source == fresh && c.rateLimit > 0
+	_, knownKey := f.keyRunning[c.concurrencyKey]
+	_, knownRate := f.rateCount[c.rateKey]
+	if (keyed && !knownKey && !f.keyBusy[c.concurrencyKey]) || (rated && !knownRate && !f.rateBusy[c.rateKey]) {
+		if err := f.prefetch([]candidate{*c}); err != nil {
 			return false, err
+		}
+	}
+	if keyed {
+		n, ok := f.keyRunning[c.concurrencyKey]
+		if !ok {
+			return false, nil // another claimer holds the group
 		}
 		if n+f.keyChosen[c.concurrencyKey] >= c.maxConcurrent {
 			f.full[c.concurrencyKey] = struct{}{}
 			return false, nil
 		}
 	}
-	rated := c.source == fresh && c.rateLimit > 0
 	if rated {
-		starts, ok, err := f.rateLog(c.rateKey)
-		if err != nil || !ok {
-			return false, err
+		n, ok := f.rateCount[c.rateKey]
+		if !ok {
+			return false, nil // another claimer holds the group
 		}
-		if win := inWindow(starts, f.now, c.ratePer); len(win) >= c.rateLimit {
-			until := domain.NormalizeTime(domain.RateWindowFree(win, c.rateLimit, c.ratePer, f.now))
-			f.held = append(f.held, []any{c.id, until})
-			return false, nil
+		_, exact := f.rateStarts[c.rateKey]
+		fits := !exact && c.ratePer <= f.rateWin[c.rateKey] && n+f.rateChosen[c.rateKey] < c.rateLimit
+		if !fits {
+			// The count over the widest window of the page cannot
+			// decide (or says full): check the full log, and find when
+			// the window frees a slot.
+			starts, err := f.rateLog(c.rateKey)
+			if err != nil {
+				return false, err
+			}
+			if win := inWindow(starts, f.now, c.ratePer); len(win) >= c.rateLimit {
+				until := domain.NormalizeTime(domain.RateWindowFree(win, c.rateLimit, c.ratePer, f.now))
+				f.held = append(f.held, []any{c.id, until})
+				return false, nil
+			}
 		}
 	}
 	if keyed {
 		f.keyChosen[c.concurrencyKey]++
 	}
 	if rated {
-		f.rateStarts[c.rateKey] = domain.InsertSorted(f.rateStarts[c.rateKey], f.now)
+		f.rateChosen[c.rateKey]++
+		if st, ok := f.rateStarts[c.rateKey]; ok {
+			f.rateStarts[c.rateKey] = domain.InsertSorted(st, f.now)
+		}
 		f.ratePer[c.rateKey] = max(f.ratePer[c.rateKey], c.ratePer)
 		f.charged = append(f.charged, []any{c.rateKey, f.now, c.id})
 	}
@@ -158,25 +249,39 @@ func (f *flowLimits) admit(c *candidate) (bool, error) {
 var (
 	startCols = []Column{{"s_key", ColText}, {"s_at", ColTime}, {"s_task", ColText}}
 	heldCols  = []Column{{"h_id", ColText}, {"h_until", ColTime}}
+	pruneCols = []Column{{"p_key", ColText}, {"p_before", ColTime}}
 )
 
 // flush records the rate-limited starts of this claim, prunes the starts
 // that left their windows, and marks the held-back tasks.
 func (f *flowLimits) flush() error {
 	if len(f.charged) > 0 {
-		if _, err := f.t.exec(`INSERT INTO @rate_starts (rate_key, started_at, task_id) SELECT f.s_key, f.s_at, f.s_task FROM `+
-			f.s.d.RowSet("f", startCols), f.s.d.RowSetArgs(startCols, f.charged)...); err != nil {
-			return err
-		}
 		keys := make([]string, 0, len(f.ratePer))
 		for k := range f.ratePer {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		for _, k := range keys {
-			if _, err := f.t.exec(`DELETE FROM @rate_starts WHERE rate_key = ? AND started_at <= ?`,
-				k, f.s.tm(f.now.Add(-f.ratePer[k]))); err != nil {
+		prune := make([][]any, len(keys))
+		for i, k := range keys {
+			prune[i] = []any{k, f.now.Add(-f.ratePer[k])}
+		}
+		insert := `INSERT INTO @rate_starts (rate_key, started_at, task_id) SELECT f.s_key, f.s_at, f.s_task FROM ` + f.s.d.RowSet("f", startCols)
+		if f.s.d.Name() == "postgres" {
+			// One statement: the prune as a data-modifying CTE (its
+			// rows are older than the window, never the new starts).
+			args := append(f.s.d.RowSetArgs(pruneCols, prune), f.s.d.RowSetArgs(startCols, f.charged)...)
+			if _, err := f.t.exec(`WITH pruned AS (DELETE FROM @rate_starts r USING `+f.s.d.RowSet("p", pruneCols)+`
+ WHERE r.rate_key = p.p_key AND r.started_at <= p.p_before) `+insert, args...); err != nil {
 				return err
+			}
+		} else {
+			if _, err := f.t.exec(insert, f.s.d.RowSetArgs(startCols, f.charged)...); err != nil {
+				return err
+			}
+			for _, p := range prune {
+				if _, err := f.t.exec(`DELETE FROM @rate_starts WHERE rate_key = ? AND started_at <= ?`, p[0], f.s.tm(p[1].(time.Time))); err != nil {
+					return err
+				}
 			}
 		}
 	}

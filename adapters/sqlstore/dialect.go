@@ -91,12 +91,13 @@ type Dialect interface {
 	// LockFunctions takes the per-function claim locks of names (sorted,
 	// distinct) inside tx, so concurrent claimers never exceed a limit.
 	LockFunctions(ctx context.Context, tx *sql.Tx, names []string) error
-	// TryLockGroup tries to take the claim lock of one flow-limit group
-	// (kind "concurrency" or "rate") inside tx without waiting; ok=false
-	// means another claimer holds it (the caller skips the group's tasks
-	// this time). Where one writer serialises all writes it always
-	// succeeds.
-	TryLockGroup(ctx context.Context, tx *sql.Tx, kind, key string) (ok bool, err error)
+	// TryLockGroups tries to take the claim locks of flow-limit groups
+	// (each a kind, "concurrency" or "rate", and a key) inside tx without
+	// waiting, in one round trip; ok[i]=false means another claimer holds
+	// group i's lock (the caller skips the group's tasks this time). A
+	// dialect may map many groups to one lock to bound the locks a claim
+	// holds. Where one writer serialises all writes it always succeeds.
+	TryLockGroups(ctx context.Context, tx *sql.Tx, groups []FlowGroup) (ok []bool, err error)
 
 	// Analyze refreshes the planner statistics of the growing tables
 	// (PostgreSQL), so cached generic plans made while they were tiny are
@@ -145,3 +146,7 @@ func rebindDollar(q string) string {
 
 // RebindDollar is the PostgreSQL placeholder rewrite, for dialects.
 func RebindDollar(q string) string { return rebindDollar(q) }
+
+// FlowGroup names a flow-limit group: its kind ("concurrency" or "rate")
+// and its key.
+type FlowGroup struct{ Kind, Key string }

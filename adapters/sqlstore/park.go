@@ -229,7 +229,9 @@ func (s *Store) wakeParents(t *txn, ended []endedStep) ([]wokenParent, error) {
 }
 
 // NextWake returns the earliest wake-up time of the waiting tasks p would
-// claim once due (function, queue and tag filters).
+// claim once due (function, queue and tag filters), or the earliest
+// limited_until of the pending tasks a rate limit holds back, whichever
+// comes first. One statement: the first row of each in its order.
 func (s *Store) NextWake(ctx context.Context, p ports.ClaimParams) (time.Time, bool, error) {
 	if err := s.valid(p.ValidateClaimFilter()); err != nil {
 		return time.Time{}, false, err
@@ -241,14 +243,28 @@ func (s *Store) NextWake(ctx context.Context, p ports.ClaimParams) (time.Time, b
 		return time.Time{}, false, nil
 	}
 	filter, args := s.claimFilter(p)
-	var at nullTime
-	err := s.queryRow(ctx, `SELECT wake_at FROM @tasks`+s.d.IndexedBy("tasks_wake")+` WHERE `+from("state", domain.TaskResume)+`
- AND wake_at IS NOT NULL AND kind IN ('orchestrator', 'activity')`+filter+` ORDER BY wake_at LIMIT 1`, args...).Scan(&at)
-	if errors.Is(err, sql.ErrNoRows) {
-		return time.Time{}, false, nil
-	}
+	rows, err := s.queryRows(ctx, `SELECT at FROM (SELECT wake_at AS at FROM @tasks`+s.d.IndexedBy("tasks_wake")+` WHERE `+from("state", domain.TaskResume)+`
+ AND wake_at IS NOT NULL AND kind IN ('orchestrator', 'activity')`+filter+` ORDER BY wake_at LIMIT 1) AS w
+ UNION ALL SELECT at FROM (SELECT limited_until AS at FROM @tasks`+s.d.IndexedBy("tasks_claim")+` WHERE `+from("state", domain.TaskClaim)+`
+ AND kind IN ('orchestrator', 'activity') AND limited_until IS NOT NULL`+filter+` ORDER BY limited_until LIMIT 1) AS l`,
+		append(append([]any{}, args...), args...)...)
 	if err != nil {
 		return time.Time{}, false, s.wrap(err, "next wake")
 	}
-	return at.val(), at.Valid, nil
+	defer rows.Close()
+	var next time.Time
+	found := false
+	for rows.Next() {
+		var at nullTime
+		if err := rows.Scan(&at); err != nil {
+			return time.Time{}, false, s.wrap(err, "next wake")
+		}
+		if at.Valid && (!found || at.val().Before(next)) {
+			next, found = at.val(), true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return time.Time{}, false, s.wrap(err, "next wake")
+	}
+	return next, found, nil
 }

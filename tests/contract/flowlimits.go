@@ -139,6 +139,43 @@ func testFlowLimits(t *testing.T, h storeSuite) {
 		f.eq("claimed in the third window", len(f.claimFns(at(time.Minute+2*per), "rated")), 1)
 	})
 
+	h.run(t, "NextWake returns the earliest limited_until of the held tasks", func(t *testing.T, f *fixture) {
+		_, root := f.start(execOpts{})
+		const per = 10 * time.Second
+		f.flowCalls(root,
+			flowCall{fn: "rated", rateKey: "function:rated:", rate: 1, ratePer: per},
+			flowCall{fn: "rated", rateKey: "function:rated:", rate: 1, ratePer: per},
+			flowCall{fn: "rated", rateKey: "function:rated:", rate: 1, ratePer: per},
+			flowCall{fn: "slow", rateKey: "function:slow:", rate: 1, ratePer: time.Hour},
+			flowCall{fn: "slow", rateKey: "function:slow:", rate: 1, ratePer: time.Hour})
+		if next, ok := f.nextWake("rated", "slow"); ok {
+			t.Errorf("NextWake before any hold = %v; want none", next)
+		}
+		f.eq("claimed", len(f.claimFns(at(time.Minute), "rated", "slow")), 2)
+		next, ok := f.nextWake("rated", "slow")
+		if !ok || !next.Equal(at(time.Minute+per)) {
+			t.Errorf("NextWake with held tasks = %v, %v; want %v (the earlier hold)", next, ok, at(time.Minute+per))
+		}
+		next, ok = f.nextWake("slow")
+		if !ok || !next.Equal(at(time.Minute+time.Hour)) {
+			t.Errorf("NextWake of the slow function = %v, %v; want %v", next, ok, at(time.Minute+time.Hour))
+		}
+		// A waiting task's earlier wake-up still comes first.
+		_, parker := f.start(execOpts{Fn: "parker"})
+		f.park(parker, ports.ParkParams{WakeAt: ptrTo(at(time.Minute + time.Second))}, true)
+		next, ok = f.nextWake("rated", "slow", "parker")
+		if !ok || !next.Equal(at(time.Minute+time.Second)) {
+			t.Errorf("NextWake with a waiting task due first = %v, %v; want %v", next, ok, at(time.Minute+time.Second))
+		}
+		// Once claimed, a held task no longer counts; the one held again
+		// gives the next window.
+		f.eq("claimed when the window moved on", len(f.claimFns(at(time.Minute+per), "rated")), 1)
+		next, ok = f.nextWake("rated")
+		if !ok || !next.Equal(at(time.Minute+2*per)) {
+			t.Errorf("NextWake after the next claim = %v, %v; want %v", next, ok, at(time.Minute+2*per))
+		}
+	})
+
 	h.run(t, "a task held back by its rate limit does not block the tasks behind it", func(t *testing.T, f *fixture) {
 		_, root := f.start(execOpts{})
 		created := f.flowCalls(root,

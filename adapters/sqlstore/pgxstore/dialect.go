@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -149,14 +150,59 @@ func (d dialect) LockFunctions(ctx context.Context, tx *sql.Tx, names []string) 
 	return nil
 }
 
-// TryLockGroup takes pg_try_advisory_xact_lock on a flow-limit group.
-// Groups are met in claim order, not sorted, so waiting for them could
-// deadlock two claimers: a group another claimer holds is skipped instead,
-// as FOR UPDATE SKIP LOCKED skips its rows.
-func (d dialect) TryLockGroup(ctx context.Context, tx *sql.Tx, kind, key string) (bool, error) {
-	var ok bool
-	err := tx.QueryRowContext(ctx, `SELECT pg_try_advisory_xact_lock($1)`, d.lockKey(kind, key)).Scan(&ok)
-	return ok, err
+// flowLockSlots is the number of advisory locks per flow-limit kind: a
+// group's lock is its key's hash modulo flowLockSlots, so a claim that
+// meets a thousand keys holds at most flowLockSlots locks per kind (the
+// shared lock table holds max_locks_per_transaction x max_connections,
+// 6,400 by default, for every transaction of the server). Groups sharing
+// a slot only serialise their claimers.
+const flowLockSlots = 128
+
+// TryLockGroups takes pg_try_advisory_xact_lock on the slots of flow-limit
+// groups in one statement. Groups are met in claim order, not sorted, so
+// waiting for them could deadlock two claimers: a group another claimer
+// holds is skipped instead, as FOR UPDATE SKIP LOCKED skips its rows.
+func (d dialect) TryLockGroups(ctx context.Context, tx *sql.Tx, groups []sqlstore.FlowGroup) ([]bool, error) {
+	ok := make([]bool, len(groups))
+	if len(groups) == 0 {
+		return ok, nil
+	}
+	slotOf := make([]int, len(groups))
+	var locks []int64
+	index := map[int64]int{}
+	for i, g := range groups {
+		h := fnv.New32a()
+		h.Write([]byte(g.Key))
+		l := d.lockKey(g.Kind, strconv.Itoa(int(h.Sum32()%flowLockSlots)))
+		j, seen := index[l]
+		if !seen {
+			j = len(locks)
+			index[l] = j
+			locks = append(locks, l)
+		}
+		slotOf[i] = j
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT g.i, pg_try_advisory_xact_lock(g.l) FROM unnest($1::bigint[]) WITH ORDINALITY AS g(l, i)`, locks)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	got := make([]bool, len(locks))
+	for rows.Next() {
+		var i int64
+		var locked bool
+		if err := rows.Scan(&i, &locked); err != nil {
+			return nil, err
+		}
+		got[i-1] = locked
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range groups {
+		ok[i] = got[slotOf[i]]
+	}
+	return ok, nil
 }
 
 // LockMigrations holds a session advisory lock on conn until unlock.

@@ -125,8 +125,14 @@ func (dialect) RowSetArgs(cols []sqlstore.Column, rows [][]any) []any {
 
 func (dialect) LockFunctions(context.Context, *sql.Tx, []string) error { return nil }
 
-// TryLockGroup always succeeds: the single writer serialises claims.
-func (dialect) TryLockGroup(context.Context, *sql.Tx, string, string) (bool, error) { return true, nil }
+// TryLockGroups always succeeds: the single writer serialises claims.
+func (dialect) TryLockGroups(_ context.Context, _ *sql.Tx, groups []sqlstore.FlowGroup) ([]bool, error) {
+	ok := make([]bool, len(groups))
+	for i := range ok {
+		ok[i] = true
+	}
+	return ok, nil
+}
 
 // LockMigrations is a no-op: every migration runs in its own BEGIN
 // IMMEDIATE transaction that re-reads the version, which serialises

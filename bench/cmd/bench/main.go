@@ -42,7 +42,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.role, "role", "", "internal: run|worker (the parent re-executes itself with these)")
 	flag.BoolVar(&o.quick, "quick", false, "reduced sizes and cases for a CI smoke run (< 2 min)")
-	flag.StringVar(&o.only, "only", "", "comma-separated filters: systems (stent,river,dbos), variants (fast,defaults,direct,queue,local,poll,redis,pgnotify,sleep,signal,timers,spread), stores (postgres,sqlite), workloads (W1..W6, W8); same-kind filters OR, kinds AND")
+	flag.StringVar(&o.only, "only", "", "comma-separated filters: systems (stent,river,dbos), variants (fast,defaults,direct,queue,local,poll,redis,pgnotify,sleep,signal,timers,spread,limits,binding), stores (postgres,sqlite), workloads (W1..W8); same-kind filters OR, kinds AND")
 	flag.IntVar(&o.runs, "runs", 0, "runs per case (default 3; 1 with -latency)")
 	flag.StringVar(&o.out, "out", "results", "directory for latest.md and latest.json (empty: do not write)")
 	flag.BoolVar(&o.guard, "guard", false, "exit 1 if Stent's W1 < 0.5x River (fast) on the same store or Stent's W2 < 0.5x DBOS, in this run")

@@ -52,7 +52,7 @@ func (r *report) markdown() string {
 		r.latencyTable(&b)
 		return b.String()
 	}
-	for _, wl := range []string{w1, w2, w3, w4, w5, w6, w8} {
+	for _, wl := range []string{w1, w2, w3, w4, w5, w6, w7, w8} {
 		if wl == w8 {
 			r.w8Section(&b)
 			continue

@@ -185,8 +185,8 @@ func benchPlan() []caseSpec {
 		add(caseSpec{System: sysStent, Variant: varSpread, Store: st, Workload: w6, Procs: 2, Runs: 1})
 		add(caseSpec{System: sysDBOS, Variant: varSleep, Store: st, Workload: w6, Runs: 1})
 	}
-	p = append(p, w8Plan()...)
-	return p
+	p = append(p, flowPlan()...)
+	return append(p, w8Plan()...)
 }
 
 // latencyPlan lists the cases of `make bench-latency` (issue 4).
@@ -209,9 +209,9 @@ func filter(cases []caseSpec, only string) ([]caseSpec, error) {
 	kinds := map[string][]string{}
 	systems := []string{sysStent, sysRiver, sysDBOS}
 	variants := []string{varFast, varDefaults, varDirect, varQueue, varLocal, varPoll, varRedis, varPGNotify,
-		varSleep, varSignal, varTimers, varSpread}
+		varSleep, varSignal, varTimers, varSpread, varLimits, varBinding}
 	stores := []string{storePG, storeSQLite}
-	workloads := []string{w1, w2, w3, w4, w5, w6, w8}
+	workloads := []string{w1, w2, w3, w4, w5, w6, w7, w8}
 	for _, tok := range strings.Split(only, ",") {
 		tok = strings.TrimSpace(tok)
 		switch {

@@ -227,6 +227,7 @@ func (r *report) computeRatios() {
 	add("W5 postgres: Stent W1 with 1M finished / empty tables", ">= 0.85", "x", g/e, ok1 && ok2, func(v float64) bool { return v >= 0.85 }, w5Note)
 	r.parkedRatios(add)
 	r.w8Ratios()
+	r.flowRatios(add)
 }
 
 // parkedRatios adds W6's targets per store: the Stent worker's RSS and

@@ -88,6 +88,8 @@ func timeoutFor(c caseSpec, sz sizes, phase string) time.Duration {
 		return 30*time.Second + time.Duration(sz.W1N)*10*time.Millisecond // 20,000 -> 230s
 	case w2:
 		return 30*time.Second + time.Duration(sz.W2N)*60*time.Millisecond // 2,000 -> 150s
+	case w7:
+		return flowTimeout(c, sz)
 	case w6:
 		// Parking (about 1,300/s on PostgreSQL here, a third of that for
 		// signal waits), the timers' margin and window, and the wake, with

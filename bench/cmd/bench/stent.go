@@ -234,6 +234,8 @@ func runStent(ctx context.Context, spec runSpec) (runResult, error) {
 		return stentLatency(ctx, spec)
 	case w6:
 		return stentParked(ctx, spec)
+	case w7:
+		return stentFlow(ctx, spec)
 	}
 	return runResult{}, fmt.Errorf("stent %s: %w", c.Workload, errNotApplicable)
 }
