@@ -91,7 +91,7 @@ func TestGroupByWorkloadKeepsFirstAppearance(t *testing.T) {
 	if total != len(benchPlan()) {
 		t.Fatalf("groups hold %d cases; the plan has %d", total, len(benchPlan()))
 	}
-	if strings.Join(order, ",") != "W1,W2,W3,W4,W5,W6,W8" {
+	if strings.Join(order, ",") != "W1,W2,W3,W4,W5,W6,W7,W8" {
 		t.Fatalf("workload order %v", order)
 	}
 }
