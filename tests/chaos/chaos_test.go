@@ -159,14 +159,7 @@ func run(t *testing.T, target string, s soak) report {
 	watchdogDone := make(chan struct{})
 	defer close(watchdogDone)
 	go stallWatchdog(cancel, &progress, s.limit, watchdogDone)
-	st, n, err := openStore(ctx, target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	if n != nil {
-		t.Cleanup(func() { _ = n.Close() })
-	}
+	st, n := openTestStore(ctx, t, target)
 	ledgerPath := filepath.Join(t.TempDir(), "ledger")
 	lo, hi := parseSlow(s.slow)
 	reg := app.NewRegistry()

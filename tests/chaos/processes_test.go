@@ -163,3 +163,18 @@ func openStore(ctx context.Context, target string) (ports.Store, ports.Notifier,
 	}
 	return nil, nil, fmt.Errorf("unknown chaos target %q", target)
 }
+
+// openTestStore is openStore for a test's own process: a failure ends the
+// test, and the store and notifier close with it.
+func openTestStore(ctx context.Context, t *testing.T, target string) (ports.Store, ports.Notifier) {
+	t.Helper()
+	st, n, err := openStore(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if n != nil {
+		t.Cleanup(func() { _ = n.Close() })
+	}
+	return st, n
+}

@@ -41,14 +41,7 @@ func TestScheduleTicksOnceAcrossAKill(t *testing.T) {
 	forEachStore(t, func(t *testing.T, target string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		st, n, err := openStore(ctx, target)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = st.Close() })
-		if n != nil {
-			t.Cleanup(func() { _ = n.Close() })
-		}
+		st, n := openTestStore(ctx, t, target)
 		ledgerPath := filepath.Join(t.TempDir(), "ledger")
 		pool := newPool(t, target, ledgerPath, "1ms-2ms", 3, envCron+"=1")
 
