@@ -141,18 +141,12 @@ func riverBurnDown[TTx any](ctx context.Context, client *river.Client[TTx], n, s
 		}
 	}
 	insert := time.Since(t0)
-	events, cancel := client.SubscribeConfig(&river.SubscribeConfig{ChanSize: n + 1000,
-		Kinds: []river.EventKind{river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled}})
-	defer cancel()
 	start := time.Now()
-	if err := client.Start(ctx); err != nil {
+	events, stop, err := startRiverSubscribed(ctx, client, n+1000)
+	if err != nil {
 		return runResult{}, err
 	}
-	defer func() {
-		sctx, c := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer c()
-		_ = client.Stop(sctx)
-	}()
+	defer stop()
 	var end time.Time
 	for done, failed := 0, 0; done+failed < n; {
 		select {
@@ -177,17 +171,11 @@ func riverBurnDown[TTx any](ctx context.Context, client *river.Client[TTx], n, s
 // riverLatency is W4: Insert one job at a time at a steady rate; the
 // client sees the completion through its subscription.
 func riverLatency[TTx any](ctx context.Context, client *river.Client[TTx], sz sizes, slots int, settings string) (runResult, error) {
-	events, cancel := client.SubscribeConfig(&river.SubscribeConfig{ChanSize: 100000,
-		Kinds: []river.EventKind{river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled}})
-	defer cancel()
-	if err := client.Start(ctx); err != nil {
+	events, stop, err := startRiverSubscribed(ctx, client, 100000)
+	if err != nil {
 		return runResult{}, err
 	}
-	defer func() {
-		sctx, c := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer c()
-		_ = client.Stop(sctx)
-	}()
+	defer stop()
 	var waiters sync.Map // job id -> chan *river.Event
 	waiter := func(id int64) chan *river.Event {
 		ch, _ := waiters.LoadOrStore(id, make(chan *river.Event, 1))
@@ -226,4 +214,22 @@ func riverLatency[TTx any](ctx context.Context, client *river.Client[TTx], sz si
 	}
 	return runResult{Metrics: metrics, N: len(samples), Concurrency: slots,
 		Settings: settings + fmt.Sprintf("; Insert per job, completion via Subscribe; %d/s for %s", sz.W4Rate, sz.W4Duration)}, nil
+}
+
+// startRiverSubscribed subscribes to the client's finish events (completed,
+// failed, cancelled) with a buffer of chanSize, then starts the client.
+// stop unsubscribes and stops the client (30 s at most).
+func startRiverSubscribed[TTx any](ctx context.Context, client *river.Client[TTx], chanSize int) (events <-chan *river.Event, stop func(), err error) {
+	events, cancelSub := client.SubscribeConfig(&river.SubscribeConfig{ChanSize: chanSize,
+		Kinds: []river.EventKind{river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled}})
+	if err := client.Start(ctx); err != nil {
+		cancelSub()
+		return nil, nil, err
+	}
+	return events, func() {
+		sctx, c := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer c()
+		_ = client.Stop(sctx)
+		cancelSub()
+	}, nil
 }

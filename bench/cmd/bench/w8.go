@@ -347,17 +347,11 @@ func riverW8With[TTx any](ctx context.Context, spec runSpec, driver riverdriver.
 	if err != nil {
 		return runResult{}, err
 	}
-	events, cancelSub := client.SubscribeConfig(&river.SubscribeConfig{ChanSize: 100000,
-		Kinds: []river.EventKind{river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled}})
-	defer cancelSub()
-	if err := client.Start(ctx); err != nil {
+	events, stop, err := startRiverSubscribed(ctx, client, 100000)
+	if err != nil {
 		return runResult{}, err
 	}
-	defer func() {
-		sctx, c := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer c()
-		_ = client.Stop(sctx)
-	}()
+	defer stop()
 	w := newRiverWaiters()
 	go w.route(events)
 	o := openLoop(ctx, spec.Rate, spec.Sizes.W8Window, w8Drain(spec.Sizes), func(ctx context.Context, i int) error {
