@@ -33,8 +33,8 @@ test: ## Run every test with the race detector (set STENT_TEST_POSTGRES_DSN / ST
 	@echo "Redis tests:      $${STENT_TEST_REDIS_URL:-skipped (STENT_TEST_REDIS_URL is unset)}"
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-chaos: ## Long SIGKILL soak (500 workflows per store, 3 worker processes, a kill every 2-4 s); figures in tests/chaos/results/ (needs STENT_TEST_POSTGRES_DSN)
-	STENT_CHAOS=long STENT_CHAOS_REPORT=$(CURDIR)/tests/chaos/results $(GO) test -race -count=1 -timeout 30m -v -run 'TestKillsCostNothing|TestOneKillWithTheDefaultLease|TestScheduleTicksOnceAcrossAKill' ./tests/chaos
+chaos: ## Long fault soaks (500 workflows per store, 3 worker processes, a SIGKILL every 2-4 s; PostgreSQL outages and Redis kills mixed in); figures in tests/chaos/results/ (needs STENT_TEST_POSTGRES_DSN)
+	STENT_CHAOS=long STENT_CHAOS_REPORT=$(CURDIR)/tests/chaos/results $(GO) test -race -count=1 -timeout 30m -v -run 'TestKillsCostNothing|TestOneKillWithTheDefaultLease|TestScheduleTicksOnceAcrossAKill|TestOutagesCostNothing' ./tests/chaos
 
 demo: ## Run the example workflows end to end on an embedded SQLite file (demo.sqlite)
 	$(GO) run ./examples/demo

@@ -5,7 +5,9 @@
 // under the same name. With the default retry policy every workflow must
 // complete with the right result, no task may be dead-lettered, no task
 // may spend an attempt on a crash, and no step body may run again after
-// its checkpoint was recorded.
+// its checkpoint was recorded. TestOutagesCostNothing (outages_test.go)
+// holds the same invariants while PostgreSQL goes away for seconds and the
+// Redis server the notifications go through is killed.
 //
 // `make test` runs the short form (about a minute per store); `make chaos`
 // runs the long form (STENT_CHAOS=long: 500 workflows per store).
@@ -40,6 +42,8 @@ const (
 	envName   = "STENT_CHAOS_NAME"   // the worker's name
 	envSlow   = "STENT_CHAOS_SLOW"   // step body duration range, e.g. "10ms-60ms"
 	envCron   = "STENT_CHAOS_CRON"   // "1": the worker declares the 1-second schedule (schedules_test.go)
+	envPGDSN  = "STENT_CHAOS_PGDSN"  // the PostgreSQL DSN, when not STENT_TEST_POSTGRES_DSN (the outage proxy)
+	envRedis  = "STENT_CHAOS_REDIS"  // a Redis URL: notifications go through it (outages_test.go)
 )
 
 // TestChaosWorkerProcess is a worker process; only the soaks below run it,
@@ -49,7 +53,7 @@ func TestChaosWorkerProcess(t *testing.T) {
 		t.Skip("helper process for the chaos soaks")
 	}
 	ctx := context.Background()
-	st, n, err := openStore(ctx, os.Getenv(envTarget))
+	st, n, err := openStore(ctx, os.Getenv(envTarget), connsFromEnv())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chaos worker:", err)
 		os.Exit(3)
@@ -80,6 +84,8 @@ type soak struct {
 	restart   bool          // restart a killed worker under its name
 	slow      string        // step body durations
 	limit     time.Duration // a stall: the run fails if no workflow is dispatched or finishes for this long
+	pgOutages bool          // faults also cut PostgreSQL for 1-3 s (PostgreSQL targets; outages_test.go)
+	redisLoss bool          // faults also kill the Redis server for 1-4 s (notifications go through it)
 }
 
 // report is the figures of one run.
@@ -100,6 +106,9 @@ type report struct {
 	SpentAttempts   int     `json:"attempts_spent_on_crashes"`
 	LastAfterKill   float64 `json:"last_completion_after_the_kill_s,omitempty"`
 	DispatchRetries int     `json:"dispatches_retried_on_unavailable"`
+	PGOutages       int     `json:"postgres_outages,omitempty"`
+	RedisKills      int     `json:"redis_kills,omitempty"`
+	WaitRetries     int     `json:"waits_retried_on_unavailable,omitempty"`
 	Violations      []string
 }
 
@@ -159,7 +168,8 @@ func run(t *testing.T, target string, s soak) report {
 	watchdogDone := make(chan struct{})
 	defer close(watchdogDone)
 	go stallWatchdog(cancel, &progress, s.limit, watchdogDone)
-	st, n := openTestStore(ctx, t, target)
+	f := setUpFaults(t, target, s)
+	st, n := openTestStore(ctx, t, target, f.conns())
 	ledgerPath := filepath.Join(t.TempDir(), "ledger")
 	lo, hi := parseSlow(s.slow)
 	reg := app.NewRegistry()
@@ -170,7 +180,7 @@ func run(t *testing.T, target string, s soak) report {
 	}
 	defer client.Close()
 
-	pool := newPool(t, target, ledgerPath, s.slow, 3)
+	pool := newPool(t, target, ledgerPath, s.slow, 3, f.env()...)
 	start := time.Now()
 	var ids []string
 	var idsMu sync.Mutex
@@ -200,8 +210,10 @@ func run(t *testing.T, target string, s soak) report {
 	}()
 
 	// The killer: one worker every killEvery seconds (seeded), restarted
-	// under its name; or a single kill for good.
-	kills := 0
+	// under its name; or a single kill for good. With outages set up, each
+	// fault is a kill, a PostgreSQL outage or a Redis kill (seeded).
+	kills, pgOutages, redisKills := 0, 0, 0
+	kinds := f.kinds()
 	var killedAt time.Time
 	stopKiller := make(chan struct{})
 	killerDone := make(chan struct{})
@@ -225,8 +237,17 @@ func run(t *testing.T, target string, s soak) report {
 			case <-stopKiller:
 				return
 			}
-			pool.kill(rnd.IntN(len(pool.workers)), s.restart)
-			kills++
+			switch kinds[rnd.IntN(len(kinds))] {
+			case "kill":
+				pool.kill(rnd.IntN(len(pool.workers)), s.restart)
+				kills++
+			case "pg":
+				pgOutages++
+				f.outage(t, "pg", time.Second+time.Duration(rnd.Int64N(int64(2*time.Second))), stopKiller)
+			case "redis":
+				redisKills++
+				f.outage(t, "redis", time.Second+time.Duration(rnd.Int64N(int64(3*time.Second))), stopKiller)
+			}
 		}
 	}()
 
@@ -235,8 +256,10 @@ func run(t *testing.T, target string, s soak) report {
 	all := slices.Clone(ids)
 	idsMu.Unlock()
 	finished := map[string]time.Time{}
+	waitRetries := 0
 	for _, id := range all {
-		res, err := client.WaitFor(ctx, id)
+		res, retries, err := waitRetrying(ctx, client, id)
+		waitRetries += retries
 		if err != nil {
 			t.Errorf("workflow %s did not finish: %v", id, err)
 			continue
@@ -258,6 +281,7 @@ func run(t *testing.T, target string, s soak) report {
 	r := check(t, checkCtx, st, ledgerPath, all)
 	r.Store, r.Seed, r.Kills, r.Seconds = storeName(target), seed, kills, time.Since(start).Seconds()
 	r.DispatchRetries = int(dispatchRetries.Load())
+	r.PGOutages, r.RedisKills, r.WaitRetries = pgOutages, redisKills, waitRetries
 	if !killedAt.IsZero() {
 		var last time.Time
 		for _, at := range finished {
@@ -304,19 +328,36 @@ func stallWatchdog(cancel context.CancelFunc, progress *atomic.Int64, window tim
 // idempotency key, retrying while the store answers ErrUnavailable. On
 // SQLite, three worker processes restarted every few seconds can hold the
 // writer lock past the busy timeout of a dispatch (seen in CI under -race);
-// the key makes a retry after an ambiguous failure return the first
-// execution instead of a second one, so nothing is lost or doubled.
+// on PostgreSQL an outage lasts up to 3 s. The key makes a retry after an
+// ambiguous failure return the first execution instead of a second one, so
+// nothing is lost or doubled.
 func dispatchRetrying(ctx context.Context, flow *app.Function[int, int], client *app.Engine, seed uint64, i int) (string, int, error) {
 	key := fmt.Sprintf("chaos-%d-%d", seed, i)
 	for retries := 0; ; retries++ {
 		id, err := flow.Dispatch(ctx, client, i, app.WithIdempotencyKey(key))
-		if err == nil || !errors.Is(err, domain.ErrUnavailable) || retries >= 20 {
+		if err == nil || !errors.Is(err, domain.ErrUnavailable) || retries >= 100 {
 			return id, retries, err
 		}
 		select {
 		case <-time.After(100 * time.Millisecond):
 		case <-ctx.Done():
 			return "", retries, ctx.Err()
+		}
+	}
+}
+
+// waitRetrying waits for execution id as a careful client does: a wait cut
+// by an outage (ErrUnavailable) is started again.
+func waitRetrying(ctx context.Context, client *app.Engine, id string) (domain.Result, int, error) {
+	for retries := 0; ; retries++ {
+		res, err := client.WaitFor(ctx, id)
+		if err == nil || !errors.Is(err, domain.ErrUnavailable) || retries >= 100 {
+			return res, retries, err
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return res, retries, ctx.Err()
 		}
 	}
 }
@@ -366,7 +407,11 @@ func check(t *testing.T, ctx context.Context, st ports.Store, ledgerPath string,
 			r.Recoveries += task.Recoveries
 			if task.Kind.Claimable() && task.Attempt > 1 {
 				r.SpentAttempts += task.Attempt - 1
-				r.Violations = append(r.Violations, fmt.Sprintf("task %s (%s) has attempt %d: a crash spent an attempt", task.ID, task.StepName, task.Attempt))
+				why := "no error kept"
+				if task.LastError != nil {
+					why = fmt.Sprintf("its attempt %d failed with %s: %s", task.Attempt-1, task.LastError.Type, task.LastError.Message)
+				}
+				r.Violations = append(r.Violations, fmt.Sprintf("task %s (%s) has attempt %d: a fault spent an attempt (%s)", task.ID, task.StepName, task.Attempt, why))
 			}
 		}
 		if want := expected(in); string(ex.Result) != strconv.Itoa(want) {

@@ -11,7 +11,10 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/stenthq/stent/adapters/pgnotify"
+	"github.com/stenthq/stent/adapters/redisnotify"
 	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
 	"github.com/stenthq/stent/adapters/sqlstore/sqlitestore"
 	"github.com/stenthq/stent/internal/testenv"
@@ -139,36 +142,74 @@ func postgresTarget(t *testing.T) string {
 	return "postgres:" + schema
 }
 
+// conns overrides how a process reaches its services: pgDSN replaces
+// STENT_TEST_POSTGRES_DSN (the outage proxy), and redisURL makes the
+// processes share notifications through that Redis instead.
+type conns struct {
+	pgDSN    string
+	redisURL string
+}
+
+// connsFromEnv is a worker process's conns (set by its parent).
+func connsFromEnv() conns {
+	return conns{pgDSN: os.Getenv(envPGDSN), redisURL: os.Getenv(envRedis)}
+}
+
 // openStore opens a target: "sqlite:<path>" or "postgres:<schema>". On
 // PostgreSQL the processes also share LISTEN/NOTIFY notifications, as a
-// production deployment does (a nil notifier: in-process, so SQLite
-// processes find work by polling).
-func openStore(ctx context.Context, target string) (ports.Store, ports.Notifier, error) {
+// production deployment does, unless c names a Redis (a nil notifier:
+// in-process, so SQLite processes without Redis find work by polling).
+func openStore(ctx context.Context, target string, c conns) (ports.Store, ports.Notifier, error) {
 	kind, rest, _ := strings.Cut(target, ":")
+	var st ports.Store
+	var n ports.Notifier
 	switch kind {
 	case "postgres":
-		st, err := pgxstore.Open(ctx, os.Getenv(testenv.PostgresEnv), pgxstore.Config{Schema: rest})
+		dsn := c.pgDSN
+		if dsn == "" {
+			dsn = os.Getenv(testenv.PostgresEnv)
+		}
+		pst, err := pgxstore.Open(ctx, dsn, pgxstore.Config{Schema: rest})
 		if err != nil {
 			return nil, nil, err
 		}
-		n, err := pgnotify.New(ctx, st.Pool(), pgnotify.Config{Prefix: "stent-" + rest})
+		st = pst
+		if c.redisURL == "" {
+			if n, err = pgnotify.New(ctx, pst.Pool(), pgnotify.Config{Prefix: "stent-" + rest}); err != nil {
+				_ = st.Close()
+				return nil, nil, err
+			}
+		}
+	case "sqlite":
+		sst, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: rest})
+		if err != nil {
+			return nil, nil, err
+		}
+		st = sst
+	default:
+		return nil, nil, fmt.Errorf("unknown chaos target %q", target)
+	}
+	if c.redisURL != "" {
+		opts, err := redis.ParseURL(c.redisURL)
 		if err != nil {
 			_ = st.Close()
 			return nil, nil, err
 		}
-		return st, n, nil
-	case "sqlite":
-		st, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: rest})
-		return st, nil, err
+		rn, err := redisnotify.New(redis.NewClient(opts), redisnotify.Config{Prefix: "stent-chaos:"})
+		if err != nil {
+			_ = st.Close()
+			return nil, nil, err
+		}
+		n = rn
 	}
-	return nil, nil, fmt.Errorf("unknown chaos target %q", target)
+	return st, n, nil
 }
 
 // openTestStore is openStore for a test's own process: a failure ends the
 // test, and the store and notifier close with it.
-func openTestStore(ctx context.Context, t *testing.T, target string) (ports.Store, ports.Notifier) {
+func openTestStore(ctx context.Context, t *testing.T, target string, c conns) (ports.Store, ports.Notifier) {
 	t.Helper()
-	st, n, err := openStore(ctx, target)
+	st, n, err := openStore(ctx, target, c)
 	if err != nil {
 		t.Fatal(err)
 	}

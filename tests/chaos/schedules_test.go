@@ -41,7 +41,7 @@ func TestScheduleTicksOnceAcrossAKill(t *testing.T) {
 	forEachStore(t, func(t *testing.T, target string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		st, n := openTestStore(ctx, t, target)
+		st, n := openTestStore(ctx, t, target, conns{})
 		ledgerPath := filepath.Join(t.TempDir(), "ledger")
 		pool := newPool(t, target, ledgerPath, "1ms-2ms", 3, envCron+"=1")
 

@@ -167,8 +167,16 @@ func (r *Run) loadChildren(ctx context.Context) (map[int]domain.Task, error) {
 	if !r.isVirtual() {
 		const page = 1000
 		for offset := 0; ; offset += page {
-			ts, err := r.env.Store.ListTasks(ctx, ports.TaskFilter{ExecutionID: r.task.ExecutionID,
-				ParentTaskID: r.task.ID, Limit: page, Offset: offset})
+			// A store blip here is retried until the lease ends, as a
+			// checkpoint write is: the run's user code must not see it
+			// (and spend an attempt on it).
+			var ts []domain.Task
+			err := r.retryWrite(ctx, func(time.Time) error {
+				var err error
+				ts, err = r.env.Store.ListTasks(ctx, ports.TaskFilter{ExecutionID: r.task.ExecutionID,
+					ParentTaskID: r.task.ID, Limit: page, Offset: offset})
+				return err
+			})
 			if err != nil {
 				return nil, CtxErr(ctx, err)
 			}
@@ -227,7 +235,11 @@ func (r *Run) writeSteps(ctx context.Context, specs []ports.StepSpec, extraOps [
 			rec, err = r.resetStep(ctx, spec, rec)
 		case rec.State == domain.TaskCancelled:
 			var ex domain.Execution
-			ex, err = env.Store.GetExecution(ctx, rec.ExecutionID)
+			err = r.retryWrite(ctx, func(time.Time) error {
+				var gerr error
+				ex, gerr = env.Store.GetExecution(ctx, rec.ExecutionID)
+				return gerr
+			})
 			if err == nil && !ex.State.Terminal() {
 				rec, err = r.resetStep(ctx, spec, rec)
 			}

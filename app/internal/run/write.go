@@ -10,7 +10,8 @@ import (
 )
 
 // retryWrite runs a fenced write of the run (a checkpoint, a park, a
-// finishing write), retrying transient errors with backoff until the lease
+// finishing write) or a read the run cannot go on without (its recorded
+// steps), retrying transient errors with backoff until the lease
 // expires (SPEC §12: such writes retry until the lease expires, then are
 // discarded), ctx ends or the worker stops. Errors that another try cannot
 // change (ErrLeaseLost, bad input, a conflict, a closed store) end it at

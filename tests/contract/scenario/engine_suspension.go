@@ -428,6 +428,69 @@ func engineSuspension(t *testing.T, newStore StoreFactory) {
 			t.Fatalf("the store failed %d writes; want 2", flaky.failed.Load())
 		}
 	})
+
+	// Found by the outage soak (tests/chaos TestOutagesCostNothing): a
+	// PostgreSQL outage while a parked workflow resumed spent an attempt.
+	t.Run("a resumed run's read of its recorded steps that meets a store blip is retried, not handed to user code", func(t *testing.T) {
+		t.Parallel()
+		flaky := &childrenBlipStore{fails: 2}
+		h := newHarness(t, func(t *testing.T) ports.Store {
+			base := newStore(t)
+			if ns, ok := base.(notifiedStore); ok {
+				flaky.Store = ns.Store
+				return notifiedStore{Store: flaky, notifier: ns.notifier}
+			}
+			flaky.Store = base
+			return flaky
+		}, withConfig(app.Config{NoInlineSteps: true, ParkAfter: time.Millisecond, PollInterval: 20 * time.Millisecond, PollIntervalMax: 200 * time.Millisecond}))
+		var seen atomic.Value
+		step := app.Register(h.reg, "plain", func(context.Context, int) (int, error) { return 1, nil })
+		wf := app.Register(h.reg, "resumed-through-a-blip", func(ctx context.Context, _ int) (int, error) {
+			v, err := step.Call(ctx, 1)
+			if err != nil {
+				seen.Store(err)
+				return 0, err
+			}
+			if err := app.Sleep(ctx, 50*time.Millisecond); err != nil {
+				seen.Store(err)
+				return 0, err
+			}
+			return v, nil
+		})
+		h.worker(app.WorkerOptions{})
+		id := dispatch(h, wf, 1)
+		if got, err := await(h, wf, id); err != nil || got != 1 {
+			t.Fatalf("%d %v", got, err)
+		}
+		if err, _ := seen.Load().(error); err != nil {
+			t.Fatalf("user code saw %v", err)
+		}
+		if v, _ := h.engine().StateOf(h.ctx(), id); v.RootAttempts != 1 {
+			t.Fatalf("root attempts %d; a store blip must not spend an attempt", v.RootAttempts)
+		}
+		if flaky.failed.Load() != 2 {
+			t.Fatalf("the store failed %d reads of recorded steps; want 2 (did the run resume?)", flaky.failed.Load())
+		}
+	})
+}
+
+// childrenBlipStore fails the first fails reads of a task's recorded
+// steps (ListTasks by parent: what a resumed run reads first) with
+// ErrUnavailable.
+type childrenBlipStore struct {
+	ports.Store
+	fails  int32
+	failed atomic.Int32
+}
+
+func (s *childrenBlipStore) ListTasks(ctx context.Context, f ports.TaskFilter) ([]domain.Task, error) {
+	if f.ParentTaskID != "" {
+		if s.failed.Add(1) <= s.fails {
+			return nil, fmt.Errorf("blip: %w", domain.ErrUnavailable)
+		}
+		s.failed.Add(-1)
+	}
+	return s.Store.ListTasks(ctx, f)
 }
 
 // blipStore fails its first fails step writes with ErrUnavailable.
