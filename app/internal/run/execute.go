@@ -158,7 +158,7 @@ func (r *Run) finishSuccess(result json.RawMessage, elapsed time.Duration) domai
 	env.Metrics.TaskCompleted(r.Info(), elapsed)
 	evs := []domain.Event{hint.Task(t)}
 	if t.IsRoot() {
-		evs = append(evs, hint.Execution(t.ExecutionID, domain.ExecutionCompleted))
+		evs = append(evs, hint.Completed(t.ExecutionID, result))
 	}
 	env.Hints.Publish(ctx, evs...)
 	if env.Log.Enabled(ctx, slog.LevelDebug) {
