@@ -29,8 +29,8 @@ func (s *readCounter) GetExecution(ctx context.Context, id string) (domain.Execu
 
 // awaitReads dispatches f (which blocks until release is closed), awaits
 // it, releases it once Await made its first read, and returns Await's
-// output and the number of execution reads Await made.
-func awaitReads[O any](t *testing.T, f *app.Function[string, O], reg *app.Registry, release chan struct{}) (O, error, int64) {
+// output, the number of execution reads Await made, and Await's error.
+func awaitReads[O any](t *testing.T, f *app.Function[string, O], reg *app.Registry, release chan struct{}) (O, int64, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -63,7 +63,7 @@ func awaitReads[O any](t *testing.T, f *app.Function[string, O], reg *app.Regist
 	<-st.first // Await subscribed and read: the execution is still running
 	close(release)
 	r := <-got
-	return r.out, r.err, st.reads.Load()
+	return r.out, st.reads.Load(), r.err
 }
 
 // Await subscribes, reads once, and takes the result the completion event
@@ -77,7 +77,7 @@ func TestAwaitReadsTheExecutionOnceWhenTheEventCarriesTheResult(t *testing.T) {
 		<-release
 		return map[string]int{"n": 42}, nil
 	})
-	out, err, reads := awaitReads(t, f, reg, release)
+	out, reads, err := awaitReads(t, f, reg, release)
 	if err != nil || out["n"] != 42 {
 		t.Fatalf("Await = %v, %v; want n=42", out, err)
 	}
@@ -96,7 +96,7 @@ func TestAwaitReadsALargeResultFromTheStore(t *testing.T) {
 		<-release
 		return big, nil
 	})
-	out, err, reads := awaitReads(t, f, reg, release)
+	out, reads, err := awaitReads(t, f, reg, release)
 	if err != nil || out != big {
 		t.Fatalf("Await = %d bytes, %v; want %d bytes", len(out), err, len(big))
 	}
