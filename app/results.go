@@ -47,7 +47,19 @@ func (e *Engine) WaitFor(ctx context.Context, id string, opts ...WaitOption) (do
 	}
 	var res domain.Result
 	var deadline *time.Time
+	// carried is the result a completion event brought (see
+	// domain.Event.Result): the next check takes it instead of reading.
+	var carried *domain.Result
+	seen := func(ev domain.Event) {
+		if r, ok := ev.CompletedResult(id); ok {
+			carried = &r
+		}
+	}
 	check := func(ctx context.Context, _ []string, _ bool) (bool, error) {
+		if carried != nil {
+			res = *carried
+			return true, nil
+		}
 		ex, err := e.store.GetExecution(ctx, id)
 		if err != nil {
 			return false, err
@@ -70,10 +82,19 @@ func (e *Engine) WaitFor(ctx context.Context, id string, opts ...WaitOption) (do
 		}
 		return max(deadline.Sub(e.clock.Now()), time.Millisecond)
 	}
-	// A finished execution answers at once, however short the timeout.
-	if done, err := check(ctx, nil, true); done {
-		return res, nil
-	} else if err != nil && ctx.Err() == nil {
+	// Subscribe before the first read, so that one read both answers a
+	// finished execution at once (however short the timeout) and is the
+	// wait's check after subscribing: a completion after it is announced
+	// by an event this subscription gets.
+	topics := []domain.Topic{domain.ExecutionTopic(id)}
+	sub := e.hints.Subscribe(ctx, topics...)
+	if done, err := check(ctx, nil, true); done || err != nil && ctx.Err() == nil {
+		if sub != nil {
+			_ = sub.Close()
+		}
+		if done {
+			return res, nil
+		}
 		return domain.Result{}, fmt.Errorf("stent: waiting for execution %q: %w", id, err)
 	}
 	wctx := ctx
@@ -82,7 +103,7 @@ func (e *Engine) WaitFor(ctx context.Context, id string, opts ...WaitOption) (do
 		wctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	err := e.waits.Until(wctx, []domain.Topic{domain.ExecutionTopic(id)}, check, nil, capWait, nil)
+	err := e.waits.Resume(wctx, sub, topics, check, capWait, seen)
 	if err == nil {
 		return res, nil
 	}

@@ -132,12 +132,9 @@ func TestWaitForSubscribesReadsThenWakesOnTheExecutionsEvent(t *testing.T) {
 		}).Times(1)
 
 	done := w.waitFor(w.ctx)
-	if s := w.nextRead(t); s != domain.ExecutionPending {
-		t.Fatalf("first read %s; want pending", s)
-	}
+	// Subscribed before the one first read: from here on the subscription
+	// carries every change, so completing now cannot be missed.
 	<-subscribed
-	// The read after subscribing: from here on the subscription carries
-	// every change, so completing now cannot be missed.
 	if s := w.nextRead(t); s != domain.ExecutionPending {
 		t.Fatalf("read after subscribing %s; want pending", s)
 	}
@@ -149,6 +146,30 @@ func TestWaitForSubscribesReadsThenWakesOnTheExecutionsEvent(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestWaitForTakesTheResultTheCompletionEventCarries(t *testing.T) {
+	t.Parallel()
+	w := newWaitSetup(t, time.Hour)
+	events := make(chan domain.Event, 1)
+	sub := portsmock.NewMockSubscription(gomock.NewController(t))
+	sub.EXPECT().Events().Return((<-chan domain.Event)(events)).AnyTimes()
+	sub.EXPECT().Close().Return(nil).Times(1)
+	w.notifier.EXPECT().Subscribe(gomock.Any(), domain.ExecutionTopic(w.id)).Return(sub, nil).Times(1)
+
+	done := w.waitFor(w.ctx)
+	if s := w.nextRead(t); s != domain.ExecutionPending {
+		t.Fatalf("read after subscribing %s; want pending", s)
+	}
+	w.complete(t)
+	events <- domain.Event{V: domain.EventVersion, Kind: domain.EventExecution, Topic: domain.ExecutionTopic(w.id), ID: w.id,
+		ExecutionID: w.id, State: string(domain.ExecutionCompleted), Result: "42", At: time.Now().UTC()}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(w.reads); n != 0 {
+		t.Fatalf("the wait read the execution %d more times after an event carrying the result; want none", n)
 	}
 }
 

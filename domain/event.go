@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Topic is a notification channel name, without the deployment prefix.
 type Topic string
@@ -49,6 +52,27 @@ type Event struct {
 	Queue       string    `json:"queue,omitempty"`
 	Function    string    `json:"function,omitempty"`
 	At          time.Time `json:"at"`
+	// Result is the JSON value of a completed execution, carried on its
+	// EventExecution when it is at most MaxEventResultBytes, so that a
+	// waiter needs no store read. Empty: read the store. Only an
+	// EventExecution with State "completed" carries one. It is a string
+	// (a JSON string on the wire) so that Event stays comparable.
+	Result string `json:"result,omitempty"`
+}
+
+// MaxEventResultBytes bounds the result an execution event carries: even
+// escaped as a JSON string (at most 6 bytes a byte) it stays under
+// PostgreSQL's 8000-byte NOTIFY payload with the other fields.
+const MaxEventResultBytes = 1024
+
+// CompletedResult returns the Result an EventExecution for execution id
+// carries, and whether it carries one (a completed execution's value that
+// was small enough). The value is a copy.
+func (ev Event) CompletedResult(id string) (Result, bool) {
+	if ev.Kind != EventExecution || ev.ID != id || ev.State != string(ExecutionCompleted) || ev.Result == "" {
+		return Result{}, false
+	}
+	return Result{ExecutionID: id, State: ExecutionCompleted, Value: json.RawMessage(ev.Result)}, true
 }
 
 // EventVersion is the payload version written in Event.V.

@@ -1,6 +1,8 @@
 package contract
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +23,24 @@ func notifDelivery(t *testing.T, s notifSuite) {
 		if got.V != want.V || got.Kind != want.Kind || got.Topic != want.Topic || got.ExecutionID != want.ExecutionID ||
 			got.State != want.State || got.Queue != want.Queue || got.Function != want.Function || !got.At.Equal(want.At) {
 			t.Fatalf("got %+v\nwant %+v", got, want)
+		}
+	})
+
+	s.run(t, "an execution event carries its result intact, on either instance", func(t *testing.T, p NotifierPair) {
+		id := notifID()
+		topic := domain.ExecutionTopic(id)
+		// The largest result an event carries, of the characters that grow
+		// most on the wire ('<' is escaped as \u003c): it must still fit.
+		value := json.RawMessage(`"` + strings.Repeat("<", domain.MaxEventResultBytes-2) + `"`)
+		onA, onB := notifSubscribe(t, p.A, topic), notifSubscribe(t, p.B, topic)
+		notifPublish(t, p.A, domain.Event{V: domain.EventVersion, Kind: domain.EventExecution, Topic: topic, ID: id,
+			ExecutionID: id, State: string(domain.ExecutionCompleted), Result: string(value), At: time.Now()})
+		for _, sub := range []ports.Subscription{onA, onB} {
+			got := notifExpect(t, sub, id)
+			r, ok := got.CompletedResult(id)
+			if !ok || !bytes.Equal(r.Value, value) || r.State != domain.ExecutionCompleted || r.ExecutionID != id {
+				t.Fatalf("CompletedResult = %+v, %v; want the value %d bytes long", r, ok, len(value))
+			}
 		}
 	})
 

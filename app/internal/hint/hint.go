@@ -33,6 +33,17 @@ func Execution(id string, state domain.ExecutionState) domain.Event {
 		ExecutionID: id, State: string(state)}
 }
 
+// Completed says execution id completed with result; the event carries
+// the result when it is small enough (domain.MaxEventResultBytes), so a
+// waiter needs no store read.
+func Completed(id string, result []byte) domain.Event {
+	ev := Execution(id, domain.ExecutionCompleted)
+	if len(result) > 0 && len(result) <= domain.MaxEventResultBytes {
+		ev.Result = string(result)
+	}
+	return ev
+}
+
 // Cancel says execution id was cancelled or timed out.
 func Cancel(id string) domain.Event {
 	return domain.Event{Kind: domain.EventCancel, Topic: domain.TopicCancel, ID: id, ExecutionID: id}

@@ -156,9 +156,12 @@ func (r *Run) finishSuccess(result json.RawMessage, elapsed time.Duration) domai
 	}
 	t.State, t.Result = domain.TaskCompleted, result
 	env.Metrics.TaskCompleted(r.Info(), elapsed)
+	// A root's execution event goes first: its waiters (Await) are the
+	// ones a client is timing, and a networked notifier sends the events
+	// one round trip after another.
 	evs := []domain.Event{hint.Task(t)}
 	if t.IsRoot() {
-		evs = append(evs, hint.Execution(t.ExecutionID, domain.ExecutionCompleted))
+		evs = []domain.Event{hint.Completed(t.ExecutionID, result), hint.Task(t)}
 	}
 	env.Hints.Publish(ctx, evs...)
 	if env.Log.Enabled(ctx, slog.LevelDebug) {
@@ -222,7 +225,7 @@ func (r *Run) finishFailure(runErr error, elapsed time.Duration) domain.Task {
 	t.State, t.Error = domain.TaskFailed, te
 	evs := []domain.Event{hint.Task(t)}
 	if t.IsRoot() {
-		evs = append(evs, hint.Execution(t.ExecutionID, domain.ExecutionFailed))
+		evs = []domain.Event{hint.Execution(t.ExecutionID, domain.ExecutionFailed), hint.Task(t)}
 	} else {
 		// The failure may have woken a parked parent.
 		evs = append(evs, hint.Ready("", ""))

@@ -49,7 +49,19 @@ type Waiter struct {
 // or ErrParkNow once the wait has been blocked for park.After or park.Now
 // is closed.
 func (w *Waiter) Until(ctx context.Context, topics []domain.Topic, check Check, onBlock func(), capWait func() time.Duration, park *Park) error {
-	sub := w.Hints.Subscribe(ctx, topics...)
+	return w.loop(ctx, w.Hints.Subscribe(ctx, topics...), topics, check, onBlock, capWait, park, false, nil)
+}
+
+// Resume is Until for a caller that subscribed itself (sub, from
+// Hints.Subscribe; nil when that failed) and then checked once, finding
+// the wait not over: it sleeps first, then checks as Until does. seen, if
+// set, gets each event before the check that follows it (e.g. to take a
+// result the event carries). Resume closes sub.
+func (w *Waiter) Resume(ctx context.Context, sub ports.Subscription, topics []domain.Topic, check Check, capWait func() time.Duration, seen func(domain.Event)) error {
+	return w.loop(ctx, sub, topics, check, nil, capWait, nil, true, seen)
+}
+
+func (w *Waiter) loop(ctx context.Context, sub ports.Subscription, topics []domain.Topic, check Check, onBlock func(), capWait func() time.Duration, park *Park, checked bool, seen func(domain.Event)) error {
 	defer func() {
 		if sub != nil {
 			_ = sub.Close()
@@ -73,8 +85,9 @@ func (w *Waiter) Until(ctx context.Context, topics []domain.Topic, check Check, 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		done, err := check(ctx, changed, all)
-		if err != nil || done {
+		if checked {
+			checked = false
+		} else if done, err := check(ctx, changed, all); err != nil || done {
 			return err
 		}
 		if !blocked {
@@ -119,7 +132,7 @@ func (w *Waiter) Until(ctx context.Context, topics []domain.Topic, check Check, 
 				sub, all = nil, true
 				continue
 			}
-			all, changed = absorb(ev, all, changed)
+			all, changed = absorb(ev, all, changed, seen)
 			for more := true; more; {
 				select {
 				case ev, ok := <-events:
@@ -128,7 +141,7 @@ func (w *Waiter) Until(ctx context.Context, topics []domain.Topic, check Check, 
 						sub, all, more = nil, true, false
 						break
 					}
-					all, changed = absorb(ev, all, changed)
+					all, changed = absorb(ev, all, changed, seen)
 				default:
 					more = false
 				}
@@ -151,7 +164,10 @@ func (w *Waiter) Until(ctx context.Context, topics []domain.Topic, check Check, 
 	}
 }
 
-func absorb(ev domain.Event, all bool, changed []string) (bool, []string) {
+func absorb(ev domain.Event, all bool, changed []string, seen func(domain.Event)) (bool, []string) {
+	if seen != nil {
+		seen(ev)
+	}
 	if ev.Kind == domain.EventReset || ev.ID == "" {
 		return true, changed
 	}

@@ -25,6 +25,12 @@ func TestFilter(t *testing.T) {
 			return c.Workload == w1 && c.Store == storePG && (c.Variant == varFast || c.Variant == "")
 		}, 2},
 		{"pg is an alias of postgres", "pg,W5", func(c caseSpec) bool { return c.Store == storePG && c.Workload == w5 }, 1},
+		{"a W8 load filter keeps the cases at that load", "stent,postgres,W8,200/s,80%", func(c caseSpec) bool {
+			return c.System == sysStent && c.Store == storePG && c.Workload == w8 && (c.Rate == 200 || c.RatePct == 80)
+		}, 2},
+		{"a case without a load passes a load filter", "stent,sqlite,W1,1000/s", func(c caseSpec) bool {
+			return c.System == sysStent && c.Store == storeSQLite && c.Workload == w1
+		}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

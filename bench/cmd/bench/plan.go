@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -228,9 +229,11 @@ func filter(cases []caseSpec, only string) ([]caseSpec, error) {
 			kinds["store"] = append(kinds["store"], st)
 		case slices.Contains(workloads, strings.ToUpper(tok)):
 			kinds["workload"] = append(kinds["workload"], strings.ToUpper(tok))
+		case loadToken(tok) != "":
+			kinds["load"] = append(kinds["load"], loadToken(tok))
 		default:
 			return nil, fmt.Errorf("-only %q: unknown filter %q; allowed: %s, %s, %s, %s", only, tok,
-				strings.Join(systems, ","), strings.Join(variants, ","), strings.Join(stores, ","), strings.Join(workloads, ","))
+				strings.Join(systems, ","), strings.Join(variants, ","), strings.Join(stores, ","), strings.Join(workloads, ",")+", W8 loads (200/s, 1000/s, 80%)")
 		}
 	}
 	var out []caseSpec
@@ -247,9 +250,11 @@ func filter(cases []caseSpec, only string) ([]caseSpec, error) {
 				v = c.Store
 			case "workload":
 				v = c.Workload
+			case "load":
+				v = caseLoad(c)
 			}
-			if !slices.Contains(vals, v) && (kind != "variant" || v != "") {
-				ok = false // a case without variants passes a variant filter
+			if !slices.Contains(vals, v) && (kind != "variant" || v != "") && (kind != "load" || v != "") {
+				ok = false // a case without variants (or loads) passes a variant (load) filter
 			}
 		}
 		if ok {
@@ -257,4 +262,31 @@ func filter(cases []caseSpec, only string) ([]caseSpec, error) {
 		}
 	}
 	return out, nil
+}
+
+// loadToken reads a W8 load filter: "200/s" or "1000/s" (a fixed rate),
+// "80%" (a share of W1's max); "" when tok is none of these.
+func loadToken(tok string) string {
+	if r, ok := strings.CutSuffix(tok, "/s"); ok {
+		if n, err := strconv.Atoi(r); err == nil && n > 0 {
+			return strconv.Itoa(n) + "/s"
+		}
+	}
+	if p, ok := strings.CutSuffix(tok, "%"); ok {
+		if n, err := strconv.Atoi(p); err == nil && n > 0 {
+			return strconv.Itoa(n) + "%"
+		}
+	}
+	return ""
+}
+
+// caseLoad is a W8 case's load in loadToken's form; "" for other cases.
+func caseLoad(c caseSpec) string {
+	switch {
+	case c.Rate > 0:
+		return strconv.Itoa(c.Rate) + "/s"
+	case c.RatePct > 0:
+		return strconv.Itoa(c.RatePct) + "%"
+	}
+	return ""
 }
