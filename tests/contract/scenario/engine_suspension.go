@@ -75,12 +75,12 @@ func engineSuspension(t *testing.T, newStore StoreFactory) {
 		for _, id := range ids {
 			waitParked(t, h, id)
 		}
-		if n := goroutinesIn("parkedSleeperBody"); n != 0 {
-			t.Errorf("%d goroutines run the parked workflow; want 0", n)
-		}
-		if n := w.Active(); n != 0 {
-			t.Errorf("the worker holds %d runs while every workflow is parked", n)
-		}
+		// The park's write commits before the run's goroutine ends and
+		// gives its slot back: the store can show a task parked a moment
+		// before the worker has let go of it (seen under load on
+		// PostgreSQL), so both are observed, not sampled once.
+		eventually(t, "no goroutine running the parked workflows", func() bool { return goroutinesIn("parkedSleeperBody") == 0 })
+		eventually(t, "the worker holding no run while every workflow is parked", func() bool { return w.Active() == 0 })
 		for _, id := range ids {
 			ex, _ := h.store.GetExecution(h.ctx(), id)
 			root, _ := h.store.GetTask(h.ctx(), ex.RootTaskID)
