@@ -204,12 +204,17 @@ type Keyset struct {
 type TaskFilter struct {
 	ExecutionID  string
 	ParentTaskID string
-	Queue        string
-	Kinds        []domain.TaskKind
-	States       []domain.TaskState
-	StepName     string
-	Limit        int
-	Offset       int
+	// ParentTaskIDs, when not nil, selects the children of any of these
+	// tasks (an empty list selects none; with ParentTaskID, both must
+	// hold). A worker reads the step records of a whole claim batch of
+	// resumed tasks with it, in one query.
+	ParentTaskIDs []string
+	Queue         string
+	Kinds         []domain.TaskKind
+	States        []domain.TaskState
+	StepName      string
+	Limit         int
+	Offset        int
 }
 
 // StepSpec describes a child record a running task wants to exist: an

@@ -155,6 +155,7 @@ func (f TaskFilter) Validate() error {
 		parsed(f.Kinds, domain.ParseTaskKind),
 		ValidateText("execution id filter", f.ExecutionID, MaxIDBytes),
 		ValidateText("parent task id filter", f.ParentTaskID, MaxIDBytes),
+		ValidateIDs("parent task ids filter", f.ParentTaskIDs),
 		ValidateText("queue filter", f.Queue, MaxNameBytes),
 		ValidateText("step name filter", f.StepName, MaxNameBytes),
 	)

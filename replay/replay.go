@@ -248,9 +248,12 @@ func (s *recorded) task(st Step) domain.Task {
 		Result: st.Result, Error: st.Error, ParentGeneration: s.gen, Attempt: 1}
 }
 
-// ListTasks serves the root's step records from the history.
+// ListTasks serves the root's step records from the history, asked by the
+// root's id alone or among several (a worker reads a claim batch's records
+// at once; a replay claims only the root).
 func (s *recorded) ListTasks(ctx context.Context, f ports.TaskFilter) ([]domain.Task, error) {
-	if root := s.root(); root == "" || f.ParentTaskID != root {
+	root := s.root()
+	if root == "" || f.ParentTaskID != root && (f.ParentTaskID != "" || !slices.Contains(f.ParentTaskIDs, root)) {
 		return s.Store.ListTasks(ctx, f)
 	}
 	var out []domain.Task

@@ -53,10 +53,20 @@ func (s *Store) ListTasks(ctx context.Context, f ports.TaskFilter) ([]domain.Tas
 	}
 	defer s.mu.Unlock()
 
+	var parents map[string]bool
+	if f.ParentTaskIDs != nil {
+		parents = make(map[string]bool, len(f.ParentTaskIDs))
+		for _, id := range f.ParentTaskIDs {
+			if id != "" {
+				parents[id] = true
+			}
+		}
+	}
 	var rows []*domain.Task
 	for _, t := range s.tasks {
 		if f.ExecutionID != "" && t.ExecutionID != f.ExecutionID ||
 			f.ParentTaskID != "" && t.ParentTaskID != f.ParentTaskID ||
+			parents != nil && !parents[t.ParentTaskID] ||
 			f.Queue != "" && t.Queue != f.Queue ||
 			f.StepName != "" && t.StepName != f.StepName ||
 			len(f.Kinds) > 0 && !slices.Contains(f.Kinds, t.Kind) ||

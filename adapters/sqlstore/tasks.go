@@ -99,6 +99,10 @@ func (s *Store) ListTasks(ctx context.Context, f ports.TaskFilter) ([]domain.Tas
 			args = append(args, c.v)
 		}
 	}
+	if f.ParentTaskIDs != nil {
+		where = append(where, s.d.InList("parent_task_id"))
+		args = append(args, s.d.StringList(f.ParentTaskIDs))
+	}
 	rows, err := s.queryRows(ctx, `SELECT `+taskColumns+` FROM @tasks`+whereClause(where)+
 		` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, append(args, int64(ports.PageLimit(f.Limit)), int64(f.Offset))...)
 	if err != nil {

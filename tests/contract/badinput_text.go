@@ -87,6 +87,10 @@ func testBadTextInput(t *testing.T, h storeSuite) {
 				_, err := f.s.ListTasks(f.ctx, ports.TaskFilter{ParentTaskID: longID})
 				return err
 			}},
+			{"tasks of parents one of which has a 256-byte id", "parent task ids filter", idTooLong, func() error {
+				_, err := f.s.ListTasks(f.ctx, ports.TaskFilter{ParentTaskIDs: []string{"ok", longID}})
+				return err
+			}},
 			{"tasks of a step name that is not UTF-8", "step name filter", notUTF8, func() error {
 				_, err := f.s.ListTasks(f.ctx, ports.TaskFilter{StepName: badUTF8})
 				return err

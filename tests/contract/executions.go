@@ -223,6 +223,33 @@ func testExecutions(t *testing.T, h storeSuite) {
 		}
 	})
 
+	h.run(t, "ListTasks by several parents returns the children of each, newest first", func(t *testing.T, f *fixture) {
+		e, root := f.start(execOpts{})
+		kids := f.steps(root, at(time.Second), activitySpec(root, 1, "mid"), sleepSpec(root, 2, at(time.Hour)))
+		mid := f.claimID(at(2*time.Second), kids[0].ID)
+		leaf := f.steps(mid, at(3*time.Second), activitySpec(mid, 1, "leaf"))[0]
+		other, _ := f.start(execOpts{}) // a root without children
+		sameTime := sortedTaskIDs(kids)
+		slices.Reverse(sameTime)
+		for _, tc := range []struct {
+			name   string
+			filter ports.TaskFilter
+			want   []string
+		}{
+			{"two parents", ports.TaskFilter{ParentTaskIDs: []string{root.ID, mid.ID}}, append([]string{leaf.ID}, sameTime...)},
+			{"two parents and an unknown id", ports.TaskFilter{ParentTaskIDs: []string{"no-such-task", mid.ID, other.RootTaskID}}, []string{leaf.ID}},
+			{"one parent", ports.TaskFilter{ParentTaskIDs: []string{root.ID}}, sameTime},
+			{"parents and execution", ports.TaskFilter{ExecutionID: e.ID, ParentTaskIDs: []string{root.ID, mid.ID}, States: []domain.TaskState{domain.TaskPending}}, []string{leaf.ID, kids[1].ID}},
+			{"parents and a page", ports.TaskFilter{ParentTaskIDs: []string{root.ID, mid.ID}, Limit: 2, Offset: 1}, sameTime},
+			{"an empty list", ports.TaskFilter{ParentTaskIDs: []string{}}, []string{}},
+			{"the other execution", ports.TaskFilter{ExecutionID: other.ID, ParentTaskIDs: []string{root.ID}}, []string{}},
+		} {
+			got, err := f.s.ListTasks(f.ctx, tc.filter)
+			f.noErr(err, "ListTasks")
+			f.eq("ListTasks by "+tc.name, taskIDs(got), tc.want)
+		}
+	})
+
 	h.run(t, "progress has one entry per task in creation then position order", func(t *testing.T, f *fixture) {
 		e, root := f.start(execOpts{})
 		late := f.steps(root, at(2*time.Second), activitySpec(root, 1, "late"))[0]

@@ -224,6 +224,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		var err error
 		write, err = sql.Open("sqlite", fileURI(cfg.Path, []string{
 			"_txlock=immediate", busy, "_pragma=journal_mode(WAL)", sync, "_pragma=foreign_keys(0)",
+			// Statement journals (a multi-row UPDATE after another in
+			// one transaction: a claim, a completion batch) stay in
+			// memory instead of spilling to a temporary file.
+			"_pragma=temp_store(MEMORY)",
 		}))
 		if err != nil {
 			return nil, fmt.Errorf("sqlitestore: open %q: %w", cfg.Path, err)

@@ -175,6 +175,19 @@ func New(env *Env, host Host, base context.Context, t domain.Task, firstClaim bo
 	return r
 }
 
+// UseSteps gives a run that has not started the step records read for it
+// (by position; nil: it has none), in place of its own read.
+func (r *Run) UseSteps(children map[int]domain.Task) {
+	if children == nil {
+		children = map[int]domain.Task{}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.children == nil {
+		r.children = children
+	}
+}
+
 // end closes a run (claimed, inline, materialised or not): it leaves the
 // worker's list and its context is cancelled.
 func (r *Run) end() {

@@ -357,15 +357,58 @@ func (w *Worker) claimOnce(base context.Context) (claimed int, full bool, err er
 	if err != nil {
 		return 0, false, err
 	}
+	steps := w.loadSteps(base, tasks)
 	for _, t := range tasks {
-		w.start(base, t.Task, t.FirstClaim)
+		w.start(base, t.Task, t.FirstClaim, steps)
 	}
 	return len(tasks), len(tasks) == free, nil
 }
 
-// start runs a claimed task in its own goroutine, holding a slot.
-func (w *Worker) start(base context.Context, t domain.Task, firstClaim bool) {
+// stepsPage is the page size of loadSteps.
+const stepsPage = 1000
+
+// loadSteps reads the step records of the claimed tasks that ran before
+// (resumes, recoveries, retries) in one query per 1,000 records, by task
+// and position, so that each resumed run replays its completed steps
+// without a read of its own. A task absent from the map has none. nil on
+// an error: each run then reads its own.
+func (w *Worker) loadSteps(ctx context.Context, tasks []ports.ClaimedTask) map[string]map[int]domain.Task {
+	var parents []string
+	for _, t := range tasks {
+		if !t.FirstClaim {
+			parents = append(parents, t.Task.ID)
+		}
+	}
+	if len(parents) == 0 {
+		return nil
+	}
+	out := make(map[string]map[int]domain.Task, len(parents))
+	for offset := 0; ; offset += stepsPage {
+		ts, err := w.env.Run.Store.ListTasks(ctx, ports.TaskFilter{ParentTaskIDs: parents, Limit: stepsPage, Offset: offset})
+		if err != nil {
+			return nil
+		}
+		for _, t := range ts {
+			m := out[t.ParentTaskID]
+			if m == nil {
+				m = map[int]domain.Task{}
+				out[t.ParentTaskID] = m
+			}
+			m[t.Position] = t
+		}
+		if len(ts) < stepsPage {
+			return out
+		}
+	}
+}
+
+// start runs a claimed task in its own goroutine, holding a slot. steps
+// are the claimed tasks' step records read by loadSteps (nil: not read).
+func (w *Worker) start(base context.Context, t domain.Task, firstClaim bool, steps map[string]map[int]domain.Task) {
 	r := run.New(w.env.Run, w, base, t, firstClaim)
+	if steps != nil && !firstClaim {
+		r.UseSteps(steps[t.ID])
+	}
 	w.slots.Take(r.Slot())
 	w.runsWG.Add(1)
 	go func() {

@@ -102,6 +102,42 @@ func engineSuspension(t *testing.T, newStore StoreFactory) {
 		}
 	})
 
+	t.Run("resumed runs get their step records from the claim batch's one read, not one read each", func(t *testing.T) {
+		t.Parallel()
+		fc := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+		reads := &listCounter{}
+		h := newHarness(t, func(t *testing.T) ports.Store {
+			base := newStore(t)
+			if ns, ok := base.(notifiedStore); ok {
+				reads.Store = ns.Store
+				return notifiedStore{Store: reads, notifier: ns.notifier}
+			}
+			reads.Store = base
+			return reads
+		}, withClock(fc))
+		wf := app.Register(h.reg, "batch-resumed-sleeper", parkedSleeperBody)
+		h.worker(app.WorkerOptions{MaxConcurrency: 50})
+		var ids []string
+		for range 20 {
+			ids = append(ids, dispatch(h, wf, 2*time.Second))
+		}
+		for _, id := range ids {
+			waitParked(t, h, id)
+		}
+		fc.Advance(2 * time.Second)
+		for _, id := range ids {
+			if got, err := await(h, wf, id); err != nil || got != "awake" {
+				t.Fatalf("%q %v", got, err)
+			}
+		}
+		if n := reads.single.Load(); n != 0 {
+			t.Errorf("%d resumed runs read their own step records; want 0 (the claim batch's read serves them)", n)
+		}
+		if n := reads.batched.Load(); n < 1 || n > 20 {
+			t.Errorf("%d batched step reads for 20 resumes; want 1 to 20 (one per claim)", n)
+		}
+	})
+
 	t.Run("a step body never runs again after a resume", func(t *testing.T) {
 		t.Parallel()
 		fc := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -489,6 +525,23 @@ func (s *childrenBlipStore) ListTasks(ctx context.Context, f ports.TaskFilter) (
 			return nil, fmt.Errorf("blip: %w", domain.ErrUnavailable)
 		}
 		s.failed.Add(-1)
+	}
+	return s.Store.ListTasks(ctx, f)
+}
+
+// listCounter counts the reads of step records: by one parent (a run's
+// own read) and by several (a claim batch's read).
+type listCounter struct {
+	ports.Store
+	single, batched atomic.Int32
+}
+
+func (s *listCounter) ListTasks(ctx context.Context, f ports.TaskFilter) ([]domain.Task, error) {
+	switch {
+	case f.ParentTaskIDs != nil:
+		s.batched.Add(1)
+	case f.ParentTaskID != "":
+		s.single.Add(1)
 	}
 	return s.Store.ListTasks(ctx, f)
 }
