@@ -510,9 +510,9 @@ func engineSuspension(t *testing.T, newStore StoreFactory) {
 	})
 }
 
-// childrenBlipStore fails the first fails reads of a task's recorded
-// steps (ListTasks by parent: what a resumed run reads first) with
-// ErrUnavailable.
+// childrenBlipStore fails the first fails reads of tasks' recorded steps
+// (ListTasks by parent or parents: what a worker reads for the runs it
+// resumes, and a run reads itself when that failed) with ErrUnavailable.
 type childrenBlipStore struct {
 	ports.Store
 	fails  int32
@@ -520,7 +520,7 @@ type childrenBlipStore struct {
 }
 
 func (s *childrenBlipStore) ListTasks(ctx context.Context, f ports.TaskFilter) ([]domain.Task, error) {
-	if f.ParentTaskID != "" {
+	if f.ParentTaskID != "" || len(f.ParentTaskIDs) > 0 {
 		if s.failed.Add(1) <= s.fails {
 			return nil, fmt.Errorf("blip: %w", domain.ErrUnavailable)
 		}
