@@ -309,9 +309,18 @@ func (s *Store) claimTx(t *txn, p ports.ClaimParams) ([]ports.ClaimedTask, error
 // finishClaim applies the chosen claims and writes the flow limits'
 // bookkeeping (rate starts, held-back tasks) in the same transaction.
 func (s *Store) finishClaim(t *txn, p ports.ClaimParams, flow *flowLimits, chosen []candidate, now, until time.Time) ([]ports.ClaimedTask, error) {
-	out, err := s.applyClaims(t, p, chosen, now, until)
+	guard, guardArgs := flow.guard()
+	out, err := s.applyClaims(t, p, chosen, now, until, guard, guardArgs)
 	if err != nil {
 		return nil, err
+	}
+	if guard != "" && len(out) == 0 {
+		// A keyed group admitted uncounted was full: count from now on.
+		s.flowCounted.Store(true)
+		return nil, errRetryClaim
+	}
+	if flow.counted && len(flow.keyRunning) > 0 && len(flow.full) == 0 {
+		s.flowCounted.Store(false) // no group was full: admit uncounted again
 	}
 	if err := flow.flush(); err != nil {
 		return nil, err
@@ -485,7 +494,7 @@ var lostCols = []Column{{"lost_id", ColText}, {"lost_error", ColText}}
 // reclaim) counts a recovery, a waiting one (a resume) neither. A claim is
 // a task's first when its candidate row had no started_at (the rows are
 // locked from the read to the update).
-func (s *Store) applyClaims(t *txn, p ports.ClaimParams, chosen []candidate, now, until time.Time) ([]ports.ClaimedTask, error) {
+func (s *Store) applyClaims(t *txn, p ports.ClaimParams, chosen []candidate, now, until time.Time, guard string, guardArgs []any) ([]ports.ClaimedTask, error) {
 	if len(chosen) == 0 {
 		return nil, nil
 	}
@@ -520,8 +529,8 @@ func (s *Store) applyClaims(t *txn, p ports.ClaimParams, chosen []candidate, now
  attempt = CASE WHEN `+from("state", domain.TaskClaim)+` THEN attempt + 1 ELSE attempt END,
  recoveries = CASE WHEN `+from("state", domain.TaskReclaim)+` THEN recoveries + 1 ELSE recoveries END,
  wake_at = NULL, limited_until = NULL, worker_id = ?, claim_token = ? || id, lease_expires_at = ?, started_at = COALESCE(started_at, ?), updated_at = ?
- WHERE `+s.d.InList("id")+` RETURNING `+taskColumns,
-		p.WorkerID, token, s.tm(until), s.tm(now), s.tm(now), s.d.StringList(ids))
+ WHERE `+s.d.InList("id")+guard+` RETURNING `+taskColumns,
+		append([]any{p.WorkerID, token, s.tm(until), s.tm(now), s.tm(now), s.d.StringList(ids)}, guardArgs...)...)
 	if err != nil {
 		return nil, err
 	}

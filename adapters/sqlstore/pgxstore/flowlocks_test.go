@@ -79,3 +79,47 @@ func TestClaimSkipsAKeyedGroupWhoseLockAnotherSessionHolds(t *testing.T) {
 		t.Fatalf("claim after the lock is released = %q; want %q", got, busy)
 	}
 }
+
+// TestUncountedClaimRestartsCountedWhenAKeyIsFull: a PostgreSQL claim
+// admits keyed groups without counting them first and lets its UPDATE
+// check them. When a group is full (here: key "full" at its limit of 1,
+// claimed by another store), the check claims nothing and the claim
+// restarts counting, so the full key's task is skipped and the task of
+// another key behind it is claimed, in one ClaimTasks call.
+func TestUncountedClaimRestartsCountedWhenAKeyIsFull(t *testing.T) {
+	t.Parallel()
+	schema := teststore.NewSchema(t)
+	pool := teststore.Pool(t, 2)
+	first := teststore.PostgresIn(t, pool, schema)
+	ctx := t.Context()
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, key := range []string{"function:keyed:full", "function:keyed:full", "function:keyed:other"} {
+		id := fmt.Sprintf("e%d", i)
+		exec := domain.Execution{ID: id, RootFunction: "keyed", RootTaskID: id + "/root", CreatedAt: now}
+		root := domain.Task{ID: id + "/root", ExecutionID: id, Kind: domain.KindOrchestrator, StepName: "keyed",
+			MaxConcurrent: 1, ConcurrencyKey: key, CreatedAt: now.Add(time.Duration(i) * time.Millisecond)}
+		if _, _, err := ports.CreateExecution(ctx, first, exec, root); err != nil {
+			t.Fatalf("create %s: %v", id, err)
+		}
+	}
+	params := ports.ClaimParams{WorkerID: "w", Functions: []string{"keyed"}, Limit: 1, Now: now, Lease: time.Hour}
+	got, err := first.ClaimTasks(ctx, params)
+	if err != nil || len(got) != 1 || got[0].ID != "e0/root" {
+		t.Fatalf("first claim = %v, %v; want e0/root", got, err)
+	}
+	// A fresh store (uncounted) on the same schema: e1 (key full) comes
+	// first in claim order.
+	second := teststore.PostgresIn(t, pool, schema)
+	params.Limit = 2
+	got, err = second.ClaimTasks(ctx, params)
+	if err != nil {
+		t.Fatalf("second claim: %v", err)
+	}
+	if len(got) != 1 || got[0].ID != "e2/root" {
+		var ids []string
+		for _, c := range got {
+			ids = append(ids, c.ID)
+		}
+		t.Fatalf("second claim = %q; want only e2/root (key full at its limit)", ids)
+	}
+}
