@@ -118,9 +118,14 @@ func (s *Store) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]ports.Cl
 		return nil, nil
 	}
 	var out []ports.ClaimedTask
+	counted := false // a retry after a failed flow guard counts whatever the store's mode
 	err := s.write(ctx, "claim tasks", func(t *txn) error {
 		var err error
-		out, err = s.claimTx(t, p)
+		out, err = s.claimTx(t, p, counted)
+		if errors.Is(err, errFlowRecount) {
+			counted = true
+			return errRetryClaim
+		}
 		return err
 	})
 	if err != nil {
@@ -212,7 +217,7 @@ func (h *limitHints) add(names ...string) {
 	}
 }
 
-func (s *Store) claimTx(t *txn, p ports.ClaimParams) ([]ports.ClaimedTask, error) {
+func (s *Store) claimTx(t *txn, p ports.ClaimParams, counted bool) ([]ports.ClaimedTask, error) {
 	now := domain.NormalizeTime(p.Now)
 	until := domain.NormalizeTime(now.Add(p.Lease))
 	filter, filterArgs := s.claimFilter(p)
@@ -223,7 +228,7 @@ func (s *Store) claimTx(t *txn, p ports.ClaimParams) ([]ports.ClaimedTask, error
 	}
 	chosenPer := map[string]int{}
 	used := func(name string) int { return running[name] + chosenPer[name] }
-	flow := newFlowLimits(s, t, now)
+	flow := newFlowLimits(s, t, now, counted)
 
 	// The first read takes expired leases and due waiting tasks (never
 	// more than Limit of each are needed) and the first page of pending
@@ -317,7 +322,7 @@ func (s *Store) finishClaim(t *txn, p ports.ClaimParams, flow *flowLimits, chose
 	if guard != "" && len(out) == 0 {
 		// A keyed group admitted uncounted was full: count from now on.
 		s.flowCounted.Store(true)
-		return nil, errRetryClaim
+		return nil, errFlowRecount
 	}
 	if flow.counted && len(flow.keyRunning) > 0 && len(flow.full) == 0 {
 		s.flowCounted.Store(false) // no group was full: admit uncounted again

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"errors"
 	"sort"
 	"strings"
 	"time"
@@ -50,9 +51,13 @@ type flowLimits struct {
 	held       [][]any // (id, limited_until) of the tasks the rate limits held back
 }
 
-func newFlowLimits(s *Store, t *txn, now time.Time) *flowLimits {
+// errFlowRecount restarts a claim whose UPDATE guard found a keyed group
+// admitted uncounted full; the retry counts first.
+var errFlowRecount = errors.New("sqlstore: a keyed group admitted uncounted was full; recounting")
+
+func newFlowLimits(s *Store, t *txn, now time.Time, counted bool) *flowLimits {
 	return &flowLimits{
-		s: s, t: t, now: now, counted: s.flowCounted.Load() || s.d.Name() != "postgres", uncounted: map[string]int{},
+		s: s, t: t, now: now, counted: counted || s.flowCounted.Load() || s.d.Name() != "postgres", uncounted: map[string]int{},
 		keyRunning: map[string]int{}, keyChosen: map[string]int{}, keyBusy: map[string]bool{}, full: map[string]struct{}{},
 		rateCount: map[string]int{}, rateWin: map[string]time.Duration{}, rateChosen: map[string]int{},
 		rateStarts: map[string][]time.Time{}, ratePer: map[string]time.Duration{}, rateBusy: map[string]bool{},
