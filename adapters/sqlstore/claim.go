@@ -118,14 +118,9 @@ func (s *Store) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]ports.Cl
 		return nil, nil
 	}
 	var out []ports.ClaimedTask
-	counted := false // a retry after a failed flow guard counts whatever the store's mode
 	err := s.write(ctx, "claim tasks", func(t *txn) error {
 		var err error
-		out, err = s.claimTx(t, p, counted)
-		if errors.Is(err, errFlowRecount) {
-			counted = true
-			return errRetryClaim
-		}
+		out, err = s.claimTx(t, p)
 		return err
 	})
 	if err != nil {
@@ -217,7 +212,7 @@ func (h *limitHints) add(names ...string) {
 	}
 }
 
-func (s *Store) claimTx(t *txn, p ports.ClaimParams, counted bool) ([]ports.ClaimedTask, error) {
+func (s *Store) claimTx(t *txn, p ports.ClaimParams) ([]ports.ClaimedTask, error) {
 	now := domain.NormalizeTime(p.Now)
 	until := domain.NormalizeTime(now.Add(p.Lease))
 	filter, filterArgs := s.claimFilter(p)
@@ -228,7 +223,7 @@ func (s *Store) claimTx(t *txn, p ports.ClaimParams, counted bool) ([]ports.Clai
 	}
 	chosenPer := map[string]int{}
 	used := func(name string) int { return running[name] + chosenPer[name] }
-	flow := newFlowLimits(s, t, now, counted)
+	flow := newFlowLimits(s, t, now)
 
 	// The first read takes expired leases and due waiting tasks (never
 	// more than Limit of each are needed) and the first page of pending
@@ -314,18 +309,9 @@ func (s *Store) claimTx(t *txn, p ports.ClaimParams, counted bool) ([]ports.Clai
 // finishClaim applies the chosen claims and writes the flow limits'
 // bookkeeping (rate starts, held-back tasks) in the same transaction.
 func (s *Store) finishClaim(t *txn, p ports.ClaimParams, flow *flowLimits, chosen []candidate, now, until time.Time) ([]ports.ClaimedTask, error) {
-	guard, guardArgs := flow.guard()
-	out, err := s.applyClaims(t, p, chosen, now, until, guard, guardArgs)
+	out, err := s.applyClaims(t, p, chosen, now, until)
 	if err != nil {
 		return nil, err
-	}
-	if guard != "" && len(out) == 0 {
-		// A keyed group admitted uncounted was full: count from now on.
-		s.flowCounted.Store(true)
-		return nil, errFlowRecount
-	}
-	if flow.counted && len(flow.keyRunning) > 0 && len(flow.full) == 0 {
-		s.flowCounted.Store(false) // no group was full: admit uncounted again
 	}
 	if err := flow.flush(); err != nil {
 		return nil, err
@@ -499,7 +485,7 @@ var lostCols = []Column{{"lost_id", ColText}, {"lost_error", ColText}}
 // reclaim) counts a recovery, a waiting one (a resume) neither. A claim is
 // a task's first when its candidate row had no started_at (the rows are
 // locked from the read to the update).
-func (s *Store) applyClaims(t *txn, p ports.ClaimParams, chosen []candidate, now, until time.Time, guard string, guardArgs []any) ([]ports.ClaimedTask, error) {
+func (s *Store) applyClaims(t *txn, p ports.ClaimParams, chosen []candidate, now, until time.Time) ([]ports.ClaimedTask, error) {
 	if len(chosen) == 0 {
 		return nil, nil
 	}
@@ -534,8 +520,8 @@ func (s *Store) applyClaims(t *txn, p ports.ClaimParams, chosen []candidate, now
  attempt = CASE WHEN `+from("state", domain.TaskClaim)+` THEN attempt + 1 ELSE attempt END,
  recoveries = CASE WHEN `+from("state", domain.TaskReclaim)+` THEN recoveries + 1 ELSE recoveries END,
  wake_at = NULL, limited_until = NULL, worker_id = ?, claim_token = ? || id, lease_expires_at = ?, started_at = COALESCE(started_at, ?), updated_at = ?
- WHERE `+s.d.InList("id")+guard+` RETURNING `+taskColumns,
-		append([]any{p.WorkerID, token, s.tm(until), s.tm(now), s.tm(now), s.d.StringList(ids)}, guardArgs...)...)
+ WHERE `+s.d.InList("id")+` RETURNING `+taskColumns,
+		p.WorkerID, token, s.tm(until), s.tm(now), s.tm(now), s.d.StringList(ids))
 	if err != nil {
 		return nil, err
 	}

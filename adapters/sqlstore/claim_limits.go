@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"errors"
 	"sort"
 	"strings"
 	"time"
@@ -27,19 +26,10 @@ type flowLimits struct {
 	t   *txn
 	now time.Time
 
-	keyRunning map[string]int // locked keyed groups: running tasks when locked (0 while uncounted)
+	keyRunning map[string]int // locked keyed groups: running tasks when locked
 	keyChosen  map[string]int // tasks of the group chosen by this claim
-	// counted: the keyed groups are counted before admitting. When not
-	// (PostgreSQL's usual mode), a locked group is admitted up to its
-	// limit as if nothing ran, and the claim's UPDATE carries a guard
-	// (guard) that counts the groups in its own statement and claims
-	// nothing if one would exceed its limit; the claim then restarts
-	// counted. SQLite always counts: a statement there costs no round
-	// trip, and its planner joins the guard's row set badly.
-	counted   bool
-	uncounted map[string]int // uncounted groups chosen from: the smallest limit of their chosen tasks
-	keyBusy   map[string]bool
-	full      map[string]struct{} // keyed groups without a free slot: excluded from later reads
+	keyBusy    map[string]bool
+	full       map[string]struct{} // keyed groups without a free slot: excluded from later reads
 
 	rateCount  map[string]int           // locked rate groups: recorded starts after now-rateWin
 	rateWin    map[string]time.Duration // the window rateCount was counted over
@@ -51,13 +41,9 @@ type flowLimits struct {
 	held       [][]any // (id, limited_until) of the tasks the rate limits held back
 }
 
-// errFlowRecount restarts a claim whose UPDATE guard found a keyed group
-// admitted uncounted full; the retry counts first.
-var errFlowRecount = errors.New("sqlstore: a keyed group admitted uncounted was full; recounting")
-
-func newFlowLimits(s *Store, t *txn, now time.Time, counted bool) *flowLimits {
+func newFlowLimits(s *Store, t *txn, now time.Time) *flowLimits {
 	return &flowLimits{
-		s: s, t: t, now: now, counted: counted || s.flowCounted.Load() || s.d.Name() != "postgres", uncounted: map[string]int{},
+		s: s, t: t, now: now,
 		keyRunning: map[string]int{}, keyChosen: map[string]int{}, keyBusy: map[string]bool{}, full: map[string]struct{}{},
 		rateCount: map[string]int{}, rateWin: map[string]time.Duration{}, rateChosen: map[string]int{},
 		rateStarts: map[string][]time.Time{}, ratePer: map[string]time.Duration{}, rateBusy: map[string]bool{},
@@ -95,9 +81,7 @@ func (f *flowLimits) prefetch(cands []candidate) error {
 		if k := c.concurrencyKey; c.maxConcurrent > 0 && k != "" {
 			if _, ok := f.keyRunning[k]; !ok && !f.keyBusy[k] {
 				if c.keyLocked {
-					if f.counted {
-						keys = append(keys, k)
-					}
+					keys = append(keys, k)
 					f.keyRunning[k] = 0
 				} else {
 					f.keyBusy[k] = true
@@ -128,8 +112,8 @@ func (f *flowLimits) prefetch(cands []candidate) error {
 		for i, k := range keys {
 			rowsIn[i] = []any{k}
 		}
-		parts = append(parts, `SELECT 0 AS kind, concurrency_key AS k, COUNT(*) AS n FROM @tasks WHERE concurrency_key IN (SELECT g.g_key FROM `+f.s.d.RowSet("g", keyCols)+`)
- AND concurrency_key <> '' AND state = 'running' AND kind IN ('orchestrator', 'activity') GROUP BY concurrency_key`)
+		parts = append(parts, `SELECT 0 AS kind, t.concurrency_key AS k, COUNT(*) AS n FROM @tasks t JOIN `+f.s.d.RowSet("g", keyCols)+`
+ ON t.concurrency_key = g.g_key WHERE t.concurrency_key <> '' AND t.state = 'running' AND t.kind IN ('orchestrator', 'activity') GROUP BY t.concurrency_key`)
 		args = append(args, f.s.d.RowSetArgs(keyCols, rowsIn)...)
 	}
 	if len(rates) > 0 {
@@ -246,11 +230,6 @@ func (f *flowLimits) admit(c *candidate) (bool, error) {
 	}
 	if keyed {
 		f.keyChosen[c.concurrencyKey]++
-		if !f.counted {
-			if m, ok := f.uncounted[c.concurrencyKey]; !ok || c.maxConcurrent < m {
-				f.uncounted[c.concurrencyKey] = c.maxConcurrent
-			}
-		}
 	}
 	if rated {
 		f.rateChosen[c.rateKey]++
@@ -261,37 +240,6 @@ func (f *flowLimits) admit(c *candidate) (bool, error) {
 		f.charged = append(f.charged, []any{c.rateKey, f.now, c.id})
 	}
 	return true, nil
-}
-
-var guardCols = []Column{{"h_key", ColText}, {"h_chosen", ColInt}, {"h_max", ColInt}}
-
-// guard returns the condition the claim's UPDATE adds when keyed groups
-// were admitted uncounted: no such group's running tasks (counted by the
-// UPDATE itself, whose snapshot is taken after the candidate read took
-// the groups' locks, so it sees everything their previous holders
-// committed) plus this claim's chosen tasks of the group exceed its
-// limit. The subquery is uncorrelated (evaluated once, a hash join of the
-// running keyed tasks with the groups): it holds for all rows or none.
-func (f *flowLimits) guard() (string, []any) {
-	if len(f.uncounted) == 0 {
-		return "", nil
-	}
-	keys := make([]string, 0, len(f.uncounted))
-	for k := range f.uncounted {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	keyRows := make([][]any, len(keys))
-	groups := make([][]any, len(keys))
-	for i, k := range keys {
-		keyRows[i] = []any{k}
-		groups[i] = []any{k, int64(f.keyChosen[k]), int64(f.uncounted[k])}
-	}
-	args := append(f.s.d.RowSetArgs(keyCols, keyRows), f.s.d.RowSetArgs(guardCols, groups)...)
-	return ` AND NOT EXISTS (SELECT 1 FROM (SELECT r.concurrency_key AS k, COUNT(*) AS n FROM @tasks r
- WHERE r.concurrency_key IN (SELECT g.g_key FROM ` + f.s.d.RowSet("g", keyCols) + `)
- AND r.concurrency_key <> '' AND r.state = 'running' AND r.kind IN ('orchestrator', 'activity')
- GROUP BY r.concurrency_key) AS c JOIN ` + f.s.d.RowSet("h", guardCols) + ` ON h.h_key = c.k WHERE c.n + h.h_chosen > h.h_max)`, args
 }
 
 var (

@@ -66,10 +66,6 @@ type Store struct {
 	stmts   *stmtCache
 	growth  growth
 	limits  limitHints
-	// flowCounted makes PostgreSQL claims count keyed concurrency groups
-	// before admitting (set when a claim's guard found a group full;
-	// cleared by a counted claim that found none full). See flowLimits.
-	flowCounted atomic.Bool
 }
 
 // New returns a Store over the handles in opts. It does not touch the
