@@ -28,6 +28,10 @@ type candidate struct {
 	leaseExpiresAt            *time.Time
 	started                   bool // started_at is set: the task was claimed before
 	source                    int  // fresh, reclaim or resume
+	// keyLocked and rateLocked: the claim holds the lock of the task's
+	// keyed concurrency group and rate group (taken by the candidate read,
+	// Dialect.FlowLocks; true when the task needs none).
+	keyLocked, rateLocked bool
 }
 
 // Candidate sources: the stream a candidate was read from (the source
@@ -37,6 +41,14 @@ const (
 	reclaim = 1 // a running task whose lease expired: a recovery
 	resume  = 2 // a waiting task whose wake-up time came: a resume
 )
+
+// byClaimOrder orders candidates in claim order (a cmp function).
+func byClaimOrder(a, b candidate) int {
+	if a.before(&b) {
+		return -1
+	}
+	return 1
+}
 
 // before reports whether c comes before o in claim order (priority desc,
 // created_at, id).
@@ -68,7 +80,7 @@ func scanCandidates(rows *sql.Rows) ([]candidate, error) {
 			rateN, ratePer int64
 		)
 		if err := rows.Scan(&c.id, &c.executionID, &parent, &kind, &c.stepName, &maxC, &pri, &created, &lease, &started,
-			&c.concurrencyKey, &c.rateKey, &rateN, &ratePer, &source); err != nil {
+			&c.concurrencyKey, &c.rateKey, &rateN, &ratePer, &source, &c.keyLocked, &c.rateLocked); err != nil {
 			return nil, err
 		}
 		c.rateLimit, c.ratePer = int(rateN), time.Duration(ratePer)*time.Microsecond
@@ -377,8 +389,8 @@ func (s *Store) firstCandidates(t *txn, p ports.ClaimParams, now time.Time, filt
 	wq, wargs := s.resumeQuery(now, filter, filterArgs, limited, used, flow, p.Limit)
 	args := append(append([]any{s.tm(now)}, filterArgs...), int64(p.Limit))
 	args = append(append(args, wargs...), pargs...)
-	rows, err := t.query(`SELECT * FROM (`+s.reclaimQuery(filter)+`) AS r UNION ALL SELECT * FROM (`+wq+`) AS w
- UNION ALL SELECT * FROM (`+pq+`) AS p`, args...)
+	rows, err := t.query(`SELECT x.*, `+s.d.FlowLocks("x")+` FROM (SELECT * FROM (`+s.reclaimQuery(filter)+`) AS r
+ UNION ALL SELECT * FROM (`+wq+`) AS w UNION ALL SELECT * FROM (`+pq+`) AS p) AS x`, args...)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -396,15 +408,9 @@ func (s *Store) firstCandidates(t *txn, p ports.ClaimParams, now time.Time, filt
 			page = append(page, c)
 		}
 	}
-	byOrder := func(a, b candidate) int {
-		if a.before(&b) {
-			return -1
-		}
-		return 1
-	}
-	slices.SortFunc(reclaims, byOrder)
-	slices.SortFunc(resumes, byOrder)
-	slices.SortFunc(page, byOrder)
+	slices.SortFunc(reclaims, byClaimOrder)
+	slices.SortFunc(resumes, byClaimOrder)
+	slices.SortFunc(page, byClaimOrder)
 	return reclaims, resumes, page, nil
 }
 
@@ -456,11 +462,16 @@ func (s *Store) pendingQuery(p ports.ClaimParams, now time.Time, filter string, 
 func (s *Store) pendingPage(t *txn, p ports.ClaimParams, now time.Time, filter string, filterArgs []any,
 	limited map[string]struct{}, used func(string) int, flow *flowLimits, cursor *candidate, n int) ([]candidate, error) {
 	q, args := s.pendingQuery(p, now, filter, filterArgs, limited, used, flow, cursor, n)
-	rows, err := t.query(q, args...)
+	rows, err := t.query(`SELECT x.*, `+s.d.FlowLocks("x")+` FROM (`+q+`) AS x`, args...)
 	if err != nil {
 		return nil, err
 	}
-	return scanCandidates(rows)
+	page, err := scanCandidates(rows)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(page, byClaimOrder)
+	return page, nil
 }
 
 var lostCols = []Column{{"lost_id", ColText}, {"lost_error", ColText}}

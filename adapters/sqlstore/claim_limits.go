@@ -9,16 +9,18 @@ import (
 )
 
 // flowLimits checks the keyed concurrency limits and the rate limits of
-// one claim transaction (see ports.ClaimStore). The groups of each page of
-// candidates are locked (the dialect's TryLockGroups: PostgreSQL advisory
-// xact locks, one statement for the page) and then read (one statement:
-// the running count of every keyed group, the starts in the window of
-// every rate group) before the page's candidates are admitted; a group
-// another claimer holds is skipped this time, as FOR UPDATE SKIP LOCKED
-// skips rows, so claimers never wait on each other in an order that could
-// deadlock and never decide on a group from a stale count. The read is a
-// statement of its own after the locks: under READ COMMITTED it sees
-// everything the previous holder committed before it released them.
+// one claim transaction (see ports.ClaimStore). The candidate reads take
+// the locks of their rows' groups (Dialect.FlowLocks: PostgreSQL advisory
+// xact locks, in the read itself); the groups of each page are then read
+// (one statement: the running count of every keyed group, the starts in
+// the window of every rate group) before the page's candidates are
+// admitted. A group another claimer holds is skipped this time, as FOR
+// UPDATE SKIP LOCKED skips rows, so claimers never wait on each other in
+// an order that could deadlock and never decide on a group from a stale
+// count. The read is a statement of its own after the locking read: under
+// READ COMMITTED it sees everything the previous holder committed before
+// it released them (a count in the locking statement could miss it: its
+// snapshot is taken before the locks).
 type flowLimits struct {
 	s   *Store
 	t   *txn
@@ -61,64 +63,58 @@ func (f *flowLimits) fullKeys() []string {
 	return out
 }
 
+var keyCols = []Column{{"g_key", ColText}}
+
 var rateWinCols = []Column{{"w_key", ColText}, {"w_from", ColTime}}
 
-// prefetch locks and reads the groups of cands the claim has not met yet:
-// one statement takes their locks, one reads the running counts of the
-// keyed groups and the windowed start counts of the rate groups.
+// prefetch reads the groups of cands the claim has not met yet, whose
+// locks the candidate read took (candidate.keyLocked, rateLocked; a group
+// whose lock another claimer holds is busy for this claim): one statement
+// reads the running counts of the keyed groups and the windowed start
+// counts of the rate groups.
 func (f *flowLimits) prefetch(cands []candidate) error {
-	var groups []FlowGroup
-	seen := map[FlowGroup]bool{}
+	var keys []string
+	var rates [][]any
 	win := map[string]time.Duration{}
 	for i := range cands {
 		c := &cands[i]
 		if k := c.concurrencyKey; c.maxConcurrent > 0 && k != "" {
 			if _, ok := f.keyRunning[k]; !ok && !f.keyBusy[k] {
-				if g := (FlowGroup{"concurrency", k}); !seen[g] {
-					seen[g] = true
-					groups = append(groups, g)
+				if c.keyLocked {
+					keys = append(keys, k)
+					f.keyRunning[k] = 0
+				} else {
+					f.keyBusy[k] = true
 				}
 			}
 		}
 		if k := c.rateKey; c.source == fresh && c.rateLimit > 0 {
-			if _, ok := f.rateCount[k]; !ok && !f.rateBusy[k] {
-				if g := (FlowGroup{"rate", k}); !seen[g] {
-					seen[g] = true
-					groups = append(groups, g)
+			if _, ok := f.rateCount[k]; ok && win[k] > 0 {
+				win[k] = max(win[k], c.ratePer) // met first in this page
+			} else if !ok && !f.rateBusy[k] {
+				if c.rateLocked {
+					win[k] = c.ratePer
+					f.rateCount[k] = 0
+				} else {
+					f.rateBusy[k] = true
 				}
-				win[k] = max(win[k], c.ratePer)
 			}
 		}
 	}
-	if len(groups) == 0 {
-		return nil
-	}
-	ok, err := f.s.d.TryLockGroups(f.t.ctx, f.t.tx, groups)
-	if err != nil {
-		return err
-	}
-	var keys []string
-	var rates [][]any
-	for i, g := range groups {
-		switch {
-		case g.Kind == "concurrency" && ok[i]:
-			keys = append(keys, g.Key)
-			f.keyRunning[g.Key] = 0
-		case g.Kind == "concurrency":
-			f.keyBusy[g.Key] = true
-		case ok[i]:
-			rates = append(rates, []any{g.Key, f.now.Add(-win[g.Key])})
-			f.rateCount[g.Key], f.rateWin[g.Key] = 0, win[g.Key]
-		default:
-			f.rateBusy[g.Key] = true
-		}
+	for k, w := range win {
+		rates = append(rates, []any{k, f.now.Add(-w)})
+		f.rateWin[k] = w
 	}
 	var parts []string
 	var args []any
 	if len(keys) > 0 {
-		parts = append(parts, `SELECT 0 AS kind, concurrency_key AS k, COUNT(*) AS n FROM @tasks WHERE `+f.s.d.InList("concurrency_key")+`
- AND concurrency_key <> '' AND state = 'running' AND kind IN ('orchestrator', 'activity') GROUP BY concurrency_key`)
-		args = append(args, f.s.d.StringList(keys))
+		rowsIn := make([][]any, len(keys))
+		for i, k := range keys {
+			rowsIn[i] = []any{k}
+		}
+		parts = append(parts, `SELECT 0 AS kind, t.concurrency_key AS k, COUNT(*) AS n FROM @tasks t JOIN `+f.s.d.RowSet("g", keyCols)+`
+ ON t.concurrency_key = g.g_key WHERE t.concurrency_key <> '' AND t.state = 'running' AND t.kind IN ('orchestrator', 'activity') GROUP BY t.concurrency_key`)
+		args = append(args, f.s.d.RowSetArgs(keyCols, rowsIn)...)
 	}
 	if len(rates) > 0 {
 		parts = append(parts, `SELECT 1 AS kind, r.rate_key AS k, COUNT(*) AS n FROM @rate_starts r JOIN `+f.s.d.RowSet("w", rateWinCols)+`

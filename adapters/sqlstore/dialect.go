@@ -91,13 +91,16 @@ type Dialect interface {
 	// LockFunctions takes the per-function claim locks of names (sorted,
 	// distinct) inside tx, so concurrent claimers never exceed a limit.
 	LockFunctions(ctx context.Context, tx *sql.Tx, names []string) error
-	// TryLockGroups tries to take the claim locks of flow-limit groups
-	// (each a kind, "concurrency" or "rate", and a key) inside tx without
-	// waiting, in one round trip; ok[i]=false means another claimer holds
-	// group i's lock (the caller skips the group's tasks this time). A
+	// FlowLocks returns the select-list items key_locked and rate_locked
+	// over the candidate row alias (its concurrency_key, max_concurrent,
+	// rate_key, rate_limit and source columns): each tries to take the
+	// claim lock of the row's keyed concurrency group or rate group
+	// without waiting, inside the candidate read (no round trip of its
+	// own), and is false when another claimer holds it (the caller skips
+	// the group's tasks this time). Rows that need no lock are true. A
 	// dialect may map many groups to one lock to bound the locks a claim
-	// holds. Where one writer serialises all writes it always succeeds.
-	TryLockGroups(ctx context.Context, tx *sql.Tx, groups []FlowGroup) (ok []bool, err error)
+	// holds. Where one writer serialises all writes both are always true.
+	FlowLocks(alias string) string
 
 	// Analyze refreshes the planner statistics of the growing tables
 	// (PostgreSQL), so cached generic plans made while they were tiny are
@@ -146,7 +149,3 @@ func rebindDollar(q string) string {
 
 // RebindDollar is the PostgreSQL placeholder rewrite, for dialects.
 func RebindDollar(q string) string { return rebindDollar(q) }
-
-// FlowGroup names a flow-limit group: its kind ("concurrency" or "rate")
-// and its key.
-type FlowGroup struct{ Kind, Key string }

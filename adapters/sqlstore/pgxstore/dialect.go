@@ -158,51 +158,31 @@ func (d dialect) LockFunctions(ctx context.Context, tx *sql.Tx, names []string) 
 // a slot only serialise their claimers.
 const flowLockSlots = 128
 
-// TryLockGroups takes pg_try_advisory_xact_lock on the slots of flow-limit
-// groups in one statement. Groups are met in claim order, not sorted, so
-// waiting for them could deadlock two claimers: a group another claimer
-// holds is skipped instead, as FOR UPDATE SKIP LOCKED skips its rows.
-func (d dialect) TryLockGroups(ctx context.Context, tx *sql.Tx, groups []sqlstore.FlowGroup) ([]bool, error) {
-	ok := make([]bool, len(groups))
-	if len(groups) == 0 {
-		return ok, nil
+// flowLockSpace is the first key of the two-key advisory locks of a
+// flow-limit kind in this schema; the second is the group's slot.
+func (d dialect) flowLockSpace(kind string) int32 {
+	h := fnv.New32a()
+	h.Write([]byte("stent\x00flow-" + kind + "\x00" + d.schema))
+	return int32(h.Sum32())
+}
+
+// FlowLocks takes pg_try_advisory_xact_lock(space, slot) for the row's
+// groups in the candidate read itself, the slot being hashtext(key) mod
+// flowLockSlots, computed by the server (so every claimer maps a key to
+// the same slot). Groups are met in claim order, not sorted, so waiting
+// for them could deadlock two claimers: a group another claimer holds is
+// skipped instead, as FOR UPDATE SKIP LOCKED skips its rows. Only the rows
+// the read returns are locked (the caller evaluates this over the read
+// as a subquery); a reclaim needs no lock (it is not admitted again).
+func (d dialect) FlowLocks(a string) string {
+	slot := func(col string) string {
+		return "hashtext(" + a + "." + col + ") & " + strconv.Itoa(flowLockSlots-1)
 	}
-	slotOf := make([]int, len(groups))
-	var locks []int64
-	index := map[int64]int{}
-	for i, g := range groups {
-		h := fnv.New32a()
-		h.Write([]byte(g.Key))
-		l := d.lockKey(g.Kind, strconv.Itoa(int(h.Sum32()%flowLockSlots)))
-		j, seen := index[l]
-		if !seen {
-			j = len(locks)
-			index[l] = j
-			locks = append(locks, l)
-		}
-		slotOf[i] = j
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT g.i, pg_try_advisory_xact_lock(g.l) FROM unnest($1::bigint[]) WITH ORDINALITY AS g(l, i)`, locks)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	got := make([]bool, len(locks))
-	for rows.Next() {
-		var i int64
-		var locked bool
-		if err := rows.Scan(&i, &locked); err != nil {
-			return nil, err
-		}
-		got[i-1] = locked
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	for i := range groups {
-		ok[i] = got[slotOf[i]]
-	}
-	return ok, nil
+	return "CASE WHEN " + a + ".max_concurrent > 0 AND " + a + ".concurrency_key <> '' AND " + a + ".source <> 1" +
+		" THEN pg_try_advisory_xact_lock(" + strconv.Itoa(int(d.flowLockSpace("concurrency"))) + ", " + slot("concurrency_key") + ")" +
+		" ELSE true END AS key_locked, CASE WHEN " + a + ".rate_limit > 0 AND " + a + ".source = 0" +
+		" THEN pg_try_advisory_xact_lock(" + strconv.Itoa(int(d.flowLockSpace("rate"))) + ", " + slot("rate_key") + ")" +
+		" ELSE true END AS rate_locked"
 }
 
 // LockMigrations holds a session advisory lock on conn until unlock.

@@ -125,14 +125,8 @@ func (dialect) RowSetArgs(cols []sqlstore.Column, rows [][]any) []any {
 
 func (dialect) LockFunctions(context.Context, *sql.Tx, []string) error { return nil }
 
-// TryLockGroups always succeeds: the single writer serialises claims.
-func (dialect) TryLockGroups(_ context.Context, _ *sql.Tx, groups []sqlstore.FlowGroup) ([]bool, error) {
-	ok := make([]bool, len(groups))
-	for i := range ok {
-		ok[i] = true
-	}
-	return ok, nil
-}
+// FlowLocks are always taken: the single writer serialises claims.
+func (dialect) FlowLocks(string) string { return "1 AS key_locked, 1 AS rate_locked" }
 
 // LockMigrations is a no-op: every migration runs in its own BEGIN
 // IMMEDIATE transaction that re-reads the version, which serialises
