@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -298,7 +299,10 @@ func run(t *testing.T, target string, s soak) report {
 	t.Logf("figures:\n%s", b)
 	if dir := os.Getenv("STENT_CHAOS_REPORT"); dir != "" {
 		_ = os.MkdirAll(dir, 0o755)
-		_ = os.WriteFile(filepath.Join(dir, t.Name()[len("Test"):]+".json"), b, 0o644)
+		name := strings.ReplaceAll(strings.TrimPrefix(t.Name(), "Test"), "/", "-")
+		if err := os.WriteFile(filepath.Join(dir, name+".json"), b, 0o644); err != nil {
+			t.Errorf("write the figures: %v", err)
+		}
 	}
 	return r
 }
