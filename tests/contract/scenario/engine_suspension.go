@@ -431,15 +431,7 @@ func engineSuspension(t *testing.T, newStore StoreFactory) {
 	t.Run("a checkpoint write that meets a store blip is retried, not handed to user code", func(t *testing.T) {
 		t.Parallel()
 		flaky := &blipStore{fails: 2}
-		h := newHarness(t, func(t *testing.T) ports.Store {
-			base := newStore(t)
-			if ns, ok := base.(notifiedStore); ok {
-				flaky.Store = ns.Store
-				return notifiedStore{Store: flaky, notifier: ns.notifier}
-			}
-			flaky.Store = base
-			return flaky
-		}, withConfig(app.Config{NoInlineSteps: true, PollInterval: 20 * time.Millisecond, PollIntervalMax: 200 * time.Millisecond}))
+		h := newHarness(t, wrapped(newStore, func(inner ports.Store) ports.Store { flaky.Store = inner; return flaky }), withConfig(app.Config{NoInlineSteps: true, PollInterval: 20 * time.Millisecond, PollIntervalMax: 200 * time.Millisecond}))
 		var seen atomic.Value
 		step := app.Register(h.reg, "plain", func(context.Context, int) (int, error) { return 1, nil })
 		wf := app.Register(h.reg, "blipped", func(ctx context.Context, _ int) (int, error) {
@@ -470,15 +462,7 @@ func engineSuspension(t *testing.T, newStore StoreFactory) {
 	t.Run("a resumed run's read of its recorded steps that meets a store blip is retried, not handed to user code", func(t *testing.T) {
 		t.Parallel()
 		flaky := &childrenBlipStore{fails: 2}
-		h := newHarness(t, func(t *testing.T) ports.Store {
-			base := newStore(t)
-			if ns, ok := base.(notifiedStore); ok {
-				flaky.Store = ns.Store
-				return notifiedStore{Store: flaky, notifier: ns.notifier}
-			}
-			flaky.Store = base
-			return flaky
-		}, withConfig(app.Config{NoInlineSteps: true, ParkAfter: time.Millisecond, PollInterval: 20 * time.Millisecond, PollIntervalMax: 200 * time.Millisecond}))
+		h := newHarness(t, wrapped(newStore, func(inner ports.Store) ports.Store { flaky.Store = inner; return flaky }), withConfig(app.Config{NoInlineSteps: true, ParkAfter: time.Millisecond, PollInterval: 20 * time.Millisecond, PollIntervalMax: 200 * time.Millisecond}))
 		var seen atomic.Value
 		step := app.Register(h.reg, "plain", func(context.Context, int) (int, error) { return 1, nil })
 		wf := app.Register(h.reg, "resumed-through-a-blip", func(ctx context.Context, _ int) (int, error) {
@@ -508,6 +492,18 @@ func engineSuspension(t *testing.T, newStore StoreFactory) {
 			t.Fatalf("the store failed %d reads of recorded steps; want 2 (did the run resume?)", flaky.failed.Load())
 		}
 	})
+}
+
+// wrapped is newStore with each store wrapped by wrap (a fault-injecting
+// store), keeping the notifier of a store that comes with one.
+func wrapped(newStore StoreFactory, wrap func(ports.Store) ports.Store) StoreFactory {
+	return func(t *testing.T) ports.Store {
+		base := newStore(t)
+		if ns, ok := base.(notifiedStore); ok {
+			return notifiedStore{Store: wrap(ns.Store), notifier: ns.notifier}
+		}
+		return wrap(base)
+	}
 }
 
 // childrenBlipStore fails the first fails reads of tasks' recorded steps
