@@ -291,24 +291,8 @@ func TestAVersion2SchemaUpgradesInPlace(t *testing.T) {
 	t.Parallel()
 	forEachDialect(t, func(t *testing.T, db emptyDB) {
 		ctx := t.Context()
-		ms, err := sqlstore.Migrations(db.dialect)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pairs := []string{"@", ""}
-		for k, v := range db.types {
-			pairs = append(pairs, "{{"+k+"}}", v)
-		}
-		expand := strings.NewReplacer(pairs...)
-		if db.init != "" {
-			db.exec(t, db.init)
-		}
-		db.exec(t, expand.Replace(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at {{time}} NOT NULL)`))
 		created := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-		for _, m := range ms[:2] {
-			db.exec(t, expand.Replace(m.SQL))
-			db.exec(t, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`, m.Version, m.Name, db.timeArg(created))
-		}
+		applyByHand(t, db, 2, created)
 		db.exec(t, `INSERT INTO executions (id, root_function, root_task_id, state, created_at, updated_at)
  VALUES ('e', 'wf', 'e/r', 'running', ?, ?)`, db.timeArg(created), db.timeArg(created))
 		db.exec(t, `INSERT INTO tasks (id, execution_id, position, kind, step_name, state, attempt, retry_policy, created_at, updated_at)

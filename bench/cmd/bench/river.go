@@ -96,13 +96,21 @@ func riverConfig(variant string, slots int, workers *river.Workers) (*river.Conf
 	}
 }
 
-func runRiverWith[TTx any](ctx context.Context, spec runSpec, driver riverdriver.Driver[TTx], count func(context.Context) (int64, error), storeDesc string) (runResult, error) {
+// migrateRiver brings River's tables on driver up to date.
+func migrateRiver[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error {
 	migrator, err := rivermigrate.New(driver, nil)
 	if err != nil {
-		return runResult{}, err
+		return err
 	}
 	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return runResult{}, fmt.Errorf("river migrate: %w", err)
+		return fmt.Errorf("river migrate: %w", err)
+	}
+	return nil
+}
+
+func runRiverWith[TTx any](ctx context.Context, spec runSpec, driver riverdriver.Driver[TTx], count func(context.Context) (int64, error), storeDesc string) (runResult, error) {
+	if err := migrateRiver(ctx, driver); err != nil {
+		return runResult{}, err
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, riverNoopWorker{})

@@ -18,7 +18,6 @@ import (
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
-	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
 	"database/sql"
@@ -333,12 +332,8 @@ func riverW8(ctx context.Context, spec runSpec) (runResult, error) {
 }
 
 func riverW8With[TTx any](ctx context.Context, spec runSpec, driver riverdriver.Driver[TTx], storeDesc string) (runResult, error) {
-	migrator, err := rivermigrate.New(driver, nil)
-	if err != nil {
+	if err := migrateRiver(ctx, driver); err != nil {
 		return runResult{}, err
-	}
-	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return runResult{}, fmt.Errorf("river migrate: %w", err)
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, riverNoopWorker{})
