@@ -18,7 +18,7 @@ import (
 type candidate struct {
 	id, executionID, parentID string
 	kind                      domain.TaskKind
-	stepName                  string
+	stepName, queue           string
 	maxConcurrent             int
 	concurrencyKey, rateKey   string
 	rateLimit                 int
@@ -63,7 +63,7 @@ func (c *candidate) before(o *candidate) bool {
 }
 
 const candidateColumns = `id, execution_id, parent_task_id, kind, step_name, max_concurrent, priority, created_at, lease_expires_at,
- started_at, concurrency_key, rate_key, rate_limit, rate_per`
+ started_at, concurrency_key, rate_key, rate_limit, rate_per, queue`
 
 func scanCandidates(rows *sql.Rows) ([]candidate, error) {
 	defer rows.Close()
@@ -80,7 +80,7 @@ func scanCandidates(rows *sql.Rows) ([]candidate, error) {
 			rateN, ratePer int64
 		)
 		if err := rows.Scan(&c.id, &c.executionID, &parent, &kind, &c.stepName, &maxC, &pri, &created, &lease, &started,
-			&c.concurrencyKey, &c.rateKey, &rateN, &ratePer, &source, &c.keyLocked, &c.rateLocked); err != nil {
+			&c.concurrencyKey, &c.rateKey, &rateN, &ratePer, &c.queue, &source, &c.keyLocked, &c.rateLocked); err != nil {
 			return nil, err
 		}
 		c.rateLimit, c.ratePer = int(rateN), time.Duration(ratePer)*time.Microsecond

@@ -31,14 +31,14 @@ type flowLimits struct {
 	keyBusy    map[string]bool
 	full       map[string]struct{} // keyed groups without a free slot: excluded from later reads
 
-	rateCount  map[string]int           // locked rate groups: recorded starts after now-rateWin
+	rateCount  map[string]int           // locked rate groups: logged starts after now-rateWin
 	rateWin    map[string]time.Duration // the window rateCount was counted over
 	rateChosen map[string]int           // fresh starts this claim charged to the group
 	rateStarts map[string][]time.Time   // the group's full log (with this claim's starts), read only when the count is not enough
 	ratePer    map[string]time.Duration
 	rateBusy   map[string]bool
-	charged    [][]any // new rate_starts rows
-	held       [][]any // (id, limited_until) of the tasks the rate limits held back
+	charged    map[rateRow]*rateCharge // this claim's rate_log rows
+	held       [][]any                 // (id, limited_until) of the tasks the rate limits held back
 }
 
 func newFlowLimits(s *Store, t *txn, now time.Time) *flowLimits {
@@ -47,6 +47,7 @@ func newFlowLimits(s *Store, t *txn, now time.Time) *flowLimits {
 		keyRunning: map[string]int{}, keyChosen: map[string]int{}, keyBusy: map[string]bool{}, full: map[string]struct{}{},
 		rateCount: map[string]int{}, rateWin: map[string]time.Duration{}, rateChosen: map[string]int{},
 		rateStarts: map[string][]time.Time{}, ratePer: map[string]time.Duration{}, rateBusy: map[string]bool{},
+		charged: map[rateRow]*rateCharge{},
 	}
 }
 
@@ -117,7 +118,7 @@ func (f *flowLimits) prefetch(cands []candidate) error {
 		args = append(args, f.s.d.RowSetArgs(keyCols, rowsIn)...)
 	}
 	if len(rates) > 0 {
-		parts = append(parts, `SELECT 1 AS kind, r.rate_key AS k, COUNT(*) AS n FROM @rate_starts r JOIN `+f.s.d.RowSet("w", rateWinCols)+`
+		parts = append(parts, `SELECT 1 AS kind, r.rate_key AS k, SUM(r.starts) AS n FROM @rate_log r JOIN `+f.s.d.RowSet("w", rateWinCols)+`
  ON r.rate_key = w.w_key AND r.started_at > w.w_from GROUP BY r.rate_key`)
 		args = append(args, f.s.d.RowSetArgs(rateWinCols, rates)...)
 	}
@@ -151,7 +152,7 @@ func (f *flowLimits) rateLog(key string) ([]time.Time, error) {
 	if st, ok := f.rateStarts[key]; ok {
 		return st, nil
 	}
-	rows, err := f.t.query(`SELECT started_at FROM @rate_starts WHERE rate_key = ? ORDER BY started_at`, key)
+	rows, err := f.t.query(`SELECT started_at, starts FROM @rate_log WHERE rate_key = ? ORDER BY started_at`, key)
 	if err != nil {
 		return nil, err
 	}
@@ -159,10 +160,13 @@ func (f *flowLimits) rateLog(key string) ([]time.Time, error) {
 	st := []time.Time{}
 	for rows.Next() {
 		var at nullTime
-		if err := rows.Scan(&at); err != nil {
+		var n int64
+		if err := rows.Scan(&at, &n); err != nil {
 			return nil, err
 		}
-		st = append(st, at.val())
+		for range n {
+			st = append(st, at.val())
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -237,21 +241,61 @@ func (f *flowLimits) admit(c *candidate) (bool, error) {
 			f.rateStarts[c.rateKey] = domain.InsertSorted(st, f.now)
 		}
 		f.ratePer[c.rateKey] = max(f.ratePer[c.rateKey], c.ratePer)
-		f.charged = append(f.charged, []any{c.rateKey, f.now, c.id})
+		row := rateRow{c.rateKey, c.stepName, c.queue}
+		ch := f.charged[row]
+		if ch == nil {
+			ch = &rateCharge{}
+			f.charged[row] = ch
+		}
+		ch.n++
+		ch.limit, ch.per = max(ch.limit, c.rateLimit), max(ch.per, c.ratePer)
 	}
 	return true, nil
 }
 
+// rateRow is the key of a rate_log row: a rate group, and the function
+// and queue of the starts it counts.
+type rateRow struct{ key, step, queue string }
+
+// rateCharge is what a claim logs in a rate_log row: its starts, and the
+// largest limit and period among their tasks.
+type rateCharge struct {
+	n, limit int
+	per      time.Duration
+}
+
 var (
-	startCols = []Column{{"s_key", ColText}, {"s_at", ColTime}, {"s_task", ColText}}
+	startCols = []Column{{"s_key", ColText}, {"s_at", ColTime}, {"s_step", ColText}, {"s_queue", ColText},
+		{"s_limit", ColInt}, {"s_per", ColInt}, {"s_n", ColInt}}
 	heldCols  = []Column{{"h_id", ColText}, {"h_until", ColTime}}
 	pruneCols = []Column{{"p_key", ColText}, {"p_before", ColTime}}
 )
 
-// flush records the rate-limited starts of this claim, prunes the starts
-// that left their windows, and marks the held-back tasks.
+// flush logs the rate-limited starts of this claim (a rate_log row per
+// group, function and queue, added to the row of a claim at the same
+// instant), prunes the rows that left their windows, and marks the
+// held-back tasks.
 func (f *flowLimits) flush() error {
 	if len(f.charged) > 0 {
+		rows := make([]rateRow, 0, len(f.charged))
+		for r := range f.charged {
+			rows = append(rows, r)
+		}
+		sort.Slice(rows, func(i, j int) bool {
+			a, b := rows[i], rows[j]
+			if a.key != b.key {
+				return a.key < b.key
+			}
+			if a.step != b.step {
+				return a.step < b.step
+			}
+			return a.queue < b.queue
+		})
+		logged := make([][]any, len(rows))
+		for i, r := range rows {
+			ch := f.charged[r]
+			logged[i] = []any{r.key, f.now, r.step, r.queue, int64(ch.limit), ch.per.Microseconds(), int64(ch.n)}
+		}
 		keys := make([]string, 0, len(f.ratePer))
 		for k := range f.ratePer {
 			keys = append(keys, k)
@@ -261,21 +305,26 @@ func (f *flowLimits) flush() error {
 		for i, k := range keys {
 			prune[i] = []any{k, f.now.Add(-f.ratePer[k])}
 		}
-		insert := `INSERT INTO @rate_starts (rate_key, started_at, task_id) SELECT f.s_key, f.s_at, f.s_task FROM ` + f.s.d.RowSet("f", startCols)
+		// WHERE true: SQLite's upsert after INSERT ... SELECT needs a
+		// WHERE to parse the ON CONFLICT clause.
+		insert := `INSERT INTO @rate_log AS rl (rate_key, started_at, step_name, queue, rate_limit, rate_per, starts)
+ SELECT f.s_key, f.s_at, f.s_step, f.s_queue, f.s_limit, f.s_per, f.s_n FROM ` + f.s.d.RowSet("f", startCols) + ` WHERE true
+ ON CONFLICT (rate_key, started_at, step_name, queue) DO UPDATE SET starts = rl.starts + excluded.starts,
+ rate_limit = excluded.rate_limit, rate_per = excluded.rate_per`
 		if f.s.d.Name() == "postgres" {
 			// One statement: the prune as a data-modifying CTE (its
 			// rows are older than the window, never the new starts).
-			args := append(f.s.d.RowSetArgs(pruneCols, prune), f.s.d.RowSetArgs(startCols, f.charged)...)
-			if _, err := f.t.exec(`WITH pruned AS (DELETE FROM @rate_starts r USING `+f.s.d.RowSet("p", pruneCols)+`
+			args := append(f.s.d.RowSetArgs(pruneCols, prune), f.s.d.RowSetArgs(startCols, logged)...)
+			if _, err := f.t.exec(`WITH pruned AS (DELETE FROM @rate_log r USING `+f.s.d.RowSet("p", pruneCols)+`
  WHERE r.rate_key = p.p_key AND r.started_at <= p.p_before) `+insert, args...); err != nil {
 				return err
 			}
 		} else {
-			if _, err := f.t.exec(insert, f.s.d.RowSetArgs(startCols, f.charged)...); err != nil {
+			if _, err := f.t.exec(insert, f.s.d.RowSetArgs(startCols, logged)...); err != nil {
 				return err
 			}
 			for _, p := range prune {
-				if _, err := f.t.exec(`DELETE FROM @rate_starts WHERE rate_key = ? AND started_at <= ?`, p[0], f.s.tm(p[1].(time.Time))); err != nil {
+				if _, err := f.t.exec(`DELETE FROM @rate_log WHERE rate_key = ? AND started_at <= ?`, p[0], f.s.tm(p[1].(time.Time))); err != nil {
 					return err
 				}
 			}

@@ -11,8 +11,9 @@ import (
 
 // ListLimitUsage reports the flow limits' current use (see
 // ports.LimitStore): GROUP BY counts of the live limited tasks and the
-// rate log joined to its tasks (the log holds about a limit's worth of
-// rows per group: the claim prunes it to the window), tallied by
+// rate log (a row per claim and group, pruned to the window by the
+// claims; it keeps the function, queue, limit and period of its starts,
+// so starts whose tasks retention removed still count), tallied by
 // domain.LimitTally like memstore does.
 func (s *Store) ListLimitUsage(ctx context.Context, f ports.LimitUsageFilter) ([]domain.LimitUsage, error) {
 	if err := s.valid(ports.ValidateLimitUsageFilter(f)); err != nil {
@@ -29,7 +30,7 @@ func (s *Store) ListLimitUsage(ctx context.Context, f ports.LimitUsageFilter) ([
 		marks := strings.TrimSuffix(strings.Repeat("?, ", len(f.Groups)), ", ")
 		concWhere = ` AND (concurrency_key IN (` + marks + `) OR (concurrency_key = '' AND step_name IN (` + marks + `)))`
 		rateWhere = ` AND rate_key IN (` + marks + `)`
-		startWhere = ` WHERE rs.rate_key IN (` + marks + `)`
+		startWhere = ` WHERE rate_key IN (` + marks + `)`
 		for _, g := range f.Groups {
 			rateArgs = append(rateArgs, g)
 		}
@@ -84,8 +85,7 @@ func (s *Store) ListLimitUsage(ctx context.Context, f ports.LimitUsageFilter) ([
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		rows, err = t.query(`SELECT rs.rate_key, rs.started_at, tk.step_name, tk.queue, tk.rate_limit, tk.rate_per
- FROM @rate_starts rs JOIN @tasks tk ON tk.id = rs.task_id`+startWhere, rateArgs...)
+		rows, err = t.query(`SELECT rate_key, started_at, step_name, queue, rate_limit, rate_per, starts FROM @rate_log`+startWhere, rateArgs...)
 		if err != nil {
 			return err
 		}
@@ -94,12 +94,14 @@ func (s *Store) ListLimitUsage(ctx context.Context, f ports.LimitUsageFilter) ([
 			var (
 				key, step, queue string
 				at               nullTime
-				limit, per       int64
+				limit, per, n    int64
 			)
-			if err := rows.Scan(&key, &at, &step, &queue, &limit, &per); err != nil {
+			if err := rows.Scan(&key, &at, &step, &queue, &limit, &per, &n); err != nil {
 				return err
 			}
-			tally.AddStart(key, step, queue, at.val(), int(limit), time.Duration(per)*time.Microsecond)
+			for range n {
+				tally.AddStart(key, step, queue, at.val(), int(limit), time.Duration(per)*time.Microsecond)
+			}
 		}
 		return rows.Err()
 	})

@@ -439,3 +439,56 @@ func TestAVersion9SchemaUpgradesInPlace(t *testing.T) {
 		}
 	})
 }
+
+// TestAVersion10SchemaUpgradesInPlace builds a database at schema version
+// 10 with a rate group's starts in the per-task log (rate_starts), one of
+// them of a task retention already removed, and opens it: the store
+// migrates the log to version 11 (a row per claim with its number of
+// starts); both starts still count in the usage and hold the claim back
+// until the window moves past them.
+func TestAVersion10SchemaUpgradesInPlace(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, db emptyDB) {
+		ctx := t.Context()
+		t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+		applyByHand(t, db, 10, t0)
+		ts := db.timeArg(t0)
+		per := (10 * time.Second).Microseconds()
+		db.exec(t, `INSERT INTO executions (id, root_function, root_task_id, state, created_at, updated_at, started_at)
+ VALUES ('e', 'wf', 'e/r', 'running', ?, ?, ?)`, ts, ts, ts)
+		db.exec(t, `INSERT INTO tasks (id, execution_id, position, kind, step_name, state, attempt, created_at, updated_at, started_at)
+ VALUES ('e/r', 'e', 0, 'orchestrator', 'wf', 'running', 1, ?, ?, ?)`, ts, ts, ts)
+		db.exec(t, `INSERT INTO tasks (id, execution_id, parent_task_id, position, kind, step_name, queue, state, attempt, rate_key, rate_limit, rate_per, created_at, updated_at, started_at, finished_at)
+ VALUES ('e/a', 'e', 'e/r', 1, 'activity', 'rl', 'jobs', 'completed', 1, 'function:rl:x', 2, ?, ?, ?, ?, ?)`, per, ts, ts, ts, ts)
+		db.exec(t, `INSERT INTO tasks (id, execution_id, parent_task_id, position, kind, step_name, queue, state, rate_key, rate_limit, rate_per, created_at, updated_at)
+ VALUES ('e/b', 'e', 'e/r', 2, 'activity', 'rl', 'jobs', 'pending', 'function:rl:x', 2, ?, ?, ?)`, per, ts, ts)
+		db.exec(t, `INSERT INTO rate_starts (rate_key, started_at, task_id) VALUES ('function:rl:x', ?, 'e/a')`, db.timeArg(t0.Add(time.Second)))
+		db.exec(t, `INSERT INTO rate_starts (rate_key, started_at, task_id) VALUES ('function:rl:x', ?, 'gone')`, db.timeArg(t0.Add(2*time.Second)))
+
+		s := db.openOK(t, autoMigrate)
+		cur, latest, err := s.SchemaVersion(ctx)
+		if err != nil || cur != latest || latest < 11 {
+			t.Fatalf("SchemaVersion = %d, %d, %v; want current == latest >= 11", cur, latest, err)
+		}
+		usage, err := s.ListLimitUsage(ctx, ports.LimitUsageFilter{Now: t0.Add(3 * time.Second)})
+		want := domain.LimitUsage{Kind: domain.LimitRate, Group: "function:rl:x", Scope: domain.ScopeFunction, Name: "rl", Key: "x",
+			Limit: 2, Per: 10 * time.Second, PerSeconds: 10, InUse: 2, Pending: 1}
+		if err != nil || len(usage) != 1 || usage[0] != want {
+			t.Fatalf("ListLimitUsage = %+v, %v; want [%+v]", usage, err, want)
+		}
+		claim := func(at time.Time) int {
+			t.Helper()
+			got, err := s.ClaimTasks(ctx, ports.ClaimParams{WorkerID: "w", Functions: []string{"rl"}, Limit: 10, Now: at, Lease: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(got)
+		}
+		if n := claim(t0.Add(4 * time.Second)); n != 0 {
+			t.Fatalf("claimed %d while the two migrated starts fill the window; want 0", n)
+		}
+		if n := claim(t0.Add(13 * time.Second)); n != 1 {
+			t.Fatalf("claimed %d once the window moved past the migrated starts; want 1", n)
+		}
+	})
+}

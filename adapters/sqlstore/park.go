@@ -245,8 +245,8 @@ func (s *Store) NextWake(ctx context.Context, p ports.ClaimParams) (time.Time, b
 	filter, args := s.claimFilter(p)
 	rows, err := s.queryRows(ctx, `SELECT at FROM (SELECT wake_at AS at FROM @tasks`+s.d.IndexedBy("tasks_wake")+` WHERE `+from("state", domain.TaskResume)+`
  AND wake_at IS NOT NULL AND kind IN ('orchestrator', 'activity')`+filter+` ORDER BY wake_at LIMIT 1) AS w
- UNION ALL SELECT at FROM (SELECT limited_until AS at FROM @tasks`+s.d.IndexedBy("tasks_claim")+` WHERE `+from("state", domain.TaskClaim)+`
- AND kind IN ('orchestrator', 'activity') AND limited_until IS NOT NULL`+filter+` ORDER BY limited_until LIMIT 1) AS l`,
+ UNION ALL SELECT at FROM (SELECT limited_until AS at FROM @tasks`+s.d.IndexedBy("tasks_held")+` WHERE `+from("state", domain.TaskClaim)+`
+ AND limited_until IS NOT NULL AND kind IN ('orchestrator', 'activity')`+filter+` ORDER BY limited_until LIMIT 1) AS l`,
 		append(append([]any{}, args...), args...)...)
 	if err != nil {
 		return time.Time{}, false, s.wrap(err, "next wake")

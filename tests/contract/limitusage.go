@@ -131,6 +131,36 @@ func testLimitUsage(t *testing.T, h storeSuite) {
 		}
 	})
 
+	h.run(t, "a rate group's starts outlive the retention of their tasks: the usage and the claim still count them", func(t *testing.T, f *fixture) {
+		spec := func(root domain.Task, seq int) ports.StepSpec {
+			s := activitySpec(root, seq, "rl")
+			s.Queue, s.RateKey, s.RateLimit, s.RatePer = "jobs", "function:rl:x", 2, 10*time.Second
+			return s
+		}
+		old, oroot := f.start(execOpts{})
+		f.steps(oroot, at(time.Second), spec(oroot, 1), spec(oroot, 2))
+		claimed := f.claimFns(at(time.Minute), "rl")
+		f.eq("claimed under rate 2", len(claimed), 2)
+		for _, c := range claimed {
+			f.complete(c, `1`, at(time.Minute))
+		}
+		f.complete(oroot, `"done"`, at(time.Minute+time.Second))
+		res, err := f.s.Cleanup(f.ctx, ports.CleanupParams{ExecutionsBefore: at(time.Minute + 2*time.Second)})
+		f.noErr(err, "Cleanup")
+		f.eq("executions removed", res.Executions, int64(1))
+		if _, err := f.s.GetExecution(f.ctx, old.ID); err == nil {
+			t.Fatalf("%s: execution %s still there after Cleanup", f.name, old.ID)
+		}
+
+		_, root := f.start(execOpts{})
+		f.steps(root, at(time.Minute+2*time.Second), spec(root, 1))
+		f.eqUsage("rate group after retention removed the tasks of its starts", f.usage(at(time.Minute+3*time.Second)),
+			domain.LimitUsage{Kind: domain.LimitRate, Group: "function:rl:x", Scope: domain.ScopeFunction, Name: "rl", Key: "x",
+				Limit: 2, Per: 10 * time.Second, InUse: 2, Pending: 1})
+		f.eq("claimed while the removed tasks' starts fill the window", len(f.claimFns(at(time.Minute+4*time.Second), "rl")), 0)
+		f.eq("claimed once the window moved past them", len(f.claimFns(at(time.Minute+11*time.Second), "rl")), 1)
+	})
+
 	h.run(t, "a rate group with nothing live and no start in its window is left out", func(t *testing.T, f *fixture) {
 		_, root := f.start(execOpts{})
 		s := activitySpec(root, 1, "rl")
