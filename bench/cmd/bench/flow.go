@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -161,11 +162,17 @@ func flowBurnDown(ctx context.Context, spec runSpec, phase string, n, slots int,
 	}); err != nil {
 		return 0, fmt.Errorf("%s dispatch: %w", phase, err)
 	}
-	start := time.Now()
+	start, commits0 := time.Now(), sqliteCommits.Load()
+	stopProfile := flowProfile(spec, phase)
 	if err := s.startWorker(ctx, slots); err != nil {
+		stopProfile()
 		return 0, err
 	}
 	end, err := counter.wait(ctx)
+	stopProfile()
+	if os.Getenv("STENT_BENCH_W7_PROFILE") != "" {
+		fmt.Fprintf(os.Stderr, "bench: W7 %s %s: %d units in %s, %d SQLite commits\n", spec.Case.Store, phase, n, end.Sub(start).Round(time.Millisecond), sqliteCommits.Load()-commits0)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", phase, err)
 	}
@@ -173,6 +180,26 @@ func flowBurnDown(ctx context.Context, spec runSpec, phase string, n, slots int,
 		return 0, fmt.Errorf("%s: %w", phase, err)
 	}
 	return end.Sub(start), nil
+}
+
+// flowProfile, when STENT_BENCH_W7_PROFILE names a directory, takes a CPU
+// profile of the child over one burn-down (worker start to the last
+// completion), written to <dir>/<store>-<phase>.cpu.pprof, and returns
+// the function that stops it. Diagnostics only.
+func flowProfile(spec runSpec, phase string) func() {
+	dir := os.Getenv("STENT_BENCH_W7_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	if err := toggleCPUProfile(filepath.Join(dir, spec.Case.Store+"-"+phase+".cpu.pprof")); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: W7 profile: %v\n", err)
+		return func() {}
+	}
+	return func() {
+		if err := toggleCPUProfile(""); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: W7 profile: %v\n", err)
+		}
+	}
 }
 
 // stentFlow runs one W7 case.
