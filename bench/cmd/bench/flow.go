@@ -79,13 +79,16 @@ func flowTimeout(c caseSpec, sz sizes) time.Duration {
 // unlimited burn-downs on this 2-core machine differed by up to 0.77-1.12x:
 // one pair per run made the ratio as noisy as the effect it measures. The
 // rounds go none, ckey, rate, none, ckey, rate, ..., none; each limited
-// burn-down is compared with the mean of the unlimited ones on either side
-// of it, and the run reports the median of its rounds' ratios.
+// burn-down is compared with the unlimited throughput interpolated at its
+// place between the unlimited ones on either side of it, and the run
+// reports the median of its rounds' ratios.
 const flowRounds = 3
 
 // flowPhases are the burn-downs of the limits case, in their order: every
-// limited phase sits between two unlimited ones, so drift over the child's
-// life (table and WAL growth, other load) does not favour either side.
+// limited phase sits between two unlimited ones, and is compared with the
+// unlimited throughput interpolated at its place, so a steady drift over
+// the child's life (warming up, table and WAL growth, other load) favours
+// neither kind.
 func flowPhases(rounds int) []string {
 	out := []string{"none0"}
 	for i := 1; i <= rounds; i++ {
@@ -236,13 +239,14 @@ func stentFlow(ctx context.Context, spec runSpec) (runResult, error) {
 	}
 	return runResult{Metrics: ms, N: n, Concurrency: slots,
 		Settings: fmt.Sprintf("1 worker, MaxConcurrency=%d, default poll; a discarded warm-up of N/4, then %d rounds none, ckey, rate and a last none (fresh store each; PostgreSQL: a schema each); "+
-			"ckey: WithConcurrency(%d) over %d keys; rate: WithRateLimit(%d, 1s) on one key; each limited phase over the mean of the unlimited phases either side of it, median over the rounds",
+			"ckey: WithConcurrency(%d) over %d keys; rate: WithRateLimit(%d, 1s) on one key; each limited phase over the unlimited throughput interpolated at its place between the unlimited phases either side of it, median over the rounds",
 			slots, flowRounds, flowKeyLimit, flowKeys, flowRate)}, nil
 }
 
 // flowRatioSet is one limits run's figures: median throughputs per kind,
-// the median over the rounds of each limited phase's ratio to the mean of
-// its neighbouring unlimited phases, and the baselines' max / min.
+// the median over the rounds of each limited phase's ratio to the
+// unlimited throughput interpolated at its place between its neighbouring
+// unlimited phases, and the baselines' max / min.
 type flowRatioSet struct {
 	none, ckey, rate     float64
 	ratioCkey, ratioRate float64
@@ -256,10 +260,14 @@ func flowRatios(tput map[string]float64, rounds int) flowRatioSet {
 	nones = append(nones, tput["none0"])
 	for i := 1; i <= rounds; i++ {
 		k := strconv.Itoa(i)
-		base := (tput["none"+strconv.Itoa(i-1)] + tput["none"+k]) / 2
-		nones = append(nones, tput["none"+k])
+		// The unlimited throughput where each limited phase ran: a third
+		// and two thirds of the way from the unlimited phase before to the
+		// one after (features/073).
+		before, after := tput["none"+strconv.Itoa(i-1)], tput["none"+k]
+		atCkey, atRate := before+(after-before)/3, before+2*(after-before)/3
+		nones = append(nones, after)
 		ckeys, rates = append(ckeys, tput["ckey"+k]), append(rates, tput["rate"+k])
-		rc, rr = append(rc, tput["ckey"+k]/base), append(rr, tput["rate"+k]/base)
+		rc, rr = append(rc, tput["ckey"+k]/atCkey), append(rr, tput["rate"+k]/atRate)
 	}
 	med := func(xs []float64) float64 { m, _, _ := summarize(xs); return m }
 	return flowRatioSet{none: med(nones), ckey: med(ckeys), rate: med(rates),
