@@ -75,6 +75,9 @@ func (dialect) TextContains(col string, bytes bool) string {
 
 // RowSet reads a JSON array of arrays: text and integers as JSON values,
 // bytes as hex strings (unhex gives the BLOB back), times as microseconds.
+// A one-column set is a flat array of those values: json_each hands each
+// one over as it is, where an array of arrays is decoded again for every
+// column read.
 func (dialect) RowSet(alias string, cols []sqlstore.Column) string {
 	var b strings.Builder
 	b.WriteString("(SELECT ")
@@ -83,6 +86,9 @@ func (dialect) RowSet(alias string, cols []sqlstore.Column) string {
 			b.WriteString(", ")
 		}
 		expr := "value->>" + strconv.Itoa(i)
+		if len(cols) == 1 {
+			expr = "value"
+		}
 		if c.Type == sqlstore.ColBytes {
 			expr = "unhex(" + expr + ")"
 		}
@@ -116,7 +122,15 @@ func (dialect) RowSetArgs(cols []sqlstore.Column, rows [][]any) []any {
 		}
 		out[i] = enc
 	}
-	b, err := json.Marshal(out)
+	var set any = out
+	if len(cols) == 1 {
+		flat := make([]any, len(out))
+		for i, r := range out {
+			flat[i] = r[0]
+		}
+		set = flat
+	}
+	b, err := json.Marshal(set)
 	if err != nil {
 		panic(fmt.Sprintf("sqlitestore: encode row set: %v", err)) // strings, ints and nil always encode
 	}
