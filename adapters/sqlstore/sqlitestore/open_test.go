@@ -29,6 +29,8 @@ func TestOpenRejectsBadConfig(t *testing.T) {
 			domain.ErrInvalidArgument, `"OFF"`},
 		{"a negative busy timeout is invalid and named", sqlitestore.Config{Path: filepath.Join(dir, "b.db"), BusyTimeout: -time.Second},
 			domain.ErrInvalidArgument, "-1s"},
+		{"a negative page cache is invalid and named", sqlitestore.Config{Path: filepath.Join(dir, "e.db"), CacheMiB: -3},
+			domain.ErrInvalidArgument, "cache of -3 MiB"},
 		{"an in-memory database is refused", sqlitestore.Config{Path: ":memory:"}, domain.ErrInvalidArgument, ":memory:"},
 		{"a missing directory is named", sqlitestore.Config{Path: filepath.Join(dir, "nope", "c.db")},
 			domain.ErrInvalidArgument, `directory "` + filepath.Join(dir, "nope") + `"`},
@@ -49,7 +51,7 @@ func TestOpenRejectsBadConfig(t *testing.T) {
 			}
 		})
 	}
-	for _, name := range []string{"a.db", "b.db", "d.db"} {
+	for _, name := range []string{"a.db", "b.db", "d.db", "e.db"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("bad config left %s behind (stat: %v)", name, err)
 		}
@@ -77,8 +79,9 @@ func TestParseDSN(t *testing.T) {
 		{dsn: "sqlite:///var/lib/stent.db", want: sqlitestore.Config{Path: "/var/lib/stent.db"}},
 		{dsn: "sqlite://stent.db", want: sqlitestore.Config{Path: "stent.db"}},
 		{dsn: "sqlite:data/stent.db?mode=ro", want: sqlitestore.Config{Path: "data/stent.db", ReadOnly: true}},
-		{dsn: "sqlite:///x.db?synchronous=FULL&busy_timeout=2s&auto_migrate=false",
-			want: sqlitestore.Config{Path: "/x.db", Synchronous: "FULL", BusyTimeout: 2 * time.Second, NoAutoMigrate: true}},
+		{dsn: "sqlite:///x.db?synchronous=FULL&busy_timeout=2s&auto_migrate=false&cache_mib=16",
+			want: sqlitestore.Config{Path: "/x.db", Synchronous: "FULL", BusyTimeout: 2 * time.Second, NoAutoMigrate: true, CacheMiB: 16}},
+		{dsn: "sqlite://x.db?cache_mib=lots", bad: `cache_mib="lots"`},
 		{dsn: "postgres://h/db", bad: "does not start with sqlite://"},
 		{dsn: "sqlite://", bad: "no database path"},
 		{dsn: "sqlite://x.db?busy_timeout=soon", bad: `busy_timeout="soon"`},

@@ -35,6 +35,12 @@ var (
 // write lock before failing with ErrUnavailable.
 const DefaultBusyTimeout = 5 * time.Second
 
+// DefaultCacheMiB is the writer connection's page cache. SQLite's own
+// default (2 MiB) made the claim and completion transactions of a busy
+// worker re-read pages from the OS: W1 ran about 7% faster on 64 MiB
+// (features/074). The cache grows only as pages are read.
+const DefaultCacheMiB = 64
+
 // Config configures Open. A zero Config is invalid: Path is required.
 type Config struct {
 	// Path is the database file. It is created (with the schema) unless
@@ -68,6 +74,10 @@ type Config struct {
 	// "FULL" (every commit is fsynced). Anything else is
 	// ErrInvalidArgument.
 	Synchronous string
+	// CacheMiB is the writer connection's page cache in MiB (PRAGMA
+	// cache_size); 0 means DefaultCacheMiB. The readers keep SQLite's
+	// default. Negative is ErrInvalidArgument.
+	CacheMiB int
 }
 
 // Store is the SQLite implementation of ports.Store and ports.Migrator.
@@ -81,7 +91,8 @@ func (s *Store) Path() string { return s.path }
 
 // ParseDSN reads a `sqlite://PATH[?options]` DSN (sqlite:///abs/file.db,
 // sqlite://relative.db, or sqlite:PATH). Options: mode=ro (ReadOnly),
-// synchronous=NORMAL|FULL, busy_timeout=<Go duration>, auto_migrate=false.
+// synchronous=NORMAL|FULL, busy_timeout=<Go duration>, cache_mib=<MiB>,
+// auto_migrate=false.
 func ParseDSN(dsn string) (Config, error) {
 	var cfg Config
 	rest, ok := strings.CutPrefix(dsn, "sqlite://")
@@ -118,6 +129,12 @@ func ParseDSN(dsn string) (Config, error) {
 				return cfg, fmt.Errorf("sqlitestore: %w", domain.InvalidArgument("DSN option busy_timeout=%q is not a duration like 5s", v))
 			}
 			cfg.BusyTimeout = d
+		case "cache_mib":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return cfg, fmt.Errorf("sqlitestore: %w", domain.InvalidArgument("DSN option cache_mib=%q is not a whole number of MiB", v))
+			}
+			cfg.CacheMiB = n
 		case "auto_migrate":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -126,7 +143,7 @@ func ParseDSN(dsn string) (Config, error) {
 			cfg.NoAutoMigrate = !b
 		default:
 			return cfg, fmt.Errorf("sqlitestore: %w", domain.InvalidArgument(
-				"unknown DSN option %q; allowed: mode, synchronous, busy_timeout, auto_migrate", k))
+				"unknown DSN option %q; allowed: mode, synchronous, busy_timeout, cache_mib, auto_migrate", k))
 		}
 	}
 	return cfg, nil
@@ -153,6 +170,12 @@ func (cfg *Config) validate() error {
 		return fmt.Errorf("sqlitestore: %w", domain.InvalidArgument("busy timeout %s is negative", cfg.BusyTimeout))
 	case cfg.BusyTimeout == 0:
 		cfg.BusyTimeout = DefaultBusyTimeout
+	}
+	switch {
+	case cfg.CacheMiB < 0:
+		return fmt.Errorf("sqlitestore: %w", domain.InvalidArgument("page cache of %d MiB is negative; 0 means the default, %d MiB", cfg.CacheMiB, DefaultCacheMiB))
+	case cfg.CacheMiB == 0:
+		cfg.CacheMiB = DefaultCacheMiB
 	}
 	return nil
 }
@@ -195,6 +218,20 @@ func fileURI(path string, opts []string) string {
 	return "file:" + esc + "?" + strings.Join(opts, "&")
 }
 
+// writerOptions are the URI options of the writer connection of a
+// validated cfg.
+func writerOptions(cfg Config, busy, sync string) []string {
+	return []string{
+		"_txlock=immediate", busy, "_pragma=journal_mode(WAL)", sync, "_pragma=foreign_keys(0)",
+		// Statement journals (a multi-row UPDATE after another in one
+		// transaction: a claim, a completion batch) stay in memory instead
+		// of spilling to a temporary file.
+		"_pragma=temp_store(MEMORY)",
+		// A negative cache_size is in KiB.
+		"_pragma=cache_size(-" + strconv.Itoa(cfg.CacheMiB*1024) + ")",
+	}
+}
+
 // Open opens (and unless ReadOnly creates and migrates) the database at
 // cfg.Path.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
@@ -222,13 +259,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			}
 		}
 		var err error
-		write, err = sql.Open("sqlite", fileURI(cfg.Path, []string{
-			"_txlock=immediate", busy, "_pragma=journal_mode(WAL)", sync, "_pragma=foreign_keys(0)",
-			// Statement journals (a multi-row UPDATE after another in
-			// one transaction: a claim, a completion batch) stay in
-			// memory instead of spilling to a temporary file.
-			"_pragma=temp_store(MEMORY)",
-		}))
+		write, err = sql.Open("sqlite", fileURI(cfg.Path, writerOptions(cfg, busy, sync)))
 		if err != nil {
 			return nil, fmt.Errorf("sqlitestore: open %q: %w", cfg.Path, err)
 		}

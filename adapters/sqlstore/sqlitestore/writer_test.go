@@ -1,0 +1,37 @@
+package sqlitestore
+
+import (
+	"database/sql"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// TestWriterPageCache checks the writer connection's page cache: 64 MiB by
+// default, CacheMiB when set, as SQLite reports it back.
+func TestWriterPageCache(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		mib  int
+		want int64
+	}{{0, -64 * 1024}, {16, -16 * 1024}} {
+		cfg := Config{Path: filepath.Join(t.TempDir(), "w.db"), CacheMiB: c.mib}
+		if err := cfg.validate(); err != nil {
+			t.Fatal(err)
+		}
+		opts := writerOptions(cfg, "_pragma=busy_timeout(5000)", "_pragma=synchronous(NORMAL)")
+		db, err := sql.Open("sqlite", fileURI(cfg.Path, opts))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got int64
+		err = db.QueryRow("PRAGMA cache_size").Scan(&got)
+		_ = db.Close()
+		if err != nil || got != c.want {
+			t.Fatalf("CacheMiB %d: PRAGMA cache_size = %d, %v; want %d (options %v)", c.mib, got, err, c.want, opts)
+		}
+		if !slices.Contains(opts, "_pragma=temp_store(MEMORY)") {
+			t.Fatalf("writer options %v lost temp_store(MEMORY)", opts)
+		}
+	}
+}
