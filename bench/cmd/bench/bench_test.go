@@ -312,3 +312,48 @@ func TestParkMargin(t *testing.T) {
 		t.Errorf("margin for a few fast parks = %s; want about 2s", got)
 	}
 }
+
+// TestRoundTwoGoals checks the targets table against issue 15's goals: W1
+// PostgreSQL >= 1.2x River (fast), W1 SQLite >= 4x, W2 >= 6x the best DBOS
+// mode, W4 p50 <= 4 ms with a networked notifier, W5 >= 0.95x.
+func TestRoundTwoGoals(t *testing.T) {
+	t.Parallel()
+	tput := func(v float64) []runOutcome {
+		return []runOutcome{{Result: runResult{N: 1, Metrics: []metric{{Name: "throughput", Unit: "units/s", Value: v}}}}}
+	}
+	lat := func(p50, p99 float64) []runOutcome {
+		return []runOutcome{{Result: runResult{N: 1, Metrics: []metric{{Name: "p50", Unit: "ms", Value: p50}, {Name: "p99", Unit: "ms", Value: p99}}}}}
+	}
+	var r report
+	sz := fullSizes()
+	r.Env.Sizes = sz
+	r.add(caseSpec{System: sysStent, Store: storePG, Workload: w1}, sz, tput(1150))
+	r.add(caseSpec{System: sysRiver, Variant: varFast, Store: storePG, Workload: w1}, sz, tput(1000)) // 1.15x: under 1.2x
+	r.add(caseSpec{System: sysStent, Store: storeSQLite, Workload: w1}, sz, tput(4100))
+	r.add(caseSpec{System: sysRiver, Variant: varFast, Store: storeSQLite, Workload: w1}, sz, tput(1000)) // 4.1x
+	r.add(caseSpec{System: sysStent, Store: storePG, Workload: w2}, sz, tput(590))
+	r.add(caseSpec{System: sysDBOS, Variant: varDirect, Store: storePG, Workload: w2}, sz, tput(100)) // 5.9x: under 6x
+	r.add(caseSpec{System: sysStent, Variant: varRedis, Store: storePG, Workload: w4}, sz, lat(3.9, 20))
+	r.add(caseSpec{System: sysStent, Variant: varPGNotify, Store: storePG, Workload: w4}, sz, lat(4.2, 20))
+	r.add(caseSpec{System: sysStent, Store: storePG, Workload: w5}, sz, tput(1100)) // 1100 / 1150 = 0.957
+	r.computeRatios()
+	want := map[string]bool{
+		"W1 postgres: Stent / River (fast)": false, "W1 sqlite: Stent / River (fast)": true,
+		"W2 postgres: Stent / DBOS": false, "W4 postgres: Stent p50 (redis)": true, "W4 postgres: Stent p50 (pgnotify)": false,
+		"W5 postgres": true,
+	}
+	for prefix, pass := range want {
+		found := false
+		for _, rt := range r.Ratios {
+			if strings.HasPrefix(rt.Name, prefix) {
+				found = true
+				if rt.Pass == nil || *rt.Pass != pass {
+					t.Errorf("%s (goal %s): pass = %v; want %v (value %v)", rt.Name, rt.Target, rt.Pass, pass, *rt.Value)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no target named %q...", prefix)
+		}
+	}
+}
