@@ -34,7 +34,7 @@ func (s *Store) cancelLiveTasksAt(t *txn, execs [][]any) error {
 	if len(execs) == 0 {
 		return nil
 	}
-	// The execution ids drive the update through the (execution_id, state)
+	// The execution ids drive the update through the (execution_id)
 	// index; each row takes its execution's time from the same row set.
 	// (An UPDATE ... FROM join lets SQLite scan every task per row.)
 	args := s.d.RowSetArgs(cancelCols, execs)
