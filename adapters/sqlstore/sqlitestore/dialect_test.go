@@ -2,8 +2,6 @@ package sqlitestore
 
 import (
 	"bytes"
-	"database/sql"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,11 +13,7 @@ import (
 // arrays; both give back text, bytes, times, integers and NULLs.
 func TestRowSet(t *testing.T) {
 	t.Parallel()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "r.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := rawDB(t)
 	d := dialect{}
 	at := time.Date(2026, 12, 6, 14, 5, 3, 123456000, time.UTC)
 

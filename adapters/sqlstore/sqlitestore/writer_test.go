@@ -1,8 +1,6 @@
 package sqlitestore
 
 import (
-	"database/sql"
-	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -15,18 +13,13 @@ func TestWriterPageCache(t *testing.T) {
 		mib  int
 		want int64
 	}{{0, -64 * 1024}, {16, -16 * 1024}} {
-		cfg := Config{Path: filepath.Join(t.TempDir(), "w.db"), CacheMiB: c.mib}
+		cfg := Config{Path: "unused.db", CacheMiB: c.mib}
 		if err := cfg.validate(); err != nil {
 			t.Fatal(err)
 		}
 		opts := writerOptions(cfg, "_pragma=busy_timeout(5000)", "_pragma=synchronous(NORMAL)")
-		db, err := sql.Open("sqlite", fileURI(cfg.Path, opts))
-		if err != nil {
-			t.Fatal(err)
-		}
 		var got int64
-		err = db.QueryRow("PRAGMA cache_size").Scan(&got)
-		_ = db.Close()
+		err := rawDB(t, opts...).QueryRow("PRAGMA cache_size").Scan(&got)
 		if err != nil || got != c.want {
 			t.Fatalf("CacheMiB %d: PRAGMA cache_size = %d, %v; want %d (options %v)", c.mib, got, err, c.want, opts)
 		}
