@@ -142,7 +142,10 @@ type wakeCache struct {
 	at      time.Time
 	ok      bool
 	fetched time.Time // pacing clock
-	dueRead bool      // at had already come when it was read (a task a limit holds back)
+	dueRead bool      // at had already come when it was read
+	// retried is the due time read last that was claimed at once: read
+	// again unchanged, a limit holds its task back and the worker polls.
+	retried time.Time
 }
 
 // wakeRefetch is the least time between two reads of the next wake-up
@@ -177,6 +180,13 @@ func (w *Worker) nextWakeIn(ctx context.Context) (time.Duration, bool) {
 		}
 		c.at, c.ok = at, ok
 		c.dueRead = ok && !at.After(now)
+		if c.dueRead && !at.Equal(c.retried) {
+			// Newly due: most likely it came due while the last claim ran
+			// (a claim longer than the gap between two timers). Claim at
+			// once, once; the same time read again is a held task.
+			c.retried = at
+			return 0, true
+		}
 	}
 	if !c.ok {
 		return 0, false

@@ -72,8 +72,10 @@ func TestTheNextTimerIsReadAgainSoonAfterTheLastOneCameDue(t *testing.T) {
 	pace.Advance(20 * time.Millisecond)
 	st.set(start.Add(20 * time.Millisecond))
 	before := st.reads
-	if _, ok := w.nextWakeIn(ctx); ok {
-		t.Fatal("a due but held task: want the poll interval")
+	if d, ok := w.nextWakeIn(ctx); !ok || d != 0 {
+		// Newly read as due, it may have come due during a claim: one
+		// claim at once (TestATimerThatCameDueDuringAClaimIsClaimedAtOnce).
+		t.Fatalf("a newly due task: %v %v; want one claim at once", d, ok)
 	}
 	pace.Advance(6 * time.Millisecond)
 	stored.Advance(6 * time.Millisecond)
@@ -82,5 +84,50 @@ func TestTheNextTimerIsReadAgainSoonAfterTheLastOneCameDue(t *testing.T) {
 	}
 	if got := st.reads - before; got > 2 {
 		t.Fatalf("%d reads of a held task's due time within 6 ms", got)
+	}
+}
+
+// Regression (W6 spread timers on SQLite, p99 107 ms with p50 2 ms): a
+// claim that took longer than the gap between two timers let the next
+// timer come due before it was read; reading it as already due, the
+// worker took it for a task a limit holds back and waited the poll
+// interval (100 ms) instead of claiming it. A newly read due time is
+// claimed at once, once; read again unchanged, it is a held task and the
+// worker polls.
+func TestATimerThatCameDueDuringAClaimIsClaimedAtOnce(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	stored, pace := clock.NewFake(start), clock.NewFake(start)
+	st := &wakeStore{}
+	log := slog.New(slog.DiscardHandler)
+	env := &Env{Run: &run.Env{Store: st, Clock: stored, Pace: pace, Log: log,
+		Hints: &hint.Publisher{Notifier: downNotifier{}, Log: log, Now: stored.Now}}}
+	w := New(env, Options{ID: "w1", Functions: []string{"f"}, MaxConcurrency: 1, LeaseDuration: time.Minute,
+		PollInterval: 100 * time.Millisecond})
+
+	st.set(start.Add(10 * time.Millisecond))
+	if d, ok := w.nextWakeIn(ctx); !ok || d != 10*time.Millisecond {
+		t.Fatalf("first read: %v %v; want 10ms", d, ok)
+	}
+	// The claim for the +10 ms timer ran until +30 ms; meanwhile the timer
+	// of +20 ms came due.
+	stored.Advance(30 * time.Millisecond)
+	pace.Advance(30 * time.Millisecond)
+	st.set(start.Add(20 * time.Millisecond))
+	if d, ok := w.nextWakeIn(ctx); !ok || d > time.Millisecond {
+		t.Fatalf("a timer that came due during the claim: %v %v; want to claim at once", d, ok)
+	}
+	// The claim did not take it (a limit holds it back): the same due time
+	// read again means poll.
+	stored.Advance(6 * time.Millisecond)
+	pace.Advance(6 * time.Millisecond)
+	if _, ok := w.nextWakeIn(ctx); ok {
+		t.Fatal("the same due time read again: want the poll interval")
+	}
+	stored.Advance(6 * time.Millisecond)
+	pace.Advance(6 * time.Millisecond)
+	if _, ok := w.nextWakeIn(ctx); ok {
+		t.Fatal("the same due time, later: want the poll interval")
 	}
 }
