@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -373,5 +374,24 @@ func TestRunSpreadPairsInterleavedRounds(t *testing.T) {
 	}
 	if r.runSpread(w2, storePG, is(sysStent, ""), is(sysRiver, varFast)) != "" {
 		t.Fatal("a spread without runs")
+	}
+}
+
+// The warm-up's units are fired and waited for but are not part of the
+// measured outcome.
+func TestMeasureW8WarmsUpUnmeasured(t *testing.T) {
+	t.Parallel()
+	spec := runSpec{Rate: 1000, Sizes: sizes{W8Window: 40 * time.Millisecond}}
+	var fired atomic.Int64
+	o := measureW8(context.Background(), spec, func(context.Context, int) error {
+		fired.Add(1)
+		return nil
+	})
+	warm := int64(w8WarmRate * w8WarmFor(spec.Sizes).Seconds())
+	if o.Offered != 40 || o.Completed != 40 {
+		t.Fatalf("outcome %+v; want the window's 40 units only", o)
+	}
+	if got := fired.Load(); got != 40+warm {
+		t.Fatalf("%d units fired; want the window's 40 after a warm-up of %d", got, warm)
 	}
 }

@@ -142,8 +142,10 @@ func (r *report) w8Section(b *strings.Builder) {
 		"shows its queueing. After the window the results still outstanding are waited for up to the drain time; a unit not done by then, "+
 		"failed, or not dispatched because %d s of offered load were already in flight counts as not completed, and enters the percentiles "+
 		"with its due -> drain-deadline time (a lower bound). Percentiles are nearest-rank over all offered units. "+
-		"A load is sustained when at least %.0f%% of the offered units complete. Each case runs once (Runs = 1).\n\n",
-		w8MaxInFlightSeconds, 100*w8Sustained)
+		"A load is sustained when at least %.0f%% of the offered units complete. Each case runs once (Runs = 1). "+
+		"Before its window every case gets an unmeasured warm-up of %d units/s (or its own rate, if lower) for %s, all waited for "+
+		"(new connections, catalogue caches and plans of a fresh database are start-up, not latency under load).\n\n",
+		w8MaxInFlightSeconds, 100*w8Sustained, w8WarmRate, w8Warm)
 	if len(w8MaxFrom) > 0 {
 		keys := make([]string, 0, len(w8MaxFrom))
 		for k := range w8MaxFrom {
