@@ -515,13 +515,25 @@ func (s *Store) applyClaims(t *txn, p ports.ClaimParams, chosen []candidate, now
 		}
 	}
 	token := domain.NewID()[:23] + "/"
+	// The executions of freshly claimed roots start with their claim; where
+	// the dialect allows, in the same statement (one round trip fewer).
+	// The claimed task rows are locked since the candidate read, so the
+	// lock order (task, then execution) holds either way.
+	startRoots := `UPDATE @executions SET ` + to(domain.ExecStart) + `, started_at = ?, updated_at = ?
+ WHERE ` + s.d.InList("id") + ` AND ` + from(s.d.Unindexed("state"), domain.ExecStart)
+	startArgs := []any{s.tm(now), s.tm(now), s.d.StringList(roots)}
+	var with string
+	var args []any
+	if len(roots) > 0 && s.d.WritableCTEs() {
+		with, args = `WITH started AS (`+startRoots+`) `, startArgs
+	}
 	// One statement for the three claim operations, which all end running.
-	rows, err := t.query(`UPDATE @tasks SET `+to(domain.TaskClaim)+`,
+	rows, err := t.query(with+`UPDATE @tasks SET `+to(domain.TaskClaim)+`,
  attempt = CASE WHEN `+from("state", domain.TaskClaim)+` THEN attempt + 1 ELSE attempt END,
  recoveries = CASE WHEN `+from("state", domain.TaskReclaim)+` THEN recoveries + 1 ELSE recoveries END,
  wake_at = NULL, limited_until = NULL, worker_id = ?, claim_token = ? || id, lease_expires_at = ?, started_at = COALESCE(started_at, ?), updated_at = ?
  WHERE `+s.d.InList("id")+` RETURNING `+taskColumns,
-		p.WorkerID, token, s.tm(until), s.tm(now), s.tm(now), s.d.StringList(ids))
+		append(args, p.WorkerID, token, s.tm(until), s.tm(now), s.tm(now), s.d.StringList(ids))...)
 	if err != nil {
 		return nil, err
 	}
@@ -552,9 +564,8 @@ func (s *Store) applyClaims(t *txn, p ports.ClaimParams, chosen []candidate, now
 			return nil, err
 		}
 	}
-	if len(roots) > 0 {
-		if _, err := t.exec(`UPDATE @executions SET `+to(domain.ExecStart)+`, started_at = ?, updated_at = ?
- WHERE `+s.d.InList("id")+` AND `+from(s.d.Unindexed("state"), domain.ExecStart), s.tm(now), s.tm(now), s.d.StringList(roots)); err != nil {
+	if len(roots) > 0 && with == "" {
+		if _, err := t.exec(startRoots, startArgs...); err != nil {
 			return nil, err
 		}
 	}

@@ -81,6 +81,13 @@ type Dialect interface {
 	// an index on it (SQLite: unary plus; PostgreSQL: the column).
 	Unindexed(col string) string
 
+	// WritableCTEs reports whether a statement may carry data-modifying
+	// WITH clauses (PostgreSQL), so that two writes of one transaction go
+	// to the server as one statement: a round trip fewer on the latency
+	// path of a dispatch and a claim. SQLite runs in process, where a
+	// statement costs no round trip, and has no such clauses.
+	WritableCTEs() bool
+
 	// ForUpdate is appended to a SELECT that locks the rows it reads
 	// (empty where one writer serialises all writes).
 	ForUpdate() string

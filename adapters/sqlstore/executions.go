@@ -189,39 +189,59 @@ func (s *Store) createExecutionTx(t *txn, exec domain.Execution, root domain.Tas
 		}
 		// Insert first: a reused id or key is the rare case, looked up only
 		// when the insert does nothing.
-		n, err := t.execN(`INSERT INTO @executions (`+executionInsertColumns+`) VALUES (`+executionInsertPlaceholders+`)
- ON CONFLICT DO NOTHING`, s.executionArgs(&exec)...)
+		created, err := s.insertExecutionAndRoot(t, &exec, &root)
 		if err != nil {
 			return "", "", nil, err
 		}
-		if n == 0 { // the id, the idempotency key or a live key is taken
-			existing, outcome, found, err := s.existingExecution(t, exec)
-			switch {
-			case errors.Is(err, domain.ErrConflict):
-				return "", "", err, nil
-			case err != nil:
-				return "", "", nil, err
-			case keyed && try < 5 && (!found || outcome == domain.DispatchDebounced):
-				// The key's holder ended between the insert and the read,
-				// or a pending holder appeared: decide again.
-				continue
-			case !found:
-				return "", "", nil, s.errorf("create execution %q: %w", exec.ID, domain.ErrConflict)
-			}
-			return existing, outcome, nil, nil
+		if created {
+			return exec.ID, domain.DispatchCreated, nil, nil
 		}
-		args, err := s.taskArgs(&root)
-		if err != nil {
+		// The id, the idempotency key or a live key is taken.
+		existing, outcome, found, err := s.existingExecution(t, exec)
+		switch {
+		case errors.Is(err, domain.ErrConflict):
+			return "", "", err, nil
+		case err != nil:
 			return "", "", nil, err
+		case keyed && try < 5 && (!found || outcome == domain.DispatchDebounced):
+			// The key's holder ended between the insert and the read,
+			// or a pending holder appeared: decide again.
+			continue
+		case !found:
+			return "", "", nil, s.errorf("create execution %q: %w", exec.ID, domain.ErrConflict)
 		}
-		if _, err := t.exec(`INSERT INTO @tasks (`+taskInsertColumns+`) VALUES (`+taskInsertPlaceholders+`)`, args...); err != nil {
-			if s.d.UniqueViolation(err) {
-				return "", "", nil, s.errorf("create execution %q: root task id %q is already used: %w", exec.ID, root.ID, domain.ErrConflict)
-			}
-			return "", "", nil, err
-		}
-		return exec.ID, domain.DispatchCreated, nil, nil
+		return existing, outcome, nil, nil
 	}
+}
+
+// insertExecutionAndRoot inserts exec and then root, unless exec's id,
+// idempotency key or live key is taken (created false, nothing written).
+// Where the dialect allows, both inserts are one statement (one round
+// trip): the root's insert reads the execution insert's returned row.
+func (s *Store) insertExecutionAndRoot(t *txn, exec *domain.Execution, root *domain.Task) (created bool, err error) {
+	args, err := s.taskArgs(root)
+	if err != nil {
+		return false, err
+	}
+	var n int64
+	if s.d.WritableCTEs() {
+		n, err = t.execN(`WITH e AS (INSERT INTO @executions (`+executionInsertColumns+`) VALUES (`+executionInsertPlaceholders+`)
+ ON CONFLICT DO NOTHING RETURNING id) INSERT INTO @tasks (`+taskInsertColumns+`) SELECT `+taskInsertPlaceholders+` FROM e`,
+			append(s.executionArgs(exec), args...)...)
+	} else {
+		n, err = t.execN(`INSERT INTO @executions (`+executionInsertColumns+`) VALUES (`+executionInsertPlaceholders+`)
+ ON CONFLICT DO NOTHING`, s.executionArgs(exec)...)
+		if err == nil && n == 1 {
+			_, err = t.exec(`INSERT INTO @tasks (`+taskInsertColumns+`) VALUES (`+taskInsertPlaceholders+`)`, args...)
+		}
+	}
+	switch {
+	case err != nil && s.d.UniqueViolation(err):
+		return false, s.errorf("create execution %q: root task id %q is already used: %w", exec.ID, root.ID, domain.ErrConflict)
+	case err != nil:
+		return false, err
+	}
+	return n == 1, nil
 }
 
 // debounceTx applies a debounced dispatch to the pending holder of its

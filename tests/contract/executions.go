@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -11,6 +12,18 @@ import (
 )
 
 func testExecutions(t *testing.T, h storeSuite) {
+	h.run(t, "a dispatch whose root task id is taken conflicts and writes nothing", func(t *testing.T, f *fixture) {
+		first, firstRoot := f.create(execOpts{Fn: "order"})
+		exec, root := buildExecution(execOpts{Fn: "order"})
+		root.ID, exec.RootTaskID = firstRoot.ID, firstRoot.ID
+		_, _, err := ports.CreateExecution(f.ctx, f.s, exec, root)
+		f.isErr(err, domain.ErrConflict, "CreateExecution with a used root task id")
+		if _, err := f.s.GetExecution(f.ctx, exec.ID); !errors.Is(err, domain.ErrNotFound) {
+			t.Fatalf("%s: GetExecution of the refused dispatch: %v; want ErrNotFound (nothing written)", f.name, err)
+		}
+		f.eq("the first execution's root", f.task(firstRoot.ID).ExecutionID, first.ID)
+	})
+
 	h.run(t, "create stores the execution and its root task as pending", func(t *testing.T, f *fixture) {
 		sched, deadline := at(time.Minute), at(time.Hour)
 		exec, root := buildExecution(execOpts{

@@ -39,6 +39,7 @@ func (dialect) ForUpdate() string          { return " FOR UPDATE" }
 // ValuesRows: unnest over one array per column is already cheap.
 func (dialect) ValuesRows(int) int          { return 0 }
 func (dialect) ForUpdateSkipLocked() string { return " FOR UPDATE SKIP LOCKED" }
+func (dialect) WritableCTEs() bool          { return true }
 func (dialect) ForShare() string            { return " FOR SHARE" }
 func (dialect) IndexedBy(string) string     { return "" }
 
