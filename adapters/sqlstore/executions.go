@@ -107,6 +107,20 @@ func (s *Store) createKeyed(ctx context.Context, items []ports.NewExecution) ([]
 
 // createExecution inserts one prepared execution and its root.
 func (s *Store) createExecution(ctx context.Context, exec domain.Execution, root domain.Task) ([]ports.CreatedExecution, error) {
+	if s.d.WritableCTEs() && exec.SingletonKey == "" && exec.DebounceKey == "" {
+		// The common dispatch is one statement, so it needs no
+		// transaction of its own: one round trip instead of three
+		// (BEGIN, the insert, COMMIT). A taken id or key inserts nothing
+		// and is resolved in a transaction below.
+		created, err := s.insertAlone(ctx, &exec, &root)
+		if err != nil {
+			return nil, err
+		}
+		if created {
+			s.noteInserted(2)
+			return []ports.CreatedExecution{{ID: exec.ID, Created: true, Outcome: domain.DispatchCreated}}, nil
+		}
+	}
 	var out ports.CreatedExecution
 	err := s.write(ctx, "create execution", func(t *txn) error {
 		var err error
@@ -225,9 +239,7 @@ func (s *Store) insertExecutionAndRoot(t *txn, exec *domain.Execution, root *dom
 	}
 	var n int64
 	if s.d.WritableCTEs() {
-		n, err = t.execN(`WITH e AS (INSERT INTO @executions (`+executionInsertColumns+`) VALUES (`+executionInsertPlaceholders+`)
- ON CONFLICT DO NOTHING RETURNING id) INSERT INTO @tasks (`+taskInsertColumns+`) SELECT `+taskInsertPlaceholders+` FROM e`,
-			append(s.executionArgs(exec), args...)...)
+		n, err = t.execN(insertExecutionWithRoot, append(s.executionArgs(exec), args...)...)
 	} else {
 		n, err = t.execN(`INSERT INTO @executions (`+executionInsertColumns+`) VALUES (`+executionInsertPlaceholders+`)
  ON CONFLICT DO NOTHING`, s.executionArgs(exec)...)
@@ -240,6 +252,43 @@ func (s *Store) insertExecutionAndRoot(t *txn, exec *domain.Execution, root *dom
 		return false, s.errorf("create execution %q: root task id %q is already used: %w", exec.ID, root.ID, domain.ErrConflict)
 	case err != nil:
 		return false, err
+	}
+	return n == 1, nil
+}
+
+// insertExecutionWithRoot inserts an execution and, when it was inserted,
+// its root task (WritableCTEs dialects); the arguments are the
+// execution's and then the task's.
+const insertExecutionWithRoot = `WITH e AS (INSERT INTO @executions (` + executionInsertColumns + `) VALUES (` + executionInsertPlaceholders + `)
+ ON CONFLICT DO NOTHING RETURNING id) INSERT INTO @tasks (` + taskInsertColumns + `) SELECT ` + taskInsertPlaceholders + ` FROM e`
+
+// insertAlone runs insertExecutionWithRoot outside a transaction (it is
+// one statement, atomic on its own), retried like a transaction after a
+// transient conflict. created is false when exec's id, idempotency key or
+// live key is taken (nothing written).
+func (s *Store) insertAlone(ctx context.Context, exec *domain.Execution, root *domain.Task) (created bool, err error) {
+	const op = "create execution"
+	if err := s.writable(op); err != nil {
+		return false, err
+	}
+	args, err := s.taskArgs(root)
+	if err != nil {
+		return false, err
+	}
+	args = append(s.executionArgs(exec), args...)
+	var n int64
+	err = s.alone(ctx, func() error {
+		res, err := s.w.ExecContext(ctx, s.q(insertExecutionWithRoot), args...)
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		return err
+	})
+	switch {
+	case err != nil && s.d.UniqueViolation(err):
+		return false, s.errorf("%s %q: root task id %q is already used: %w", op, exec.ID, root.ID, domain.ErrConflict)
+	case err != nil:
+		return false, s.wrap(err, op)
 	}
 	return n == 1, nil
 }

@@ -269,11 +269,8 @@ const maxTxAttempts = 10
 // conflicts. op names the operation in errors. fn's errors that already
 // carry a port sentinel are returned as they are.
 func (s *Store) write(ctx context.Context, op string, fn func(t *txn) error) error {
-	if err := s.check(); err != nil {
+	if err := s.writable(op); err != nil {
 		return err
-	}
-	if s.readOnly {
-		return s.errorf("%s: %w", op, domain.InvalidArgument("the store is open read-only; %s writes", op))
 	}
 	var err error
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
@@ -286,6 +283,31 @@ func (s *Store) write(ctx context.Context, op string, fn func(t *txn) error) err
 		s.stmts.preparePending(ctx) // the writer connection is free again
 	}
 	return s.wrap(err, op)
+}
+
+// writable reports why op cannot write (closed, or open read-only).
+func (s *Store) writable(op string) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if s.readOnly {
+		return s.errorf("%s: %w", op, domain.InvalidArgument("the store is open read-only; %s writes", op))
+	}
+	return nil
+}
+
+// alone runs fn, one statement on the writer pool outside a transaction
+// (atomic on its own), retrying it after a transient conflict as write
+// retries a transaction.
+func (s *Store) alone(ctx context.Context, fn func() error) error {
+	var err error
+	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
+		err = fn()
+		if err == nil || !s.d.Retryable(err) || ctx.Err() != nil {
+			break
+		}
+	}
+	return err
 }
 
 // read runs fn in a read-only transaction on the read pool, for reads that
