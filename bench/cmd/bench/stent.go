@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -264,10 +266,13 @@ func stentBurnDown(ctx context.Context, spec runSpec, n, slots int) (runResult, 
 	}
 	insert := time.Since(t0)
 	start := time.Now()
+	stopProfile := runProfile(spec)
 	if err := s.startWorker(ctx, slots); err != nil {
+		stopProfile()
 		return runResult{}, err
 	}
 	end, err := counter.wait(ctx)
+	stopProfile()
 	if err != nil {
 		return runResult{}, err
 	}
@@ -291,13 +296,16 @@ func stentWorkflows(ctx context.Context, spec runSpec, n, slots int) (runResult,
 		return runResult{}, err
 	}
 	start := time.Now()
+	stopProfile := runProfile(spec)
 	if err := dispatchBatches(ctx, n, 1000, func(ins []int) error {
 		_, err := s.fns.wf10.DispatchMany(ctx, s.eng, ins)
 		return err
 	}); err != nil {
+		stopProfile()
 		return runResult{}, fmt.Errorf("dispatch: %w", err)
 	}
 	end, err := counter.wait(ctx)
+	stopProfile()
 	if err != nil {
 		return runResult{}, err
 	}
@@ -377,4 +385,20 @@ func dispatchBatches(ctx context.Context, n, size int, dispatch func([]int) erro
 		}
 	}
 	return nil
+}
+
+// runProfile, when STENT_BENCH_PROFILE names a directory, takes a CPU
+// profile of a W1 or W2 run's timed part, written to
+// <dir>/<workload>-<store>.cpu.pprof (the last run's), and returns the
+// function that stops it. Diagnostics only.
+func runProfile(spec runSpec) func() {
+	dir := os.Getenv("STENT_BENCH_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	if err := toggleCPUProfile(filepath.Join(dir, spec.Case.Workload+"-"+spec.Case.Store+".cpu.pprof")); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: profile: %v\n", err)
+		return func() {}
+	}
+	return func() { _ = toggleCPUProfile("") }
 }
