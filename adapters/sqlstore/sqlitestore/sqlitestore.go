@@ -37,9 +37,12 @@ const DefaultBusyTimeout = 5 * time.Second
 
 // DefaultCacheMiB is the writer connection's page cache. SQLite's own
 // default (2 MiB) made the claim and completion transactions of a busy
-// worker re-read pages from the OS: W1 ran about 7% faster on 64 MiB
-// (features/074). The cache grows only as pages are read.
-const DefaultCacheMiB = 64
+// worker re-read pages from the OS: W1 ran about 7% faster with a larger
+// cache (features/074). 64 MiB made a worker with 100,000 parked
+// workflows hold 191 MiB against 62 MiB at 2 MiB (bench W6); 16 MiB
+// keeps W1's gain at 89 MiB (features/082). The cache grows only as
+// pages are read.
+const DefaultCacheMiB = 16
 
 // Config configures Open. A zero Config is invalid: Path is required.
 type Config struct {

@@ -5,14 +5,14 @@ import (
 	"testing"
 )
 
-// TestWriterPageCache checks the writer connection's page cache: 64 MiB by
-// default, CacheMiB when set, as SQLite reports it back.
+// TestWriterPageCache checks the writer connection's page cache: 16 MiB by
+// default (features/082), CacheMiB when set, as SQLite reports it back.
 func TestWriterPageCache(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		mib  int
 		want int64
-	}{{0, -64 * 1024}, {16, -16 * 1024}} {
+	}{{0, -16 * 1024}, {64, -64 * 1024}} {
 		cfg := Config{Path: "unused.db", CacheMiB: c.mib}
 		if err := cfg.validate(); err != nil {
 			t.Fatal(err)
