@@ -30,6 +30,20 @@ func (s *wakeStore) NextWake(context.Context, ports.ClaimParams) (time.Time, boo
 	return s.at, true, nil
 }
 
+// newWakeWorker is a worker over a wakeStore, with fake stored and pacing
+// clocks at start and a poll interval of 100 ms.
+func newWakeWorker() (w *Worker, st *wakeStore, stored, pace *clock.Fake, start time.Time) {
+	start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	stored, pace = clock.NewFake(start), clock.NewFake(start)
+	st = &wakeStore{}
+	log := slog.New(slog.DiscardHandler)
+	env := &Env{Run: &run.Env{Store: st, Clock: stored, Pace: pace, Log: log,
+		Hints: &hint.Publisher{Notifier: downNotifier{}, Log: log, Now: stored.Now}}}
+	w = New(env, Options{ID: "w1", Functions: []string{"f"}, MaxConcurrency: 1, LeaseDuration: time.Minute,
+		PollInterval: 100 * time.Millisecond})
+	return w, st, stored, pace, start
+}
+
 // Regression (W6 spread timers, p99 108 ms with p50 4 ms): when the wake
 // time read last came due within 5 ms of that read, the worker claimed the
 // task and then, not allowed to read again yet, fell back to the poll
@@ -37,14 +51,7 @@ func (s *wakeStore) NextWake(context.Context, ports.ClaimParams) (time.Time, boo
 func TestTheNextTimerIsReadAgainSoonAfterTheLastOneCameDue(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	stored, pace := clock.NewFake(start), clock.NewFake(start)
-	st := &wakeStore{}
-	log := slog.New(slog.DiscardHandler)
-	env := &Env{Run: &run.Env{Store: st, Clock: stored, Pace: pace, Log: log,
-		Hints: &hint.Publisher{Notifier: downNotifier{}, Log: log, Now: stored.Now}}}
-	w := New(env, Options{ID: "w1", Functions: []string{"f"}, MaxConcurrency: 1, LeaseDuration: time.Minute,
-		PollInterval: 100 * time.Millisecond})
+	w, st, stored, pace, start := newWakeWorker()
 
 	st.set(start.Add(3 * time.Millisecond))
 	if d, ok := w.nextWakeIn(ctx); !ok || d != 3*time.Millisecond {
@@ -97,14 +104,7 @@ func TestTheNextTimerIsReadAgainSoonAfterTheLastOneCameDue(t *testing.T) {
 func TestATimerThatCameDueDuringAClaimIsClaimedAtOnce(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	stored, pace := clock.NewFake(start), clock.NewFake(start)
-	st := &wakeStore{}
-	log := slog.New(slog.DiscardHandler)
-	env := &Env{Run: &run.Env{Store: st, Clock: stored, Pace: pace, Log: log,
-		Hints: &hint.Publisher{Notifier: downNotifier{}, Log: log, Now: stored.Now}}}
-	w := New(env, Options{ID: "w1", Functions: []string{"f"}, MaxConcurrency: 1, LeaseDuration: time.Minute,
-		PollInterval: 100 * time.Millisecond})
+	w, st, stored, pace, start := newWakeWorker()
 
 	st.set(start.Add(10 * time.Millisecond))
 	if d, ok := w.nextWakeIn(ctx); !ok || d != 10*time.Millisecond {
