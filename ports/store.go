@@ -549,12 +549,18 @@ type LeaseStatus struct {
 // this task completes with Result; a root task completes its running
 // execution with Result (finished_at = Now) and cancels the execution's
 // other live tasks (e.g. un-awaited Async calls).
+//
+// Lone is a hint, not part of the outcome: the caller believes the task is
+// a root that made no calls in this run and has no cache or idempotency
+// key (a job's completion). A store may then try a cheaper path first; it
+// checks the task itself, so a wrong hint costs time, never correctness.
 type CompleteParams struct {
 	Fence          domain.Fence
 	Result         json.RawMessage
 	Ops            []domain.DataOp
 	CacheExpiresAt *time.Time
 	Now            time.Time
+	Lone           bool
 }
 
 // FailParams is a terminal failure of a claimed task. In one transaction:

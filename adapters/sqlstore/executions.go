@@ -277,7 +277,7 @@ func (s *Store) insertAlone(ctx context.Context, exec *domain.Execution, root *d
 	}
 	args = append(s.executionArgs(exec), args...)
 	var n int64
-	err = s.alone(ctx, func() error {
+	err = s.retrying(ctx, func() error {
 		res, err := s.w.ExecContext(ctx, s.q(insertExecutionWithRoot), args...)
 		if err == nil {
 			n, err = res.RowsAffected()

@@ -53,7 +53,7 @@ func (s *Store) CompleteTasks(ctx context.Context, ps []ports.CompleteParams) ([
 	if len(ps) == 0 {
 		return []ports.CompleteResult{}, nil
 	}
-	if len(ps) == 1 && len(ps[0].Ops) == 0 && s.d.WritableCTEs() {
+	if len(ps) == 1 && ps[0].Lone && len(ps[0].Ops) == 0 && s.d.WritableCTEs() {
 		done, err := s.completeLoneRoot(ctx, ps[0])
 		if err != nil {
 			return nil, err
@@ -100,7 +100,7 @@ func (s *Store) completeLoneRoot(ctx context.Context, p ports.CompleteParams) (d
 	}
 	now := s.tm(domain.NormalizeTime(p.Now))
 	var n int64
-	err = s.alone(ctx, func() error {
+	err = s.retrying(ctx, func() error {
 		return s.w.QueryRowContext(ctx, s.q(completeLoneRootSQL), payloadBytes(p.Result), now, now,
 			p.Fence.TaskID, p.Fence.WorkerID, p.Fence.Token, p.Fence.TaskID).Scan(&n)
 	})

@@ -272,13 +272,7 @@ func (s *Store) write(ctx context.Context, op string, fn func(t *txn) error) err
 	if err := s.writable(op); err != nil {
 		return err
 	}
-	var err error
-	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
-		err = s.runTx(ctx, s.w, nil, fn)
-		if err == nil || !(s.d.Retryable(err) || errors.Is(err, errRetryClaim)) || ctx.Err() != nil {
-			break
-		}
-	}
+	err := s.retrying(ctx, func() error { return s.runTx(ctx, s.w, nil, fn) })
 	if s.stmts != nil {
 		s.stmts.preparePending(ctx) // the writer connection is free again
 	}
@@ -296,14 +290,14 @@ func (s *Store) writable(op string) error {
 	return nil
 }
 
-// alone runs fn, one statement on the writer pool outside a transaction
-// (atomic on its own), retrying it after a transient conflict as write
-// retries a transaction.
-func (s *Store) alone(ctx context.Context, fn func() error) error {
+// retrying runs fn (a transaction, or one statement outside a
+// transaction, atomic on its own) and runs it again after a transient
+// conflict or a claim restart, up to maxTxAttempts times.
+func (s *Store) retrying(ctx context.Context, fn func() error) error {
 	var err error
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
 		err = fn()
-		if err == nil || !s.d.Retryable(err) || ctx.Err() != nil {
+		if err == nil || !(s.d.Retryable(err) || errors.Is(err, errRetryClaim)) || ctx.Err() != nil {
 			break
 		}
 	}

@@ -44,8 +44,9 @@ func (s *statements) take() []string {
 
 // The latency path of a job (issue 15, W4 and W8): a dispatch and the
 // completion of a root task without steps are each one statement, with no
-// BEGIN or COMMIT around it. A completion with more to write (a root with
-// a step here) and a lost lease take the transaction as before.
+// BEGIN or COMMIT around it, when the engine hints Lone. A completion with
+// more to write (a root with a step here) and a lost lease take the
+// transaction as before, and an unhinted completion takes only that.
 func TestAJobsDispatchAndCompletionAreOneStatementEach(t *testing.T) {
 	t.Parallel()
 	cfg, err := pgxpool.ParseConfig(testenv.PostgresDSN(t))
@@ -92,7 +93,7 @@ func TestAJobsDispatchAndCompletionAreOneStatementEach(t *testing.T) {
 	lost := job.Fence()
 	lost.Token += "-stale"
 	trace.take()
-	if err := ports.CompleteTask(ctx, s, ports.CompleteParams{Fence: lost, Result: []byte(`0`), Now: now}); !errors.Is(err, domain.ErrLeaseLost) {
+	if err := ports.CompleteTask(ctx, s, ports.CompleteParams{Fence: lost, Result: []byte(`0`), Now: now, Lone: true}); !errors.Is(err, domain.ErrLeaseLost) {
 		t.Fatalf("completion with a stale token: %v; want ErrLeaseLost", err)
 	}
 	if got := trace.take(); len(got) < 3 || got[1] != "begin" {
@@ -102,7 +103,7 @@ func TestAJobsDispatchAndCompletionAreOneStatementEach(t *testing.T) {
 		t.Fatalf("after a lost-lease completion the execution is %s; want running", e.State)
 	}
 	trace.take()
-	if err := ports.CompleteTask(ctx, s, ports.CompleteParams{Fence: job.Fence(), Result: []byte(`42`), Now: now.Add(time.Second)}); err != nil {
+	if err := ports.CompleteTask(ctx, s, ports.CompleteParams{Fence: job.Fence(), Result: []byte(`42`), Now: now.Add(time.Second), Lone: true}); err != nil {
 		t.Fatal(err)
 	}
 	if got := trace.take(); len(got) != 1 || got[0] != "WITH" {
@@ -116,8 +117,21 @@ func TestAJobsDispatchAndCompletionAreOneStatementEach(t *testing.T) {
 		t.Fatalf("job root = %+v, %v; want completed, lease cleared, result 42", task, err)
 	}
 
-	// A root with a step: its completion must also cancel the live step,
-	// so it takes the transaction.
+	// Without the hint a completion goes straight to the transaction: no
+	// statement is spent on the one-statement path.
+	dispatch("plain", "plain")
+	plain := claim("plain")
+	trace.take()
+	if err := ports.CompleteTask(ctx, s, ports.CompleteParams{Fence: plain.Fence(), Result: []byte(`2`), Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	if got := trace.take(); len(got) == 0 || got[0] != "begin" {
+		t.Fatalf("a completion without the Lone hint sent %v; want the transaction only", got)
+	}
+
+	// A root with a step, wrongly hinted Lone: its completion must also
+	// cancel the live step, so after the one statement it takes the
+	// transaction.
 	dispatch("wf", "wf")
 	wf := claim("wf")
 	if _, err := ports.CreateSteps(ctx, s, wf.Fence(), []ports.StepSpec{{ID: domain.StepID("wf", wf.ID, 1), Position: 1,
@@ -125,7 +139,7 @@ func TestAJobsDispatchAndCompletionAreOneStatementEach(t *testing.T) {
 		t.Fatal(err)
 	}
 	trace.take()
-	if err := ports.CompleteTask(ctx, s, ports.CompleteParams{Fence: wf.Fence(), Result: []byte(`1`), Now: now}); err != nil {
+	if err := ports.CompleteTask(ctx, s, ports.CompleteParams{Fence: wf.Fence(), Result: []byte(`1`), Now: now, Lone: true}); err != nil {
 		t.Fatal(err)
 	}
 	if got := trace.take(); len(got) < 3 || got[1] != "begin" {

@@ -145,9 +145,10 @@ func (r *Run) finishSuccess(result json.RawMessage, elapsed time.Duration) domai
 		x := env.Now().Add(r.def.CacheTTL)
 		cacheExpires = &x
 	}
+	lone := t.IsRoot() && r.calls() == 0 && t.CacheKey == "" && t.IdempotencyKey == "" && len(ops) == 0
 	err := r.retryWrite(ctx, func(now time.Time) error {
 		return env.Completions.Do(ctx, ports.CompleteParams{
-			Fence: r.Fence(), Result: result, Ops: ops, CacheExpiresAt: cacheExpires, Now: now,
+			Fence: r.Fence(), Result: result, Ops: ops, CacheExpiresAt: cacheExpires, Now: now, Lone: lone,
 		})
 	})
 	if err != nil {

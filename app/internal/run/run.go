@@ -242,6 +242,13 @@ func (r *Run) Reserve(n int) int {
 	return first
 }
 
+// calls is how many call numbers the run has taken.
+func (r *Run) calls() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seq
+}
+
 // AddOps buffers data operations; they are committed with the run's next
 // new step or its completion.
 func (r *Run) AddOps(ops ...domain.DataOp) {
