@@ -101,6 +101,10 @@ type Worker struct {
 	runsMu sync.Mutex
 	runs   map[string]*run.Run
 	runsWG sync.WaitGroup
+	// claimMu is held by each claim from its drain check until its runs
+	// are started (runsWG.Add), and taken once by Drain after it closes
+	// draining: Drain's runsWG.Wait then never races a claim's Add.
+	claimMu sync.Mutex
 
 	host  string
 	wakes wakeCache // the store's next wake-up time of parked tasks
@@ -346,6 +350,13 @@ func (w *Worker) Run(ctx context.Context) error {
 // claimOnce claims up to the free slots and starts the tasks. full reports
 // whether the claim filled every free slot.
 func (w *Worker) claimOnce(base context.Context) (claimed int, full bool, err error) {
+	w.claimMu.Lock()
+	defer w.claimMu.Unlock()
+	select {
+	case <-w.draining:
+		return 0, false, nil // Drain waits for the runs started so far
+	default:
+	}
 	free := w.slots.Free()
 	if free <= 0 {
 		return 0, false, nil
@@ -443,6 +454,11 @@ func (w *Worker) Drain(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, w.opts.DrainTimeout)
 		defer cancel()
 	}
+	// A claim in flight finishes starting its runs first; a later one
+	// sees draining closed and starts none.
+	w.claimMu.Lock()
+	//lint:ignore SA2001 an empty critical section is the barrier here
+	w.claimMu.Unlock()
 	idle := make(chan struct{})
 	go func() {
 		w.runsWG.Wait()
