@@ -475,7 +475,10 @@ type ClaimStore interface {
 	// and reports, per fence in order, whether it is held and the task's and
 	// execution's current states (a cancelled task reports Held=false and
 	// TaskState cancelled). Unknown tasks report Held=false with empty
-	// states. lease <= 0 is ErrInvalidArgument.
+	// states. lease <= 0 is ErrInvalidArgument. A store with row locks may
+	// skip, rather than wait for, a task row another transaction holds
+	// (so that a renewal never deadlocks with a completion): that task
+	// reports its state as committed, Held with its lease unchanged.
 	RenewLeases(ctx context.Context, fences []domain.Fence, now time.Time, lease time.Duration) ([]LeaseStatus, error)
 
 	// CompleteTasks stores successful results (see CompleteParams), in one
@@ -535,7 +538,8 @@ type LeaseStatus struct {
 	Held      bool
 	TaskState domain.TaskState
 	ExecState domain.ExecutionState
-	// LeaseExpiresAt is the new expiry when Held.
+	// LeaseExpiresAt is the lease's expiry when Held: the new one, or the
+	// one it had when the store skipped the row (see RenewLeases).
 	LeaseExpiresAt time.Time
 }
 

@@ -596,8 +596,19 @@ func (s *Store) RenewLeases(ctx context.Context, fences []domain.Fence, now time
 			ids[i] = f.TaskID
 		}
 		args := append([]any{s.tm(until), s.tm(now)}, s.d.RowSetArgs(renewCols, rowsIn)...)
+		// Where rows are locked, the renewal skips those another
+		// transaction holds (this worker's own completion, typically)
+		// instead of waiting for them: it then never waits for a row
+		// lock, so it cannot deadlock with a batch completion that locks
+		// the same rows in another order. A skipped task keeps its lease;
+		// the next renewal extends it.
+		skipBusy := ""
+		if lock := s.d.ForUpdateSkipLocked(); lock != "" {
+			skipBusy = ` AND id IN (SELECT id FROM @tasks WHERE ` + s.d.InList("id") + lock + `)`
+			args = append(args, s.d.StringList(ids))
+		}
 		if _, err := t.exec(`UPDATE @tasks SET lease_expires_at = ?, updated_at = ? FROM `+s.d.RowSet("f", renewCols)+`
- WHERE id = f.renew_id AND `+s.d.Unindexed("state")+` = 'running' AND worker_id = f.renew_worker AND claim_token = f.renew_token`, args...); err != nil {
+ WHERE id = f.renew_id AND `+s.d.Unindexed("state")+` = 'running' AND worker_id = f.renew_worker AND claim_token = f.renew_token`+skipBusy, args...); err != nil {
 			return err
 		}
 		rows, err := t.query(`SELECT t.id, t.state, t.worker_id, t.claim_token, t.lease_expires_at, e.state
