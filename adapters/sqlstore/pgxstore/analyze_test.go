@@ -1,0 +1,69 @@
+package pgxstore_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
+	"github.com/stenthq/stent/internal/testenv"
+	"github.com/stenthq/stent/internal/testenv/teststore"
+)
+
+// The store's growth ANALYZE (sqlstore's growth.go) runs and keeps
+// statistics for the columns the hot statements filter on, and none for
+// the payloads, whose statistics cost most of a full ANALYZE. Its errors
+// are otherwise swallowed (best effort), so a misspelt column would only
+// show here.
+func TestTheGrowthAnalyzeCoversTheFilteredColumnsOnly(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, err := pgxpool.New(ctx, testenv.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	schema := teststore.NewSchema(t)
+	s, err := pgxstore.New(ctx, pool, pgxstore.Config{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if _, err := pool.Exec(ctx, `INSERT INTO "`+schema+`".tasks (id, execution_id, position, kind, step_name, state,
+		input, created_at, updated_at) SELECT 't' || i, 'e' || i, 0, 'orchestrator', 'f', 'pending', '\x01', now(), now()
+		FROM generate_series(1, 100) i`); err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	t.Cleanup(func() { _ = db.Close() })
+	if err := pgxstore.Analyze(ctx, db, schema); err != nil {
+		t.Fatalf("analyze: %v", err)
+	}
+	rows, err := pool.Query(ctx, `SELECT attname FROM pg_stats WHERE schemaname = $1 AND tablename = 'tasks'`, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, c)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"state", "queue", "step_name", "parent_task_id", "execution_id"} {
+		if !slices.Contains(cols, want) {
+			t.Errorf("no statistics for tasks.%s after the analyze; have %v", want, cols)
+		}
+	}
+	for _, not := range []string{"input", "result", "id"} {
+		if slices.Contains(cols, not) {
+			t.Errorf("statistics for tasks.%s, a column no hot statement filters on", not)
+		}
+	}
+}
