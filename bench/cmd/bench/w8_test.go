@@ -387,7 +387,9 @@ func TestMeasureW8WarmsUpUnmeasured(t *testing.T) {
 		fired.Add(1)
 		return nil
 	})
-	warm := int64(w8WarmRate * w8WarmFor(spec.Sizes).Seconds())
+	// The warm-up: w8WarmRate, then the window's own rate, each for
+	// w8WarmFor.
+	warm := int64((w8WarmRate + 1000) * w8WarmFor(spec.Sizes).Seconds())
 	if o.Offered != 40 || o.Completed != 40 {
 		t.Fatalf("outcome %+v; want the window's 40 units only", o)
 	}

@@ -143,8 +143,9 @@ func (r *report) w8Section(b *strings.Builder) {
 		"failed, or not dispatched because %d s of offered load were already in flight counts as not completed, and enters the percentiles "+
 		"with its due -> drain-deadline time (a lower bound). Percentiles are nearest-rank over all offered units. "+
 		"A load is sustained when at least %.0f%% of the offered units complete. Each case runs once (Runs = 1). "+
-		"Before its window every case gets an unmeasured warm-up of %d units/s (or its own rate, if lower) for %s, all waited for "+
-		"(new connections, catalogue caches and plans of a fresh database are start-up, not latency under load).\n\n",
+		"Before its window every case gets an unmeasured warm-up of %d units/s (or its own rate, if lower) for %s and then, if its rate is higher, "+
+		"its own rate for as long, each stage waited for (new connections, catalogue caches and plans of a fresh database, and the connections "+
+		"a step up in rate opens, are start-up, not latency under load).\n\n",
 		w8MaxInFlightSeconds, 100*w8Sustained, w8WarmRate, w8Warm)
 	if len(w8MaxFrom) > 0 {
 		keys := make([]string, 0, len(w8MaxFrom))
