@@ -18,9 +18,31 @@ var completeCols = []Column{
 }
 
 // rootHasSteps is 1 for a root task with a child row (read through the
-// parent-position index, which holds child rows only), else 0.
+// parent-position index, which holds child rows only), else 0: the
+// completion then cancels the execution's other live tasks.
 const rootHasSteps = `CASE WHEN parent_task_id IS NULL AND kind = 'orchestrator' AND EXISTS
  (SELECT 1 FROM @tasks c WHERE c.parent_task_id = @tasks.id) THEN 1 ELSE 0 END`
+
+// rootHasLiveTasks is rootHasSteps where one writer serialises all writes
+// (SQLite): 1 only when the execution also has another live task. No
+// other transaction can add one before the completion commits, so a root
+// whose steps have all ended (the common end of a workflow) skips the
+// cancelling UPDATE, which found nothing to cancel. Where writers run
+// concurrently, a step's child committed after this read would be missed,
+// so there the UPDATE always runs, reading after the execution row is
+// locked.
+var rootHasLiveTasks = `CASE WHEN parent_task_id IS NULL AND kind = 'orchestrator' AND EXISTS
+ (SELECT 1 FROM @tasks c WHERE c.parent_task_id = @tasks.id) AND EXISTS
+ (SELECT 1 FROM @tasks c WHERE c.execution_id = @tasks.execution_id AND c.id <> @tasks.id AND ` + inStates("c.state", liveTaskStates) + `)
+ THEN 1 ELSE 0 END`
+
+// rootCancels is the completion's rootHasSteps or rootHasLiveTasks.
+func (s *Store) rootCancels() string {
+	if s.d.ForUpdate() == "" { // one writer serialises all writes (Dialect.ForUpdate)
+		return rootHasLiveTasks
+	}
+	return rootHasSteps
+}
 
 // completed is a task the batch completed, with what its side effects need.
 type completed struct {
@@ -126,7 +148,7 @@ func (s *Store) completeTx(t *txn, ps []ports.CompleteParams) ([]ports.CompleteR
 	rows, err := t.query(`UPDATE @tasks SET `+to(domain.TaskComplete)+`, result = f.c_result, finished_at = f.c_now,
  updated_at = f.c_now, `+leaseClear+` FROM `+s.d.RowSet("f", completeCols)+`
  WHERE id = f.c_id AND `+from(s.d.Unindexed("state"), domain.TaskComplete)+` AND worker_id = f.c_worker AND claim_token = f.c_token
- RETURNING id, execution_id, parent_task_id, kind, cache_key, idempotency_key, awaited, `+rootHasSteps, s.d.RowSetArgs(completeCols, rowsIn)...)
+ RETURNING id, execution_id, parent_task_id, kind, cache_key, idempotency_key, awaited, `+s.rootCancels(), s.d.RowSetArgs(completeCols, rowsIn)...)
 	if err != nil {
 		return nil, err
 	}

@@ -56,6 +56,38 @@ func testFinishingTasks(t *testing.T, h storeSuite) {
 		f.wantAllCancelled(tr, now, tr.root.ID)
 	})
 
+	h.run(t, "completing the root cancels a live grandchild whose step has ended", func(t *testing.T, f *fixture) {
+		e, root := f.start(execOpts{})
+		step := f.runChild(root, 1, "step", at(time.Second))
+		grandchild := f.runChild(step, 1, "grandchild", at(2*time.Second))
+		f.complete(step, `"step"`, at(3*time.Second))
+		now := at(time.Minute)
+		f.complete(root, `"root"`, now)
+		f.execState(e.ID, domain.ExecutionCompleted)
+		f.state(step.ID, domain.TaskCompleted)
+		got := f.task(grandchild.ID)
+		f.eq("grandchild state", got.State, domain.TaskCancelled)
+		f.eqTimePtr("grandchild finished_at", got.FinishedAt, &now)
+		f.eq("grandchild claim token", got.ClaimToken, "")
+	})
+
+	h.run(t, "completing a root whose steps all ended leaves them as they were", func(t *testing.T, f *fixture) {
+		e, root := f.start(execOpts{})
+		done := f.runChild(root, 1, "done", at(time.Second))
+		failed := f.runChild(root, 2, "failed", at(time.Second))
+		f.complete(done, `"done"`, at(2*time.Second))
+		f.fail(failed, "bad", at(2*time.Second))
+		doneBefore, failedBefore := f.task(done.ID), f.task(failed.ID)
+		f.complete(root, `"root"`, at(time.Minute))
+		f.execState(e.ID, domain.ExecutionCompleted)
+		for _, before := range []domain.Task{doneBefore, failedBefore} {
+			got := f.task(before.ID)
+			f.eq(before.StepName+" state", got.State, before.State)
+			f.eqTimePtr(before.StepName+" finished_at", got.FinishedAt, before.FinishedAt)
+			f.eqTime(before.StepName+" updated_at", got.UpdatedAt, before.UpdatedAt)
+		}
+	})
+
 	h.run(t, "one batch completes a step-less root and a root with live steps: only the latter's tasks are cancelled", func(t *testing.T, f *fixture) {
 		tr := f.newTree(execOpts{})
 		bare, bareRoot := f.start(execOpts{})
