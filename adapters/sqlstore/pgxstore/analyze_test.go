@@ -12,12 +12,11 @@ import (
 	"github.com/stenthq/stent/internal/testenv/teststore"
 )
 
-// The store's growth ANALYZE (sqlstore's growth.go) runs and keeps
-// statistics for the columns the hot statements filter on, and none for
-// the payloads, whose statistics cost most of a full ANALYZE. Its errors
-// are otherwise swallowed (best effort), so a misspelt column would only
-// show here.
-func TestTheGrowthAnalyzeCoversTheFilteredColumnsOnly(t *testing.T) {
+// The store's growth ANALYZE (sqlstore's growth.go) runs on a real
+// schema and leaves statistics for the columns the hot statements filter
+// on. The store ignores its errors (best effort), so a broken statement
+// would only show here.
+func TestTheGrowthAnalyzeRunsOnARealSchema(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	pool, err := pgxpool.New(ctx, testenv.PostgresDSN(t))
@@ -59,11 +58,6 @@ func TestTheGrowthAnalyzeCoversTheFilteredColumnsOnly(t *testing.T) {
 	for _, want := range []string{"state", "queue", "step_name", "parent_task_id", "execution_id"} {
 		if !slices.Contains(cols, want) {
 			t.Errorf("no statistics for tasks.%s after the analyze; have %v", want, cols)
-		}
-	}
-	for _, not := range []string{"input", "result", "id"} {
-		if slices.Contains(cols, not) {
-			t.Errorf("statistics for tasks.%s, a column no hot statement filters on", not)
 		}
 	}
 }
