@@ -4,12 +4,9 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
-	"github.com/stenthq/stent/internal/testenv"
-	"github.com/stenthq/stent/internal/testenv/teststore"
 )
 
 // The store's growth ANALYZE (sqlstore's growth.go) runs on a real
@@ -19,17 +16,7 @@ import (
 func TestTheGrowthAnalyzeRunsOnARealSchema(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	pool, err := pgxpool.New(ctx, testenv.PostgresDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	schema := teststore.NewSchema(t)
-	s, err := pgxstore.New(ctx, pool, pgxstore.Config{Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	pool, schema, _ := newPoolStore(t)
 	if _, err := pool.Exec(ctx, `INSERT INTO "`+schema+`".tasks (id, execution_id, position, kind, step_name, state,
 		input, created_at, updated_at) SELECT 't' || i, 'e' || i, 0, 'orchestrator', 'f', 'pending', '\x01', now(), now()
 		FROM generate_series(1, 100) i`); err != nil {

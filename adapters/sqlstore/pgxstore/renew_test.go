@@ -5,12 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
 	"github.com/stenthq/stent/domain"
-	"github.com/stenthq/stent/internal/testenv"
-	"github.com/stenthq/stent/internal/testenv/teststore"
 	"github.com/stenthq/stent/ports"
 )
 
@@ -24,17 +19,7 @@ import (
 func TestARenewalDoesNotWaitForARowAnotherTransactionHolds(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	pool, err := pgxpool.New(ctx, testenv.PostgresDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	schema := teststore.NewSchema(t)
-	s, err := pgxstore.New(ctx, pool, pgxstore.Config{Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	pool, schema, s := newPoolStore(t)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	var fences []domain.Fence
 	for _, id := range []string{"a", "b"} {
