@@ -471,7 +471,10 @@ func engineSuspension(t *testing.T, newStore StoreFactory) {
 				seen.Store(err)
 				return 0, err
 			}
-			if err := app.Sleep(ctx, 50*time.Millisecond); err != nil {
+			// A wait on a signal parks whatever the timing: a sleep
+			// short enough for a test could be over before its park was
+			// written under load, and then nothing resumes.
+			if _, err := app.WaitForSignal[int](ctx, "go"); err != nil {
 				seen.Store(err)
 				return 0, err
 			}
@@ -479,6 +482,10 @@ func engineSuspension(t *testing.T, newStore StoreFactory) {
 		})
 		h.worker(app.WorkerOptions{})
 		id := dispatch(h, wf, 1)
+		waitParked(t, h, id)
+		if err := h.engine().SendSignal(h.ctx(), id, "go", 1); err != nil {
+			t.Fatal(err)
+		}
 		if got, err := await(h, wf, id); err != nil || got != 1 {
 			t.Fatalf("%d %v", got, err)
 		}
