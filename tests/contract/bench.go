@@ -27,6 +27,7 @@ func RunBenchmarks(b *testing.B, newStore func(b *testing.B) ports.Store) {
 		{"CreateExecutionParallel", benchCreateExecutionParallel},
 		{"NoopTasks", benchNoopTasks},
 		{"CreateSteps", benchCreateSteps},
+		{"CreateStepsBatch", benchCreateStepsBatch},
 	} {
 		b.Run(bench.name, func(b *testing.B) { bench.run(b, newStore(b)) })
 	}
@@ -144,6 +145,44 @@ func benchCreateSteps(b *testing.B, s ports.Store) {
 		}
 		if _, err := ports.CreateSteps(b.Context(), s, parent.Fence(), specs, nil, now); err != nil {
 			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
+}
+
+// benchCreateStepsBatch measures the checkpoints of many workflows (W2's
+// hot path): 100 running parents each record one completed inline step
+// per CreateStepsBatch call.
+func benchCreateStepsBatch(b *testing.B, s ports.Store) {
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	const parents = 100
+	for i := range parents {
+		exec, root := benchExecution(i, now)
+		if _, _, err := ports.CreateExecution(b.Context(), s, exec, root); err != nil {
+			b.Fatal(err)
+		}
+	}
+	got, err := s.ClaimTasks(b.Context(), ports.ClaimParams{WorkerID: "w", Functions: []string{"noop"}, Limit: parents, Now: now, Lease: time.Hour})
+	if err != nil || len(got) != parents {
+		b.Fatalf("claim parents: %d, %v", len(got), err)
+	}
+	b.ResetTimer()
+	for pos := 1; (pos-1)*parents < b.N; pos++ {
+		reqs := make([]ports.CreateStepsRequest, 0, parents)
+		for _, p := range got[:min(parents, b.N-(pos-1)*parents)] {
+			reqs = append(reqs, ports.CreateStepsRequest{Parent: p.Fence(), Now: now, Specs: []ports.StepSpec{{
+				ID: domain.StepID(p.ExecutionID, p.ID, pos), Position: pos, Kind: domain.KindActivity,
+				StepName: "child", Input: []byte(`{}`), Queue: "default", RetryPolicy: domain.DefaultRetryPolicy(),
+				Completed: &ports.StepOutcome{Result: []byte(`1`), StartedAt: now}}}})
+		}
+		res, err := s.CreateStepsBatch(b.Context(), reqs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Err != nil {
+				b.Fatal(r.Err)
+			}
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")

@@ -110,6 +110,65 @@ func testInlineAndBatchSteps(t *testing.T, h storeSuite) {
 		}
 	})
 
+	h.run(t, "a batch returns the records that exist unchanged and inserts the rest", func(t *testing.T, f *fixture) {
+		e1, r1 := f.start(execOpts{})
+		e2, r2 := f.start(execOpts{})
+		first := f.steps(r1, at(time.Second), activitySpec(r1, 1, "job"))[0]
+		again := activitySpec(r1, 1, "job")
+		again.Completed = &ports.StepOutcome{Result: js(`"late"`), StartedAt: at(time.Second)}
+		next := activitySpec(r1, 2, "job")
+		fresh := activitySpec(r2, 1, "job")
+		fresh.Completed = &ports.StepOutcome{Result: js(`"r2"`), StartedAt: at(time.Second)}
+		ops := []domain.DataOp{{Kind: domain.OpAddCounter, Key: "n", Number: 1}}
+		res, err := f.s.CreateStepsBatch(f.ctx, []ports.CreateStepsRequest{
+			{Parent: r1.Fence(), Specs: []ports.StepSpec{again}, Ops: ops, Now: at(time.Minute)},
+			{Parent: r2.Fence(), Specs: []ports.StepSpec{fresh}, Ops: ops, Now: at(time.Minute)},
+		})
+		f.noErr(err, "CreateStepsBatch")
+		f.noErr(res[0].Err, "request 1")
+		f.noErr(res[1].Err, "request 2")
+		f.eq("existing record", mustJSON(res[0].Tasks[0]), mustJSON(first))
+		f.eq("existing stored state", f.task(again.ID).State, domain.TaskPending)
+		if _, ok := f.data(e1.ID).Counters["n"]; ok {
+			t.Fatalf("%s: ops applied for a request that inserted nothing", f.name)
+		}
+		f.eq("new record", res[1].Tasks[0].State, domain.TaskCompleted)
+		f.eq("new stored", f.task(fresh.ID).State, domain.TaskCompleted)
+		f.eq("new request's ops", f.data(e2.ID).Counters["n"], 1.0)
+
+		// A request with an existing and a new record inserts the new one
+		// and applies its ops once.
+		res, err = f.s.CreateStepsBatch(f.ctx, []ports.CreateStepsRequest{
+			{Parent: r1.Fence(), Specs: []ports.StepSpec{again, next}, Ops: ops, Now: at(2 * time.Minute)},
+			{Parent: r2.Fence(), Specs: []ports.StepSpec{fresh}, Ops: ops, Now: at(2 * time.Minute)},
+		})
+		f.noErr(err, "second CreateStepsBatch")
+		f.eq("records of request 1", len(res[0].Tasks), 2)
+		f.eq("its existing record", mustJSON(res[0].Tasks[0]), mustJSON(first))
+		f.eq("its new record's parent", res[0].Tasks[1].ParentTaskID, r1.ID)
+		f.eq("its new record stored", f.task(next.ID).ExecutionID, e1.ID)
+		f.eq("ops of the request that inserted one", f.data(e1.ID).Counters["n"], 1.0)
+		f.eq("ops of the request that inserted none", f.data(e2.ID).Counters["n"], 1.0)
+	})
+
+	h.run(t, "a batch refuses a step id that exists under another parent", func(t *testing.T, f *fixture) {
+		_, r1 := f.start(execOpts{})
+		e2, r2 := f.start(execOpts{})
+		theirs := f.steps(r1, at(time.Second), activitySpec(r1, 1, "job"))[0]
+		before := f.snapshot(e2.ID)
+		stolen := activitySpec(r2, 1, "job")
+		stolen.ID = theirs.ID
+		_, err := f.s.CreateStepsBatch(f.ctx, []ports.CreateStepsRequest{
+			{Parent: r2.Fence(), Specs: []ports.StepSpec{stolen}, Now: at(time.Minute)},
+			{Parent: r1.Fence(), Specs: []ports.StepSpec{activitySpec(r1, 2, "job")}, Now: at(time.Minute)},
+		})
+		if !errors.Is(err, domain.ErrConflict) {
+			t.Fatalf("%s: error %v; want ErrConflict", f.name, err)
+		}
+		f.unchanged(before, "a refused batch", e2.ID)
+		f.eq("the other parent's record", mustJSON(f.task(theirs.ID)), mustJSON(theirs))
+	})
+
 	h.run(t, "a batch with bad input writes nothing", func(t *testing.T, f *fixture) {
 		e, r1 := f.start(execOpts{})
 		before := f.snapshot(e.ID)
