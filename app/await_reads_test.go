@@ -35,20 +35,8 @@ func awaitReads[O any](t *testing.T, f *app.Function[string, O], reg *app.Regist
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	st := &readCounter{Store: memstore.New(), first: make(chan struct{})}
-	defer func() { _ = st.Close() }()
-	eng, err := app.New(app.Deps{Store: st, Registry: reg}, app.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = eng.Close() }()
-	w, err := eng.NewWorker(app.WorkerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = w.Run(wctx) }()
-	defer func() { stop(); <-done }()
+	eng := newEngine(t, st, reg)
+	runWorker(t, eng)
 
 	id, err := f.Dispatch(ctx, eng, "x")
 	if err != nil {

@@ -20,13 +20,7 @@ func TestDiscardSignalSavesTheRunFromABadPayload(t *testing.T) {
 		n, err := app.WaitForSignal[int](ctx, "n")
 		return 2 * n, err
 	})
-	st := memstore.New()
-	defer func() { _ = st.Close() }()
-	eng, err := app.New(app.Deps{Store: st, Registry: reg}, app.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = eng.Close() }()
+	eng := newEngine(t, memstore.New(), reg)
 
 	id, err := double.Dispatch(ctx, eng, "x")
 	if err != nil {
@@ -53,14 +47,7 @@ func TestDiscardSignalSavesTheRunFromABadPayload(t *testing.T) {
 		t.Errorf("DiscardSignal seq 0: %v; want ErrInvalidArgument", err)
 	}
 
-	w, err := eng.NewWorker(app.WorkerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = w.Run(wctx) }()
-	defer func() { stop(); <-done }()
+	runWorker(t, eng)
 
 	out, err := double.Await(ctx, eng, id)
 	if err != nil || out != 42 {

@@ -50,22 +50,12 @@ func TestDrainWaitsForTheRunsOfAClaimInFlight(t *testing.T) {
 		return n, nil
 	})
 	st := &heldClaimStore{Store: memstore.New(), held: make(chan struct{}), release: make(chan struct{})}
-	defer func() { _ = st.Close() }()
-	eng, err := app.New(app.Deps{Store: st, Registry: reg}, app.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = eng.Close() }()
-	w, err := eng.NewWorker(app.WorkerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := newEngine(t, st, reg)
+	w := newWorker(t, eng)
 	if _, err := job.Dispatch(ctx, eng, 1); err != nil {
 		t.Fatal(err)
 	}
-	runDone := make(chan struct{})
-	go func() { defer close(runDone); _ = w.Run(ctx) }()
-	defer func() { cancel(); <-runDone }()
+	startRun(t, w)
 
 	select {
 	case <-st.held: // the worker's claim has the task, not yet started

@@ -42,20 +42,8 @@ func TestTheEngineHintsLoneOnlyForAJobsRoot(t *testing.T) {
 		return f.Get(ctx)
 	})
 	st := &completionRecorder{Store: memstore.New(), lone: map[string]bool{}}
-	defer func() { _ = st.Close() }()
-	eng, err := app.New(app.Deps{Store: st, Registry: reg}, app.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = eng.Close() }()
-	w, err := eng.NewWorker(app.WorkerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = w.Run(wctx) }()
-	defer func() { stop(); <-done }()
+	eng := newEngine(t, st, reg)
+	runWorker(t, eng)
 
 	jobID, err := job.Dispatch(ctx, eng, 1)
 	if err != nil {

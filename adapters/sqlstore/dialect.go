@@ -88,8 +88,13 @@ type Dialect interface {
 	// statement costs no round trip, and has no such clauses.
 	WritableCTEs() bool
 
+	// SerialWrites reports whether one writer serialises all writes
+	// (SQLite's one write connection): a read inside a write transaction
+	// then sees every committed write, and no other write commits before
+	// the transaction ends.
+	SerialWrites() bool
 	// ForUpdate is appended to a SELECT that locks the rows it reads
-	// (empty where one writer serialises all writes).
+	// (empty where SerialWrites).
 	ForUpdate() string
 	// ForUpdateSkipLocked is ForUpdate for claim candidates.
 	ForUpdateSkipLocked() string

@@ -38,7 +38,7 @@ var rootHasLiveTasks = `CASE WHEN parent_task_id IS NULL AND kind = 'orchestrato
 
 // rootCancels is the completion's rootHasSteps or rootHasLiveTasks.
 func (s *Store) rootCancels() string {
-	if s.d.ForUpdate() == "" { // one writer serialises all writes (Dialect.ForUpdate)
+	if s.d.SerialWrites() {
 		return rootHasLiveTasks
 	}
 	return rootHasSteps

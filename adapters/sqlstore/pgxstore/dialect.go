@@ -35,6 +35,7 @@ func (dialect) Rebind(q string) string     { return sqlstore.RebindDollar(q) }
 func (d dialect) TablePrefix() string      { return quoteIdent(d.schema) + "." }
 func (dialect) EncodeTime(t time.Time) any { return t.UTC() }
 func (dialect) ForUpdate() string          { return " FOR UPDATE" }
+func (dialect) SerialWrites() bool         { return false }
 
 // ValuesRows: unnest over one array per column is already cheap.
 func (dialect) ValuesRows(int) int          { return 0 }

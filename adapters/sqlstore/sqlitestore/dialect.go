@@ -31,6 +31,10 @@ func (dialect) Rebind(q string) string     { return q }
 func (dialect) TablePrefix() string        { return "" }
 func (dialect) EncodeTime(t time.Time) any { return sqlstore.TimeToMicros(t) }
 func (dialect) ForUpdate() string          { return "" }
+
+// SerialWrites: the store writes through one connection.
+func (dialect) SerialWrites() bool { return true }
+
 func (dialect) ForUpdateSkipLocked() string {
 	return ""
 }
