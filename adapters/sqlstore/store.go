@@ -48,6 +48,10 @@ type Options struct {
 	// on Write (for drivers without a statement cache of their own, like
 	// modernc.org/sqlite; pgx caches statements itself).
 	CacheStatements bool
+	// AfterWrite, when set, is called after every write transaction that
+	// committed (SQLite: it wakes the background WAL checkpointer). It
+	// must not block.
+	AfterWrite func()
 }
 
 // Store implements ports.Store and ports.Migrator over database/sql.
@@ -57,6 +61,8 @@ type Store struct {
 	w, r     *sql.DB
 	readOnly bool
 	onClose  func() error
+	// afterWrite: Options.AfterWrite.
+	afterWrite func()
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -87,6 +93,8 @@ func New(opts Options) (*Store, error) {
 		r:        opts.Read,
 		readOnly: opts.ReadOnly || opts.Write == nil,
 		onClose:  opts.OnClose,
+
+		afterWrite: opts.AfterWrite,
 	}
 	s.growth.ctx, s.growth.cancel = context.WithCancel(context.Background())
 	if opts.CacheStatements && opts.Write != nil {
@@ -275,6 +283,9 @@ func (s *Store) write(ctx context.Context, op string, fn func(t *txn) error) err
 	err := s.retrying(ctx, func() error { return s.runTx(ctx, s.w, nil, fn) })
 	if s.stmts != nil {
 		s.stmts.preparePending(ctx) // the writer connection is free again
+	}
+	if err == nil && s.afterWrite != nil {
+		s.afterWrite()
 	}
 	return s.wrap(err, op)
 }

@@ -87,6 +87,7 @@ type Config struct {
 type Store struct {
 	*sqlstore.Store
 	path string
+	ckpt *checkpointer // nil when read-only
 }
 
 // Path returns the database file.
@@ -230,6 +231,9 @@ func writerOptions(cfg Config, busy, sync string) []string {
 		// transaction: a claim, a completion batch) stay in memory instead
 		// of spilling to a temporary file.
 		"_pragma=temp_store(MEMORY)",
+		// Checkpoints run in the background (checkpoint.go); the writer's
+		// own is a safety bound only.
+		"_pragma=wal_autocheckpoint(" + strconv.Itoa(walSafetyPages) + ")",
 		// A negative cache_size is in KiB.
 		"_pragma=cache_size(-" + strconv.Itoa(cfg.CacheMiB*1024) + ")",
 	}
@@ -247,6 +251,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	busy := "_pragma=busy_timeout(" + strconv.FormatInt(cfg.BusyTimeout.Milliseconds(), 10) + ")"
 	sync := "_pragma=synchronous(" + cfg.Synchronous + ")"
 	var write *sql.DB
+	var ckpt *checkpointer
 	var readOpts []string
 	switch {
 	case cfg.ReadOnly && cfg.Snapshot && !walExists(cfg.Path):
@@ -277,9 +282,22 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("sqlitestore: open database %q: %w", cfg.Path, mapError(err))
 		}
 		readOpts = []string{busy, sync, "_pragma=query_only(1)"}
+		cdb, err := sql.Open("sqlite", fileURI(cfg.Path, []string{busy, sync}))
+		if err != nil {
+			_ = write.Close()
+			return nil, fmt.Errorf("sqlitestore: open %q: %w", cfg.Path, err)
+		}
+		cdb.SetMaxOpenConns(1)
+		cdb.SetMaxIdleConns(1)
+		cdb.SetConnMaxLifetime(0)
+		cdb.SetConnMaxIdleTime(0)
+		ckpt = newCheckpointer(cdb)
 	}
 	read, err := sql.Open("sqlite", fileURI(cfg.Path, readOpts))
 	if err != nil {
+		if ckpt != nil {
+			_ = ckpt.Close()
+		}
 		if write != nil {
 			_ = write.Close()
 		}
@@ -289,7 +307,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	closeAll := func() error {
-		err := read.Close()
+		var err error
+		if ckpt != nil {
+			err = ckpt.Close()
+		}
+		err = errors.Join(err, read.Close())
 		if write != nil {
 			err = errors.Join(err, write.Close())
 		}
@@ -302,12 +324,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	core, err := sqlstore.New(sqlstore.Options{
 		Name: "sqlitestore", Dialect: dialect{}, Write: write, Read: read,
 		ReadOnly: cfg.ReadOnly, OnClose: closeAll, CacheStatements: true,
+		AfterWrite: ckpt.kicker(),
 	})
 	if err != nil {
 		_ = closeAll()
 		return nil, err
 	}
-	st := &Store{Store: core, path: cfg.Path}
+	st := &Store{Store: core, path: cfg.Path, ckpt: ckpt}
 	if cfg.ReadOnly && cfg.AnySchema {
 		return st, nil
 	}
