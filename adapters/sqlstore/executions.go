@@ -290,6 +290,9 @@ func (s *Store) insertAlone(ctx context.Context, exec *domain.Execution, root *d
 	case err != nil:
 		return false, s.wrap(err, op)
 	}
+	if n > 0 {
+		s.wrote()
+	}
 	return n == 1, nil
 }
 

@@ -129,6 +129,9 @@ func (s *Store) completeLoneRoot(ctx context.Context, p ports.CompleteParams) (d
 	if err != nil {
 		return false, s.wrap(err, op)
 	}
+	if n > 0 {
+		s.wrote()
+	}
 	return n == 1, nil
 }
 

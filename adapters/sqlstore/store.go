@@ -48,9 +48,9 @@ type Options struct {
 	// on Write (for drivers without a statement cache of their own, like
 	// modernc.org/sqlite; pgx caches statements itself).
 	CacheStatements bool
-	// AfterWrite, when set, is called after every write transaction that
-	// committed (SQLite: it wakes the background WAL checkpointer). It
-	// must not block.
+	// AfterWrite, when set, is called after every committed write (a
+	// write transaction, or a single statement outside one); SQLite: it
+	// wakes the background WAL checkpointer. It must not block.
 	AfterWrite func()
 }
 
@@ -284,10 +284,18 @@ func (s *Store) write(ctx context.Context, op string, fn func(t *txn) error) err
 	if s.stmts != nil {
 		s.stmts.preparePending(ctx) // the writer connection is free again
 	}
-	if err == nil && s.afterWrite != nil {
-		s.afterWrite()
+	if err == nil {
+		s.wrote()
 	}
 	return s.wrap(err, op)
+}
+
+// wrote calls Options.AfterWrite after a committed write: a write
+// transaction, or one of the single statements that run outside one.
+func (s *Store) wrote() {
+	if s.afterWrite != nil {
+		s.afterWrite()
+	}
 }
 
 // writable reports why op cannot write (closed, or open read-only).
