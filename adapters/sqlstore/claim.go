@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -106,7 +107,9 @@ func scanCandidates(rows *sql.Rows) ([]candidate, error) {
 // functions the worker serves are locked (PostgreSQL:
 // pg_advisory_xact_lock in sorted order) and their running tasks counted;
 // a limited task of a function not yet known to be limited restarts the
-// transaction with its lock.
+// transaction with its lock. Where the dialect has writable CTEs, a claim
+// whose candidates need no decision (fresh tasks without limits) is one
+// statement instead (claimAlone, claim_alone.go).
 func (s *Store) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]ports.ClaimedTask, error) {
 	if err := s.valid(p.Validate()); err != nil {
 		return nil, err
@@ -116,6 +119,15 @@ func (s *Store) ClaimTasks(ctx context.Context, p ports.ClaimParams) ([]ports.Cl
 	}
 	if len(p.Functions) == 0 {
 		return nil, nil
+	}
+	if s.useClaimAlone(p) {
+		if err := s.writable("claim tasks"); err != nil {
+			return nil, err
+		}
+		out, declined, err := s.claimAlone(ctx, p)
+		if err != nil || !declined {
+			return out, err
+		}
 	}
 	var out []ports.ClaimedTask
 	err := s.write(ctx, "claim tasks", func(t *txn) error {
@@ -232,6 +244,7 @@ func (s *Store) claimTx(t *txn, p ports.ClaimParams) ([]ports.ClaimedTask, error
 	if err != nil {
 		return nil, err
 	}
+	s.noteFirstRead(reclaims, resumes, page)
 	if missing := append(unlockedLimits(resumes, limited), unlockedLimits(page, limited)...); len(missing) > 0 {
 		s.limits.add(missing...)
 		return nil, errRetryClaim
@@ -362,11 +375,27 @@ func (s *Store) lockLimited(t *txn, names []string) (map[string]struct{}, map[st
 	return limited, running, rows.Err()
 }
 
-// reclaimQuery selects expired leases in claim order.
-func (s *Store) reclaimQuery(filter string) string {
+// reclaimQuery selects up to n expired leases in claim order.
+func (s *Store) reclaimQuery(now time.Time, filter string, filterArgs []any, n int) (string, []any) {
+	lim, limArgs := s.limit(n)
 	return `SELECT ` + candidateColumns + `, 1 AS source FROM @tasks WHERE ` + from("state", domain.TaskReclaim) + `
  AND kind IN ('orchestrator', 'activity') AND lease_expires_at <= ?` + filter + `
- ORDER BY priority DESC, created_at, id LIMIT ?` + s.d.ForUpdateSkipLocked()
+ ORDER BY priority DESC, created_at, id` + lim + s.d.ForUpdateSkipLocked(), append(append([]any{s.tm(now)}, filterArgs...), limArgs...)
+}
+
+// limit is the LIMIT clause of a candidate read and its argument. Where
+// the dialect asks (Dialect.LiteralLimits), n is written into the
+// statement rather than bound: PostgreSQL plans a statement whose LIMIT
+// is a parameter as if it read a tenth of the matching rows, so the
+// cached generic plan of a claim never looked cheaper than a fresh custom
+// one, and every claim was planned again, about 1 ms of a job's claim
+// (features/089). A worker's claims use few distinct limits (its free
+// slots), so few statements.
+func (s *Store) limit(n int) (string, []any) {
+	if s.d.LiteralLimits() {
+		return ` LIMIT ` + strconv.Itoa(n), nil
+	}
+	return ` LIMIT ?`, []any{int64(n)}
 }
 
 // resumeQuery selects due waiting tasks in wake order, excluding limited
@@ -374,10 +403,11 @@ func (s *Store) reclaimQuery(filter string) string {
 func (s *Store) resumeQuery(now time.Time, filter string, filterArgs []any,
 	limited map[string]struct{}, used func(string) int, flow *flowLimits, n int) (string, []any) {
 	lim, limArgs := s.limitExclusion(limited, used, flow)
+	limit, limitArgs := s.limit(n)
 	q := `SELECT ` + candidateColumns + `, 2 AS source FROM @tasks` + s.d.IndexedBy("tasks_wake") + ` WHERE ` + from("state", domain.TaskResume) + `
  AND wake_at <= ? AND kind IN ('orchestrator', 'activity')` + filter + lim + `
- ORDER BY wake_at LIMIT ?` + s.d.ForUpdateSkipLocked()
-	args := append(append(append([]any{s.tm(now)}, filterArgs...), limArgs...), int64(n))
+ ORDER BY wake_at` + limit + s.d.ForUpdateSkipLocked()
+	args := append(append(append([]any{s.tm(now)}, filterArgs...), limArgs...), limitArgs...)
 	return q, args
 }
 
@@ -387,9 +417,9 @@ func (s *Store) firstCandidates(t *txn, p ports.ClaimParams, now time.Time, filt
 	limited map[string]struct{}, used func(string) int, flow *flowLimits) (reclaims, resumes, page []candidate, err error) {
 	pq, pargs := s.pendingQuery(p, now, filter, filterArgs, limited, used, flow, nil, p.Limit)
 	wq, wargs := s.resumeQuery(now, filter, filterArgs, limited, used, flow, p.Limit)
-	args := append(append([]any{s.tm(now)}, filterArgs...), int64(p.Limit))
+	rq, args := s.reclaimQuery(now, filter, filterArgs, p.Limit)
 	args = append(append(args, wargs...), pargs...)
-	rows, err := t.query(`SELECT x.*, `+s.d.FlowLocks("x")+` FROM (SELECT * FROM (`+s.reclaimQuery(filter)+`) AS r
+	rows, err := t.query(`SELECT x.*, `+s.d.FlowLocks("x")+` FROM (SELECT * FROM (`+rq+`) AS r
  UNION ALL SELECT * FROM (`+wq+`) AS w UNION ALL SELECT * FROM (`+pq+`) AS p) AS x`, args...)
 	if err != nil {
 		return nil, nil, nil, err
@@ -453,8 +483,9 @@ func (s *Store) pendingQuery(p ports.ClaimParams, now time.Time, filter string, 
 		ca := s.tm(cursor.createdAt)
 		args = append(args, int64(cursor.priority), int64(cursor.priority), ca, ca, cursor.id)
 	}
-	b.WriteString(` ORDER BY priority DESC, created_at, id LIMIT ?` + s.d.ForUpdateSkipLocked())
-	args = append(args, int64(n))
+	limit, limitArgs := s.limit(n)
+	b.WriteString(` ORDER BY priority DESC, created_at, id` + limit + s.d.ForUpdateSkipLocked())
+	args = append(args, limitArgs...)
 	return b.String(), args
 }
 
@@ -527,11 +558,8 @@ func (s *Store) applyClaims(t *txn, p ports.ClaimParams, chosen []candidate, now
 	if len(roots) > 0 && s.d.WritableCTEs() {
 		with, args = `WITH started AS (`+startRoots+`) `, startArgs
 	}
-	// One statement for the three claim operations, which all end running.
-	rows, err := t.query(with+`UPDATE @tasks SET `+to(domain.TaskClaim)+`,
- attempt = CASE WHEN `+from("state", domain.TaskClaim)+` THEN attempt + 1 ELSE attempt END,
- recoveries = CASE WHEN `+from("state", domain.TaskReclaim)+` THEN recoveries + 1 ELSE recoveries END,
- wake_at = NULL, limited_until = NULL, worker_id = ?, claim_token = ? || id, lease_expires_at = ?, started_at = COALESCE(started_at, ?), updated_at = ?
+	// One statement for the three claim operations (claimSet).
+	rows, err := t.query(with+`UPDATE @tasks SET `+claimSet()+`
  WHERE `+s.d.InList("id")+` RETURNING `+taskColumns,
 		append(args, p.WorkerID, token, s.tm(until), s.tm(now), s.tm(now), s.d.StringList(ids))...)
 	if err != nil {

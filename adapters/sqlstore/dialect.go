@@ -88,6 +88,13 @@ type Dialect interface {
 	// statement costs no round trip, and has no such clauses.
 	WritableCTEs() bool
 
+	// LiteralLimits reports whether the LIMIT of a claim's candidate read
+	// is written into the statement (PostgreSQL: a bound LIMIT makes its
+	// cached generic plan look dearer than a fresh custom plan, so the
+	// statement is planned on every run) rather than bound (SQLite: one
+	// prepared statement serves every limit).
+	LiteralLimits() bool
+
 	// SerialWrites reports whether one writer serialises all writes
 	// (SQLite's one write connection): a read inside a write transaction
 	// then sees every committed write, and no other write commits before

@@ -72,6 +72,9 @@ type Store struct {
 	stmts   *stmtCache
 	growth  growth
 	limits  limitHints
+	// slowClaims: the last claims met candidates that need the claim
+	// transaction, so claims skip claimAlone (claim_alone.go).
+	slowClaims atomic.Bool
 }
 
 // New returns a Store over the handles in opts. It does not touch the

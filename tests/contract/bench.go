@@ -14,8 +14,8 @@ import (
 // RunBenchmarks measures the store's hot paths, each on a fresh store from
 // newStore (which registers its own cleanup): dispatching executions one
 // at a time and from parallel goroutines, claiming and completing no-op
-// tasks in batches, and creating fan-out steps. Call it from a Benchmark
-// function:
+// tasks in batches and one at a time, and creating fan-out steps. Call it
+// from a Benchmark function:
 //
 //	func BenchmarkStore(b *testing.B) { contract.RunBenchmarks(b, newBenchStore) }
 func RunBenchmarks(b *testing.B, newStore func(b *testing.B) ports.Store) {
@@ -26,6 +26,7 @@ func RunBenchmarks(b *testing.B, newStore func(b *testing.B) ports.Store) {
 		{"CreateExecution", benchCreateExecution},
 		{"CreateExecutionParallel", benchCreateExecutionParallel},
 		{"NoopTasks", benchNoopTasks},
+		{"JobOneByOne", benchJobOneByOne},
 		{"CreateSteps", benchCreateSteps},
 		{"CreateStepsBatch", benchCreateStepsBatch},
 	} {
@@ -120,6 +121,32 @@ func benchNoopTasks(b *testing.B, s ports.Store) {
 	}
 	wg.Wait()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
+}
+
+// benchJobOneByOne measures the store side of a job's latency path: b.N
+// root-only executions are dispatched (not timed), then one worker claims
+// them one at a time and completes each alone (the Lone hint), as a
+// worker that is never busy does.
+func benchJobOneByOne(b *testing.B, s ports.Store) {
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range b.N {
+		exec, root := benchExecution(i, now)
+		if _, _, err := ports.CreateExecution(b.Context(), s, exec, root); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		got, err := s.ClaimTasks(b.Context(), ports.ClaimParams{WorkerID: "w",
+			Functions: []string{"noop"}, Limit: 1, Now: now, Lease: time.Minute})
+		if err != nil || len(got) != 1 {
+			b.Fatalf("claim: %v, %v", got, err)
+		}
+		if err := ports.CompleteTask(b.Context(), s, ports.CompleteParams{Fence: got[0].Fence(), Result: []byte(`null`),
+			Now: now, Lone: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // benchCreateSteps measures a fan-out: one running parent creates its

@@ -41,6 +41,7 @@ func (dialect) SerialWrites() bool         { return false }
 func (dialect) ValuesRows(int) int          { return 0 }
 func (dialect) ForUpdateSkipLocked() string { return " FOR UPDATE SKIP LOCKED" }
 func (dialect) WritableCTEs() bool          { return true }
+func (dialect) LiteralLimits() bool         { return true }
 func (dialect) ForShare() string            { return " FOR SHARE" }
 func (dialect) IndexedBy(string) string     { return "" }
 

@@ -42,13 +42,10 @@ func (s *statements) take() []string {
 	return out
 }
 
-// The latency path of a job (issue 15, W4 and W8): a dispatch and the
-// completion of a root task without steps are each one statement, with no
-// BEGIN or COMMIT around it, when the engine hints Lone. A completion with
-// more to write (a root with a step here) and a lost lease take the
-// transaction as before, and an unhinted completion takes only that.
-func TestAJobsDispatchAndCompletionAreOneStatementEach(t *testing.T) {
-	t.Parallel()
+// tracedStore opens a store in a schema of its own on a pool whose
+// statements trace records.
+func tracedStore(t *testing.T) (*pgxstore.Store, *statements) {
+	t.Helper()
 	cfg, err := pgxpool.ParseConfig(testenv.PostgresDSN(t))
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +62,17 @@ func TestAJobsDispatchAndCompletionAreOneStatementEach(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
+	return s, trace
+}
+
+// The latency path of a job (issue 15, W4 and W8): a dispatch and the
+// completion of a root task without steps are each one statement, with no
+// BEGIN or COMMIT around it, when the engine hints Lone. A completion with
+// more to write (a root with a step here) and a lost lease take the
+// transaction as before, and an unhinted completion takes only that.
+func TestAJobsDispatchAndCompletionAreOneStatementEach(t *testing.T) {
+	t.Parallel()
+	s, trace := tracedStore(t)
 	ctx := t.Context()
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	dispatch := func(id, fn string) {

@@ -47,6 +47,7 @@ func (dialect) ValuesRows(cols int) int { return min(512, 32766/max(cols, 1)) }
 func (dialect) IndexedBy(index string) string { return " INDEXED BY " + index }
 func (dialect) Unindexed(col string) string   { return "+" + col }
 func (dialect) WritableCTEs() bool            { return false }
+func (dialect) LiteralLimits() bool           { return false }
 
 func (dialect) SchemaTypes() map[string]string {
 	return map[string]string{"time": "INTEGER", "bytes": "BLOB", "float": "REAL"}
