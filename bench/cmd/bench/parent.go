@@ -124,13 +124,21 @@ func runCaseRuns(ctx context.Context, o options, c caseSpec, sz sizes, runs int,
 			rep.add(c, sz, []runOutcome{load})
 			return []runOutcome{load}
 		}
+		// Each run on the grown tables follows a run of the same workload
+		// on a fresh database (the baseline), so the ratio compares runs
+		// made minutes, not a whole bench, apart.
+		empty := c
+		empty.Variant = varEmpty
+		var base []runOutcome
 		for range runs {
+			base = append(base, runOnEmptyDatabase(ctx, o, empty, sz))
 			outs = append(outs, execCounted(ctx, o, runSpec{Case: c, Sizes: sz, PGDSN: db.DSN}, db.Name))
 			if o.verbose {
-				fmt.Fprintf(os.Stderr, "  run: %v\n", outs[len(outs)-1].Err)
+				fmt.Fprintf(os.Stderr, "  run: %v (baseline: %v)\n", outs[len(outs)-1].Err, base[len(base)-1].Err)
 			}
 		}
 		rep.add(c, sz, outs)
+		rep.add(empty, sz, base)
 		return outs
 	}
 	if c.Runs > 0 && c.Runs < runs {
@@ -149,6 +157,17 @@ func runCaseRuns(ctx context.Context, o options, c caseSpec, sz sizes, runs int,
 	}
 	rep.add(c, sz, outs)
 	return outs
+}
+
+// runOnEmptyDatabase is W5's baseline run: the W5 run phase, with the
+// same settings, on a fresh PostgreSQL database with no preload.
+func runOnEmptyDatabase(ctx context.Context, o options, c caseSpec, sz sizes) runOutcome {
+	db, err := createDatabase(ctx, o.adminDSN)
+	if err != nil {
+		return runOutcome{Err: err}
+	}
+	defer dropDatabase(context.WithoutCancel(ctx), o.adminDSN, db.Name)
+	return execCounted(ctx, o, runSpec{Case: c, Sizes: sz, PGDSN: db.DSN}, db.Name)
 }
 
 func runOnFreshStore(ctx context.Context, o options, c caseSpec, sz sizes) runOutcome {

@@ -34,6 +34,8 @@ const (
 	varTimers = "timers" // N timers falling due in the same wall-clock second
 	varSpread = "spread" // timers falling due spread uniformly over a window
 
+	varEmpty = "empty tables" // W5's baseline: the same run on a fresh database, interleaved with W5's runs
+
 	w1 = "W1" // burn-down
 	w2 = "W2" // workflows of 10 sequential steps
 	w3 = "W3" // fan-out

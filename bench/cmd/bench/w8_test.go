@@ -397,3 +397,42 @@ func TestMeasureW8WarmsUpUnmeasured(t *testing.T) {
 		t.Fatalf("%d units fired; want the window's 40 after a warm-up of %d", got, warm)
 	}
 }
+
+// W5's ratio is taken against the baseline runs interleaved with it on a
+// fresh database, not against W1 measured earlier in the bench; W1 is
+// the fallback when a report has no baseline.
+func TestW5RatioUsesItsInterleavedBaseline(t *testing.T) {
+	t.Parallel()
+	runs := func(vs ...float64) []runOutcome {
+		var out []runOutcome
+		for _, v := range vs {
+			out = append(out, runOutcome{Result: runResult{Metrics: []metric{{Name: "throughput", Value: v}}}})
+		}
+		return out
+	}
+	w5ratio := func(r *report) ratio {
+		r.computeRatios()
+		for _, rt := range r.Ratios {
+			if strings.HasPrefix(rt.Name, "W5 ") {
+				return rt
+			}
+		}
+		t.Fatal("no W5 ratio")
+		return ratio{}
+	}
+	var r report
+	r.add(caseSpec{System: sysStent, Store: storePG, Workload: w1}, fullSizes(), runs(200, 200, 200))
+	r.add(caseSpec{System: sysStent, Store: storePG, Workload: w5}, fullSizes(), runs(90, 95, 80))
+	r.add(caseSpec{System: sysStent, Store: storePG, Workload: w5, Variant: varEmpty}, fullSizes(), runs(100, 100, 100))
+	rt := w5ratio(&r)
+	if rt.Value == nil || *rt.Value != 0.9 || rt.Note != "per-round ratios 0.800-0.950x over 3 interleaved rounds" {
+		t.Fatalf("W5 ratio %v, note %q", rt.Value, rt.Note)
+	}
+	var old report
+	old.add(caseSpec{System: sysStent, Store: storePG, Workload: w1}, fullSizes(), runs(200, 200, 200))
+	old.add(caseSpec{System: sysStent, Store: storePG, Workload: w5}, fullSizes(), runs(90, 95, 80))
+	rt = w5ratio(&old)
+	if rt.Value == nil || *rt.Value != 0.45 || rt.Note != "against W1 of this run" {
+		t.Fatalf("W5 fallback ratio %v, note %q", rt.Value, rt.Note)
+	}
+}
