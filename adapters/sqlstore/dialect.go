@@ -125,6 +125,10 @@ type Dialect interface {
 	// (PostgreSQL), so cached generic plans made while they were tiny are
 	// replanned. SQLite pins its plans and does nothing.
 	Analyze(ctx context.Context, db *sql.DB) error
+	// TableRows is the planner's row estimate of the larger growing table
+	// (tasks or executions), 0 when it has none: the store analyzes only
+	// tables its own inserts have grown (growth.go). SQLite returns 0.
+	TableRows(ctx context.Context, db *sql.DB) (int64, error)
 
 	// LockMigrations serialises migrators on conn; unlock releases it.
 	LockMigrations(ctx context.Context, conn *sql.Conn) (unlock func(), err error)

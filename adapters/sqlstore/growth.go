@@ -15,6 +15,12 @@ import (
 // counts it knows by the tables' current size, so the plans made by then
 // hold; and an ANALYZE of a table past its 30,000-row sample takes a core
 // for 200-600 ms on a small machine, a stall every dispatch would see.
+//
+// The doubling counts from what the tables already held when the store
+// opened (the planner's estimate, read once at the first threshold): a
+// store opened over a million rows has plans that fit from the start, and
+// analyzing them again as it inserts its first rows only cost each worker
+// process a core for seconds after every start (W5, features/090).
 const (
 	firstAnalyzeAt = 512
 	lastAnalyzeAt  = 1 << 16
@@ -28,7 +34,10 @@ type growth struct {
 	inserted int64
 	next     int64
 	running  bool
-	wg       sync.WaitGroup
+	// held is the tables' row estimate when first read (heldKnown).
+	held      int64
+	heldKnown bool
+	wg        sync.WaitGroup
 }
 
 // noteInserted counts n new task or execution rows and starts a
@@ -48,10 +57,26 @@ func (s *Store) noteInserted(n int) {
 		g.next *= 2
 	}
 	g.running = true
+	inserted, known := g.inserted, g.heldKnown
 	g.wg.Go(func() {
 		ctx, cancel := context.WithTimeout(g.ctx, time.Minute)
 		defer cancel()
-		_ = s.d.Analyze(ctx, s.w) // best effort: a failure only leaves plans to autovacuum
+		var held int64
+		if !known {
+			held, _ = s.d.TableRows(ctx, s.w) // unknown counts as empty: analyze as before
+		}
+		g.mu.Lock()
+		if !g.heldKnown {
+			g.held, g.heldKnown = held, true
+		}
+		grown := inserted >= g.held
+		for !grown && g.next < g.held {
+			g.next *= 2 // the next threshold the tables double at
+		}
+		g.mu.Unlock()
+		if grown {
+			_ = s.d.Analyze(ctx, s.w) // best effort: a failure only leaves plans to autovacuum
+		}
 		g.mu.Lock()
 		g.running = false
 		g.mu.Unlock()

@@ -10,8 +10,17 @@ import (
 // analyzeCounter is a dialect that only counts Analyze calls.
 type analyzeCounter struct {
 	Dialect
+	held  int64 // what TableRows answers
 	mu    sync.Mutex
 	calls int
+	reads int
+}
+
+func (d *analyzeCounter) TableRows(context.Context, *sql.DB) (int64, error) {
+	d.mu.Lock()
+	d.reads++
+	d.mu.Unlock()
+	return d.held, nil
 }
 
 func (d *analyzeCounter) Analyze(context.Context, *sql.DB) error {
@@ -56,5 +65,37 @@ func TestTheStoreAnalyzesWhileItsTablesAreSmallOnly(t *testing.T) {
 	insert(1 << 20)
 	if n := calls(); n != 8 {
 		t.Fatalf("%d analyzes after 1M more rows; want still 8", n)
+	}
+}
+
+// A store opened over tables that already hold rows counts the doubling
+// from what they hold: over a million rows it never analyzes (each
+// ANALYZE of them took a core for 600 ms, after every worker start: W5),
+// and it reads the estimate once.
+func TestTheStoreAnalyzesOnlyTablesItsInsertsHaveGrown(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		held int64
+		want int
+	}{
+		{0, 8},         // empty (or never analyzed): 512 to 65,536
+		{1000, 7},      // 1,024 to 65,536
+		{40_000, 1},    // 65,536
+		{1 << 20, 0},   // a million rows: autovacuum's
+		{100 << 20, 0}, // far past
+	} {
+		d := &analyzeCounter{held: tc.held}
+		s, err := New(Options{Dialect: d, Write: &sql.DB{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 1 << 17 {
+			s.noteInserted(1)
+			s.growth.wg.Wait()
+		}
+		_ = s.Close()
+		if d.calls != tc.want || d.reads != 1 {
+			t.Errorf("held %d: %d analyzes and %d estimate reads; want %d and 1", tc.held, d.calls, d.reads, tc.want)
+		}
 	}
 }

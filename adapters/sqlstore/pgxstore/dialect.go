@@ -216,6 +216,16 @@ func (d dialect) Analyze(ctx context.Context, db *sql.DB) error {
 	return err
 }
 
+// TableRows reads pg_class.reltuples of the two tables (-1, never
+// analyzed, counts as 0).
+func (d dialect) TableRows(ctx context.Context, db *sql.DB) (int64, error) {
+	p := d.TablePrefix()
+	var n int64
+	err := db.QueryRowContext(ctx, `SELECT GREATEST(COALESCE(MAX(reltuples), 0), 0)::bigint FROM pg_class
+ WHERE oid IN (to_regclass($1), to_regclass($2))`, p+"tasks", p+"executions").Scan(&n)
+	return n, err
+}
+
 func (dialect) MapError(err error) error { return mapError(err) }
 
 // rejectedData are the data exceptions PostgreSQL raises for a value it

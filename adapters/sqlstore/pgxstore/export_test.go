@@ -13,3 +13,8 @@ func FlowLockSpace(schema, kind string) int32 { return dialect{schema: schema}.f
 func Analyze(ctx context.Context, db *sql.DB, schema string) error {
 	return dialect{schema: schema}.Analyze(ctx, db)
 }
+
+// TableRows reads the growing tables' row estimate in a schema.
+func TableRows(ctx context.Context, db *sql.DB, schema string) (int64, error) {
+	return dialect{schema: schema}.TableRows(ctx, db)
+}

@@ -158,6 +158,9 @@ func (dialect) PrepareSchema(context.Context, *sql.Conn) error { return nil }
 // Analyze does nothing: the claim and batch statements pin their indexes.
 func (dialect) Analyze(context.Context, *sql.DB) error { return nil }
 
+// TableRows is 0: Analyze does nothing to skip.
+func (dialect) TableRows(context.Context, *sql.DB) (int64, error) { return 0, nil }
+
 // MapError maps modernc.org/sqlite and database/sql errors: no rows is
 // ErrNotFound (callers that can name the id do so first); a busy or locked
 // database after the busy timeout, I/O and open failures and a bad
