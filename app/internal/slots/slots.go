@@ -10,7 +10,12 @@ import (
 
 // Holder is what holds a slot (one per claimed run). Its state is guarded
 // by the pool.
-type Holder struct{ holds bool }
+type Holder struct {
+	holds bool
+	// Limited: the holder's task counts against a concurrency limit, so
+	// its slot given back may let a held-back task be claimed.
+	Limited bool
+}
 
 // Pool is a worker's slots.
 type Pool struct {
@@ -19,11 +24,12 @@ type Pool struct {
 	held    int
 	waiting int
 	freed   chan struct{} // closed and replaced whenever a slot frees
-	onFree  func()
+	onFree  func(h *Holder)
 }
 
-// New returns a pool of n slots; onFree runs after each slot given back.
-func New(n int, onFree func()) *Pool {
+// New returns a pool of n slots; onFree runs after each slot given back, with
+// its holder.
+func New(n int, onFree func(h *Holder)) *Pool {
 	return &Pool{cap: n, freed: make(chan struct{}), onFree: onFree}
 }
 
@@ -55,7 +61,7 @@ func (p *Pool) GiveBack(h *Holder) {
 	close(p.freed)
 	p.freed = make(chan struct{})
 	p.mu.Unlock()
-	p.onFree()
+	p.onFree(h)
 }
 
 // Acquire waits for a slot for a holder that gave its own back.

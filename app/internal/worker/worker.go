@@ -105,6 +105,9 @@ type Worker struct {
 	// are started (runsWG.Add), and taken once by Drain after it closes
 	// draining: Drain's runsWG.Wait then never races a claim's Add.
 	claimMu sync.Mutex
+	// short: a claim found no free slot (set before it reads the free
+	// slots), so the next slot given back wakes the claim loop.
+	short atomic.Bool
 
 	host  string
 	wakes wakeCache // the store's next wake-up time of parked tasks
@@ -120,7 +123,7 @@ func New(env *Env, o Options) *Worker {
 		draining: make(chan struct{}), drainDone: make(chan struct{}),
 		wake: make(chan struct{}, 1), runs: map[string]*run.Run{},
 	}
-	w.slots = slots.New(o.MaxConcurrency, w.Poke)
+	w.slots = slots.New(o.MaxConcurrency, w.slotFreed)
 	var catalogue []domain.FunctionInfo
 	if env.Catalogue != nil {
 		catalogue = env.Catalogue()
@@ -357,10 +360,12 @@ func (w *Worker) claimOnce(base context.Context) (claimed int, full bool, err er
 		return 0, false, nil // Drain waits for the runs started so far
 	default:
 	}
+	w.short.Store(true)
 	free := w.slots.Free()
 	if free <= 0 {
 		return 0, false, nil
 	}
+	w.short.Store(false)
 	env := w.env.Run
 	p := w.claimParams(free)
 	p.Now = env.Now()
@@ -413,10 +418,23 @@ func (w *Worker) loadSteps(ctx context.Context, tasks []ports.ClaimedTask) map[s
 	}
 }
 
+// slotFreed wakes the claim loop for a slot given back when that may let
+// it claim: a claim found no free slot since the last wake-up (short), or
+// the slot's task counted against a concurrency limit, which may have held
+// back a task of its group. Otherwise the last claim took every claimable
+// task, and new work announces itself with a ready hint; a wake-up per
+// finished task was an empty claim per job (features/091).
+func (w *Worker) slotFreed(h *slots.Holder) {
+	if h.Limited || w.short.Swap(false) {
+		w.Poke()
+	}
+}
+
 // start runs a claimed task in its own goroutine, holding a slot. steps
 // are the claimed tasks' step records read by loadSteps (nil: not read).
 func (w *Worker) start(base context.Context, t domain.Task, firstClaim bool, steps map[string]map[int]domain.Task) {
 	r := run.New(w.env.Run, w, base, t, firstClaim)
+	r.Slot().Limited = t.MaxConcurrent > 0
 	if steps != nil && !firstClaim {
 		r.UseSteps(steps[t.ID])
 	}
