@@ -76,11 +76,9 @@ func benchExecution(i int, now time.Time) (domain.Execution, domain.Task) {
 	return exec, root
 }
 
-// benchNoopTasks measures the store side of no-op tasks: b.N root-only
-// executions are dispatched (not timed), then 4 workers claim batches of 64
-// and complete each batch with one CompleteTasks call.
-func benchNoopTasks(b *testing.B, s ports.Store) {
-	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+// dispatchJobs dispatches b.N root-only executions created at now, then
+// resets the timer.
+func dispatchJobs(b *testing.B, s ports.Store, now time.Time) {
 	for i := range b.N {
 		exec, root := benchExecution(i, now)
 		if _, _, err := ports.CreateExecution(b.Context(), s, exec, root); err != nil {
@@ -88,6 +86,14 @@ func benchNoopTasks(b *testing.B, s ports.Store) {
 		}
 	}
 	b.ResetTimer()
+}
+
+// benchNoopTasks measures the store side of no-op tasks: b.N root-only
+// executions are dispatched (not timed), then 4 workers claim batches of 64
+// and complete each batch with one CompleteTasks call.
+func benchNoopTasks(b *testing.B, s ports.Store) {
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	dispatchJobs(b, s, now)
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Go(func() {
@@ -129,13 +135,7 @@ func benchNoopTasks(b *testing.B, s ports.Store) {
 // worker that is never busy does.
 func benchJobOneByOne(b *testing.B, s ports.Store) {
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range b.N {
-		exec, root := benchExecution(i, now)
-		if _, _, err := ports.CreateExecution(b.Context(), s, exec, root); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ResetTimer()
+	dispatchJobs(b, s, now)
 	for range b.N {
 		got, err := s.ClaimTasks(b.Context(), ports.ClaimParams{WorkerID: "w",
 			Functions: []string{"noop"}, Limit: 1, Now: now, Lease: time.Minute})

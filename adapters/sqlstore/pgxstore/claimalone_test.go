@@ -8,10 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/stenthq/stent/adapters/sqlstore/pgxstore"
 	"github.com/stenthq/stent/domain"
-	"github.com/stenthq/stent/internal/testenv"
-	"github.com/stenthq/stent/internal/testenv/teststore"
 	"github.com/stenthq/stent/ports"
 )
 
@@ -124,21 +121,9 @@ func TestASimpleClaimIsOneStatement(t *testing.T) {
 // a custom one and planned every run again.
 func TestClaimsKeepACachedPlan(t *testing.T) {
 	t.Parallel()
-	cfg, err := pgxpool.ParseConfig(testenv.PostgresDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 1 // one connection: its pg_prepared_statements holds every statement the store sent
-	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	s, err := pgxstore.New(t.Context(), pool, pgxstore.Config{Schema: teststore.NewSchema(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	// One connection: its pg_prepared_statements holds every statement the
+	// store sent.
+	s, pool := poolStore(t, func(cfg *pgxpool.Config) { cfg.MaxConns = 1 })
 	ctx := t.Context()
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	// A backlog: with a bound LIMIT, the generic plan's guess of a tenth of

@@ -42,16 +42,15 @@ func (s *statements) take() []string {
 	return out
 }
 
-// tracedStore opens a store in a schema of its own on a pool whose
-// statements trace records.
-func tracedStore(t *testing.T) (*pgxstore.Store, *statements) {
+// poolStore opens a store in a schema of its own on a pool that
+// configure adjusts first.
+func poolStore(t *testing.T, configure func(*pgxpool.Config)) (*pgxstore.Store, *pgxpool.Pool) {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(testenv.PostgresDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	trace := &statements{}
-	cfg.ConnConfig.Tracer = trace
+	configure(cfg)
 	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +61,15 @@ func tracedStore(t *testing.T) (*pgxstore.Store, *statements) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
+	return s, pool
+}
+
+// tracedStore opens a store in a schema of its own on a pool whose
+// statements trace records.
+func tracedStore(t *testing.T) (*pgxstore.Store, *statements) {
+	t.Helper()
+	trace := &statements{}
+	s, _ := poolStore(t, func(cfg *pgxpool.Config) { cfg.ConnConfig.Tracer = trace })
 	return s, trace
 }
 
