@@ -25,9 +25,8 @@ func TestASimpleClaimIsOneStatement(t *testing.T) {
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	dispatch := func(id, fn string, maxConcurrent, priority int) {
 		t.Helper()
-		exec := domain.Execution{ID: id, RootFunction: fn, RootTaskID: id + "/root", CreatedAt: now}
-		root := domain.Task{ID: id + "/root", ExecutionID: id, Kind: domain.KindOrchestrator, StepName: fn,
-			MaxConcurrent: maxConcurrent, Priority: priority, CreatedAt: now}
+		exec, root := rootJob(id, fn, now)
+		root.MaxConcurrent, root.Priority = maxConcurrent, priority
 		if _, created, err := ports.CreateExecution(ctx, s, exec, root); err != nil || !created {
 			t.Fatalf("dispatch %s: %v %v", id, created, err)
 		}
@@ -130,9 +129,7 @@ func TestClaimsKeepACachedPlan(t *testing.T) {
 	// the backlog made it the dearer one.
 	const backlog, jobs = 2000, 20
 	for i := range backlog {
-		id := fmt.Sprint("job", i)
-		exec := domain.Execution{ID: id, RootFunction: "job", RootTaskID: id + "/root", CreatedAt: now}
-		root := domain.Task{ID: id + "/root", ExecutionID: id, Kind: domain.KindOrchestrator, StepName: "job", CreatedAt: now}
+		exec, root := rootJob(fmt.Sprint("job", i), "job", now)
 		if _, _, err := ports.CreateExecution(ctx, s, exec, root); err != nil {
 			t.Fatal(err)
 		}

@@ -37,8 +37,7 @@ func TestParkAndStepEndsNeverStrandAParent(t *testing.T) {
 
 	for r := range rounds {
 		id := fmt.Sprintf("e%03d", r)
-		exec := domain.Execution{ID: id, RootFunction: "parent", RootTaskID: id + "/root", CreatedAt: now}
-		root := domain.Task{ID: id + "/root", ExecutionID: id, Kind: domain.KindOrchestrator, StepName: "parent", CreatedAt: now}
+		exec, root := rootJob(id, "parent", now)
 		if _, _, err := ports.CreateExecution(ctx, parker, exec, root); err != nil {
 			t.Fatal(err)
 		}

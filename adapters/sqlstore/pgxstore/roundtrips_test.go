@@ -73,6 +73,12 @@ func tracedStore(t *testing.T) (*pgxstore.Store, *statements) {
 	return s, trace
 }
 
+// rootJob is an execution of fn with id and its root task, created at now.
+func rootJob(id, fn string, now time.Time) (domain.Execution, domain.Task) {
+	return domain.Execution{ID: id, RootFunction: fn, RootTaskID: id + "/root", CreatedAt: now},
+		domain.Task{ID: id + "/root", ExecutionID: id, Kind: domain.KindOrchestrator, StepName: fn, CreatedAt: now}
+}
+
 // The latency path of a job (issue 15, W4 and W8): a dispatch and the
 // completion of a root task without steps are each one statement, with no
 // BEGIN or COMMIT around it, when the engine hints Lone. A completion with
@@ -85,8 +91,7 @@ func TestAJobsDispatchAndCompletionAreOneStatementEach(t *testing.T) {
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	dispatch := func(id, fn string) {
 		t.Helper()
-		exec := domain.Execution{ID: id, RootFunction: fn, RootTaskID: id + "/root", CreatedAt: now}
-		root := domain.Task{ID: id + "/root", ExecutionID: id, Kind: domain.KindOrchestrator, StepName: fn, CreatedAt: now}
+		exec, root := rootJob(id, fn, now)
 		trace.take()
 		if _, created, err := ports.CreateExecution(ctx, s, exec, root); err != nil || !created {
 			t.Fatalf("dispatch %s: %v %v", id, created, err)
